@@ -1,0 +1,211 @@
+//! Content digests (OCI image-spec `descriptor.md#digests`).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest as _, Sha256, Sha512};
+
+use crate::error::{Error, Result};
+use crate::field::{self, Kind};
+
+/// A validated content digest, `algorithm ":" encoded`.
+///
+/// `sha256` digests, by far the most common, are stored as their 32 raw bytes so that a
+/// snapshot with millions of them stays small and hashes fast; any other algorithm that follows
+/// the grammar is kept as text, so future algorithms do not break parsing.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Repr {
+    Sha256([u8; 32]),
+    Other(Box<str>),
+}
+
+impl Digest {
+    /// Parses a digest, checking the grammar and, for `sha256` and `sha512`, the exact length
+    /// of lowercase hex the spec requires.
+    pub fn parse(s: &str) -> Option<Digest> {
+        let (algorithm, encoded) = s.split_once(':')?;
+        if !valid_algorithm(algorithm) || encoded.is_empty() {
+            return None;
+        }
+        match algorithm {
+            "sha256" => decode_hex::<32>(encoded).map(|b| Digest(Repr::Sha256(b))),
+            "sha512" => (encoded.len() == 128 && encoded.bytes().all(is_lower_hex))
+                .then(|| Digest(Repr::Other(s.into()))),
+            _ => encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+                .then(|| Digest(Repr::Other(s.into()))),
+        }
+    }
+
+    /// The sha256 digest of `bytes`.
+    pub fn sha256(bytes: &[u8]) -> Digest {
+        Digest(Repr::Sha256(Sha256::digest(bytes).into()))
+    }
+
+    /// The digest of `bytes` computed with this digest's algorithm, to verify content against
+    /// it. `None` for an algorithm regprune cannot compute.
+    pub fn recompute(&self, bytes: &[u8]) -> Option<Digest> {
+        match self.algorithm() {
+            "sha256" => Some(Digest::sha256(bytes)),
+            "sha512" => Some(Digest(Repr::Other(
+                format!("sha512:{}", hex(&Sha512::digest(bytes))).into(),
+            ))),
+            _ => None,
+        }
+    }
+
+    /// The algorithm part (`sha256`).
+    pub fn algorithm(&self) -> &str {
+        match &self.0 {
+            Repr::Sha256(_) => "sha256",
+            Repr::Other(s) => s.split_once(':').map_or("", |(a, _)| a),
+        }
+    }
+
+    /// The encoded part (the hex of a sha256 digest).
+    pub fn encoded(&self) -> String {
+        match &self.0 {
+            Repr::Sha256(b) => hex(b),
+            Repr::Other(s) => s.split_once(':').map_or("", |(_, e)| e).to_owned(),
+        }
+    }
+
+    /// The first 12 hex characters, as `docker images` shows them.
+    pub fn short(&self) -> String {
+        let mut e = self.encoded();
+        e.truncate(12);
+        e
+    }
+}
+
+impl std::str::FromStr for Digest {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Digest::parse(s).ok_or_else(|| Kind::Digest.error("digest", s))
+    }
+}
+
+fn valid_algorithm(a: &str) -> bool {
+    // [a-z0-9]+([+._-][a-z0-9]+)*
+    let mut prev_sep = true;
+    for b in a.bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' => prev_sep = false,
+            b'+' | b'.' | b'_' | b'-' if !prev_sep => prev_sep = true,
+            _ => return false,
+        }
+    }
+    !prev_sep
+}
+
+fn is_lower_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+
+fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Sha256(b) => write!(f, "sha256:{}", hex(b)),
+            Repr::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field::deserialize_str(d, Kind::Digest, Digest::parse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn sha256_of_empty_input_matches_the_well_known_value() {
+        assert_eq!(Digest::sha256(b"").to_string(), EMPTY);
+        assert_eq!(Digest::parse(EMPTY).unwrap(), Digest::sha256(b""));
+    }
+
+    #[test]
+    fn rejects_what_the_grammar_rejects() {
+        for bad in [
+            "",
+            "sha256",
+            "sha256:",
+            "sha256:xyz",
+            "SHA256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+            "sha512:abc",
+            "-sha:abc",
+            "sha__x:abc",
+            "foo:a b",
+        ] {
+            assert!(Digest::parse(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn keeps_unknown_algorithms_that_follow_the_grammar() {
+        let d = Digest::parse("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8")
+            .unwrap();
+        assert_eq!(d.algorithm(), "multihash+base58");
+        assert!(d.recompute(b"x").is_none());
+    }
+
+    #[test]
+    fn sha512_is_recomputed_with_sha512() {
+        let d = Digest::sha256(b"a").recompute(b"a").unwrap();
+        assert_eq!(d, Digest::sha256(b"a"));
+        let long = format!("sha512:{}", "0".repeat(128));
+        let d512 = Digest::parse(&long).unwrap();
+        assert_eq!(d512.recompute(b"").unwrap().algorithm(), "sha512");
+    }
+}

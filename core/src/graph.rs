@@ -1,0 +1,228 @@
+//! The snapshot as an indexed graph: manifests numbered registry-wide, with the edges the
+//! planner follows (tag → manifest, index → child, referrer → subject) as compact adjacency
+//! arrays. Building it is one linear pass that also checks the references between items.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::names::RepositoryName;
+use crate::snapshot::{lock_of, Manifest, Repository, Snapshot, Tag};
+
+/// A manifest's number in the graph.
+pub(crate) type Mid = u32;
+
+/// Adjacency lists in compressed sparse row form: the targets of `i` are
+/// `targets[offsets[i]..offsets[i + 1]]`.
+pub(crate) struct Csr {
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+impl Csr {
+    fn build(nodes: usize, mut edges: Vec<(u32, u32)>) -> Csr {
+        edges.sort_unstable();
+        edges.dedup();
+        let mut offsets = vec![0u32; nodes + 1];
+        for &(s, _) in &edges {
+            offsets[s as usize + 1] += 1;
+        }
+        for i in 0..nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        Csr {
+            offsets,
+            targets: edges.into_iter().map(|(_, t)| t).collect(),
+        }
+    }
+
+    pub(crate) fn of(&self, i: Mid) -> &[u32] {
+        let i = i as usize;
+        &self.targets[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    fn reversed(&self) -> Csr {
+        let nodes = self.offsets.len() - 1;
+        let mut edges = Vec::with_capacity(self.targets.len());
+        for s in 0..nodes {
+            for &t in self.of(s as Mid) {
+                edges.push((t, s as u32));
+            }
+        }
+        Csr::build(nodes, edges)
+    }
+}
+
+/// The indexed snapshot.
+pub(crate) struct Graph<'s> {
+    pub snapshot: &'s Snapshot,
+    /// `(repository index, manifest)` for every manifest, repository by repository.
+    pub nodes: Vec<(u32, &'s Manifest)>,
+    /// The first manifest number of each repository, plus the total at the end.
+    pub repo_start: Vec<Mid>,
+    /// Tags of each manifest (indexes into its repository's `tags`).
+    pub tags: Csr,
+    /// Index → children, in the same repository.
+    pub children: Csr,
+    /// Child → indexes that list it.
+    pub parents: Csr,
+    /// Referrer → subject (by `subject` or by the `sha256-<hex>` tag convention).
+    pub subjects: Csr,
+    /// Subject → referrers.
+    pub referrers: Csr,
+    by_digest: HashMap<(u32, &'s Digest), Mid>,
+    by_name: HashMap<&'s RepositoryName, u32>,
+}
+
+impl<'s> Graph<'s> {
+    /// Indexes `snapshot`, rejecting duplicates and tags that point nowhere.
+    pub fn build(snapshot: &'s Snapshot) -> Result<Graph<'s>> {
+        let total: usize = snapshot.repositories.iter().map(|r| r.manifests.len()).sum();
+        let mut nodes = Vec::with_capacity(total);
+        let mut repo_start = Vec::with_capacity(snapshot.repositories.len() + 1);
+        let mut by_digest = HashMap::with_capacity(total);
+        let mut by_name = HashMap::with_capacity(snapshot.repositories.len());
+        for (ri, repo) in snapshot.repositories.iter().enumerate() {
+            if by_name.insert(&repo.name, ri as u32).is_some() {
+                return Err(Error::Duplicate {
+                    path: format!("repositories[{ri}].name"),
+                    value: repo.name.to_string(),
+                });
+            }
+            repo_start.push(nodes.len() as Mid);
+            for (mi, m) in repo.manifests.iter().enumerate() {
+                let id = nodes.len() as Mid;
+                if by_digest.insert((ri as u32, &m.digest), id).is_some() {
+                    return Err(Error::Duplicate {
+                        path: format!("repositories[{ri}].manifests[{mi}].digest"),
+                        value: m.digest.to_string(),
+                    });
+                }
+                nodes.push((ri as u32, m));
+            }
+        }
+        repo_start.push(nodes.len() as Mid);
+
+        let mut tag_edges = Vec::new();
+        let mut child_edges = Vec::new();
+        let mut subject_edges = Vec::new();
+        for (ri, repo) in snapshot.repositories.iter().enumerate() {
+            let find = |d: &Digest| by_digest.get(&(ri as u32, d)).copied();
+            check_tags(ri, repo, &find, &mut tag_edges, &mut subject_edges)?;
+            for (offset, m) in repo.manifests.iter().enumerate() {
+                let id = repo_start[ri] + offset as Mid;
+                for child in m.manifests.iter().flatten() {
+                    if let Some(c) = find(&child.digest) {
+                        child_edges.push((id, c));
+                    }
+                }
+                if let Some(s) = m.subject.as_ref().and_then(|s| find(&s.digest)) {
+                    subject_edges.push((id, s));
+                }
+            }
+        }
+        let n = nodes.len();
+        let children = Csr::build(n, child_edges);
+        let subjects = Csr::build(n, subject_edges);
+        Ok(Graph {
+            snapshot,
+            parents: children.reversed(),
+            referrers: subjects.reversed(),
+            children,
+            subjects,
+            tags: Csr::build(n, tag_edges),
+            nodes,
+            repo_start,
+            by_digest,
+            by_name,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn manifest(&self, id: Mid) -> &'s Manifest {
+        self.nodes[id as usize].1
+    }
+
+    pub fn repo_index(&self, id: Mid) -> u32 {
+        self.nodes[id as usize].0
+    }
+
+    pub fn repository(&self, id: Mid) -> &'s Repository {
+        &self.snapshot.repositories[self.repo_index(id) as usize]
+    }
+
+    pub fn repository_by_name(&self, name: &RepositoryName) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn find(&self, repo: u32, digest: &Digest) -> Option<Mid> {
+        self.by_digest.get(&(repo, digest)).copied()
+    }
+
+    /// Manifest numbers of repository `repo`.
+    pub fn manifests_of(&self, repo: u32) -> std::ops::Range<Mid> {
+        self.repo_start[repo as usize]..self.repo_start[repo as usize + 1]
+    }
+
+    pub fn tags_of(&self, id: Mid) -> impl Iterator<Item = &'s Tag> + '_ {
+        let repo = self.repository(id);
+        self.tags.of(id).iter().map(move |&t| &repo.tags[t as usize])
+    }
+
+    pub fn is_tagged(&self, id: Mid) -> bool {
+        !self.tags.of(id).is_empty()
+    }
+
+    /// Why this manifest itself may not be deleted: its repository, itself or one of its tags
+    /// is locked.
+    pub fn lock(&self, id: Mid) -> Option<String> {
+        if let Some(l) = lock_of(self.repository(id).changeable_attributes.as_ref()) {
+            return Some(format!("its repository is locked ({l})"));
+        }
+        if let Some(l) = lock_of(self.manifest(id).changeable_attributes.as_ref()) {
+            return Some(format!("the manifest is locked ({l})"));
+        }
+        self.tags_of(id).find_map(|t| {
+            lock_of(t.changeable_attributes.as_ref())
+                .map(|l| format!("its tag {:?} is locked ({l})", t.name.as_str()))
+        })
+    }
+}
+
+/// Checks one repository's tags (no duplicates, every digest present) and records the tag and
+/// tag-convention referrer edges.
+fn check_tags(
+    ri: usize,
+    repo: &Repository,
+    find: &dyn Fn(&Digest) -> Option<Mid>,
+    tag_edges: &mut Vec<(Mid, u32)>,
+    subject_edges: &mut Vec<(Mid, Mid)>,
+) -> Result<()> {
+    let mut seen = HashSet::with_capacity(repo.tags.len());
+    for (ti, tag) in repo.tags.iter().enumerate() {
+        if !seen.insert(&tag.name) {
+            return Err(Error::Duplicate {
+                path: format!("repositories[{ri}].tags[{ti}].name"),
+                value: tag.name.to_string(),
+            });
+        }
+        let Some(target) = find(&tag.digest) else {
+            return Err(Error::DanglingTag {
+                path: format!("repositories[{ri}].tags[{ti}].digest"),
+                repository: repo.name.to_string(),
+                tag: tag.name.to_string(),
+                digest: tag.digest.to_string(),
+            });
+        };
+        tag_edges.push((target, ti as u32));
+        if let Some(s) = tag.name.referrer_subject().and_then(|d| find(&d)) {
+            if s != target {
+                subject_edges.push((target, s));
+            }
+        }
+    }
+    Ok(())
+}

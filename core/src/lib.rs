@@ -1,0 +1,48 @@
+//! # regprune-core
+//!
+//! The sans-IO heart of regprune: it models a container registry (a [`Snapshot`]), plans
+//! deletions ([`plan()`]) and reports exactly which tags, manifests and bytes each plan removes
+//! ([`Reclaim`]), with a reason for every decision. It never touches the network, the clock or
+//! the file system: time is a parameter and every input is data.
+//!
+//! ```
+//! use regprune_core::{plan, Operation, PlanOptions, Snapshot, Timestamp};
+//! let snapshot = Snapshot::from_json(br#"{"repositories": []}"#).unwrap();
+//! let op = Operation::from_json(br#"{"op": "deleteUntagged"}"#).unwrap();
+//! let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+//! let plan = plan(&snapshot, &op, &PlanOptions::at(now)).unwrap();
+//! assert!(plan.actions.is_empty() && plan.verify());
+//! ```
+#![deny(missing_docs)]
+
+mod digest;
+mod error;
+mod field;
+mod graph;
+pub mod import;
+mod media_type;
+mod names;
+mod operation;
+mod plan;
+mod planner;
+mod reclaim;
+mod render;
+mod resolve;
+mod select;
+mod snapshot;
+mod time;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use field::{from_deserializer, from_json, from_value};
+pub use media_type::MediaType;
+pub use names::{ImageReference, RepositoryName, TagName};
+pub use operation::{Operation, PlanOptions, TimeField};
+pub use plan::{
+    Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
+};
+pub use planner::plan;
+pub use reclaim::{Reclaim, RepositoryReclaim, Shared, SharedWith};
+pub use render::{confirmation, human_bytes, render_text};
+pub use snapshot::{ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag};
+pub use time::Timestamp;

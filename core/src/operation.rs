@@ -1,0 +1,111 @@
+//! The deletions the ACR guide describes, as data (`op` names the kind).
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::field;
+use crate::names::{ImageReference, RepositoryName};
+use crate::time::Timestamp;
+
+/// One deletion request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "op",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `az acr repository delete --repository`: every manifest and tag of the repository.
+    DeleteRepository {
+        /// The repository to delete.
+        repository: RepositoryName,
+    },
+    /// `az acr repository delete --image repo:tag|repo@digest`: the manifest and *all* its
+    /// tags.
+    DeleteImage {
+        /// The image to delete.
+        image: ImageReference,
+    },
+    /// `az acr repository untag --image repo:tag`: the tag only; frees nothing.
+    Untag {
+        /// The tag to remove, as `repository:tag`.
+        image: ImageReference,
+    },
+    /// The seed's timestamp script: manifests whose `field` is before `before`, oldest first,
+    /// each with all its tags.
+    DeleteOlderThan {
+        /// The repository to clean.
+        repository: RepositoryName,
+        /// The cut-off (a date means midnight UTC); equal times are kept.
+        before: Timestamp,
+        /// Which timestamp to compare.
+        #[serde(default)]
+        field: TimeField,
+    },
+    /// Untagged ("dangling") manifests, in one repository or in all.
+    DeleteUntagged {
+        /// The repository, or every repository when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<RepositoryName>,
+    },
+    /// ACR's retention policy for untagged manifests: those whose last update is after
+    /// `enabledAt` and at least `days` days before `now`.
+    Retention {
+        /// Days an untagged manifest is kept (ACR allows 0 to 365).
+        days: u32,
+        /// When the policy was enabled; older manifests are out of its scope.
+        enabled_at: Timestamp,
+    },
+}
+
+/// Which of a manifest's timestamps a rule compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TimeField {
+    /// `lastUpdateTime`, what ACR sorts by and `acr purge` compares.
+    #[default]
+    LastUpdateTime,
+    /// `createdTime`, when the manifest was pushed.
+    CreatedTime,
+}
+
+impl TimeField {
+    /// The JSON field name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeField::LastUpdateTime => "lastUpdateTime",
+            TimeField::CreatedTime => "createdTime",
+        }
+    }
+}
+
+impl Operation {
+    /// Parses an operation from JSON.
+    pub fn from_json(bytes: &[u8]) -> Result<Operation> {
+        field::from_json(bytes)
+    }
+}
+
+/// Everything a plan depends on besides the snapshot and the operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanOptions {
+    /// The time the plan is made for. Never read from a clock inside the core.
+    pub now: Timestamp,
+    /// Digests that must survive ("in use"), in any repository.
+    #[serde(default)]
+    pub pinned: Vec<Digest>,
+}
+
+impl PlanOptions {
+    /// Options with `now` and nothing pinned.
+    pub fn at(now: Timestamp) -> PlanOptions {
+        PlanOptions {
+            now,
+            pinned: Vec::new(),
+        }
+    }
+}

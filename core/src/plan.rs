@@ -1,0 +1,217 @@
+//! The plan: regprune's output contract. Every action and every retained item carries a
+//! reason; the digest seals the plan so that exactly the reviewed plan can be executed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::field;
+use crate::media_type::MediaType;
+use crate::names::{RepositoryName, TagName};
+use crate::operation::Operation;
+use crate::reclaim::Reclaim;
+use crate::time::Timestamp;
+
+/// The version of the plan format.
+pub const PLAN_VERSION: u32 = 1;
+
+/// What a request would do to a snapshot, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Plan format version.
+    pub version: u32,
+    /// The registry the snapshot came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The request the plan answers.
+    pub operation: Operation,
+    /// The time the plan was made for.
+    pub now: Timestamp,
+    /// Digests that were protected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<Digest>,
+    /// What to do, in a safe execution order: untags, then referrers, then indexes, then the
+    /// remaining manifests, then whole repositories.
+    pub actions: Vec<Action>,
+    /// Items a user might expect to go, which stay, with why.
+    pub retained: Vec<Retained>,
+    /// The storage the actions give back.
+    pub reclaim: Reclaim,
+    /// Things to know before executing.
+    pub warnings: Vec<Warning>,
+    /// `sha256` of the plan's canonical JSON without this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+}
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionType {
+    /// Remove one tag; the manifest stays.
+    Untag,
+    /// Delete a manifest and every tag on it.
+    DeleteManifest,
+    /// Delete a repository with all its manifests and tags.
+    DeleteRepository,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    /// What the step does.
+    #[serde(rename = "type")]
+    pub kind: ActionType,
+    /// The repository it acts on.
+    pub repository: RepositoryName,
+    /// The manifest (for `deleteManifest`, and the tag's target for `untag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// The tag (for `untag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<TagName>,
+    /// The manifest's media type, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    /// Every tag the step removes.
+    pub tags: Vec<TagName>,
+    /// The manifests a `deleteRepository` removes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<Digest>,
+    /// Why.
+    pub reason: Reason,
+    /// The deleted manifest that drags this one along (its index or its subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade_of: Option<Digest>,
+}
+
+/// Something that stays although a user might expect it to go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retained {
+    /// Its repository.
+    pub repository: RepositoryName,
+    /// The manifest, when a manifest is retained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// The tag, when a tag is retained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<TagName>,
+    /// The tags on the retained manifest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagName>,
+    /// Why it stays.
+    pub reason: Reason,
+}
+
+/// A decision's reason: a stable code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Machine-readable reason.
+    pub code: ReasonCode,
+    /// The same in plain words, naming the items involved.
+    pub message: String,
+}
+
+/// Why something is deleted or kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ReasonCode {
+    /// Deleted: its repository is deleted.
+    RepositoryDeleted,
+    /// Deleted: the user named this image.
+    ImageNamed,
+    /// Untagged: the user named this tag.
+    TagNamed,
+    /// Deleted: older than the cut-off.
+    OlderThan,
+    /// Deleted: the manifest has no tags.
+    Untagged,
+    /// Deleted: an untagged manifest past the retention period.
+    RetentionExpired,
+    /// Deleted: a child of a deleted index.
+    ChildOfDeletedIndex,
+    /// Deleted: a referrer (signature, SBOM, attestation) of a deleted manifest.
+    ReferrerOfDeletedSubject,
+    /// Kept: locked (`deleteEnabled` or `writeEnabled` false) on the item, its tag or its
+    /// repository.
+    Locked,
+    /// Kept: pinned as in use.
+    Pinned,
+    /// Kept: a surviving index lists it.
+    ChildOfSurvivingIndex,
+    /// Kept: it refers to a surviving manifest.
+    ReferrerOfSurvivingSubject,
+    /// Kept: it has tags of its own that the request does not remove.
+    Tagged,
+    /// Kept: the timestamp the rule needs is missing.
+    MissingTimestamp,
+}
+
+/// A warning attached to a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Machine-readable kind.
+    pub code: WarningCode,
+    /// Plain words, with the safe alternative where there is one.
+    pub message: String,
+    /// The items concerned (`repo:tag`, `repo@digest` or repository names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+}
+
+/// Kinds of warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum WarningCode {
+    /// Deleting by tag deletes the manifest and every other tag on it.
+    OtherTagsDeleted,
+    /// The snapshot misses repositories; reclaim is an upper bound.
+    IncompleteSnapshot,
+    /// The repository cannot go as a whole; what may go is deleted manifest by manifest.
+    RepositoryPartlyKept,
+    /// A surviving referrer will point at a deleted manifest.
+    ReferrerLeftBehind,
+    /// An untag leaves a manifest without tags, still holding its layers.
+    ManifestLeftUntagged,
+    /// Nothing the request named can be deleted.
+    NothingDeleted,
+}
+
+impl Plan {
+    /// The canonical JSON of the plan without its digest: compact, fields in declaration
+    /// order, arrays in plan order. The digest is the sha256 of these bytes.
+    pub fn canonical_json(&self) -> Vec<u8> {
+        let mut unsealed = self.clone();
+        unsealed.digest = None;
+        serde_json::to_vec(&unsealed).expect("a plan always serializes")
+    }
+
+    /// Computes and stores the digest.
+    pub fn seal(&mut self) {
+        self.digest = None;
+        self.digest = Some(Digest::sha256(&self.canonical_json()));
+    }
+
+    /// True when the stored digest matches the plan's content: nothing was edited after
+    /// review.
+    pub fn verify(&self) -> bool {
+        self.digest
+            .as_ref()
+            .is_some_and(|d| *d == Digest::sha256(&self.canonical_json()))
+    }
+
+    /// The plan as JSON (the contract shared by Rust, Python and JavaScript).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a plan always serializes")
+    }
+
+    /// Parses a plan from JSON.
+    pub fn from_json(bytes: &[u8]) -> Result<Plan> {
+        field::from_json(bytes)
+    }
+}

@@ -1,0 +1,255 @@
+//! Snapshot + operation + options → plan.
+
+use std::collections::HashSet;
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::graph::{Graph, Mid};
+use crate::names::TagName;
+use crate::operation::{Operation, PlanOptions};
+use crate::plan::{
+    Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
+};
+use crate::reclaim;
+use crate::resolve::{resolve, Cause, Resolution};
+use crate::select::{self, reason, Selection};
+use crate::snapshot::{lock_of, Snapshot};
+
+/// Plans `operation` against `snapshot` at `options.now`.
+///
+/// The result is deterministic: the same inputs give a byte-identical plan and digest.
+pub fn plan(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
+    let graph = Graph::build(snapshot)?;
+    let selection = select::select(&graph, operation, options)?;
+    Ok(assemble(&graph, operation.clone(), options, selection))
+}
+
+/// Applies the graph rules to a selection and writes the plan.
+pub(crate) fn assemble(
+    g: &Graph<'_>,
+    operation: Operation,
+    options: &PlanOptions,
+    mut sel: Selection,
+) -> Plan {
+    let pinned: HashSet<&Digest> = options.pinned.iter().collect();
+    let res = resolve(g, &sel.requests, &pinned);
+    let mut actions = manifest_actions(g, &sel, &res);
+    let mut retained = std::mem::take(&mut sel.retained);
+    retained.extend(res.held.iter().map(|(m, why)| retained_manifest(g, *m, why.clone())));
+    let mut warnings = std::mem::take(&mut sel.warnings);
+
+    if let Some(ri) = sel.whole_repository {
+        let all_go = g.manifests_of(ri).all(|m| res.deleted[m as usize]);
+        let repo = &g.snapshot.repositories[ri as usize];
+        if all_go && lock_of(repo.changeable_attributes.as_ref()).is_none() {
+            actions.retain(|a| a.repository != repo.name);
+            let mut manifests: Vec<Digest> = repo.manifests.iter().map(|m| m.digest.clone()).collect();
+            manifests.sort();
+            actions.push(Action {
+                kind: ActionType::DeleteRepository,
+                repository: repo.name.clone(),
+                digest: None,
+                tag: None,
+                media_type: None,
+                tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
+                manifests,
+                reason: reason(
+                    ReasonCode::RepositoryDeleted,
+                    format!("repository {} is deleted with all its manifests and tags", repo.name),
+                ),
+                cascade_of: None,
+            });
+        } else {
+            warnings.push(Warning {
+                code: WarningCode::RepositoryPartlyKept,
+                message: format!(
+                    "repository {} cannot be deleted as a whole because some of its content must stay (see retained); the rest is deleted manifest by manifest",
+                    repo.name
+                ),
+                items: vec![repo.name.to_string()],
+            });
+        }
+    }
+
+    let mut untagged = 0u64;
+    for (id, ti, why) in &sel.untags {
+        let repo = g.repository(*id);
+        let tag = &repo.tags[*ti as usize];
+        let lock = lock_of(repo.changeable_attributes.as_ref())
+            .map(|l| format!("its repository is locked ({l})"))
+            .or_else(|| {
+                lock_of(tag.changeable_attributes.as_ref()).map(|l| format!("the tag is locked ({l})"))
+            });
+        if let Some(lock) = lock {
+            retained.push(Retained {
+                repository: repo.name.clone(),
+                digest: Some(tag.digest.clone()),
+                tag: Some(tag.name.clone()),
+                tags: Vec::new(),
+                reason: reason(ReasonCode::Locked, lock),
+            });
+            continue;
+        }
+        untagged += 1;
+        actions.push(Action {
+            kind: ActionType::Untag,
+            repository: repo.name.clone(),
+            digest: Some(tag.digest.clone()),
+            tag: Some(tag.name.clone()),
+            media_type: g.manifest(*id).media_type.clone(),
+            tags: vec![tag.name.clone()],
+            manifests: Vec::new(),
+            reason: why.clone(),
+            cascade_of: None,
+        });
+        let others_left = g.tags.of(*id).len()
+            > sel.untags.iter().filter(|(m, _, _)| m == id).count();
+        if !others_left && !res.deleted[*id as usize] {
+            warnings.push(Warning {
+                code: WarningCode::ManifestLeftUntagged,
+                message: format!(
+                    "untagging frees nothing: manifest {} stays, untagged, with its layers; delete it by digest (or delete untagged manifests) to give the space back",
+                    tag.digest
+                ),
+                items: vec![format!("{}@{}", repo.name, tag.digest)],
+            });
+        }
+    }
+
+    warnings.extend(left_behind(g, &res));
+    if !g.snapshot.complete {
+        warnings.push(Warning {
+            code: WarningCode::IncompleteSnapshot,
+            message: "the snapshot does not hold every repository: layers shared with the missing ones are unknown, so reclaimable bytes are an upper bound".into(),
+            items: Vec::new(),
+        });
+    }
+    let asked = !sel.requests.is_empty() || !sel.untags.is_empty();
+    if asked && actions.is_empty() {
+        warnings.push(Warning {
+            code: WarningCode::NothingDeleted,
+            message: "nothing the request selected can be deleted; see retained for why".into(),
+            items: Vec::new(),
+        });
+    }
+
+    sort_actions(g, &sel, &mut actions);
+    retained.sort_by(|a, b| {
+        (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))
+    });
+    let reclaim = reclaim::compute(g, &res.deleted, untagged);
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        registry: g.snapshot.registry.clone(),
+        operation,
+        now: options.now,
+        pinned: options.pinned.clone(),
+        actions,
+        retained,
+        reclaim,
+        warnings,
+        digest: None,
+    };
+    plan.seal();
+    plan
+}
+
+fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
+    let mut v: Vec<TagName> = tags.collect();
+    v.sort();
+    v
+}
+
+fn manifest_actions(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for (id, _) in res.deleted.iter().enumerate().filter(|(_, d)| **d) {
+        let id = id as Mid;
+        let m = g.manifest(id);
+        let (why, cascade_of) = match res.cause.get(&id) {
+            Some(Cause::Requested(i)) => (sel.requests[*i].reason.clone(), None),
+            Some(Cause::Child(p)) => {
+                let p = &g.manifest(*p).digest;
+                (
+                    reason(
+                        ReasonCode::ChildOfDeletedIndex,
+                        format!("the deleted index {p} lists it, and no surviving index does"),
+                    ),
+                    Some(p.clone()),
+                )
+            }
+            Some(Cause::Referrer(s)) => {
+                let s = &g.manifest(*s).digest;
+                (
+                    reason(
+                        ReasonCode::ReferrerOfDeletedSubject,
+                        format!("it refers to the deleted manifest {s} (a signature, SBOM or attestation)"),
+                    ),
+                    Some(s.clone()),
+                )
+            }
+            None => continue,
+        };
+        actions.push(Action {
+            kind: ActionType::DeleteManifest,
+            repository: g.repository(id).name.clone(),
+            digest: Some(m.digest.clone()),
+            tag: None,
+            media_type: m.media_type.clone(),
+            tags: sorted(g.tags_of(id).map(|t| t.name.clone())),
+            manifests: Vec::new(),
+            reason: why,
+            cascade_of,
+        });
+    }
+    actions
+}
+
+fn retained_manifest(g: &Graph<'_>, id: Mid, why: Reason) -> Retained {
+    Retained {
+        repository: g.repository(id).name.clone(),
+        digest: Some(g.manifest(id).digest.clone()),
+        tag: None,
+        tags: sorted(g.tags_of(id).map(|t| t.name.clone())),
+        reason: why,
+    }
+}
+
+/// Surviving referrers whose subject is deleted.
+fn left_behind(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
+    let mut items = Vec::new();
+    for (s, _) in res.deleted.iter().enumerate().filter(|(_, d)| **d) {
+        for &r in g.referrers.of(s as Mid) {
+            if !res.deleted[r as usize] {
+                items.push(format!("{}@{}", g.repository(r).name, g.manifest(r).digest));
+            }
+        }
+    }
+    (!items.is_empty()).then(|| Warning {
+        code: WarningCode::ReferrerLeftBehind,
+        message: "these referrers stay (see retained for why) although the manifest they refer to is deleted; they will point at nothing".into(),
+        items,
+    })
+}
+
+/// Execution-safe order: per repository (by name), untags first, then referrers, indexes,
+/// other manifests, whole repositories; within a phase oldest first, then by digest or tag.
+fn sort_actions(g: &Graph<'_>, sel: &Selection, actions: &mut [Action]) {
+    let key = |a: &Action| {
+        let id = a
+            .digest
+            .as_ref()
+            .and_then(|d| g.repository_by_name(&a.repository).and_then(|ri| g.find(ri, d)));
+        let phase = match a.kind {
+            ActionType::Untag => 0,
+            ActionType::DeleteRepository => 4,
+            ActionType::DeleteManifest => match id {
+                Some(id) if !g.subjects.of(id).is_empty() || g.manifest(id).subject.is_some() => 1,
+                Some(id) if g.manifest(id).is_index() => 2,
+                _ => 3,
+            },
+        };
+        let time = id.and_then(|id| select::time_of(g, id, sel.order_by));
+        (phase, time.is_none(), time, a.digest.clone(), a.tag.clone())
+    };
+    actions.sort_by_cached_key(|a| (a.repository.clone(), key(a)));
+}

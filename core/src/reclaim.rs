@@ -1,0 +1,252 @@
+//! Exact reclaimable bytes.
+//!
+//! Registries store each blob once, whichever repositories use it (ACR and distribution both
+//! deduplicate registry-wide), and a manifest's own bytes are a blob too. So a blob is given
+//! back iff some deleted manifest referenced it and no surviving manifest anywhere does.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::graph::Graph;
+use crate::names::RepositoryName;
+
+/// The storage a plan gives back.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reclaim {
+    /// True when the figures are exact; false when the snapshot could not tell (see
+    /// `inexactReasons`).
+    pub exact: bool,
+    /// Why the figures are not exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inexact_reasons: Vec<String>,
+    /// Manifests deleted.
+    pub manifests: u64,
+    /// Tags removed (by untag or with their manifest).
+    pub tags: u64,
+    /// `blobBytes + manifestBytes`.
+    pub total_bytes: u64,
+    /// Bytes of layer and config blobs given back.
+    pub blob_bytes: u64,
+    /// Number of layer and config blobs given back.
+    pub blob_count: u64,
+    /// Bytes of the deleted manifests themselves (a manifest also stored in a surviving
+    /// repository is not counted).
+    pub manifest_bytes: u64,
+    /// The sum of ACR `imageSize` over deleted manifests whose content is unknown: an upper
+    /// bound of what they may give back on top of the exact figures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shallow_image_bytes: u64,
+    /// The same figures per repository. Each blob is counted once, in the first repository
+    /// (by name) whose deleted manifests reference it, so the rows add up to the totals.
+    pub by_repository: Vec<RepositoryReclaim>,
+    /// Blobs referenced by deleted manifests that stay because surviving manifests use them.
+    pub shared: Shared,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Reclaim of one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryReclaim {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// Manifests deleted there.
+    pub manifests: u64,
+    /// Tags removed there.
+    pub tags: u64,
+    /// Blob bytes given back, attributed to this repository.
+    pub blob_bytes: u64,
+    /// Blobs given back, attributed to this repository.
+    pub blob_count: u64,
+    /// Manifest bytes given back there.
+    pub manifest_bytes: u64,
+}
+
+/// Bytes that deleted manifests referenced but that stay.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shared {
+    /// Bytes of those blobs.
+    pub bytes: u64,
+    /// Number of those blobs.
+    pub blob_count: u64,
+    /// The repositories whose surviving manifests keep them, with the bytes each keeps.
+    pub with: Vec<SharedWith>,
+}
+
+/// Bytes one repository keeps alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedWith {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// Bytes of shared blobs its surviving manifests reference.
+    pub bytes: u64,
+    /// Number of such blobs.
+    pub blob_count: u64,
+}
+
+struct Blob {
+    size: u64,
+    first_repo: u32,
+    alive: bool,
+}
+
+/// Computes reclaim for the manifests marked in `deleted` and `untags` removed tags.
+pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: u64) -> Reclaim {
+    let mut r = Reclaim {
+        tags: untags,
+        ..Reclaim::default()
+    };
+    let mut missing_sizes = 0u64;
+    let mut shallow_deleted = 0u64;
+    let mut blobs: HashMap<&Digest, Blob> = HashMap::new();
+    let mut own: HashMap<&Digest, Blob> = HashMap::new();
+    let mut per_repo: BTreeMap<u32, RepositoryReclaim> = BTreeMap::new();
+    let repos = &graph.snapshot.repositories;
+
+    // Deleted manifests, repository by repository, so `first_repo` is the first in
+    // snapshot order; rows are re-attributed by name below.
+    let order = repo_order_by_name(graph);
+    for &ri in &order {
+        for id in graph.manifests_of(ri) {
+            if !deleted[id as usize] {
+                continue;
+            }
+            let m = graph.manifest(id);
+            let row = per_repo.entry(ri).or_insert_with(|| RepositoryReclaim {
+                repository: repos[ri as usize].name.clone(),
+                manifests: 0,
+                tags: 0,
+                blob_bytes: 0,
+                blob_count: 0,
+                manifest_bytes: 0,
+            });
+            row.manifests += 1;
+            row.tags += graph.tags.of(id).len() as u64;
+            if m.is_shallow() {
+                shallow_deleted += 1;
+                r.shallow_image_bytes += m.image_size.unwrap_or(0);
+            }
+            own.entry(&m.digest).or_insert_with(|| Blob {
+                size: m.size.unwrap_or_else(|| {
+                    missing_sizes += 1;
+                    0
+                }),
+                first_repo: ri,
+                alive: false,
+            });
+            for b in m.blobs() {
+                blobs.entry(&b.digest).or_insert_with(|| Blob {
+                    size: b.size.unwrap_or_else(|| {
+                        missing_sizes += 1;
+                        0
+                    }),
+                    first_repo: ri,
+                    alive: false,
+                });
+            }
+        }
+    }
+
+    let mut shallow_alive = 0u64;
+    let mut kept_by: HashSet<(&Digest, u32)> = HashSet::new();
+    if !blobs.is_empty() || !own.is_empty() {
+        for (id, &(ri, m)) in graph.nodes.iter().enumerate() {
+            if deleted[id] {
+                continue;
+            }
+            if m.is_shallow() {
+                shallow_alive += 1;
+            }
+            if let Some(b) = own.get_mut(&m.digest) {
+                b.alive = true;
+            }
+            for d in m.blobs() {
+                if let Some(b) = blobs.get_mut(&d.digest) {
+                    b.alive = true;
+                    kept_by.insert((&d.digest, ri));
+                }
+            }
+        }
+    }
+
+    for b in blobs.values() {
+        if b.alive {
+            r.shared.bytes += b.size;
+            r.shared.blob_count += 1;
+        } else if let Some(row) = per_repo.get_mut(&b.first_repo) {
+            row.blob_bytes += b.size;
+            row.blob_count += 1;
+        }
+    }
+    for b in own.values().filter(|b| !b.alive) {
+        if let Some(row) = per_repo.get_mut(&b.first_repo) {
+            row.manifest_bytes += b.size;
+        }
+    }
+    let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
+    for (digest, ri) in kept_by {
+        let name = &repos[ri as usize].name;
+        let e = with.entry(name).or_insert_with(|| SharedWith {
+            repository: name.clone(),
+            bytes: 0,
+            blob_count: 0,
+        });
+        e.bytes += blobs[digest].size;
+        e.blob_count += 1;
+    }
+    r.shared.with = with.into_values().collect();
+
+    let mut rows: Vec<RepositoryReclaim> = per_repo.into_values().collect();
+    rows.sort_by(|a, b| a.repository.cmp(&b.repository));
+    for row in &rows {
+        r.manifests += row.manifests;
+        r.tags += row.tags;
+        r.blob_bytes += row.blob_bytes;
+        r.blob_count += row.blob_count;
+        r.manifest_bytes += row.manifest_bytes;
+    }
+    r.total_bytes = r.blob_bytes + r.manifest_bytes;
+    r.by_repository = rows;
+
+    let anything = r.manifests > 0;
+    if !graph.snapshot.complete && anything {
+        r.inexact_reasons.push(
+            "the snapshot does not hold every repository; blobs they share stay unknown, so the figures are an upper bound".into(),
+        );
+    }
+    if shallow_deleted > 0 {
+        r.inexact_reasons.push(format!(
+            "{shallow_deleted} deleted manifest(s) were captured without their content; the blobs they free are unknown (at most shallowImageBytes more)"
+        ));
+    }
+    if shallow_alive > 0 && anything {
+        r.inexact_reasons.push(format!(
+            "{shallow_alive} surviving manifest(s) were captured without their content and may share blobs, so the figures are an upper bound"
+        ));
+    }
+    if missing_sizes > 0 {
+        r.inexact_reasons.push(format!(
+            "{missing_sizes} deleted manifest(s) or blob(s) have no recorded size"
+        ));
+    }
+    r.exact = r.inexact_reasons.is_empty();
+    r
+}
+
+/// Repository indexes sorted by name, so per-repository attribution does not depend on the
+/// order of the snapshot.
+fn repo_order_by_name(graph: &Graph<'_>) -> Vec<u32> {
+    let repos = &graph.snapshot.repositories;
+    let mut order: Vec<u32> = (0..repos.len() as u32).collect();
+    order.sort_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
+    order
+}

@@ -1,0 +1,226 @@
+//! The human preview of a plan: az's confirmation sentences, a table of actions, and the
+//! storage each repository gives back, in human units.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Action, ActionType, Plan};
+
+/// Bytes in human units (binary prefixes): `525 B`, `21.8 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// The sentence `az acr repository delete` asks to confirm, for one action.
+pub fn confirmation(action: &Action) -> String {
+    let images = || {
+        action
+            .tags
+            .iter()
+            .map(|t| format!("'{}:{t}'", action.repository))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match action.kind {
+        ActionType::DeleteManifest => {
+            let digest = action.digest.as_ref().map(ToString::to_string).unwrap_or_default();
+            if action.tags.is_empty() {
+                format!("This operation will delete the manifest '{digest}'.")
+            } else {
+                format!(
+                    "This operation will delete the manifest '{digest}' and all the following images: {}.",
+                    images()
+                )
+            }
+        }
+        ActionType::DeleteRepository => format!(
+            "This operation will delete the repository '{}' with {} manifest(s) and {} tag(s).",
+            action.repository,
+            action.manifests.len(),
+            action.tags.len()
+        ),
+        ActionType::Untag => format!(
+            "This operation will untag '{}:{}'; the manifest and its layers stay.",
+            action.repository,
+            action.tag.as_ref().map(ToString::to_string).unwrap_or_default()
+        ),
+    }
+}
+
+/// Renders `plan` for people.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let op = serde_json::to_string(&plan.operation).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Plan {} for {} at {}",
+        plan.digest.as_ref().map(ToString::to_string).unwrap_or_default(),
+        plan.registry.as_deref().unwrap_or("(registry)"),
+        plan.now
+    );
+    let _ = writeln!(out, "Request: {op}\n");
+    for a in &plan.actions {
+        let _ = writeln!(out, "{}", confirmation(a));
+    }
+    if plan.actions.is_empty() {
+        let _ = writeln!(out, "Nothing will be deleted.");
+    }
+    out.push('\n');
+    if !plan.actions.is_empty() {
+        let rows: Vec<[String; 5]> = plan
+            .actions
+            .iter()
+            .map(|a| {
+                let target = match (&a.tag, &a.digest) {
+                    (Some(t), _) => format!(":{t}"),
+                    (None, Some(d)) => format!("@{}:{}", d.algorithm(), d.short()),
+                    (None, None) => format!("{} manifest(s)", a.manifests.len()),
+                };
+                [
+                    kind(a.kind).to_owned(),
+                    a.repository.to_string(),
+                    target,
+                    join_tags(a),
+                    a.reason.message.clone(),
+                ]
+            })
+            .collect();
+        table(&mut out, ["ACTION", "REPOSITORY", "TARGET", "TAGS", "REASON"], &rows);
+        out.push('\n');
+    }
+    reclaim_section(&mut out, plan);
+    if !plan.retained.is_empty() {
+        let _ = writeln!(out, "\nRetained ({}):", plan.retained.len());
+        for r in &plan.retained {
+            let target = match (&r.tag, &r.digest) {
+                (Some(t), _) => format!("{}:{t}", r.repository),
+                (None, Some(d)) => format!("{}@{d}", r.repository),
+                (None, None) => r.repository.to_string(),
+            };
+            let _ = writeln!(out, "  {target}: {}", r.reason.message);
+        }
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "  ! {}", w.message);
+            for item in &w.items {
+                let _ = writeln!(out, "      {item}");
+            }
+        }
+    }
+    out
+}
+
+fn reclaim_section(out: &mut String, plan: &Plan) {
+    let r = &plan.reclaim;
+    let _ = writeln!(
+        out,
+        "Reclaimable: {} ({} in {} blob(s), {} of manifests){}",
+        human_bytes(r.total_bytes),
+        human_bytes(r.blob_bytes),
+        r.blob_count,
+        human_bytes(r.manifest_bytes),
+        if r.exact { ", exact" } else { ", not exact:" }
+    );
+    for why in &r.inexact_reasons {
+        let _ = writeln!(out, "  - {why}");
+    }
+    if !r.by_repository.is_empty() {
+        let rows: Vec<[String; 5]> = r
+            .by_repository
+            .iter()
+            .map(|row| {
+                [
+                    row.repository.to_string(),
+                    row.manifests.to_string(),
+                    row.tags.to_string(),
+                    row.blob_count.to_string(),
+                    human_bytes(row.blob_bytes + row.manifest_bytes),
+                ]
+            })
+            .collect();
+        table(out, ["REPOSITORY", "MANIFESTS", "TAGS", "BLOBS", "RECLAIMED"], &rows);
+    }
+    if r.shared.blob_count > 0 {
+        let with: Vec<String> = r
+            .shared
+            .with
+            .iter()
+            .map(|w| format!("{} ({})", w.repository, human_bytes(w.bytes)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Stays because shared: {} in {} blob(s), still used by {}",
+            human_bytes(r.shared.bytes),
+            r.shared.blob_count,
+            with.join(", ")
+        );
+    }
+}
+
+fn kind(k: ActionType) -> &'static str {
+    match k {
+        ActionType::Untag => "untag",
+        ActionType::DeleteManifest => "deleteManifest",
+        ActionType::DeleteRepository => "deleteRepository",
+    }
+}
+
+fn join_tags(a: &Action) -> String {
+    const SHOWN: usize = 4;
+    let mut s: Vec<&str> = a.tags.iter().take(SHOWN).map(|t| t.as_str()).collect();
+    let more = a.tags.len().saturating_sub(SHOWN);
+    let extra = format!("+{more}");
+    if more > 0 {
+        s.push(&extra);
+    }
+    s.join(", ")
+}
+
+fn table<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
+    let mut width = head.map(str::len);
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<w$}  ", w = width[i]);
+            }
+        }
+        let _ = writeln!(out, "{}", l.trim_end());
+    };
+    line(head.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1.0 KiB");
+        assert_eq!(human_bytes(22_906_605), "21.8 MiB");
+        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
+    }
+}

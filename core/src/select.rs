@@ -1,0 +1,209 @@
+//! Operations → selections: which manifests and tags a request asks to remove, before the
+//! graph rules decide what can really go.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Mid};
+use crate::names::{ImageReference, RepositoryName};
+use crate::operation::{Operation, PlanOptions, TimeField};
+use crate::plan::{Reason, ReasonCode, Retained, Warning, WarningCode};
+use crate::time::{Timestamp, DAY};
+
+/// A manifest the request asks to delete.
+pub(crate) struct Request {
+    pub id: Mid,
+    pub reason: Reason,
+    /// Named by the user (`deleteImage`, `deleteRepository`) rather than picked by a rule.
+    /// A named referrer is deleted even when its subject stays; a picked one is not.
+    pub named: bool,
+}
+
+/// What a request asks for.
+#[derive(Default)]
+pub(crate) struct Selection {
+    pub requests: Vec<Request>,
+    /// Tags to remove on their own: `(manifest, index into its repository's tags, reason)`.
+    pub untags: Vec<(Mid, u32, Reason)>,
+    /// A repository asked to go as a whole.
+    pub whole_repository: Option<u32>,
+    pub retained: Vec<Retained>,
+    pub warnings: Vec<Warning>,
+    /// The timestamp actions are ordered by (oldest first).
+    pub order_by: TimeField,
+}
+
+pub(crate) fn reason(code: ReasonCode, message: impl Into<String>) -> Reason {
+    Reason {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The selection of one of the core operations.
+pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Result<Selection> {
+    let mut s = Selection::default();
+    match op {
+        Operation::DeleteRepository { repository } => {
+            let ri = repo(g, repository, "operation.repository")?;
+            s.whole_repository = Some(ri);
+            for id in g.manifests_of(ri) {
+                let why = reason(
+                    ReasonCode::RepositoryDeleted,
+                    format!("repository {repository} is deleted"),
+                );
+                s.requests.push(Request {
+                    id,
+                    reason: why,
+                    named: true,
+                });
+            }
+        }
+        Operation::DeleteImage { image } => {
+            let (id, _) = image_id(g, image)?;
+            let tags: Vec<String> = g
+                .tags_of(id)
+                .map(|t| format!("'{}:{}'", image.repository(), t.name))
+                .collect();
+            let digest = &g.manifest(id).digest;
+            if !tags.is_empty() {
+                s.warnings.push(Warning {
+                    code: WarningCode::OtherTagsDeleted,
+                    message: format!(
+                        "This operation will delete the manifest '{digest}' and all the following images: {}.",
+                        tags.join(", ")
+                    ),
+                    items: tags.iter().map(|t| t.trim_matches('\'').to_owned()).collect(),
+                });
+            }
+            s.requests.push(Request {
+                id,
+                reason: reason(ReasonCode::ImageNamed, format!("{image} was named for deletion")),
+                named: true,
+            });
+        }
+        Operation::Untag { image } => {
+            let ImageReference::Tag { repository, tag } = image else {
+                return Err(Error::InvalidOperation {
+                    path: "operation.image".into(),
+                    message: format!(
+                        "{:?} names a digest; untag takes repository:tag",
+                        image.to_string()
+                    ),
+                });
+            };
+            let (id, ti) = image_id(g, image)?;
+            let ti = ti.unwrap_or_default(); // a tag reference always resolves to its tag
+            s.untags.push((
+                id,
+                ti,
+                reason(ReasonCode::TagNamed, format!("{repository}:{tag} was named for untagging")),
+            ));
+        }
+        Operation::DeleteOlderThan {
+            repository,
+            before,
+            field,
+        } => {
+            let ri = repo(g, repository, "operation.repository")?;
+            s.order_by = *field;
+            for id in g.manifests_of(ri) {
+                match time_of(g, id, *field) {
+                    Some(t) if t < *before => s.requests.push(Request {
+                        id,
+                        reason: reason(
+                            ReasonCode::OlderThan,
+                            format!("{} {t} is before {before}", field.name()),
+                        ),
+                        named: false,
+                    }),
+                    Some(_) => {}
+                    None => s.retained.push(missing_time(g, id, *field)),
+                }
+            }
+        }
+        Operation::DeleteUntagged { repository } => {
+            let repos = match repository {
+                Some(r) => vec![repo(g, r, "operation.repository")?],
+                None => (0..g.snapshot.repositories.len() as u32).collect(),
+            };
+            for ri in repos {
+                for id in g.manifests_of(ri).filter(|&id| !g.is_tagged(id)) {
+                    s.requests.push(Request {
+                        id,
+                        reason: reason(ReasonCode::Untagged, "the manifest has no tags"),
+                        named: false,
+                    });
+                }
+            }
+        }
+        Operation::Retention { days, enabled_at } => {
+            let cutoff = opts.now.minus_seconds(i64::from(*days) * DAY);
+            for id in (0..g.len() as Mid).filter(|&id| !g.is_tagged(id)) {
+                match time_of(g, id, TimeField::LastUpdateTime) {
+                    Some(t) if t > *enabled_at && t <= cutoff => s.requests.push(Request {
+                        id,
+                        reason: reason(
+                            ReasonCode::RetentionExpired,
+                            format!(
+                                "untagged, last updated {t}: {days} day(s) or more before {}, and after the policy was enabled at {enabled_at}",
+                                opts.now
+                            ),
+                        ),
+                        named: false,
+                    }),
+                    Some(_) => {}
+                    None => s.retained.push(missing_time(g, id, TimeField::LastUpdateTime)),
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+pub(crate) fn time_of(g: &Graph<'_>, id: Mid, field: TimeField) -> Option<Timestamp> {
+    let m = g.manifest(id);
+    match field {
+        TimeField::LastUpdateTime => m.last_update_time,
+        TimeField::CreatedTime => m.created_time,
+    }
+}
+
+fn missing_time(g: &Graph<'_>, id: Mid, field: TimeField) -> Retained {
+    Retained {
+        repository: g.repository(id).name.clone(),
+        digest: Some(g.manifest(id).digest.clone()),
+        tag: None,
+        tags: g.tags_of(id).map(|t| t.name.clone()).collect(),
+        reason: reason(
+            ReasonCode::MissingTimestamp,
+            format!("it has no {}, so its age is unknown", field.name()),
+        ),
+    }
+}
+
+fn repo(g: &Graph<'_>, name: &RepositoryName, path: &str) -> Result<u32> {
+    g.repository_by_name(name)
+        .ok_or_else(|| Error::RepositoryNotFound {
+            path: path.into(),
+            repository: name.to_string(),
+        })
+}
+
+/// The manifest an image names, and the index of the tag when it names a tag.
+fn image_id(g: &Graph<'_>, image: &ImageReference) -> Result<(Mid, Option<u32>)> {
+    let not_found = || Error::ImageNotFound {
+        path: "operation.image".into(),
+        image: image.to_string(),
+    };
+    let ri = repo(g, image.repository(), "operation.image")?;
+    match image {
+        ImageReference::Digest { digest, .. } => {
+            g.find(ri, digest).map(|id| (id, None)).ok_or_else(not_found)
+        }
+        ImageReference::Tag { tag, .. } => {
+            let tags = &g.snapshot.repositories[ri as usize].tags;
+            let ti = tags.iter().position(|t| &t.name == tag).ok_or_else(not_found)?;
+            let id = g.find(ri, &tags[ti].digest).ok_or_else(not_found)?;
+            Ok((id, Some(ti as u32)))
+        }
+    }
+}

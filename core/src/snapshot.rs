@@ -1,0 +1,253 @@
+//! The registry snapshot: regprune's input contract.
+//!
+//! Field names follow the ACR data-plane API (`createdTime`, `lastUpdateTime`,
+//! `changeableAttributes`, `imageSize`) and the OCI image-spec (`mediaType`, `artifactType`,
+//! `config`, `layers`, `manifests`, `subject`), so users recognise them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::field;
+use crate::media_type::MediaType;
+use crate::names::{RepositoryName, TagName};
+use crate::time::Timestamp;
+
+/// What a registry holds, as far as it was captured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// The login server (`myregistry.azurecr.io`), for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// False when some repositories were not captured: blobs they share stay unknown, so
+    /// reclaim is then an upper bound.
+    #[serde(default = "yes")]
+    pub complete: bool,
+    /// The repositories.
+    #[serde(default)]
+    pub repositories: Vec<Repository>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A repository (ACR calls it `imageName`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Repository {
+    /// The repository name.
+    pub name: RepositoryName,
+    /// Repository-level locks (ACR `RepositoryChangeableAttributes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changeable_attributes: Option<ChangeableAttributes>,
+    /// Every manifest stored in the repository, tagged or not.
+    #[serde(default)]
+    pub manifests: Vec<Manifest>,
+    /// Every tag of the repository.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// A stored manifest: an image, an index, or an artifact such as a signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// The digest of the manifest bytes.
+    pub digest: Digest,
+    /// The manifest's media type, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    /// The artifact type (image-spec 1.1), for signatures, SBOMs and other artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Length of the manifest bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// ACR's `imageSize`: the image's size as ACR reports it (not unique bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<u64>,
+    /// When the manifest was pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<Timestamp>,
+    /// When the manifest was last changed (re-tagged, untagged, attributes updated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<Timestamp>,
+    /// The config blob of an image manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Descriptor>,
+    /// The layer blobs of an image manifest (the `blobs` of an artifact manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<Descriptor>>,
+    /// The child manifests of an index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<Vec<Descriptor>>,
+    /// The manifest this one refers to (a signature's image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    /// ACR locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changeable_attributes: Option<ChangeableAttributes>,
+}
+
+impl Manifest {
+    /// A manifest whose content is unknown: no config, layers or children were captured.
+    pub fn is_shallow(&self) -> bool {
+        self.config.is_none() && self.layers.is_none() && self.manifests.is_none()
+    }
+
+    /// True for an image index or a Docker manifest list (by media type or by content).
+    pub fn is_index(&self) -> bool {
+        self.media_type.as_ref().is_some_and(MediaType::is_index) || self.manifests.is_some()
+    }
+
+    /// The blobs (config, then layers) this manifest references.
+    pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
+        self.config
+            .iter()
+            .chain(self.layers.iter().flat_map(|l| l.iter()))
+    }
+
+    /// A minimal manifest with only a digest, for builders and tests.
+    pub fn new(digest: Digest) -> Manifest {
+        Manifest {
+            digest,
+            media_type: None,
+            artifact_type: None,
+            size: None,
+            image_size: None,
+            created_time: None,
+            last_update_time: None,
+            config: None,
+            layers: None,
+            manifests: None,
+            subject: None,
+            changeable_attributes: None,
+        }
+    }
+}
+
+/// A content descriptor (image-spec `descriptor.md`). Only `digest` is required here, because
+/// index entries and `subject` are often captured without the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    /// The media type of the referenced content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<MediaType>,
+    /// The digest of the referenced content.
+    pub digest: Digest,
+    /// The size of the referenced content in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The platform of an index entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// The artifact type of an index entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+impl Descriptor {
+    /// A descriptor with a digest and a size.
+    pub fn blob(digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: None,
+            digest,
+            size: Some(size),
+            platform: None,
+            artifact_type: None,
+        }
+    }
+}
+
+/// The platform of an index entry (image-spec `image-index.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Platform {
+    /// CPU architecture (`amd64`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// Operating system (`linux`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// OS version (`10.0.17763.1879`).
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os_version: Option<String>,
+    /// CPU variant (`v8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// A tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    /// The tag name.
+    pub name: TagName,
+    /// The manifest it points at.
+    pub digest: Digest,
+    /// When the tag was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<Timestamp>,
+    /// When the tag was last moved or changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<Timestamp>,
+    /// ACR locks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changeable_attributes: Option<ChangeableAttributes>,
+}
+
+/// ACR's changeable attributes (data-plane API 2021-07-01). A missing field means enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeableAttributes {
+    /// Deleting is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_enabled: Option<bool>,
+    /// Overwriting is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_enabled: Option<bool>,
+    /// Pulling is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_enabled: Option<bool>,
+    /// Listing is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_enabled: Option<bool>,
+}
+
+impl ChangeableAttributes {
+    /// The lock that keeps an item from deletion, if any: `deleteEnabled` or `writeEnabled`
+    /// false, as both ACR and `acr purge` treat them.
+    pub fn lock(&self) -> Option<&'static str> {
+        if self.delete_enabled == Some(false) {
+            Some("deleteEnabled is false")
+        } else if self.write_enabled == Some(false) {
+            Some("writeEnabled is false")
+        } else {
+            None
+        }
+    }
+}
+
+/// The lock of an optional attribute set.
+pub(crate) fn lock_of(attrs: Option<&ChangeableAttributes>) -> Option<&'static str> {
+    attrs.and_then(ChangeableAttributes::lock)
+}
+
+impl Snapshot {
+    /// Parses a snapshot from JSON bytes. Syntax is checked here; the references between
+    /// items (tags to manifests, duplicates) are checked when a plan is made.
+    pub fn from_json(bytes: &[u8]) -> Result<Snapshot> {
+        field::from_json(bytes)
+    }
+
+    /// The snapshot as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a snapshot always serializes")
+    }
+}

@@ -1,0 +1,239 @@
+//! Instants in time, parsed from RFC 3339 as registries write them.
+//!
+//! The core never reads the clock: `now` is always a parameter, so a plan is reproducible.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::field::{self, Kind};
+
+/// An instant, UTC, with nanosecond precision (ACR writes seven fractional digits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp {
+    secs: i64,
+    nanos: u32,
+}
+
+/// Seconds in a day, for `--ago`-style arithmetic.
+pub const DAY: i64 = 86_400;
+
+impl Timestamp {
+    /// Parses an RFC 3339 date-time (`2018-07-12T15:52:00.2075864Z`, any offset) or a plain
+    /// date (`2019-04-05`, read as midnight UTC, as the seed's `lastUpdateTime < '2019-04-05'`
+    /// query does).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let b = s.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let d = b.get(r)?;
+            d.iter().all(u8::is_ascii_digit).then(|| {
+                d.iter()
+                    .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        let date = days_from_civil(i64::from(year), month, day) * DAY;
+        if b.len() == 10 {
+            return Some(Timestamp { secs: date, nanos: 0 });
+        }
+        if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':'
+        {
+            return None;
+        }
+        let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if h > 23 || m > 59 || sec > 59 {
+            return None;
+        }
+        let mut i = 19;
+        let mut nanos = 0u32;
+        if b[i] == b'.' {
+            let start = i + 1;
+            i = start;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if i - start < 9 {
+                    nanos = nanos * 10 + u32::from(b[i] - b'0');
+                }
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            for _ in (i - start).min(9)..9 {
+                nanos *= 10;
+            }
+        }
+        let offset = match &b[i..] {
+            b"Z" | b"z" => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let o = i64::from(oh * 3600 + om * 60);
+                if *sign == b'+' {
+                    o
+                } else {
+                    -o
+                }
+            }
+            _ => return None,
+        };
+        let secs = date + i64::from(h * 3600 + m * 60 + sec) - offset;
+        Some(Timestamp { secs, nanos })
+    }
+
+    /// Seconds since the Unix epoch (floored), for arithmetic and sorting keys.
+    pub fn unix_seconds(&self) -> i64 {
+        self.secs
+    }
+
+    /// The instant `secs` seconds earlier (saturating).
+    #[must_use]
+    pub fn minus_seconds(&self, secs: i64) -> Timestamp {
+        Timestamp {
+            secs: self.secs.saturating_sub(secs),
+            nanos: self.nanos,
+        }
+    }
+}
+
+fn is_leap(y: u32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of `days_from_civil`.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+impl fmt::Display for Timestamp {
+    /// Canonical form: UTC, `Z`, fractional seconds without trailing zeros.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(DAY);
+        let rem = self.secs.rem_euclid(DAY);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        )?;
+        if self.nanos > 0 {
+            let frac = format!("{:09}", self.nanos);
+            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Timestamp::parse(s).ok_or_else(|| Kind::Timestamp.error("now", s))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field::deserialize_str(d, Kind::Timestamp, Timestamp::parse)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap_or_else(|| panic!("{s} rejected"))
+    }
+
+    #[test]
+    fn parses_acr_times_with_seven_fraction_digits() {
+        let t = ts("2018-07-12T15:52:00.2075864Z");
+        assert_eq!(t.to_string(), "2018-07-12T15:52:00.2075864Z");
+        assert_eq!(t.unix_seconds(), 1_531_410_720);
+    }
+
+    #[test]
+    fn offsets_and_dates_normalise_to_utc() {
+        assert_eq!(ts("2019-04-05").to_string(), "2019-04-05T00:00:00Z");
+        assert_eq!(ts("2019-04-05T02:00:00+02:00"), ts("2019-04-05"));
+        assert_eq!(ts("2019-04-04T22:30:00-01:30"), ts("2019-04-05"));
+        assert_eq!(ts("1969-12-31T23:59:59Z").unix_seconds(), -1);
+        assert_eq!(ts("0001-01-01T00:00:00Z").to_string(), "0001-01-01T00:00:00Z");
+        assert_eq!(ts("2024-02-29T12:00:00.5Z").to_string(), "2024-02-29T12:00:00.5Z");
+    }
+
+    #[test]
+    fn rejects_malformed_times() {
+        for bad in [
+            "",
+            "yesterday",
+            "2019-4-5",
+            "2019-13-01",
+            "2019-02-29",
+            "2019-04-05T",
+            "2019-04-05T24:00:00Z",
+            "2019-04-05T10:00:00",
+            "2019-04-05T10:00:00.Z",
+            "2019-04-05T10:00:00+0100",
+            "2019-04-05T10:00:00Zjunk",
+        ] {
+            assert!(Timestamp::parse(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn ordering_follows_time_not_text() {
+        assert!(ts("2019-04-05T00:00:00+01:00") < ts("2019-04-05T00:00:00Z"));
+        assert!(ts("2019-04-05T00:00:00.1Z") > ts("2019-04-05T00:00:00Z"));
+    }
+}
