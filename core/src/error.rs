@@ -141,6 +141,87 @@ impl Error {
         }
     }
 
+    /// The same error with its path placed under `prefix` (`bodies[2]` + `manifests[0].digest`
+    /// gives `bodies[2].manifests[0].digest`), for inputs nested in larger documents.
+    #[must_use]
+    pub fn under(self, prefix: &str) -> Error {
+        let join = |p: String| {
+            if p == "." || p.is_empty() {
+                prefix.to_owned()
+            } else if p.starts_with('[') {
+                format!("{prefix}{p}")
+            } else {
+                format!("{prefix}.{p}")
+            }
+        };
+        match self {
+            Error::InvalidDigest { path, value } => Error::InvalidDigest {
+                path: join(path),
+                value,
+            },
+            Error::InvalidRepositoryName { path, value } => Error::InvalidRepositoryName {
+                path: join(path),
+                value,
+            },
+            Error::InvalidTag { path, value } => Error::InvalidTag {
+                path: join(path),
+                value,
+            },
+            Error::InvalidReference { path, value } => Error::InvalidReference {
+                path: join(path),
+                value,
+            },
+            Error::InvalidTimestamp { path, value } => Error::InvalidTimestamp {
+                path: join(path),
+                value,
+            },
+            Error::InvalidJson { path, message } => Error::InvalidJson {
+                path: join(path),
+                message,
+            },
+            Error::DanglingTag {
+                path,
+                repository,
+                tag,
+                digest,
+            } => Error::DanglingTag {
+                path: join(path),
+                repository,
+                tag,
+                digest,
+            },
+            Error::Duplicate { path, value } => Error::Duplicate {
+                path: join(path),
+                value,
+            },
+            Error::DigestMismatch {
+                path,
+                claimed,
+                computed,
+            } => Error::DigestMismatch {
+                path: join(path),
+                claimed,
+                computed,
+            },
+            Error::UnsupportedManifest { path, reason } => Error::UnsupportedManifest {
+                path: join(path),
+                reason,
+            },
+            Error::RepositoryNotFound { path, repository } => Error::RepositoryNotFound {
+                path: join(path),
+                repository,
+            },
+            Error::ImageNotFound { path, image } => Error::ImageNotFound {
+                path: join(path),
+                image,
+            },
+            Error::InvalidOperation { path, message } => Error::InvalidOperation {
+                path: join(path),
+                message,
+            },
+        }
+    }
+
     /// Every code `code()` can return, for bindings that map codes to classes.
     pub const CODES: &'static [&'static str] = &[
         "invalid_digest",

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, Visitor};
 
 use crate::error::{Error, Result};
 
@@ -50,6 +50,8 @@ impl Kind {
 
 thread_local! {
     static CAUSE: RefCell<Option<(Kind, String)>> = const { RefCell::new(None) };
+    /// Paths of failures inside buffered (tagged) documents, innermost first.
+    static INNER: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records a rejected value and returns the serde error that aborts deserialization.
@@ -86,22 +88,26 @@ where
 /// Parses a JSON document into `T`, mapping failures to typed errors with their path.
 pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     clear();
-    match serde_json::from_slice(bytes) {
-        Ok(value) => Ok(value),
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            Err(located(serde_path_to_error::deserialize::<_, T>(&mut de).err()))
-        }
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
     }
+    clear();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Err(located(
+        serde_path_to_error::deserialize::<_, T>(&mut de).err(),
+    ))
 }
 
 /// Converts an already parsed JSON value into `T`, with the same typed errors as `from_json`.
 pub fn from_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T> {
     clear();
-    match T::deserialize(value) {
-        Ok(v) => Ok(v),
-        Err(_) => Err(located(serde_path_to_error::deserialize::<_, T>(value).err())),
+    if let Ok(v) = T::deserialize(value) {
+        return Ok(v);
     }
+    clear();
+    Err(located(
+        serde_path_to_error::deserialize::<_, T>(value).err(),
+    ))
 }
 
 /// Deserializes from any serde deserializer (the bindings pass JS or Python values), tracking
@@ -117,6 +123,42 @@ where
 
 fn clear() {
     CAUSE.with(|c| c.borrow_mut().take());
+    INNER.with(|p| p.borrow_mut().clear());
+}
+
+/// Deserializes an internally tagged document (`{"op": "deleteImage", "image": …}`) through
+/// `W`, its externally tagged twin, so that a failure inside keeps its path (serde's own
+/// internally tagged enums buffer their content and lose it).
+pub(crate) fn tagged<'de, W, D>(deserializer: D, tag: &str) -> Result<W, D::Error>
+where
+    W: DeserializeOwned,
+    D: Deserializer<'de>,
+{
+    use serde::de::Error as _;
+    let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    let kind = match map.remove(tag) {
+        Some(serde_json::Value::String(kind)) => kind,
+        Some(other) => {
+            INNER.with(|p| p.borrow_mut().push(tag.to_owned()));
+            return Err(D::Error::custom(format_args!(
+                "{tag} must be a string, not {other}"
+            )));
+        }
+        None => return Err(D::Error::missing_field("op")),
+    };
+    let mut outer = serde_json::Map::new();
+    outer.insert(kind, serde_json::Value::Object(map));
+    let doc = serde_json::Value::Object(outer);
+    serde_path_to_error::deserialize::<_, W>(&doc).map_err(|e| {
+        // The twin's path starts with the variant name; the user wrote it as the tag.
+        let path = e.path().to_string();
+        let inner = match path.split_once('.') {
+            Some((_, rest)) => rest.to_owned(),
+            None => tag.to_owned(),
+        };
+        INNER.with(|p| p.borrow_mut().push(inner));
+        D::Error::custom(e.into_inner())
+    })
 }
 
 fn located<E: fmt::Display>(err: Option<serde_path_to_error::Error<E>>) -> Error {
@@ -129,7 +171,18 @@ fn located<E: fmt::Display>(err: Option<serde_path_to_error::Error<E>>) -> Error
             message: "the document could not be parsed".into(),
         };
     };
-    let path = err.path().to_string();
+    let mut path = err.path().to_string();
+    for inner in INNER
+        .with(|p| std::mem::take(&mut *p.borrow_mut()))
+        .into_iter()
+        .rev()
+    {
+        path = if path == "." {
+            inner
+        } else {
+            format!("{path}.{inner}")
+        };
+    }
     match cause {
         Some((kind, value)) => kind.error(path, value),
         None => Error::InvalidJson {

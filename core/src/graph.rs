@@ -77,7 +77,11 @@ pub(crate) struct Graph<'s> {
 impl<'s> Graph<'s> {
     /// Indexes `snapshot`, rejecting duplicates and tags that point nowhere.
     pub fn build(snapshot: &'s Snapshot) -> Result<Graph<'s>> {
-        let total: usize = snapshot.repositories.iter().map(|r| r.manifests.len()).sum();
+        let total: usize = snapshot
+            .repositories
+            .iter()
+            .map(|r| r.manifests.len())
+            .sum();
         let mut nodes = Vec::with_capacity(total);
         let mut repo_start = Vec::with_capacity(snapshot.repositories.len() + 1);
         let mut by_digest = HashMap::with_capacity(total);
@@ -169,7 +173,10 @@ impl<'s> Graph<'s> {
 
     pub fn tags_of(&self, id: Mid) -> impl Iterator<Item = &'s Tag> + '_ {
         let repo = self.repository(id);
-        self.tags.of(id).iter().map(move |&t| &repo.tags[t as usize])
+        self.tags
+            .of(id)
+            .iter()
+            .map(move |&t| &repo.tags[t as usize])
     }
 
     pub fn is_tagged(&self, id: Mid) -> bool {

@@ -18,6 +18,7 @@
 mod digest;
 mod error;
 mod field;
+mod generate;
 mod graph;
 pub mod import;
 mod media_type;
@@ -35,6 +36,7 @@ mod time;
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use field::{from_deserializer, from_json, from_value};
+pub use generate::{generate, GeneratorOptions};
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};
 pub use operation::{Operation, PlanOptions, TimeField};
@@ -44,5 +46,7 @@ pub use plan::{
 pub use planner::plan;
 pub use reclaim::{Reclaim, RepositoryReclaim, Shared, SharedWith};
 pub use render::{confirmation, human_bytes, render_text};
-pub use snapshot::{ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag};
+pub use snapshot::{
+    ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag,
+};
 pub use time::Timestamp;

@@ -39,7 +39,7 @@ impl MediaType {
     }
 
     /// Reads a media type string.
-    pub fn from_str(s: &str) -> MediaType {
+    pub fn parse(s: &str) -> MediaType {
         match s {
             "application/vnd.oci.image.manifest.v1+json" => MediaType::OciManifest,
             "application/vnd.oci.image.index.v1+json" => MediaType::OciIndex,
@@ -85,7 +85,7 @@ impl<'de> Deserialize<'de> for MediaType {
                 f.write_str("a media type string")
             }
             fn visit_str<E>(self, s: &str) -> Result<MediaType, E> {
-                Ok(MediaType::from_str(s))
+                Ok(MediaType::parse(s))
             }
         }
         d.deserialize_str(V)

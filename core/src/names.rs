@@ -196,7 +196,13 @@ mod tests {
 
     #[test]
     fn repository_names_follow_the_distribution_grammar() {
-        for ok in ["a", "acr-helloworld", "library/ubuntu", "a.b_c__d---e/f0", "x/y/z"] {
+        for ok in [
+            "a",
+            "acr-helloworld",
+            "library/ubuntu",
+            "a.b_c__d---e/f0",
+            "x/y/z",
+        ] {
             assert!(RepositoryName::parse(ok).is_some(), "{ok} rejected");
         }
         for bad in [
@@ -210,7 +216,13 @@ mod tests {
 
     #[test]
     fn tags_follow_the_distribution_grammar() {
-        for ok in ["latest", "v1.2.3", "_x", "4.7.2-20180905-nanoserver-1803", "A_b-c.d"] {
+        for ok in [
+            "latest",
+            "v1.2.3",
+            "_x",
+            "4.7.2-20180905-nanoserver-1803",
+            "A_b-c.d",
+        ] {
             assert!(TagName::parse(ok).is_some(), "{ok} rejected");
         }
         for bad in ["", ".x", "-x", "a:b", "a/b", "a b", "ü"] {
@@ -231,7 +243,10 @@ mod tests {
             .unwrap()
             .referrer_subject()
             .is_none());
-        assert!(TagName::parse("latest").unwrap().referrer_subject().is_none());
+        assert!(TagName::parse("latest")
+            .unwrap()
+            .referrer_subject()
+            .is_none());
     }
 
     #[test]

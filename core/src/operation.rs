@@ -1,6 +1,41 @@
 //! The deletions the ACR guide describes, as data (`op` names the kind).
 
-use serde::{Deserialize, Serialize};
+/// Declares an enum that serializes internally tagged by `op` and deserializes through an
+/// externally tagged twin, so errors inside keep their JSON path (see `field::tagged`).
+macro_rules! tagged_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident / $wire:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident { $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)? }
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Serialize)]
+        #[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase")]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*
+        }
+
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+        enum $wire {
+            $( $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(match field::tagged::<$wire, D>(d, "op")? {
+                    $( $wire::$variant { $($field),* } => $name::$variant { $($field),* } ),*
+                })
+            }
+        }
+    };
+}
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::digest::Digest;
 use crate::error::Result;
@@ -8,16 +43,11 @@ use crate::field;
 use crate::names::{ImageReference, RepositoryName};
 use crate::time::Timestamp;
 
+tagged_enum! {
 /// One deletion request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "op",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    deny_unknown_fields
-)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Operation {
+pub enum Operation / OperationWire {
     /// `az acr repository delete --repository`: every manifest and tag of the repository.
     DeleteRepository {
         /// The repository to delete.
@@ -59,6 +89,7 @@ pub enum Operation {
         /// When the policy was enabled; older manifests are out of its scope.
         enabled_at: Timestamp,
     },
+}
 }
 
 /// Which of a manifest's timestamps a rule compares.

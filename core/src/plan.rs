@@ -185,6 +185,9 @@ pub enum WarningCode {
 impl Plan {
     /// The canonical JSON of the plan without its digest: compact, fields in declaration
     /// order, arrays in plan order. The digest is the sha256 of these bytes.
+    ///
+    /// # Panics
+    /// Never: every field of a plan serializes to JSON.
     pub fn canonical_json(&self) -> Vec<u8> {
         let mut unsealed = self.clone();
         unsealed.digest = None;
@@ -206,6 +209,9 @@ impl Plan {
     }
 
     /// The plan as JSON (the contract shared by Rust, Python and JavaScript).
+    ///
+    /// # Panics
+    /// Never: every field of a plan serializes to JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a plan always serializes")
     }

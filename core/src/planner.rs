@@ -24,6 +24,13 @@ pub fn plan(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -
     Ok(assemble(&graph, operation.clone(), options, selection))
 }
 
+/// The parts of a plan being written.
+struct Draft {
+    actions: Vec<Action>,
+    retained: Vec<Retained>,
+    warnings: Vec<Warning>,
+}
+
 /// Applies the graph rules to a selection and writes the plan.
 pub(crate) fn assemble(
     g: &Graph<'_>,
@@ -33,55 +40,114 @@ pub(crate) fn assemble(
 ) -> Plan {
     let pinned: HashSet<&Digest> = options.pinned.iter().collect();
     let res = resolve(g, &sel.requests, &pinned);
-    let mut actions = manifest_actions(g, &sel, &res);
-    let mut retained = std::mem::take(&mut sel.retained);
-    retained.extend(res.held.iter().map(|(m, why)| retained_manifest(g, *m, why.clone())));
-    let mut warnings = std::mem::take(&mut sel.warnings);
-
+    let mut draft = Draft {
+        actions: manifest_actions(g, &sel, &res),
+        retained: std::mem::take(&mut sel.retained),
+        warnings: std::mem::take(&mut sel.warnings),
+    };
+    draft.retained.extend(
+        res.held
+            .iter()
+            .map(|(m, why)| retained_manifest(g, *m, why.clone())),
+    );
     if let Some(ri) = sel.whole_repository {
-        let all_go = g.manifests_of(ri).all(|m| res.deleted[m as usize]);
-        let repo = &g.snapshot.repositories[ri as usize];
-        if all_go && lock_of(repo.changeable_attributes.as_ref()).is_none() {
-            actions.retain(|a| a.repository != repo.name);
-            let mut manifests: Vec<Digest> = repo.manifests.iter().map(|m| m.digest.clone()).collect();
-            manifests.sort();
-            actions.push(Action {
-                kind: ActionType::DeleteRepository,
-                repository: repo.name.clone(),
-                digest: None,
-                tag: None,
-                media_type: None,
-                tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
-                manifests,
-                reason: reason(
-                    ReasonCode::RepositoryDeleted,
-                    format!("repository {} is deleted with all its manifests and tags", repo.name),
-                ),
-                cascade_of: None,
-            });
-        } else {
-            warnings.push(Warning {
-                code: WarningCode::RepositoryPartlyKept,
-                message: format!(
-                    "repository {} cannot be deleted as a whole because some of its content must stay (see retained); the rest is deleted manifest by manifest",
-                    repo.name
-                ),
-                items: vec![repo.name.to_string()],
-            });
-        }
+        whole_repository(g, ri, &res, &mut draft);
+    }
+    let untagged = untags(g, &sel, &res, &mut draft);
+    if let Some((id, by_tag)) = sel.confirm {
+        draft
+            .warnings
+            .extend(confirm_warning(g, id, by_tag, &res, &draft.actions));
+    }
+    draft.warnings.extend(left_behind(g, &res));
+    if !g.snapshot.complete {
+        draft.warnings.push(Warning {
+            code: WarningCode::IncompleteSnapshot,
+            message: "the snapshot does not hold every repository: layers shared with the missing ones are unknown, so reclaimable bytes are an upper bound".into(),
+            items: Vec::new(),
+        });
+    }
+    let asked = !sel.requests.is_empty() || !sel.untags.is_empty();
+    if asked && draft.actions.is_empty() {
+        draft.warnings.push(Warning {
+            code: WarningCode::NothingDeleted,
+            message: "nothing the request selected can be deleted; see retained for why".into(),
+            items: Vec::new(),
+        });
     }
 
-    let mut untagged = 0u64;
+    sort_actions(g, &sel, &mut draft.actions);
+    draft.retained.sort_by(|a, b| {
+        (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))
+    });
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        registry: g.snapshot.registry.clone(),
+        operation,
+        now: options.now,
+        pinned: options.pinned.clone(),
+        actions: draft.actions,
+        retained: draft.retained,
+        reclaim: reclaim::compute(g, &res.deleted, untagged),
+        warnings: draft.warnings,
+        digest: None,
+    };
+    plan.seal();
+    plan
+}
+
+/// Turns the per-manifest actions of a repository asked to go as a whole into one
+/// `deleteRepository`, or warns why it cannot go whole.
+fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft) {
+    let all_go = g.manifests_of(ri).all(|m| res.deleted[m as usize]);
+    let repo = &g.snapshot.repositories[ri as usize];
+    if all_go && lock_of(repo.changeable_attributes.as_ref()).is_none() {
+        draft.actions.retain(|a| a.repository != repo.name);
+        let mut manifests: Vec<Digest> = repo.manifests.iter().map(|m| m.digest.clone()).collect();
+        manifests.sort();
+        draft.actions.push(Action {
+            kind: ActionType::DeleteRepository,
+            repository: repo.name.clone(),
+            digest: None,
+            tag: None,
+            media_type: None,
+            tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
+            manifests,
+            reason: reason(
+                ReasonCode::RepositoryDeleted,
+                format!(
+                    "repository {} is deleted with all its manifests and tags",
+                    repo.name
+                ),
+            ),
+            cascade_of: None,
+        });
+    } else {
+        draft.warnings.push(Warning {
+            code: WarningCode::RepositoryPartlyKept,
+            message: format!(
+                "repository {} cannot be deleted as a whole because some of its content must stay (see retained); the rest is deleted manifest by manifest",
+                repo.name
+            ),
+            items: vec![repo.name.to_string()],
+        });
+    }
+}
+
+/// Untag actions (a locked tag is retained instead); returns how many tags go.
+fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -> u64 {
+    let mut count = 0;
     for (id, ti, why) in &sel.untags {
         let repo = g.repository(*id);
         let tag = &repo.tags[*ti as usize];
         let lock = lock_of(repo.changeable_attributes.as_ref())
             .map(|l| format!("its repository is locked ({l})"))
             .or_else(|| {
-                lock_of(tag.changeable_attributes.as_ref()).map(|l| format!("the tag is locked ({l})"))
+                lock_of(tag.changeable_attributes.as_ref())
+                    .map(|l| format!("the tag is locked ({l})"))
             });
         if let Some(lock) = lock {
-            retained.push(Retained {
+            draft.retained.push(Retained {
                 repository: repo.name.clone(),
                 digest: Some(tag.digest.clone()),
                 tag: Some(tag.name.clone()),
@@ -90,8 +156,8 @@ pub(crate) fn assemble(
             });
             continue;
         }
-        untagged += 1;
-        actions.push(Action {
+        count += 1;
+        draft.actions.push(Action {
             kind: ActionType::Untag,
             repository: repo.name.clone(),
             digest: Some(tag.digest.clone()),
@@ -102,10 +168,9 @@ pub(crate) fn assemble(
             reason: why.clone(),
             cascade_of: None,
         });
-        let others_left = g.tags.of(*id).len()
-            > sel.untags.iter().filter(|(m, _, _)| m == id).count();
-        if !others_left && !res.deleted[*id as usize] {
-            warnings.push(Warning {
+        let untagging = sel.untags.iter().filter(|(m, _, _)| m == id).count();
+        if g.tags.of(*id).len() <= untagging && !res.deleted[*id as usize] {
+            draft.warnings.push(Warning {
                 code: WarningCode::ManifestLeftUntagged,
                 message: format!(
                     "untagging frees nothing: manifest {} stays, untagged, with its layers; delete it by digest (or delete untagged manifests) to give the space back",
@@ -115,43 +180,43 @@ pub(crate) fn assemble(
             });
         }
     }
+    count
+}
 
-    warnings.extend(left_behind(g, &res));
-    if !g.snapshot.complete {
-        warnings.push(Warning {
-            code: WarningCode::IncompleteSnapshot,
-            message: "the snapshot does not hold every repository: layers shared with the missing ones are unknown, so reclaimable bytes are an upper bound".into(),
-            items: Vec::new(),
-        });
+/// az's warning that deleting an image by tag or digest takes every tag on it.
+fn confirm_warning(
+    g: &Graph<'_>,
+    id: Mid,
+    by_tag: bool,
+    res: &Resolution,
+    actions: &[Action],
+) -> Option<Warning> {
+    let tags = g.tags.of(id).len();
+    if !res.deleted[id as usize] || tags <= usize::from(by_tag) {
+        return None;
     }
-    let asked = !sel.requests.is_empty() || !sel.untags.is_empty();
-    if asked && actions.is_empty() {
-        warnings.push(Warning {
-            code: WarningCode::NothingDeleted,
-            message: "nothing the request selected can be deleted; see retained for why".into(),
-            items: Vec::new(),
-        });
-    }
+    let repo = &g.repository(id).name;
+    Some(Warning {
+        code: WarningCode::OtherTagsDeleted,
+        message: format!(
+            "{} Deleting by tag or digest removes the manifest with every tag on it; to remove one tag only, untag it.",
+            confirmation_of(actions, id, g)
+        ),
+        items: sorted(g.tags_of(id).map(|t| t.name.clone()))
+            .iter()
+            .map(|t| format!("{repo}:{t}"))
+            .collect(),
+    })
+}
 
-    sort_actions(g, &sel, &mut actions);
-    retained.sort_by(|a, b| {
-        (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))
-    });
-    let reclaim = reclaim::compute(g, &res.deleted, untagged);
-    let mut plan = Plan {
-        version: PLAN_VERSION,
-        registry: g.snapshot.registry.clone(),
-        operation,
-        now: options.now,
-        pinned: options.pinned.clone(),
-        actions,
-        retained,
-        reclaim,
-        warnings,
-        digest: None,
-    };
-    plan.seal();
-    plan
+/// az's confirmation sentence for the action deleting manifest `id`.
+fn confirmation_of(actions: &[Action], id: Mid, g: &Graph<'_>) -> String {
+    let digest = &g.manifest(id).digest;
+    actions
+        .iter()
+        .find(|a| a.kind == ActionType::DeleteManifest && a.digest.as_ref() == Some(digest))
+        .map(crate::render::confirmation)
+        .unwrap_or_default()
 }
 
 fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
@@ -235,10 +300,10 @@ fn left_behind(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
 /// other manifests, whole repositories; within a phase oldest first, then by digest or tag.
 fn sort_actions(g: &Graph<'_>, sel: &Selection, actions: &mut [Action]) {
     let key = |a: &Action| {
-        let id = a
-            .digest
-            .as_ref()
-            .and_then(|d| g.repository_by_name(&a.repository).and_then(|ri| g.find(ri, d)));
+        let id = a.digest.as_ref().and_then(|d| {
+            g.repository_by_name(&a.repository)
+                .and_then(|ri| g.find(ri, d))
+        });
         let phase = match a.kind {
             ActionType::Untag => 0,
             ActionType::DeleteRepository => 4,

@@ -99,147 +99,181 @@ struct Blob {
     alive: bool,
 }
 
+/// The counting state of one reclaim computation.
+#[derive(Default)]
+struct Tally<'s> {
+    /// Layer and config blobs referenced by deleted manifests.
+    blobs: HashMap<&'s Digest, Blob>,
+    /// The deleted manifests' own bytes, by digest (a digest stored in two repositories is
+    /// one blob).
+    own: HashMap<&'s Digest, Blob>,
+    /// Shared blobs and the repositories whose survivors keep them.
+    kept_by: HashSet<(&'s Digest, u32)>,
+    rows: BTreeMap<u32, RepositoryReclaim>,
+    missing_sizes: u64,
+    shallow_deleted: u64,
+    shallow_alive: u64,
+    shallow_image_bytes: u64,
+}
+
 /// Computes reclaim for the manifests marked in `deleted` and `untags` removed tags.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: u64) -> Reclaim {
-    let mut r = Reclaim {
-        tags: untags,
-        ..Reclaim::default()
-    };
-    let mut missing_sizes = 0u64;
-    let mut shallow_deleted = 0u64;
-    let mut blobs: HashMap<&Digest, Blob> = HashMap::new();
-    let mut own: HashMap<&Digest, Blob> = HashMap::new();
-    let mut per_repo: BTreeMap<u32, RepositoryReclaim> = BTreeMap::new();
-    let repos = &graph.snapshot.repositories;
+    let mut t = Tally::default();
+    t.collect_deleted(graph, deleted);
+    if !t.blobs.is_empty() || !t.own.is_empty() {
+        t.mark_survivors(graph, deleted);
+    }
+    t.finish(graph, untags)
+}
 
-    // Deleted manifests, repository by repository, so `first_repo` is the first in
-    // snapshot order; rows are re-attributed by name below.
-    let order = repo_order_by_name(graph);
-    for &ri in &order {
-        for id in graph.manifests_of(ri) {
-            if !deleted[id as usize] {
-                continue;
-            }
-            let m = graph.manifest(id);
-            let row = per_repo.entry(ri).or_insert_with(|| RepositoryReclaim {
-                repository: repos[ri as usize].name.clone(),
-                manifests: 0,
-                tags: 0,
-                blob_bytes: 0,
-                blob_count: 0,
-                manifest_bytes: 0,
-            });
-            row.manifests += 1;
-            row.tags += graph.tags.of(id).len() as u64;
-            if m.is_shallow() {
-                shallow_deleted += 1;
-                r.shallow_image_bytes += m.image_size.unwrap_or(0);
-            }
-            own.entry(&m.digest).or_insert_with(|| Blob {
-                size: m.size.unwrap_or_else(|| {
-                    missing_sizes += 1;
-                    0
-                }),
-                first_repo: ri,
-                alive: false,
-            });
-            for b in m.blobs() {
-                blobs.entry(&b.digest).or_insert_with(|| Blob {
-                    size: b.size.unwrap_or_else(|| {
-                        missing_sizes += 1;
+impl<'s> Tally<'s> {
+    /// Records what deleted manifests reference, repository by repository in name order, so
+    /// a blob is attributed to the first repository (by name) that frees it.
+    fn collect_deleted(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
+        let repos = &graph.snapshot.repositories;
+        for ri in repo_order_by_name(graph) {
+            for id in graph.manifests_of(ri).filter(|&id| deleted[id as usize]) {
+                let m = graph.manifest(id);
+                let row = self.rows.entry(ri).or_insert_with(|| RepositoryReclaim {
+                    repository: repos[ri as usize].name.clone(),
+                    manifests: 0,
+                    tags: 0,
+                    blob_bytes: 0,
+                    blob_count: 0,
+                    manifest_bytes: 0,
+                });
+                row.manifests += 1;
+                row.tags += graph.tags.of(id).len() as u64;
+                if m.is_shallow() {
+                    self.shallow_deleted += 1;
+                    self.shallow_image_bytes += m.image_size.unwrap_or(0);
+                }
+                let missing = &mut self.missing_sizes;
+                self.own.entry(&m.digest).or_insert_with(|| Blob {
+                    // A shallow manifest's size is already reported as unknown content.
+                    size: m.size.unwrap_or_else(|| {
+                        *missing += u64::from(!m.is_shallow());
                         0
                     }),
                     first_repo: ri,
                     alive: false,
                 });
-            }
-        }
-    }
-
-    let mut shallow_alive = 0u64;
-    let mut kept_by: HashSet<(&Digest, u32)> = HashSet::new();
-    if !blobs.is_empty() || !own.is_empty() {
-        for (id, &(ri, m)) in graph.nodes.iter().enumerate() {
-            if deleted[id] {
-                continue;
-            }
-            if m.is_shallow() {
-                shallow_alive += 1;
-            }
-            if let Some(b) = own.get_mut(&m.digest) {
-                b.alive = true;
-            }
-            for d in m.blobs() {
-                if let Some(b) = blobs.get_mut(&d.digest) {
-                    b.alive = true;
-                    kept_by.insert((&d.digest, ri));
+                for b in m.blobs() {
+                    self.blobs.entry(&b.digest).or_insert_with(|| Blob {
+                        size: b.size.unwrap_or_else(|| {
+                            *missing += 1;
+                            0
+                        }),
+                        first_repo: ri,
+                        alive: false,
+                    });
                 }
             }
         }
     }
 
-    for b in blobs.values() {
-        if b.alive {
-            r.shared.bytes += b.size;
-            r.shared.blob_count += 1;
-        } else if let Some(row) = per_repo.get_mut(&b.first_repo) {
-            row.blob_bytes += b.size;
-            row.blob_count += 1;
+    /// Marks every blob a surviving manifest, anywhere in the registry, still references.
+    fn mark_survivors(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
+        for (id, &(ri, m)) in graph.nodes.iter().enumerate() {
+            if deleted[id] {
+                continue;
+            }
+            self.shallow_alive += u64::from(m.is_shallow());
+            if let Some(b) = self.own.get_mut(&m.digest) {
+                b.alive = true;
+            }
+            for d in m.blobs() {
+                if let Some(b) = self.blobs.get_mut(&d.digest) {
+                    b.alive = true;
+                    self.kept_by.insert((&d.digest, ri));
+                }
+            }
         }
     }
-    for b in own.values().filter(|b| !b.alive) {
-        if let Some(row) = per_repo.get_mut(&b.first_repo) {
-            row.manifest_bytes += b.size;
+
+    fn finish(mut self, graph: &Graph<'_>, untags: u64) -> Reclaim {
+        let mut r = Reclaim {
+            tags: untags,
+            shallow_image_bytes: self.shallow_image_bytes,
+            ..Reclaim::default()
+        };
+        for b in self.blobs.values() {
+            if b.alive {
+                r.shared.bytes += b.size;
+                r.shared.blob_count += 1;
+            } else if let Some(row) = self.rows.get_mut(&b.first_repo) {
+                row.blob_bytes += b.size;
+                row.blob_count += 1;
+            }
         }
-    }
-    let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
-    for (digest, ri) in kept_by {
-        let name = &repos[ri as usize].name;
-        let e = with.entry(name).or_insert_with(|| SharedWith {
-            repository: name.clone(),
-            bytes: 0,
-            blob_count: 0,
-        });
-        e.bytes += blobs[digest].size;
-        e.blob_count += 1;
-    }
-    r.shared.with = with.into_values().collect();
-
-    let mut rows: Vec<RepositoryReclaim> = per_repo.into_values().collect();
-    rows.sort_by(|a, b| a.repository.cmp(&b.repository));
-    for row in &rows {
-        r.manifests += row.manifests;
-        r.tags += row.tags;
-        r.blob_bytes += row.blob_bytes;
-        r.blob_count += row.blob_count;
-        r.manifest_bytes += row.manifest_bytes;
-    }
-    r.total_bytes = r.blob_bytes + r.manifest_bytes;
-    r.by_repository = rows;
-
-    let anything = r.manifests > 0;
-    if !graph.snapshot.complete && anything {
-        r.inexact_reasons.push(
-            "the snapshot does not hold every repository; blobs they share stay unknown, so the figures are an upper bound".into(),
+        for b in self.own.values().filter(|b| !b.alive) {
+            if let Some(row) = self.rows.get_mut(&b.first_repo) {
+                row.manifest_bytes += b.size;
+            }
+        }
+        let repos = &graph.snapshot.repositories;
+        let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
+        for (digest, ri) in &self.kept_by {
+            let name = &repos[*ri as usize].name;
+            let e = with.entry(name).or_insert_with(|| SharedWith {
+                repository: name.clone(),
+                bytes: 0,
+                blob_count: 0,
+            });
+            e.bytes += self.blobs[digest].size;
+            e.blob_count += 1;
+        }
+        r.shared.with = with.into_values().collect();
+        let mut rows: Vec<RepositoryReclaim> = self.rows.into_values().collect();
+        rows.sort_by(|a, b| a.repository.cmp(&b.repository));
+        for row in &rows {
+            r.manifests += row.manifests;
+            r.tags += row.tags;
+            r.blob_bytes += row.blob_bytes;
+            r.blob_count += row.blob_count;
+            r.manifest_bytes += row.manifest_bytes;
+        }
+        r.total_bytes = r.blob_bytes + r.manifest_bytes;
+        r.by_repository = rows;
+        r.inexact_reasons = inexact_reasons(
+            graph.snapshot.complete,
+            r.manifests > 0,
+            self.shallow_deleted,
+            self.shallow_alive,
+            self.missing_sizes,
         );
+        r.exact = r.inexact_reasons.is_empty();
+        r
+    }
+}
+
+fn inexact_reasons(
+    complete: bool,
+    anything: bool,
+    shallow_deleted: u64,
+    shallow_alive: u64,
+    missing_sizes: u64,
+) -> Vec<String> {
+    let mut why = Vec::new();
+    if !complete && anything {
+        why.push("the snapshot does not hold every repository; blobs they share stay unknown, so the figures are an upper bound".into());
     }
     if shallow_deleted > 0 {
-        r.inexact_reasons.push(format!(
+        why.push(format!(
             "{shallow_deleted} deleted manifest(s) were captured without their content; the blobs they free are unknown (at most shallowImageBytes more)"
         ));
     }
     if shallow_alive > 0 && anything {
-        r.inexact_reasons.push(format!(
+        why.push(format!(
             "{shallow_alive} surviving manifest(s) were captured without their content and may share blobs, so the figures are an upper bound"
         ));
     }
     if missing_sizes > 0 {
-        r.inexact_reasons.push(format!(
+        why.push(format!(
             "{missing_sizes} deleted manifest(s) or blob(s) have no recorded size"
         ));
     }
-    r.exact = r.inexact_reasons.is_empty();
-    r
+    why
 }
 
 /// Repository indexes sorted by name, so per-repository attribution does not depend on the

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::names::TagName;
 use crate::plan::{Action, ActionType, Plan};
 
 /// Bytes in human units (binary prefixes): `525 B`, `21.8 MiB`.
@@ -32,7 +33,11 @@ pub fn confirmation(action: &Action) -> String {
     };
     match action.kind {
         ActionType::DeleteManifest => {
-            let digest = action.digest.as_ref().map(ToString::to_string).unwrap_or_default();
+            let digest = action
+                .digest
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             if action.tags.is_empty() {
                 format!("This operation will delete the manifest '{digest}'.")
             } else {
@@ -51,7 +56,11 @@ pub fn confirmation(action: &Action) -> String {
         ActionType::Untag => format!(
             "This operation will untag '{}:{}'; the manifest and its layers stay.",
             action.repository,
-            action.tag.as_ref().map(ToString::to_string).unwrap_or_default()
+            action
+                .tag
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         ),
     }
 }
@@ -63,7 +72,10 @@ pub fn render_text(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "Plan {} for {} at {}",
-        plan.digest.as_ref().map(ToString::to_string).unwrap_or_default(),
+        plan.digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         plan.registry.as_deref().unwrap_or("(registry)"),
         plan.now
     );
@@ -94,7 +106,11 @@ pub fn render_text(plan: &Plan) -> String {
                 ]
             })
             .collect();
-        table(&mut out, ["ACTION", "REPOSITORY", "TARGET", "TAGS", "REASON"], &rows);
+        table(
+            &mut out,
+            ["ACTION", "REPOSITORY", "TARGET", "TAGS", "REASON"],
+            &rows,
+        );
         out.push('\n');
     }
     reclaim_section(&mut out, plan);
@@ -149,7 +165,11 @@ fn reclaim_section(out: &mut String, plan: &Plan) {
                 ]
             })
             .collect();
-        table(out, ["REPOSITORY", "MANIFESTS", "TAGS", "BLOBS", "RECLAIMED"], &rows);
+        table(
+            out,
+            ["REPOSITORY", "MANIFESTS", "TAGS", "BLOBS", "RECLAIMED"],
+            &rows,
+        );
     }
     if r.shared.blob_count > 0 {
         let with: Vec<String> = r
@@ -178,7 +198,7 @@ fn kind(k: ActionType) -> &'static str {
 
 fn join_tags(a: &Action) -> String {
     const SHOWN: usize = 4;
-    let mut s: Vec<&str> = a.tags.iter().take(SHOWN).map(|t| t.as_str()).collect();
+    let mut s: Vec<&str> = a.tags.iter().take(SHOWN).map(TagName::as_str).collect();
     let more = a.tags.len().saturating_sub(SHOWN);
     let extra = format!("+{more}");
     if more > 0 {

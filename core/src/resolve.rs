@@ -41,7 +41,11 @@ const NONE: u8 = 0;
 const CANDIDATE: u8 = 1;
 const HELD: u8 = 2;
 
-pub(crate) fn resolve(g: &Graph<'_>, requests: &[Request], pinned: &HashSet<&Digest>) -> Resolution {
+pub(crate) fn resolve(
+    g: &Graph<'_>,
+    requests: &[Request],
+    pinned: &HashSet<&Digest>,
+) -> Resolution {
     let mut state = vec![NONE; g.len()];
     let mut cause = HashMap::with_capacity(requests.len());
     let mut order = Vec::with_capacity(requests.len());
@@ -67,9 +71,7 @@ pub(crate) fn resolve(g: &Graph<'_>, requests: &[Request], pinned: &HashSet<&Dig
         }
     }
 
-    let named = |id: Mid, cause: &HashMap<Mid, Cause>| {
-        matches!(cause.get(&id), Some(Cause::Requested(i)) if requests[*i].named)
-    };
+    let named = |id: Mid, cause: &HashMap<Mid, Cause>| matches!(cause.get(&id), Some(Cause::Requested(i)) if requests[*i].named);
     let mut held = Vec::new();
     let mut work = Vec::new();
     for &m in &order {
@@ -123,7 +125,12 @@ fn protection(
         return Some(surviving_index(g, p));
     }
     if !named {
-        if let Some(&s) = g.subjects.of(m).iter().find(|&&s| state[s as usize] == NONE) {
+        if let Some(&s) = g
+            .subjects
+            .of(m)
+            .iter()
+            .find(|&&s| state[s as usize] == NONE)
+        {
             return Some(surviving_subject(g, s));
         }
     }

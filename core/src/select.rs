@@ -5,14 +5,14 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, Mid};
 use crate::names::{ImageReference, RepositoryName};
 use crate::operation::{Operation, PlanOptions, TimeField};
-use crate::plan::{Reason, ReasonCode, Retained, Warning, WarningCode};
+use crate::plan::{Reason, ReasonCode, Retained, Warning};
 use crate::time::{Timestamp, DAY};
 
 /// A manifest the request asks to delete.
 pub(crate) struct Request {
     pub id: Mid,
     pub reason: Reason,
-    /// Named by the user (`deleteImage`, `deleteRepository`) rather than picked by a rule.
+    /// Named by the user (`deleteImage`) rather than picked by a rule or a repository.
     /// A named referrer is deleted even when its subject stays; a picked one is not.
     pub named: bool,
 }
@@ -29,6 +29,9 @@ pub(crate) struct Selection {
     pub warnings: Vec<Warning>,
     /// The timestamp actions are ordered by (oldest first).
     pub order_by: TimeField,
+    /// The manifest of a `deleteImage`, and whether it was named by tag: if it goes, az's
+    /// confirmation sentence lists every tag that goes with it.
+    pub confirm: Option<(Mid, bool)>,
 }
 
 pub(crate) fn reason(code: ReasonCode, message: impl Into<String>) -> Reason {
@@ -53,30 +56,21 @@ pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Resul
                 s.requests.push(Request {
                     id,
                     reason: why,
-                    named: true,
+                    // A signature of an image that stays (pinned, locked) must stay too:
+                    // admission policies reject unsigned images.
+                    named: false,
                 });
             }
         }
         Operation::DeleteImage { image } => {
-            let (id, _) = image_id(g, image)?;
-            let tags: Vec<String> = g
-                .tags_of(id)
-                .map(|t| format!("'{}:{}'", image.repository(), t.name))
-                .collect();
-            let digest = &g.manifest(id).digest;
-            if !tags.is_empty() {
-                s.warnings.push(Warning {
-                    code: WarningCode::OtherTagsDeleted,
-                    message: format!(
-                        "This operation will delete the manifest '{digest}' and all the following images: {}.",
-                        tags.join(", ")
-                    ),
-                    items: tags.iter().map(|t| t.trim_matches('\'').to_owned()).collect(),
-                });
-            }
+            let (id, by_tag) = image_id(g, image)?;
+            s.confirm = Some((id, by_tag.is_some()));
             s.requests.push(Request {
                 id,
-                reason: reason(ReasonCode::ImageNamed, format!("{image} was named for deletion")),
+                reason: reason(
+                    ReasonCode::ImageNamed,
+                    format!("{image} was named for deletion"),
+                ),
                 named: true,
             });
         }
@@ -95,7 +89,10 @@ pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Resul
             s.untags.push((
                 id,
                 ti,
-                reason(ReasonCode::TagNamed, format!("{repository}:{tag} was named for untagging")),
+                reason(
+                    ReasonCode::TagNamed,
+                    format!("{repository}:{tag} was named for untagging"),
+                ),
             ));
         }
         Operation::DeleteOlderThan {
@@ -105,20 +102,7 @@ pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Resul
         } => {
             let ri = repo(g, repository, "operation.repository")?;
             s.order_by = *field;
-            for id in g.manifests_of(ri) {
-                match time_of(g, id, *field) {
-                    Some(t) if t < *before => s.requests.push(Request {
-                        id,
-                        reason: reason(
-                            ReasonCode::OlderThan,
-                            format!("{} {t} is before {before}", field.name()),
-                        ),
-                        named: false,
-                    }),
-                    Some(_) => {}
-                    None => s.retained.push(missing_time(g, id, *field)),
-                }
-            }
+            older_than(g, g.manifests_of(ri), *before, *field, &mut s);
         }
         Operation::DeleteUntagged { repository } => {
             let repos = match repository {
@@ -136,27 +120,56 @@ pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Resul
             }
         }
         Operation::Retention { days, enabled_at } => {
-            let cutoff = opts.now.minus_seconds(i64::from(*days) * DAY);
-            for id in (0..g.len() as Mid).filter(|&id| !g.is_tagged(id)) {
-                match time_of(g, id, TimeField::LastUpdateTime) {
-                    Some(t) if t > *enabled_at && t <= cutoff => s.requests.push(Request {
-                        id,
-                        reason: reason(
-                            ReasonCode::RetentionExpired,
-                            format!(
-                                "untagged, last updated {t}: {days} day(s) or more before {}, and after the policy was enabled at {enabled_at}",
-                                opts.now
-                            ),
-                        ),
-                        named: false,
-                    }),
-                    Some(_) => {}
-                    None => s.retained.push(missing_time(g, id, TimeField::LastUpdateTime)),
-                }
-            }
+            retention(g, *days, *enabled_at, opts.now, &mut s);
         }
     }
     Ok(s)
+}
+
+/// Manifests among `ids` whose `field` is strictly before `before`.
+fn older_than(
+    g: &Graph<'_>,
+    ids: impl Iterator<Item = Mid>,
+    before: Timestamp,
+    field: TimeField,
+    s: &mut Selection,
+) {
+    for id in ids {
+        match time_of(g, id, field) {
+            Some(t) if t < before => s.requests.push(Request {
+                id,
+                reason: reason(
+                    ReasonCode::OlderThan,
+                    format!("{} {t} is before {before}", field.name()),
+                ),
+                named: false,
+            }),
+            Some(_) => {}
+            None => s.retained.push(missing_time(g, id, field)),
+        }
+    }
+}
+
+/// ACR's retention policy: untagged manifests last updated after `enabled_at` and at least
+/// `days` days before `now`.
+fn retention(g: &Graph<'_>, days: u32, enabled_at: Timestamp, now: Timestamp, s: &mut Selection) {
+    let cutoff = now.minus_seconds(i64::from(days) * DAY);
+    for id in (0..g.len() as Mid).filter(|&id| !g.is_tagged(id)) {
+        match time_of(g, id, TimeField::LastUpdateTime) {
+            Some(t) if t > enabled_at && t <= cutoff => s.requests.push(Request {
+                id,
+                reason: reason(
+                    ReasonCode::RetentionExpired,
+                    format!(
+                        "untagged, last updated {t}: {days} day(s) or more before {now}, and after the policy was enabled at {enabled_at}"
+                    ),
+                ),
+                named: false,
+            }),
+            Some(_) => {}
+            None => s.retained.push(missing_time(g, id, TimeField::LastUpdateTime)),
+        }
+    }
 }
 
 pub(crate) fn time_of(g: &Graph<'_>, id: Mid, field: TimeField) -> Option<Timestamp> {
@@ -196,12 +209,16 @@ fn image_id(g: &Graph<'_>, image: &ImageReference) -> Result<(Mid, Option<u32>)>
     };
     let ri = repo(g, image.repository(), "operation.image")?;
     match image {
-        ImageReference::Digest { digest, .. } => {
-            g.find(ri, digest).map(|id| (id, None)).ok_or_else(not_found)
-        }
+        ImageReference::Digest { digest, .. } => g
+            .find(ri, digest)
+            .map(|id| (id, None))
+            .ok_or_else(not_found),
         ImageReference::Tag { tag, .. } => {
             let tags = &g.snapshot.repositories[ri as usize].tags;
-            let ti = tags.iter().position(|t| &t.name == tag).ok_or_else(not_found)?;
+            let ti = tags
+                .iter()
+                .position(|t| &t.name == tag)
+                .ok_or_else(not_found)?;
             let id = g.find(ri, &tags[ti].digest).ok_or_else(not_found)?;
             Ok((id, Some(ti as u32)))
         }

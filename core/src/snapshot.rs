@@ -247,6 +247,9 @@ impl Snapshot {
     }
 
     /// The snapshot as JSON.
+    ///
+    /// # Panics
+    /// Never: every field of a snapshot serializes to JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a snapshot always serializes")
     }

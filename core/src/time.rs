@@ -41,14 +41,16 @@ impl Timestamp {
         }
         let date = days_from_civil(i64::from(year), month, day) * DAY;
         if b.len() == 10 {
-            return Some(Timestamp { secs: date, nanos: 0 });
+            return Some(Timestamp {
+                secs: date,
+                nanos: 0,
+            });
         }
-        if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':'
-        {
+        if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':' {
             return None;
         }
-        let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if h > 23 || m > 59 || sec > 59 {
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if hour > 23 || minute > 59 || second > 59 {
             return None;
         }
         let mut i = 19;
@@ -72,21 +74,26 @@ impl Timestamp {
         let offset = match &b[i..] {
             b"Z" | b"z" => 0,
             [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-                let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-                if oh > 23 || om > 59 {
+                let (hours, minutes) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+                if hours > 23 || minutes > 59 {
                     return None;
                 }
-                let o = i64::from(oh * 3600 + om * 60);
+                let offset = i64::from(hours * 3600 + minutes * 60);
                 if *sign == b'+' {
-                    o
+                    offset
                 } else {
-                    -o
+                    -offset
                 }
             }
             _ => return None,
         };
-        let secs = date + i64::from(h * 3600 + m * 60 + sec) - offset;
+        let secs = date + i64::from(hour * 3600 + minute * 60 + second) - offset;
         Some(Timestamp { secs, nanos })
+    }
+
+    /// The instant `secs` seconds after the Unix epoch.
+    pub fn from_unix_seconds(secs: i64) -> Timestamp {
+        Timestamp { secs, nanos: 0 }
     }
 
     /// Seconds since the Unix epoch (floored), for arithmetic and sorting keys.
@@ -208,8 +215,14 @@ mod tests {
         assert_eq!(ts("2019-04-05T02:00:00+02:00"), ts("2019-04-05"));
         assert_eq!(ts("2019-04-04T22:30:00-01:30"), ts("2019-04-05"));
         assert_eq!(ts("1969-12-31T23:59:59Z").unix_seconds(), -1);
-        assert_eq!(ts("0001-01-01T00:00:00Z").to_string(), "0001-01-01T00:00:00Z");
-        assert_eq!(ts("2024-02-29T12:00:00.5Z").to_string(), "2024-02-29T12:00:00.5Z");
+        assert_eq!(
+            ts("0001-01-01T00:00:00Z").to_string(),
+            "0001-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            ts("2024-02-29T12:00:00.5Z").to_string(),
+            "2024-02-29T12:00:00.5Z"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::field;
 use crate::media_type::MediaType;
 use crate::names::{RepositoryName, TagName};
-use crate::snapshot::{ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag};
+use crate::snapshot::{
+    ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag,
+};
 use crate::time::Timestamp;
 
 /// One manifest as ACR lists it: `ManifestAttributesBase`, or the older CLI shape
@@ -80,11 +82,11 @@ impl AcrManifest {
 /// ACR guide shows. Manifests come without content (shallow), so reclaim will say it is not
 /// exact; the snapshot is marked incomplete because other repositories are unknown.
 pub fn acr_list_metadata(
-    json: &[u8],
+    output: &serde_json::Value,
     repository: &RepositoryName,
     registry: Option<String>,
 ) -> Result<Snapshot> {
-    let entries: Vec<AcrManifest> = field::from_json(json)?;
+    let entries: Vec<AcrManifest> = field::from_value(output)?;
     let mut repo = Repository {
         name: repository.clone(),
         changeable_attributes: None,
@@ -169,7 +171,7 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
     let mut catalog: Option<Vec<RepositoryName>> = None;
     let mut repos: BTreeMap<RepositoryName, Pending> = BTreeMap::new();
     for (i, value) in bodies.iter().enumerate() {
-        let body: Body = field::from_value(value).map_err(|e| prefix(e, i))?;
+        let body: Body = field::from_value(value).map_err(|e| e.under(&format!("bodies[{i}]")))?;
         registry = registry.or(body.registry);
         if let Some(names) = body.repositories {
             catalog.get_or_insert_with(Vec::new).extend(names);
@@ -178,7 +180,8 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
         let Some(name) = body.image_name else {
             return Err(Error::InvalidJson {
                 path: format!("bodies[{i}]"),
-                message: "neither a _catalog body (repositories) nor a repository body (imageName)".into(),
+                message: "neither a _catalog body (repositories) nor a repository body (imageName)"
+                    .into(),
             });
         };
         let p = repos.entry(name).or_default();
@@ -188,7 +191,8 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
         let listed = body.manifests.is_some();
         for entry in body.manifests.into_iter().flatten().chain(body.manifest) {
             let (m, tags) = entry.into_manifest();
-            p.listed_tags.extend(tags.into_iter().map(|t| (t, m.digest.clone())));
+            p.listed_tags
+                .extend(tags.into_iter().map(|t| (t, m.digest.clone())));
             if p.seen.insert(m.digest.clone()) {
                 p.manifests.push(m);
             }
@@ -243,18 +247,4 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
         complete,
         repositories,
     })
-}
-
-fn prefix(e: Error, i: usize) -> Error {
-    let at = |p: String| format!("bodies[{i}]{}", if p == "." { String::new() } else { format!(".{p}") });
-    match e {
-        Error::InvalidDigest { path, value } => Error::InvalidDigest { path: at(path), value },
-        Error::InvalidRepositoryName { path, value } => {
-            Error::InvalidRepositoryName { path: at(path), value }
-        }
-        Error::InvalidTag { path, value } => Error::InvalidTag { path: at(path), value },
-        Error::InvalidTimestamp { path, value } => Error::InvalidTimestamp { path: at(path), value },
-        Error::InvalidJson { path, message } => Error::InvalidJson { path: at(path), message },
-        other => other,
-    }
 }

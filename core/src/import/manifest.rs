@@ -38,10 +38,12 @@ pub fn parse_manifest(
     let digest = match claimed {
         None => Digest::sha256(bytes),
         Some(c) => {
-            let computed = c.recompute(bytes).ok_or_else(|| Error::UnsupportedManifest {
-                path: path.clone(),
-                reason: format!("cannot verify a {} digest", c.algorithm()),
-            })?;
+            let computed = c
+                .recompute(bytes)
+                .ok_or_else(|| Error::UnsupportedManifest {
+                    path: path.clone(),
+                    reason: format!("cannot verify a {} digest", c.algorithm()),
+                })?;
             if computed != *c {
                 return Err(Error::DigestMismatch {
                     path,
@@ -67,7 +69,7 @@ pub fn parse_manifest(
     }
     let media_type = wire
         .media_type
-        .or_else(|| content_type.map(|c| MediaType::from_str(c.split(';').next().unwrap_or(c).trim())))
+        .or_else(|| content_type.map(|c| MediaType::parse(c.split(';').next().unwrap_or(c).trim())))
         .or_else(|| {
             // Both formats allow omitting mediaType; the shape tells them apart.
             if wire.manifests.is_some() {
@@ -104,7 +106,9 @@ pub fn parse_manifest(
 pub fn with_content(listed: &Manifest, content: Manifest) -> Manifest {
     Manifest {
         media_type: content.media_type.or_else(|| listed.media_type.clone()),
-        artifact_type: content.artifact_type.or_else(|| listed.artifact_type.clone()),
+        artifact_type: content
+            .artifact_type
+            .or_else(|| listed.artifact_type.clone()),
         size: content.size.or(listed.size),
         image_size: listed.image_size,
         created_time: listed.created_time,

@@ -1,7 +1,55 @@
-//! Importers: other tools' output and registry API bodies → [`Snapshot`](crate::Snapshot).
+//! Importers: other tools' output and registry API bodies → [`Snapshot`].
 
 mod acr;
 mod manifest;
 
+use serde::Deserialize;
+
 pub use acr::{acr_api, acr_list_metadata};
 pub use manifest::{parse_manifest, with_content};
+
+use crate::error::Result;
+use crate::names::RepositoryName;
+use crate::snapshot::Snapshot;
+
+/// A snapshot in any supported format, as one JSON document (`format` names it). This is
+/// what the CLIs and the bindings accept wherever a snapshot is expected.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    tag = "format",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+#[non_exhaustive]
+pub enum Import {
+    /// `az acr manifest list-metadata` output for one repository.
+    AcrListMetadata {
+        /// The repository the output lists.
+        repository: RepositoryName,
+        /// The login server, for display.
+        #[serde(default)]
+        registry: Option<String>,
+        /// The command's JSON output.
+        body: serde_json::Value,
+    },
+    /// ACR data-plane response bodies.
+    AcrApi {
+        /// Every page of `_catalog`, `_manifests` and `_tags`, in any order.
+        bodies: Vec<serde_json::Value>,
+    },
+}
+
+impl Import {
+    /// Converts the document into a snapshot.
+    pub fn into_snapshot(self) -> Result<Snapshot> {
+        match self {
+            Import::AcrListMetadata {
+                repository,
+                registry,
+                body,
+            } => acr_list_metadata(&body, &repository, registry).map_err(|e| e.under("body")),
+            Import::AcrApi { bodies } => acr_api(&bodies),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Property tests: on random registries from the generator, for every operation, the plan
+//! obeys the graph rules and its reclaim equals a brute-force recount.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use proptest::prelude::*;
+use regprune_core::{
+    generate, plan, ActionType, ChangeableAttributes, Digest, GeneratorOptions, ImageReference,
+    Operation, Plan, PlanOptions, Snapshot, TimeField, Timestamp,
+};
+
+fn locked(a: Option<&ChangeableAttributes>) -> bool {
+    a.is_some_and(|a| a.delete_enabled == Some(false) || a.write_enabled == Some(false))
+}
+
+/// `(repository, digest)` of every manifest the plan deletes.
+fn deleted(p: &Plan, s: &Snapshot) -> BTreeSet<(String, Digest)> {
+    let mut out = BTreeSet::new();
+    for a in &p.actions {
+        match a.kind {
+            ActionType::DeleteManifest => {
+                out.insert((a.repository.to_string(), a.digest.clone().unwrap()));
+            }
+            ActionType::DeleteRepository => {
+                let repo = s
+                    .repositories
+                    .iter()
+                    .find(|r| r.name == a.repository)
+                    .unwrap();
+                assert_eq!(a.manifests.len(), repo.manifests.len());
+                for m in &repo.manifests {
+                    out.insert((a.repository.to_string(), m.digest.clone()));
+                }
+            }
+            ActionType::Untag => {}
+        }
+    }
+    out
+}
+
+fn check(s: &Snapshot, op: &Operation, opts: &PlanOptions, named: Option<&(String, Digest)>) {
+    let p = plan(s, op, opts).unwrap();
+    let again = plan(s, op, opts).unwrap();
+    assert_eq!(p.to_json(), again.to_json(), "plan is not deterministic");
+    assert!(p.verify());
+    let gone = deleted(&p, s);
+    let pinned: HashSet<&Digest> = opts.pinned.iter().collect();
+    let alive = |r: &str, d: &Digest| !gone.contains(&(r.to_owned(), d.clone()));
+
+    let mut referenced: BTreeMap<Digest, u64> = BTreeMap::new();
+    let mut kept: BTreeSet<Digest> = BTreeSet::new();
+    for repo in &s.repositories {
+        let r = repo.name.as_str();
+        for m in &repo.manifests {
+            let goes = !alive(r, &m.digest);
+            if goes {
+                // Locks and pins always win.
+                assert!(
+                    !locked(m.changeable_attributes.as_ref()),
+                    "locked {r}@{}",
+                    m.digest
+                );
+                assert!(!locked(repo.changeable_attributes.as_ref()));
+                assert!(
+                    !pinned.contains(&m.digest),
+                    "pinned {r}@{} deleted",
+                    m.digest
+                );
+                for t in repo.tags.iter().filter(|t| t.digest == m.digest) {
+                    assert!(
+                        !locked(t.changeable_attributes.as_ref()),
+                        "locked tag {}",
+                        t.name
+                    );
+                }
+                // Referrers of surviving subjects stay, unless the user named them.
+                if named != Some(&(r.to_owned(), m.digest.clone())) {
+                    if let Some(sub) = &m.subject {
+                        let exists = repo.manifests.iter().any(|x| x.digest == sub.digest);
+                        assert!(
+                            !exists || !alive(r, &sub.digest),
+                            "referrer of kept subject"
+                        );
+                    }
+                }
+            } else {
+                // A surviving index keeps all its children.
+                for c in m.manifests.iter().flatten() {
+                    assert!(
+                        alive(r, &c.digest),
+                        "child {} of surviving index deleted",
+                        c.digest
+                    );
+                }
+            }
+            for b in m.blobs() {
+                if goes {
+                    referenced.insert(b.digest.clone(), b.size.unwrap());
+                } else {
+                    kept.insert(b.digest.clone());
+                }
+            }
+        }
+    }
+    // Reclaim equals: blobs referenced before minus blobs still referenced after.
+    let freed: Vec<u64> = referenced
+        .iter()
+        .filter(|(d, _)| !kept.contains(*d))
+        .map(|(_, &n)| n)
+        .collect();
+    assert_eq!(p.reclaim.blob_count, freed.len() as u64);
+    assert_eq!(p.reclaim.blob_bytes, freed.iter().sum::<u64>());
+    assert_eq!(p.reclaim.manifests, gone.len() as u64);
+    assert!(p.reclaim.exact);
+}
+
+fn now() -> Timestamp {
+    Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn every_operation_obeys_the_graph_rules(
+        seed in any::<u64>(),
+        size in 20usize..400,
+        pick in any::<u64>(),
+        days in 0u32..800,
+        pin_every in 2usize..12,
+    ) {
+        let s = generate(&GeneratorOptions { seed, manifests: size, repositories: Some(1 + size / 80) });
+        let all: Vec<(String, Digest)> = s.repositories.iter()
+            .flat_map(|r| r.manifests.iter().map(move |m| (r.name.to_string(), m.digest.clone())))
+            .collect();
+        let pinned: Vec<Digest> = all.iter().step_by(pin_every).map(|(_, d)| d.clone()).collect();
+        let opts = PlanOptions { now: now(), pinned };
+        let (repo, digest) = all[(pick % all.len() as u64) as usize].clone();
+        let cutoff = now().minus_seconds(i64::from(days) * 86_400);
+        let ops = [
+            Operation::DeleteUntagged { repository: None },
+            Operation::DeleteRepository { repository: repo.parse().unwrap() },
+            Operation::DeleteOlderThan { repository: repo.parse().unwrap(), before: cutoff, field: TimeField::LastUpdateTime },
+            Operation::Retention { days, enabled_at: Timestamp::parse("2024-06-01").unwrap() },
+        ];
+        for op in &ops {
+            check(&s, op, &opts, None);
+            check(&s, op, &PlanOptions::at(now()), None);
+        }
+        let image = ImageReference::Digest { repository: repo.parse().unwrap(), digest: digest.clone() };
+        check(&s, &Operation::DeleteImage { image }, &opts, Some(&(repo, digest)));
+    }
+}
+
+#[test]
+fn generator_is_deterministic_and_shaped_like_a_registry() {
+    let o = GeneratorOptions {
+        seed: 7,
+        manifests: 2_000,
+        repositories: None,
+    };
+    let a = generate(&o);
+    assert_eq!(a.to_json(), generate(&o).to_json());
+    let manifests: usize = a.repositories.iter().map(|r| r.manifests.len()).sum();
+    let tags: usize = a.repositories.iter().map(|r| r.tags.len()).sum();
+    let refs: usize = a
+        .repositories
+        .iter()
+        .flat_map(|r| &r.manifests)
+        .map(|m| m.blobs().count())
+        .sum();
+    assert!((1_990..=2_010).contains(&manifests), "{manifests}");
+    assert!(tags > manifests, "{tags} tags for {manifests} manifests");
+    assert!(refs > 6 * manifests, "{refs} blob references");
+    let indexes = a
+        .repositories
+        .iter()
+        .flat_map(|r| &r.manifests)
+        .filter(|m| m.manifests.is_some())
+        .count();
+    let referrers = a
+        .repositories
+        .iter()
+        .flat_map(|r| &r.manifests)
+        .filter(|m| m.subject.is_some())
+        .count();
+    assert!(
+        indexes > 20 && referrers > 20,
+        "{indexes} indexes, {referrers} referrers"
+    );
+    assert_eq!(a.repositories.len(), 20);
+    // Round-trips through JSON unchanged.
+    assert_eq!(Snapshot::from_json(a.to_json().as_bytes()).unwrap(), a);
+}

@@ -1,0 +1,85 @@
+//! Runs every shared vector in `tests/vectors/` (format: `tests/vectors/README.md`) and
+//! compares the plan with the expected one byte for byte, or the error with the expected one.
+//!
+//! `UPDATE_VECTORS=1 cargo test --test vectors` writes the expected plans of vectors that have
+//! none yet; review them before committing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use regprune_core::import::Import;
+use regprune_core::{from_value, plan, Error, Operation, Plan, PlanOptions, Snapshot};
+use serde_json::{json, Map, Value};
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+fn run(v: &Map<String, Value>) -> Result<Plan, Error> {
+    let snapshot: Snapshot = match (v.get("snapshot"), v.get("import")) {
+        (Some(s), None) => from_value(s)?,
+        (None, Some(i)) => from_value::<Import>(i)?.into_snapshot()?,
+        _ => panic!("a vector has exactly one of snapshot and import"),
+    };
+    let operation: Operation = from_value(&v["operation"]).map_err(|e| e.under("operation"))?;
+    let options: PlanOptions = from_value(&json!({
+        "now": v["now"],
+        "pinned": v.get("pinned").cloned().unwrap_or(json!([])),
+    }))?;
+    plan(&snapshot, &operation, &options)
+}
+
+#[test]
+fn every_vector_gives_the_expected_plan_or_error() {
+    let update = std::env::var_os("UPDATE_VECTORS").is_some();
+    let mut files: Vec<PathBuf> = fs::read_dir(vectors_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "vectors missing: {}", files.len());
+    let mut failures = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let mut v: Map<String, Value> =
+            serde_json::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+        let result = run(&v);
+        match (v.get("expected"), result) {
+            (None, Ok(p)) if update => {
+                let plan: Value = serde_json::from_str(&p.to_json()).unwrap();
+                v.insert("expected".into(), json!({ "plan": plan }));
+                let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+                fs::write(file, text).unwrap();
+            }
+            (None, r) => failures.push(format!("{name}: no expected result; got {r:?}")),
+            (Some(exp), Ok(p)) => match exp.get("plan") {
+                Some(want) => {
+                    let want = want.to_string();
+                    let got = p.to_json();
+                    if want != got {
+                        failures.push(format!("{name}: plan differs\n want {want}\n  got {got}"));
+                    }
+                    if !p.verify() {
+                        failures.push(format!("{name}: plan digest does not verify"));
+                    }
+                }
+                None => failures.push(format!("{name}: expected {exp}, got a plan")),
+            },
+            (Some(exp), Err(e)) => {
+                let want = &exp["error"];
+                if want["code"] != e.code() {
+                    failures.push(format!(
+                        "{name}: expected error {want}, got {} ({e})",
+                        e.code()
+                    ));
+                } else if let Some(msg) = want.get("message") {
+                    if msg != &e.to_string() {
+                        failures.push(format!("{name}: message {msg} != {:?}", e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
