@@ -13,10 +13,10 @@ use crate::field::{self, Kind};
 /// `sha256` digests, by far the most common, are stored as their 32 raw bytes so that a
 /// snapshot with millions of them stays small and hashes fast; any other algorithm that follows
 /// the grammar is kept as text, so future algorithms do not break parsing.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Digest(Repr);
 
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Repr {
     Sha256([u8; 32]),
     Other(Box<str>),
@@ -79,6 +79,23 @@ impl Digest {
         let mut e = self.encoded();
         e.truncate(12);
         e
+    }
+}
+
+impl std::hash::Hash for Digest {
+    /// Four word writes instead of a length-prefixed byte slice: digests are the keys of every
+    /// hot map in the planner.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match &self.0 {
+            Repr::Sha256(b) => {
+                for word in b.chunks_exact(8) {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(word);
+                    state.write_u64(u64::from_le_bytes(w));
+                }
+            }
+            Repr::Other(s) => s.hash(state),
+        }
     }
 }
 

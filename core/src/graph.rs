@@ -2,10 +2,9 @@
 //! planner follows (tag → manifest, index → child, referrer → subject) as compact adjacency
 //! arrays. Building it is one linear pass that also checks the references between items.
 
-use std::collections::{HashMap, HashSet};
-
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::hash::{self, Map};
 use crate::names::RepositoryName;
 use crate::snapshot::{lock_of, Manifest, Repository, Snapshot, Tag};
 
@@ -70,8 +69,8 @@ pub(crate) struct Graph<'s> {
     pub subjects: Csr,
     /// Subject → referrers.
     pub referrers: Csr,
-    by_digest: HashMap<(u32, &'s Digest), Mid>,
-    by_name: HashMap<&'s RepositoryName, u32>,
+    by_digest: Map<(u32, &'s Digest), Mid>,
+    by_name: Map<&'s RepositoryName, u32>,
 }
 
 impl<'s> Graph<'s> {
@@ -84,8 +83,8 @@ impl<'s> Graph<'s> {
             .sum();
         let mut nodes = Vec::with_capacity(total);
         let mut repo_start = Vec::with_capacity(snapshot.repositories.len() + 1);
-        let mut by_digest = HashMap::with_capacity(total);
-        let mut by_name = HashMap::with_capacity(snapshot.repositories.len());
+        let mut by_digest = hash::map(total);
+        let mut by_name = hash::map(snapshot.repositories.len());
         for (ri, repo) in snapshot.repositories.iter().enumerate() {
             if by_name.insert(&repo.name, ri as u32).is_some() {
                 return Err(Error::Duplicate {
@@ -208,7 +207,7 @@ fn check_tags(
     tag_edges: &mut Vec<(Mid, u32)>,
     subject_edges: &mut Vec<(Mid, Mid)>,
 ) -> Result<()> {
-    let mut seen = HashSet::with_capacity(repo.tags.len());
+    let mut seen = hash::set(repo.tags.len());
     for (ti, tag) in repo.tags.iter().enumerate() {
         if !seen.insert(&tag.name) {
             return Err(Error::Duplicate {

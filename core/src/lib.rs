@@ -20,6 +20,7 @@ mod error;
 mod field;
 mod generate;
 mod graph;
+mod hash;
 pub mod import;
 mod media_type;
 mod names;

@@ -1,10 +1,9 @@
 //! Snapshot + operation + options → plan.
 
-use std::collections::HashSet;
-
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::graph::{Graph, Mid};
+use crate::hash::{self, Map, Set};
 use crate::names::TagName;
 use crate::operation::{Operation, PlanOptions};
 use crate::plan::{
@@ -38,7 +37,8 @@ pub(crate) fn assemble(
     options: &PlanOptions,
     mut sel: Selection,
 ) -> Plan {
-    let pinned: HashSet<&Digest> = options.pinned.iter().collect();
+    let mut pinned: Set<&Digest> = hash::set(options.pinned.len());
+    pinned.extend(&options.pinned);
     let res = resolve(g, &sel.requests, &pinned);
     let mut draft = Draft {
         actions: manifest_actions(g, &sel, &res),
@@ -137,6 +137,10 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft)
 /// Untag actions (a locked tag is retained instead); returns how many tags go.
 fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -> u64 {
     let mut count = 0;
+    let mut untagging: Map<Mid, usize> = hash::map(sel.untags.len());
+    for (id, _, _) in &sel.untags {
+        *untagging.entry(*id).or_default() += 1;
+    }
     for (id, ti, why) in &sel.untags {
         let repo = g.repository(*id);
         let tag = &repo.tags[*ti as usize];
@@ -168,8 +172,7 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
             reason: why.clone(),
             cascade_of: None,
         });
-        let untagging = sel.untags.iter().filter(|(m, _, _)| m == id).count();
-        if g.tags.of(*id).len() <= untagging && !res.deleted[*id as usize] {
+        if g.tags.of(*id).len() <= untagging[id] && !res.deleted[*id as usize] {
             draft.warnings.push(Warning {
                 code: WarningCode::ManifestLeftUntagged,
                 message: format!(
@@ -230,10 +233,10 @@ fn manifest_actions(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> Vec<Act
     for (id, _) in res.deleted.iter().enumerate().filter(|(_, d)| **d) {
         let id = id as Mid;
         let m = g.manifest(id);
-        let (why, cascade_of) = match res.cause.get(&id) {
-            Some(Cause::Requested(i)) => (sel.requests[*i].reason.clone(), None),
+        let (why, cascade_of) = match res.cause[id as usize] {
+            Some(Cause::Requested(i)) => (sel.requests[i].reason.clone(), None),
             Some(Cause::Child(p)) => {
-                let p = &g.manifest(*p).digest;
+                let p = &g.manifest(p).digest;
                 (
                     reason(
                         ReasonCode::ChildOfDeletedIndex,
@@ -243,7 +246,7 @@ fn manifest_actions(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> Vec<Act
                 )
             }
             Some(Cause::Referrer(s)) => {
-                let s = &g.manifest(*s).digest;
+                let s = &g.manifest(s).digest;
                 (
                     reason(
                         ReasonCode::ReferrerOfDeletedSubject,

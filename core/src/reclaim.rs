@@ -4,12 +4,13 @@
 //! deduplicate registry-wide), and a manifest's own bytes are a blob too. So a blob is given
 //! back iff some deleted manifest referenced it and no surviving manifest anywhere does.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::graph::Graph;
+use crate::hash::{Map, Set};
 use crate::names::RepositoryName;
 
 /// The storage a plan gives back.
@@ -103,12 +104,12 @@ struct Blob {
 #[derive(Default)]
 struct Tally<'s> {
     /// Layer and config blobs referenced by deleted manifests.
-    blobs: HashMap<&'s Digest, Blob>,
+    blobs: Map<&'s Digest, Blob>,
     /// The deleted manifests' own bytes, by digest (a digest stored in two repositories is
     /// one blob).
-    own: HashMap<&'s Digest, Blob>,
+    own: Map<&'s Digest, Blob>,
     /// Shared blobs and the repositories whose survivors keep them.
-    kept_by: HashSet<(&'s Digest, u32)>,
+    kept_by: Set<(&'s Digest, u32)>,
     rows: BTreeMap<u32, RepositoryReclaim>,
     missing_sizes: u64,
     shallow_deleted: u64,

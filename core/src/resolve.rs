@@ -10,10 +10,11 @@
 //!    rule picked. The rules only ever add held items, so a work-list reaches the fixed point
 //!    in time linear in the edges.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::digest::Digest;
 use crate::graph::{Graph, Mid};
+use crate::hash::Set;
 use crate::plan::{Reason, ReasonCode};
 use crate::select::{reason, Request};
 
@@ -31,8 +32,8 @@ pub(crate) enum Cause {
 pub(crate) struct Resolution {
     /// Manifests that go.
     pub deleted: Vec<bool>,
-    /// The cause of every candidate.
-    pub cause: HashMap<Mid, Cause>,
+    /// The cause of every candidate, by manifest number.
+    pub cause: Vec<Option<Cause>>,
     /// Candidates that stay, with why, in the order they were decided.
     pub held: Vec<(Mid, Reason)>,
 }
@@ -41,19 +42,15 @@ const NONE: u8 = 0;
 const CANDIDATE: u8 = 1;
 const HELD: u8 = 2;
 
-pub(crate) fn resolve(
-    g: &Graph<'_>,
-    requests: &[Request],
-    pinned: &HashSet<&Digest>,
-) -> Resolution {
+pub(crate) fn resolve(g: &Graph<'_>, requests: &[Request], pinned: &Set<&Digest>) -> Resolution {
     let mut state = vec![NONE; g.len()];
-    let mut cause = HashMap::with_capacity(requests.len());
+    let mut cause: Vec<Option<Cause>> = vec![None; g.len()];
     let mut order = Vec::with_capacity(requests.len());
     let mut queue = VecDeque::new();
     for (i, req) in requests.iter().enumerate() {
         if state[req.id as usize] == NONE {
             state[req.id as usize] = CANDIDATE;
-            cause.insert(req.id, Cause::Requested(i));
+            cause[req.id as usize] = Some(Cause::Requested(i));
             order.push(req.id);
             queue.push_back(req.id);
         }
@@ -64,14 +61,14 @@ pub(crate) fn resolve(
         for (id, why) in next.chain(refs) {
             if state[id as usize] == NONE {
                 state[id as usize] = CANDIDATE;
-                cause.insert(id, why);
+                cause[id as usize] = Some(why);
                 order.push(id);
                 queue.push_back(id);
             }
         }
     }
 
-    let named = |id: Mid, cause: &HashMap<Mid, Cause>| matches!(cause.get(&id), Some(Cause::Requested(i)) if requests[*i].named);
+    let named = |id: Mid, cause: &[Option<Cause>]| matches!(cause[id as usize], Some(Cause::Requested(i)) if requests[i].named);
     let mut held = Vec::new();
     let mut work = Vec::new();
     for &m in &order {
@@ -112,8 +109,8 @@ fn protection(
     m: Mid,
     state: &[u8],
     named: bool,
-    cause: &HashMap<Mid, Cause>,
-    pinned: &HashSet<&Digest>,
+    cause: &[Option<Cause>],
+    pinned: &Set<&Digest>,
 ) -> Option<Reason> {
     if let Some(lock) = g.lock(m) {
         return Some(reason(ReasonCode::Locked, lock));
@@ -134,7 +131,7 @@ fn protection(
             return Some(surviving_subject(g, s));
         }
     }
-    if !matches!(cause.get(&m), Some(Cause::Requested(_))) {
+    if !matches!(cause[m as usize], Some(Cause::Requested(_))) {
         let own: Vec<&str> = g
             .tags_of(m)
             .filter(|t| t.name.referrer_subject().is_none())
