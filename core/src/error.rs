@@ -110,6 +110,57 @@ pub enum Error {
         /// The image reference.
         image: String,
     },
+    /// A regular expression or glob that does not compile.
+    #[error("{path}: {pattern:?} is not a valid pattern: {message}")]
+    InvalidPattern {
+        /// Where the pattern was found.
+        path: String,
+        /// The pattern as given.
+        pattern: String,
+        /// What the regex engine said.
+        message: String,
+    },
+    /// A pattern whose matching exceeded the backtracking limit (catastrophic backtracking).
+    #[error("{path}: pattern {pattern:?} needs too much backtracking on {subject:?}; simplify it")]
+    PatternTooComplex {
+        /// Where the pattern was found.
+        path: String,
+        /// The pattern.
+        pattern: String,
+        /// The name it was matched against.
+        subject: String,
+    },
+    /// A duration that does not parse (`--ago`, `olderThan`).
+    #[error("{path}: {value:?} is not a valid duration: {message}")]
+    InvalidDuration {
+        /// Where the duration was found.
+        path: String,
+        /// The duration as given.
+        value: String,
+        /// Why it was refused.
+        message: String,
+    },
+    /// An `acr purge` command line that `acr` itself would refuse.
+    #[error("{path}: {message}")]
+    InvalidPurgeCommand {
+        /// Where the command was found.
+        path: String,
+        /// The error, in acr's words where acr has words for it.
+        message: String,
+    },
+    /// A policy limit (`maxDeletions`, `maxBytes`) that the plan would exceed: nothing is
+    /// planned, so nothing can be executed.
+    #[error("{path}: the plan would exceed {limit} = {allowed} ({actual}); refusing to plan a deletion this large")]
+    LimitExceeded {
+        /// Where the limit was set.
+        path: String,
+        /// Which limit.
+        limit: String,
+        /// The limit's value.
+        allowed: u64,
+        /// What the plan would do.
+        actual: u64,
+    },
     /// A well-formed operation that cannot be applied as written (e.g. untag by digest).
     #[error("{path}: {message}")]
     InvalidOperation {
@@ -138,6 +189,11 @@ impl Error {
             Error::RepositoryNotFound { .. } => "repository_not_found",
             Error::ImageNotFound { .. } => "image_not_found",
             Error::InvalidOperation { .. } => "invalid_operation",
+            Error::InvalidPattern { .. } => "invalid_pattern",
+            Error::PatternTooComplex { .. } => "pattern_too_complex",
+            Error::InvalidDuration { .. } => "invalid_duration",
+            Error::InvalidPurgeCommand { .. } => "invalid_purge_command",
+            Error::LimitExceeded { .. } => "limit_exceeded",
         }
     }
 
@@ -219,6 +275,48 @@ impl Error {
                 path: join(path),
                 message,
             },
+            Error::InvalidPattern {
+                path,
+                pattern,
+                message,
+            } => Error::InvalidPattern {
+                path: join(path),
+                pattern,
+                message,
+            },
+            Error::PatternTooComplex {
+                path,
+                pattern,
+                subject,
+            } => Error::PatternTooComplex {
+                path: join(path),
+                pattern,
+                subject,
+            },
+            Error::InvalidDuration {
+                path,
+                value,
+                message,
+            } => Error::InvalidDuration {
+                path: join(path),
+                value,
+                message,
+            },
+            Error::InvalidPurgeCommand { path, message } => Error::InvalidPurgeCommand {
+                path: join(path),
+                message,
+            },
+            Error::LimitExceeded {
+                path,
+                limit,
+                allowed,
+                actual,
+            } => Error::LimitExceeded {
+                path: join(path),
+                limit,
+                allowed,
+                actual,
+            },
         }
     }
 
@@ -237,6 +335,11 @@ impl Error {
         "repository_not_found",
         "image_not_found",
         "invalid_operation",
+        "invalid_pattern",
+        "pattern_too_complex",
+        "invalid_duration",
+        "invalid_purge_command",
+        "limit_exceeded",
     ];
 }
 

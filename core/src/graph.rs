@@ -185,9 +185,17 @@ impl<'s> Graph<'s> {
     /// Why this manifest itself may not be deleted: its repository, itself or one of its tags
     /// is locked.
     pub fn lock(&self, id: Mid) -> Option<String> {
-        if let Some(l) = lock_of(self.repository(id).changeable_attributes.as_ref()) {
-            return Some(format!("its repository is locked ({l})"));
-        }
+        self.repository_lock(id).or_else(|| self.item_lock(id))
+    }
+
+    /// The repository's own lock, which nothing unlocks.
+    pub fn repository_lock(&self, id: Mid) -> Option<String> {
+        lock_of(self.repository(id).changeable_attributes.as_ref())
+            .map(|l| format!("its repository is locked ({l})"))
+    }
+
+    /// A lock on the manifest or one of its tags, which `--include-locked` lifts.
+    pub fn item_lock(&self, id: Mid) -> Option<String> {
         if let Some(l) = lock_of(self.manifest(id).changeable_attributes.as_ref()) {
             return Some(format!("the manifest is locked ({l})"));
         }

@@ -85,6 +85,15 @@ pub struct Action {
     /// The deleted manifest that drags this one along (its index or its subject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cascade_of: Option<Digest>,
+    /// The item is locked and the request lifts locks (`acr purge --include-locked`): the
+    /// executor unlocks it (ACR `PATCH`) right before deleting it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unlock: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Something that stays although a user might expect it to go.
@@ -113,6 +122,9 @@ pub struct Reason {
     pub code: ReasonCode,
     /// The same in plain words, naming the items involved.
     pub message: String,
+    /// The policy rule that decided, for `policy` plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Why something is deleted or kept.
@@ -149,6 +161,20 @@ pub enum ReasonCode {
     Tagged,
     /// Kept: the timestamp the rule needs is missing.
     MissingTimestamp,
+    /// Untagged or deleted: a purge filter selects it and it is older than the cut-off.
+    PurgeMatched,
+    /// Kept: one of the most recent items `keep` spares.
+    Keep,
+    /// Kept: `acr purge` leaves it alone (no media type, or a referrer with `subject`).
+    AcrSkips,
+    /// Deleted: a policy rule selects it.
+    RuleMatched,
+    /// Kept: a policy `keep` rule selects it.
+    KeptByRule,
+    /// Kept: one of its tags matches a protected tag pattern.
+    ProtectedTag,
+    /// Kept: it is the most recent manifest of a repository the policy must not empty.
+    LastInRepository,
 }
 
 /// A warning attached to a plan.
@@ -180,6 +206,27 @@ pub enum WarningCode {
     ManifestLeftUntagged,
     /// Nothing the request named can be deleted.
     NothingDeleted,
+    /// An `acr purge` repository filter matches more than the user likely meant (missing
+    /// group around an alternation).
+    RepositoryFilterWidened,
+    /// An `acr purge` tag pattern is searched, not matched whole, and selects longer tags.
+    TagPatternUnanchored,
+    /// acr reads the `--ago` value differently from what it seems to say.
+    AgoMisread,
+    /// `--keep` applied twice: to tags, then again to untagged manifests.
+    KeepCompounding,
+    /// acr-cli bug: it deletes the children of a locked index (regprune keeps them).
+    AcrDeletesLockedIndexChildren,
+    /// acr-cli bug: it deletes a referrer index while keeping its children (regprune keeps it).
+    AcrDeletesReferrerIndex,
+    /// `acr purge` would stop with an error on this snapshot.
+    AcrWouldFail,
+    /// A policy rule selects nothing.
+    RuleMatchesNothing,
+    /// A regex field holds what looks like a glob.
+    GlobInRegex,
+    /// A policy rule decides nothing that earlier rules did not already decide.
+    RuleShadowed,
 }
 
 impl Plan {

@@ -39,9 +39,10 @@ pub(crate) fn assemble(
 ) -> Plan {
     let mut pinned: Set<&Digest> = hash::set(options.pinned.len());
     pinned.extend(&options.pinned);
-    let res = resolve(g, &sel.requests, &pinned);
+    let res = resolve(g, &sel, &pinned);
+    let untagged_tags: Set<(Mid, u32)> = sel.untags.iter().map(|(m, t, _)| (*m, *t)).collect();
     let mut draft = Draft {
-        actions: manifest_actions(g, &sel, &res),
+        actions: manifest_actions(g, &sel, &res, &untagged_tags),
         retained: std::mem::take(&mut sel.retained),
         warnings: std::mem::take(&mut sel.warnings),
     };
@@ -121,6 +122,7 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft)
                 ),
             ),
             cascade_of: None,
+            unlock: false,
         });
     } else {
         draft.warnings.push(Warning {
@@ -144,12 +146,11 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
     for (id, ti, why) in &sel.untags {
         let repo = g.repository(*id);
         let tag = &repo.tags[*ti as usize];
-        let lock = lock_of(repo.changeable_attributes.as_ref())
-            .map(|l| format!("its repository is locked ({l})"))
-            .or_else(|| {
-                lock_of(tag.changeable_attributes.as_ref())
-                    .map(|l| format!("the tag is locked ({l})"))
-            });
+        let repo_lock = lock_of(repo.changeable_attributes.as_ref())
+            .map(|l| format!("its repository is locked ({l})"));
+        let tag_lock = lock_of(tag.changeable_attributes.as_ref())
+            .map(|l| format!("the tag is locked ({l})"));
+        let lock = if sel.unlock { repo_lock } else { repo_lock.or(tag_lock.clone()) };
         if let Some(lock) = lock {
             draft.retained.push(Retained {
                 repository: repo.name.clone(),
@@ -160,7 +161,7 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
             });
             continue;
         }
-        count += 1;
+        count += u64::from(!res.deleted[*id as usize]);
         draft.actions.push(Action {
             kind: ActionType::Untag,
             repository: repo.name.clone(),
@@ -171,6 +172,7 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
             manifests: Vec::new(),
             reason: why.clone(),
             cascade_of: None,
+            unlock: tag_lock.is_some(),
         });
         if g.tags.of(*id).len() <= untagging[id] && !res.deleted[*id as usize] {
             draft.warnings.push(Warning {
@@ -228,7 +230,12 @@ fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
     v
 }
 
-fn manifest_actions(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> Vec<Action> {
+fn manifest_actions(
+    g: &Graph<'_>,
+    sel: &Selection,
+    res: &Resolution,
+    untagged: &Set<(Mid, u32)>,
+) -> Vec<Action> {
     let mut actions = Vec::new();
     for (id, _) in res.deleted.iter().enumerate().filter(|(_, d)| **d) {
         let id = id as Mid;
@@ -263,10 +270,18 @@ fn manifest_actions(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> Vec<Act
             digest: Some(m.digest.clone()),
             tag: None,
             media_type: m.media_type.clone(),
-            tags: sorted(g.tags_of(id).map(|t| t.name.clone())),
+            // Tags an earlier untag action removes are not listed again.
+            tags: sorted(
+                g.tags
+                    .of(id)
+                    .iter()
+                    .filter(|&&t| !untagged.contains(&(id, t)))
+                    .map(|&t| g.repository(id).tags[t as usize].name.clone()),
+            ),
             manifests: Vec::new(),
             reason: why,
             cascade_of,
+            unlock: sel.unlock && g.item_lock(id).is_some(),
         });
     }
     actions

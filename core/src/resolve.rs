@@ -16,7 +16,7 @@ use crate::digest::Digest;
 use crate::graph::{Graph, Mid};
 use crate::hash::Set;
 use crate::plan::{Reason, ReasonCode};
-use crate::select::{reason, Request};
+use crate::select::{reason, Selection};
 
 /// Why a candidate is a candidate.
 #[derive(Clone, Copy)]
@@ -42,7 +42,8 @@ const NONE: u8 = 0;
 const CANDIDATE: u8 = 1;
 const HELD: u8 = 2;
 
-pub(crate) fn resolve(g: &Graph<'_>, requests: &[Request], pinned: &Set<&Digest>) -> Resolution {
+pub(crate) fn resolve(g: &Graph<'_>, sel: &Selection, pinned: &Set<&Digest>) -> Resolution {
+    let requests = &sel.requests;
     let mut state = vec![NONE; g.len()];
     let mut cause: Vec<Option<Cause>> = vec![None; g.len()];
     let mut order = Vec::with_capacity(requests.len());
@@ -56,7 +57,8 @@ pub(crate) fn resolve(g: &Graph<'_>, requests: &[Request], pinned: &Set<&Digest>
         }
     }
     while let Some(m) = queue.pop_front() {
-        let next = g.children.of(m).iter().map(|&c| (c, Cause::Child(m)));
+        let children = if sel.cascade_children { g.children.of(m) } else { &[] };
+        let next = children.iter().map(|&c| (c, Cause::Child(m)));
         let refs = g.referrers.of(m).iter().map(|&r| (r, Cause::Referrer(m)));
         for (id, why) in next.chain(refs) {
             if state[id as usize] == NONE {
@@ -72,7 +74,8 @@ pub(crate) fn resolve(g: &Graph<'_>, requests: &[Request], pinned: &Set<&Digest>
     let mut held = Vec::new();
     let mut work = Vec::new();
     for &m in &order {
-        if let Some(why) = protection(g, m, &state, named(m, &cause), &cause, pinned) {
+        let named = named(m, &cause);
+        if let Some(why) = protection(g, m, &state, named, &cause, pinned, sel.unlock) {
             held.push((m, why));
             work.push(m);
         }
@@ -111,8 +114,10 @@ fn protection(
     named: bool,
     cause: &[Option<Cause>],
     pinned: &Set<&Digest>,
+    unlock: bool,
 ) -> Option<Reason> {
-    if let Some(lock) = g.lock(m) {
+    let lock = if unlock { g.repository_lock(m) } else { g.lock(m) };
+    if let Some(lock) = lock {
         return Some(reason(ReasonCode::Locked, lock));
     }
     if pinned.contains(&g.manifest(m).digest) {

@@ -32,18 +32,36 @@ pub(crate) struct Selection {
     /// The manifest of a `deleteImage`, and whether it was named by tag: if it goes, az's
     /// confirmation sentence lists every tag that goes with it.
     pub confirm: Option<(Mid, bool)>,
+    /// Whether deleting an index deletes its children (true but for `acr purge`, which
+    /// leaves them).
+    pub cascade_children: bool,
+    /// Whether locks on manifests and tags are lifted (`--include-locked`).
+    pub unlock: bool,
+    /// Whether to explain where the graph rules overrule `acr purge`'s own choices.
+    pub acr: bool,
+}
+
+impl Selection {
+    /// An empty selection with the core's defaults.
+    pub fn new() -> Selection {
+        Selection {
+            cascade_children: true,
+            ..Selection::default()
+        }
+    }
 }
 
 pub(crate) fn reason(code: ReasonCode, message: impl Into<String>) -> Reason {
     Reason {
         code,
         message: message.into(),
+        rule: None,
     }
 }
 
 /// The selection of one of the core operations.
 pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Result<Selection> {
-    let mut s = Selection::default();
+    let mut s = Selection::new();
     match op {
         Operation::DeleteRepository { repository } => {
             let ri = repo(g, repository, "operation.repository")?;
