@@ -15,7 +15,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod acr_command;
+mod acr_purge;
 mod digest;
+mod duration;
 mod error;
 mod field;
 mod generate;
@@ -25,6 +28,7 @@ pub mod import;
 mod media_type;
 mod names;
 mod operation;
+mod pattern;
 mod plan;
 mod planner;
 mod reclaim;
@@ -35,6 +39,8 @@ mod snapshot;
 mod time;
 
 pub use digest::Digest;
+pub use duration::parse_strict as parse_duration;
+pub use pattern::BACKTRACK_LIMIT;
 pub use error::{Error, Result};
 pub use field::{from_deserializer, from_json, from_value};
 pub use generate::{generate, GeneratorOptions};

@@ -81,6 +81,34 @@ pub enum Operation / OperationWire {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         repository: Option<RepositoryName>,
     },
+    /// `acr purge`, exactly as acr-cli would run it: either the command line as written in
+    /// an ACR task or a shell (`command`), or the same flags as fields.
+    AcrPurge {
+        /// The command line, quoting included (`acr purge --filter 'app:.*' --ago 2d`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        /// `--filter` values, `<repository regex>:<tag regex>`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        filter: Vec<String>,
+        /// `--ago`, in acr's grammar.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ago: Option<String>,
+        /// `--keep`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keep: Option<i64>,
+        /// `--untagged`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        untagged: bool,
+        /// `--untagged-only`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        untagged_only: bool,
+        /// `--dry-run` (the plan is the same).
+        #[serde(default, skip_serializing_if = "is_false")]
+        dry_run: bool,
+        /// `--include-locked`.
+        #[serde(default, skip_serializing_if = "is_false")]
+        include_locked: bool,
+    },
     /// ACR's retention policy for untagged manifests: those whose last update is after
     /// `enabledAt` and at least `days` days before `now`.
     Retention {
@@ -90,6 +118,11 @@ pub enum Operation / OperationWire {
         enabled_at: Timestamp,
     },
 }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Which of a manifest's timestamps a rule compares.

@@ -20,7 +20,8 @@ use crate::snapshot::{lock_of, Snapshot};
 pub fn plan(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
     let graph = Graph::build(snapshot)?;
     let selection = select::select(&graph, operation, options)?;
-    Ok(assemble(&graph, operation.clone(), options, selection))
+    let echo = selection.echo.clone().unwrap_or_else(|| operation.clone());
+    Ok(assemble(&graph, echo, options, selection))
 }
 
 /// The parts of a plan being written.
@@ -59,6 +60,10 @@ pub(crate) fn assemble(
         draft
             .warnings
             .extend(confirm_warning(g, id, by_tag, &res, &draft.actions));
+    }
+    if sel.acr {
+        let requested: Set<Mid> = sel.requests.iter().map(|r| r.id).collect();
+        draft.warnings.extend(crate::acr_purge::overruled(g, &res.held, &requested));
     }
     draft.warnings.extend(left_behind(g, &res));
     if !g.snapshot.complete {
@@ -139,6 +144,7 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft)
 /// Untag actions (a locked tag is retained instead); returns how many tags go.
 fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -> u64 {
     let mut count = 0;
+    let mut left = std::collections::BTreeSet::new();
     let mut untagging: Map<Mid, usize> = hash::map(sel.untags.len());
     for (id, _, _) in &sel.untags {
         *untagging.entry(*id).or_default() += 1;
@@ -175,15 +181,15 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
             unlock: tag_lock.is_some(),
         });
         if g.tags.of(*id).len() <= untagging[id] && !res.deleted[*id as usize] {
-            draft.warnings.push(Warning {
-                code: WarningCode::ManifestLeftUntagged,
-                message: format!(
-                    "untagging frees nothing: manifest {} stays, untagged, with its layers; delete it by digest (or delete untagged manifests) to give the space back",
-                    tag.digest
-                ),
-                items: vec![format!("{}@{}", repo.name, tag.digest)],
-            });
+            left.insert(format!("{}@{}", repo.name, tag.digest));
         }
+    }
+    if !left.is_empty() {
+        draft.warnings.push(Warning {
+            code: WarningCode::ManifestLeftUntagged,
+            message: "untagging frees nothing: these manifests stay, untagged, with their layers; delete them by digest (or delete untagged manifests) to give the space back".into(),
+            items: left.into_iter().collect(),
+        });
     }
     count
 }

@@ -1,6 +1,7 @@
 //! Operations → selections: which manifests and tags a request asks to remove, before the
 //! graph rules decide what can really go.
 
+use crate::acr_command::AcrPurgeArgs;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Mid};
 use crate::names::{ImageReference, RepositoryName};
@@ -39,6 +40,9 @@ pub(crate) struct Selection {
     pub unlock: bool,
     /// Whether to explain where the graph rules overrule `acr purge`'s own choices.
     pub acr: bool,
+    /// The request as the plan should echo it, when that differs from what was given
+    /// (a canonical `acr purge` command line without credentials).
+    pub echo: Option<Operation>,
 }
 
 impl Selection {
@@ -140,6 +144,20 @@ pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Resul
         Operation::Retention { days, enabled_at } => {
             retention(g, *days, *enabled_at, opts.now, &mut s);
         }
+        Operation::AcrPurge { .. } => {
+            let args = acr_args(op)?;
+            s = crate::acr_purge::select(g, &args, opts.now, "operation")?;
+            s.echo = Some(Operation::AcrPurge {
+                command: Some(args.to_command()),
+                filter: Vec::new(),
+                ago: None,
+                keep: None,
+                untagged: false,
+                untagged_only: false,
+                dry_run: false,
+                include_locked: false,
+            });
+        }
     }
     Ok(s)
 }
@@ -187,6 +205,50 @@ fn retention(g: &Graph<'_>, days: u32, enabled_at: Timestamp, now: Timestamp, s:
             Some(_) => {}
             None => s.retained.push(missing_time(g, id, TimeField::LastUpdateTime)),
         }
+    }
+}
+
+/// The flags of an `acrPurge` operation, from its command line or its fields.
+fn acr_args(op: &Operation) -> Result<AcrPurgeArgs> {
+    let Operation::AcrPurge {
+        command,
+        filter,
+        ago,
+        keep,
+        untagged,
+        untagged_only,
+        dry_run,
+        include_locked,
+    } = op
+    else {
+        return Err(Error::InvalidOperation {
+            path: "operation".into(),
+            message: "not an acrPurge operation".into(),
+        });
+    };
+    let flags_given = !filter.is_empty()
+        || ago.is_some()
+        || keep.is_some()
+        || *untagged
+        || *untagged_only
+        || *dry_run
+        || *include_locked;
+    match command {
+        Some(_) if flags_given => Err(Error::InvalidOperation {
+            path: "operation.command".into(),
+            message: "give either the command line or the flags as fields, not both".into(),
+        }),
+        Some(cmd) => crate::acr_command::parse(cmd, "operation.command"),
+        None => Ok(AcrPurgeArgs {
+            filters: filter.clone(),
+            ago: ago.clone(),
+            keep: keep.unwrap_or(0),
+            untagged: *untagged,
+            untagged_only: *untagged_only,
+            dry_run: *dry_run,
+            include_locked: *include_locked,
+            ignored: Vec::new(),
+        }),
     }
 }
 

@@ -1,0 +1,385 @@
+//! `acrPurge`: the plan `acr purge` would carry out, rule for rule (Azure/acr-cli,
+//! `cmd/acr/purge.go` and `cmd/repository/image_functions.go`), with warnings where its
+//! behaviour is risky. Where acr-cli would break an image (§5.1, §5.2 of the semantics
+//! note), regprune's graph rules keep it and the plan says what acr would have done.
+
+use std::collections::BTreeMap;
+
+use crate::acr_command::AcrPurgeArgs;
+use crate::duration::{acr_ago, describe, parse_strict};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Mid};
+use crate::hash::{self, Set};
+use crate::media_type::MediaType;
+use crate::pattern::{split_filter, Pattern};
+use crate::plan::{ReasonCode, Retained, Warning, WarningCode};
+use crate::select::{reason, Request, Selection};
+use crate::snapshot::lock_of;
+use crate::time::Timestamp;
+
+/// A filter after splitting: acr's repository regex `^re$`, the grouped `^(?:re)$` that was
+/// probably meant, and the tag regex.
+struct Filter {
+    text: String,
+    repo_acr: Pattern,
+    repo_safe: Pattern,
+    tag: String,
+    tag_full: Pattern,
+}
+
+fn filters(args: &AcrPurgeArgs, path: &str) -> Result<Vec<Filter>> {
+    let mut out = Vec::new();
+    for (i, f) in args.filters.iter().enumerate() {
+        let at = format!("{path}.filter[{i}]");
+        let (repo, tag) = split_filter(f).map_err(|m| Error::InvalidPurgeCommand {
+            path: at.clone(),
+            message: format!("{m}: {f:?}"),
+        })?;
+        Pattern::new(&at, &tag, &tag)?; // acr compiles the tag regex even when unused
+        out.push(Filter {
+            text: f.clone(),
+            repo_acr: Pattern::new(&at, &repo, &format!("^{repo}$"))?,
+            repo_safe: Pattern::full(&at, &repo)?,
+            tag_full: Pattern::full(&at, &tag)?,
+            tag,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks the flag combinations in the order acr (cobra, then `RunE`) checks them.
+fn validate(args: &AcrPurgeArgs, path: &str) -> Result<()> {
+    let bad = |m: &str| {
+        Err(Error::InvalidPurgeCommand {
+            path: path.to_owned(),
+            message: m.to_owned(),
+        })
+    };
+    if args.filters.is_empty() && !args.untagged_only {
+        return bad("at least one of the flags in the group [filter untagged-only] is required");
+    }
+    if args.untagged && args.untagged_only {
+        return bad("if any flags in the group [untagged untagged-only] are set none of the others can be; [untagged untagged-only] were all set");
+    }
+    if args.ago.is_none() && !args.untagged_only {
+        return bad("--ago is required when not using --untagged-only");
+    }
+    Ok(())
+}
+
+/// The selection of an `acr purge` run.
+pub(crate) fn select(g: &Graph<'_>, args: &AcrPurgeArgs, now: Timestamp, path: &str) -> Result<Selection> {
+    validate(args, path)?;
+    let filters = filters(args, path)?;
+    let ago = args.ago.as_deref().unwrap_or("0");
+    let read = acr_ago(ago).map_err(|message| Error::InvalidDuration {
+        path: format!("{path}.ago"),
+        value: ago.to_owned(),
+        message,
+    })?;
+    let cutoff = now.minus_nanos(read.nanos);
+    let mut s = Selection::new();
+    s.cascade_children = false;
+    s.unlock = args.include_locked;
+    s.acr = true;
+    if args.ago.is_some() {
+        s.warnings.extend(ago_warning(ago, read.nanos, read.capped));
+    }
+
+    // Repositories, by name (acr sorts them since #577), with their merged tag regexes.
+    let repos = &g.snapshot.repositories;
+    let mut order: Vec<u32> = (0..repos.len() as u32).collect();
+    order.sort_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
+    let mut selected: Vec<(u32, Vec<&Filter>)> = Vec::new();
+    let mut widened = Vec::new();
+    for ri in order {
+        let name = repos[ri as usize].name.as_str();
+        let mut hit = Vec::new();
+        for f in &filters {
+            if f.repo_acr.is_match(name)? {
+                if !f.repo_safe.is_match(name)? {
+                    widened.push(format!("{name} (by {:?})", f.text));
+                }
+                hit.push(f);
+            }
+        }
+        if !hit.is_empty() || (filters.is_empty() && args.untagged_only) {
+            selected.push((ri, hit));
+        }
+    }
+    if !widened.is_empty() {
+        s.warnings.push(Warning {
+            code: WarningCode::RepositoryFilterWidened,
+            message: "acr anchors the repository part as ^re$ without a group, so an alternation like app|web becomes ^app|web$ and also matches names that only start or end with a branch; write the repository part as (?:app|web) to match whole names".into(),
+            items: widened,
+        });
+    }
+
+    let mut unanchored = Vec::new();
+    for (ri, hit) in &selected {
+        let mut untagged_here: Set<(Mid, u32)> = hash::set(0);
+        if !args.untagged_only && !hit.is_empty() {
+            tag_phase(g, *ri, hit, args, cutoff, path, &mut s, &mut untagged_here, &mut unanchored)?;
+        }
+        if args.untagged || args.untagged_only {
+            manifest_phase(g, *ri, args, cutoff, &untagged_here, &mut s);
+        }
+    }
+    if !unanchored.is_empty() {
+        s.warnings.push(Warning {
+            code: WarningCode::TagPatternUnanchored,
+            message: "acr searches the tag pattern anywhere in the tag (v1 also matches v10 and av1.2); these tags go only because of that: anchor the pattern (^v1$) to match whole tags".into(),
+            items: unanchored,
+        });
+    }
+    Ok(s)
+}
+
+/// The tag phase: matching, old enough, unlocked tags, newest first, the first `keep` spared.
+#[allow(clippy::too_many_arguments)]
+fn tag_phase(
+    g: &Graph<'_>,
+    ri: u32,
+    hit: &[&Filter],
+    args: &AcrPurgeArgs,
+    cutoff: Timestamp,
+    path: &str,
+    s: &mut Selection,
+    untagged_here: &mut Set<(Mid, u32)>,
+    unanchored: &mut Vec<String>,
+) -> Result<()> {
+    let repo = &g.snapshot.repositories[ri as usize];
+    // Several filters on one repository: acr joins their tag regexes with `|`.
+    let joined = hit.iter().map(|f| f.tag.as_str()).collect::<Vec<_>>().join("|");
+    let regex = Pattern::new(&format!("{path}.filter"), &joined, &joined)?;
+    // The server's `orderby=timedesc`; ties (and missing times, last) by tag name.
+    let mut tags: Vec<u32> = (0..repo.tags.len() as u32).collect();
+    tags.sort_by(|&a, &b| {
+        let (ta, tb) = (&repo.tags[a as usize], &repo.tags[b as usize]);
+        (tb.last_update_time.is_some(), tb.last_update_time, &ta.name)
+            .cmp(&(ta.last_update_time.is_some(), ta.last_update_time, &tb.name))
+            .then_with(|| ta.name.cmp(&tb.name))
+    });
+    let mut kept = 0i64;
+    for ti in tags {
+        let tag = &repo.tags[ti as usize];
+        if !regex.is_match(tag.name.as_str())? {
+            continue;
+        }
+        let Some(id) = g.find(ri, &tag.digest) else { continue };
+        let retain = |code, message: String| Retained {
+            repository: repo.name.clone(),
+            digest: Some(tag.digest.clone()),
+            tag: Some(tag.name.clone()),
+            tags: Vec::new(),
+            reason: reason(code, message),
+        };
+        if let Some(l) = lock_of(tag.changeable_attributes.as_ref()).filter(|_| !args.include_locked) {
+            s.retained.push(retain(
+                ReasonCode::Locked,
+                format!("the tag is locked ({l}); acr skips it silently and it does not count toward --keep"),
+            ));
+            continue;
+        }
+        let Some(t) = tag.last_update_time else {
+            s.retained.push(retain(ReasonCode::MissingTimestamp, "the tag has no lastUpdateTime".into()));
+            s.warnings.push(Warning {
+                code: WarningCode::AcrWouldFail,
+                message: "acr purge stops with an error on a matching tag whose lastUpdateTime it cannot read, and skips every repository after it".into(),
+                items: vec![format!("{}:{}", repo.name, tag.name)],
+            });
+            continue;
+        };
+        if t >= cutoff {
+            continue;
+        }
+        if kept < args.keep {
+            kept += 1;
+            s.retained.push(retain(
+                ReasonCode::Keep,
+                format!("one of the {} most recent matching tags that --keep spares", args.keep),
+            ));
+            continue;
+        }
+        let full = hit.iter().any(|f| f.tag_full.is_match(tag.name.as_str()).unwrap_or(false));
+        if !full {
+            unanchored.push(format!("{}:{}", repo.name, tag.name));
+        }
+        untagged_here.insert((id, ti));
+        s.untags.push((
+            id,
+            ti,
+            reason(
+                ReasonCode::PurgeMatched,
+                format!(
+                    "the tag matches {joined:?} and was last updated {t}, before the cut-off {cutoff}"
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The manifest phase (`--untagged`, `--untagged-only`): `GetUntaggedManifests`, then keep.
+fn manifest_phase(
+    g: &Graph<'_>,
+    ri: u32,
+    args: &AcrPurgeArgs,
+    cutoff: Timestamp,
+    untagged_here: &Set<(Mid, u32)>,
+    s: &mut Selection,
+) {
+    let repo = &g.snapshot.repositories[ri as usize];
+    let mut ignore: Set<Mid> = hash::set(0);
+    let mut candidates: Vec<Mid> = Vec::new();
+    for id in g.manifests_of(ri) {
+        let m = g.manifest(id);
+        // acr checks the lock first and skips the manifest entirely: a locked index does not
+        // protect its children there (the graph rules do, with a warning).
+        if lock_of(m.changeable_attributes.as_ref()).is_some() && !args.include_locked {
+            continue;
+        }
+        let tags_left = g.tags.of(id).iter().filter(|&&t| !untagged_here.contains(&(id, t))).count();
+        let protected = tags_left > 0 || m.last_update_time.is_none_or(|t| t > cutoff);
+        if protected {
+            let listable = m.media_type.as_ref().is_none_or(MediaType::is_index);
+            if listable {
+                let mut stack = vec![id];
+                while let Some(p) = stack.pop() {
+                    for &c in g.children.of(p) {
+                        if ignore.insert(c) {
+                            stack.push(c);
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        let skip = match &m.media_type {
+            None => Some("it has no media type, and acr purge skips such manifests".to_owned()),
+            Some(MediaType::OciManifest | MediaType::OciArtifactManifest) if m.subject.is_some() => {
+                Some("it is a referrer (it has a subject), and acr purge never deletes referrers".to_owned())
+            }
+            _ => None,
+        };
+        // A referrer index's children go on acr's ignore list, but the index itself stays a
+        // candidate (acr-cli bug §5.2; the graph rules keep it while its subject stays).
+        if m.subject.is_some() && m.is_index() {
+            ignore.extend(g.children.of(id).iter().copied());
+        }
+        if let Some(why) = skip {
+            s.retained.push(Retained {
+                repository: repo.name.clone(),
+                digest: Some(m.digest.clone()),
+                tag: None,
+                tags: Vec::new(),
+                reason: reason(ReasonCode::AcrSkips, why),
+            });
+            continue;
+        }
+        candidates.push(id);
+    }
+    candidates.retain(|c| !ignore.contains(c));
+    let keep = usize::try_from(args.keep.max(0)).unwrap_or(usize::MAX);
+    // Newest first; missing times last; ties by digest.
+    candidates.sort_by(|&a, &b| {
+        let (ma, mb) = (g.manifest(a), g.manifest(b));
+        (mb.last_update_time.is_some(), mb.last_update_time)
+            .cmp(&(ma.last_update_time.is_some(), ma.last_update_time))
+            .then_with(|| ma.digest.cmp(&mb.digest))
+    });
+    let spared = if candidates.len() <= keep { candidates.len() } else { keep };
+    let mut compounded = Vec::new();
+    for (i, id) in candidates.into_iter().enumerate() {
+        let m = g.manifest(id);
+        if i < spared {
+            s.retained.push(Retained {
+                repository: repo.name.clone(),
+                digest: Some(m.digest.clone()),
+                tag: None,
+                tags: Vec::new(),
+                reason: reason(
+                    ReasonCode::Keep,
+                    format!("one of the {} most recent untagged manifests that --keep spares", args.keep),
+                ),
+            });
+            compounded.push(format!("{}@{}", repo.name, m.digest));
+            continue;
+        }
+        let t = m.last_update_time.map_or_else(String::new, |t| t.to_string());
+        s.requests.push(Request {
+            id,
+            reason: reason(
+                ReasonCode::Untagged,
+                format!("the manifest has no tags (after the tag phase) and was last updated {t}, at or before the cut-off {cutoff}"),
+            ),
+            named: false,
+        });
+    }
+    if args.untagged && !compounded.is_empty() {
+        s.warnings.push(Warning {
+            code: WarningCode::KeepCompounding,
+            message: format!(
+                "with --untagged, acr applies --keep {} twice: to tags, then again to untagged manifests, so these untagged manifests stay too (Azure/acr-cli#644); run a separate --untagged-only purge to control them",
+                args.keep
+            ),
+            items: compounded,
+        });
+    }
+}
+
+/// How acr reads `--ago`, when that differs from what the value seems to say.
+fn ago_warning(ago: &str, nanos: i128, capped: bool) -> Option<Warning> {
+    let strict = parse_strict("ago", ago).ok().map(|secs| i128::from(secs) * 1_000_000_000);
+    let message = if capped {
+        format!("acr caps --ago {ago:?} to 150 years (it reads values it cannot parse, like 7days, as the cap), so only tags older than 150 years qualify")
+    } else if nanos < 0 {
+        format!("--ago {ago:?} is negative: the cut-off is {} in the future, so every matching tag qualifies, whatever its age", describe(-nanos))
+    } else if strict == Some(nanos) {
+        return None;
+    } else {
+        format!(
+            "acr reads --ago {ago:?} as {}; write durations as <days>d<hours>h<minutes>m (3d2h), largest unit first",
+            describe(nanos)
+        )
+    };
+    Some(Warning {
+        code: WarningCode::AgoMisread,
+        message,
+        items: vec![ago.to_owned()],
+    })
+}
+
+/// Where the graph rules kept what acr would have deleted: the two acr-cli bugs.
+pub(crate) fn overruled(g: &Graph<'_>, held: &[(Mid, crate::plan::Reason)], requested: &Set<Mid>) -> Vec<Warning> {
+    let mut locked_children: BTreeMap<String, ()> = BTreeMap::new();
+    let mut referrer_indexes = Vec::new();
+    for (id, why) in held {
+        if !requested.contains(id) {
+            continue;
+        }
+        let name = format!("{}@{}", g.repository(*id).name, g.manifest(*id).digest);
+        let locked_parent = g.parents.of(*id).iter().any(|&p| g.lock(p).is_some());
+        if why.code == ReasonCode::ChildOfSurvivingIndex && locked_parent {
+            locked_children.insert(name, ());
+        } else if why.code == ReasonCode::ReferrerOfSurvivingSubject && g.manifest(*id).is_index() {
+            referrer_indexes.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    if !locked_children.is_empty() {
+        out.push(Warning {
+            code: WarningCode::AcrDeletesLockedIndexChildren,
+            message: "acr purge would delete these children of a locked index (it skips a locked manifest before protecting its children), breaking the index; regprune keeps them".into(),
+            items: locked_children.into_keys().collect(),
+        });
+    }
+    if !referrer_indexes.is_empty() {
+        out.push(Warning {
+            code: WarningCode::AcrDeletesReferrerIndex,
+            message: "acr purge would delete these referrer indexes (an index with a subject) while keeping their children; regprune keeps them while their subject stays".into(),
+            items: referrer_indexes,
+        });
+    }
+    out
+}
