@@ -29,6 +29,7 @@ fn run(path: &str, now: &str) -> Result<(), Box<dyn std::error::Error>> {
         r#"{"op": "deleteOlderThan", "repository": "acr-helloworld", "before": "2018-07-12T15:51:00Z"}"#,
         r#"{"op": "deleteUntagged"}"#,
         r#"{"op": "deleteRepository", "repository": "acr-helloworld"}"#,
+        r#"{"op": "acrPurge", "command": "acr purge --filter 'acr-helloworld:v.*' --ago 30d --keep 1 --untagged"}"#,
     ];
     for request in requests {
         let operation = Operation::from_json(request.as_bytes())?;

@@ -1,9 +1,12 @@
 //! Reading an `acr purge` command line the way a shell and acr's flag parser (cobra/pflag)
 //! read it: quoting, `--flag value` and `--flag=value`, shorthand flags, acr's own errors.
 
+use std::fmt::Write as _;
+
 use crate::error::{Error, Result};
 
 /// The flags of `acr purge` that decide what is deleted.
+#[allow(clippy::struct_excessive_bools)] // one field per acr flag
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct AcrPurgeArgs {
     pub filters: Vec<String>,
@@ -108,9 +111,13 @@ fn purge_words(all: Vec<Word>, path: &str) -> Result<Vec<Word>> {
         message: m,
     };
     if all.first().is_some_and(|w| w.text == "az") {
-        let cmd_at = all.iter().position(|w| w.text == "--cmd" || w.text.starts_with("--cmd="));
+        let cmd_at = all
+            .iter()
+            .position(|w| w.text == "--cmd" || w.text.starts_with("--cmd="));
         let Some(i) = cmd_at else {
-            return Err(bad("an az command must carry the purge command in --cmd".into()));
+            return Err(bad(
+                "an az command must carry the purge command in --cmd".into()
+            ));
         };
         let inner = match all[i].text.strip_prefix("--cmd=") {
             Some(v) => v.to_owned(),
@@ -127,7 +134,11 @@ fn purge_words(all: Vec<Word>, path: &str) -> Result<Vec<Word>> {
         match it.next() {
             Some(w) if w.text == "purge" => {}
             Some(w) => return Err(bad(format!("unknown command {:?} for \"acr\"", w.text))),
-            None => return Err(bad("the command names no acr subcommand; expected acr purge".into())),
+            None => {
+                return Err(bad(
+                    "the command names no acr subcommand; expected acr purge".into(),
+                ))
+            }
         }
     } else if it.peek().is_some_and(|w| w.text == "purge") {
         it.next();
@@ -172,7 +183,10 @@ pub(crate) fn parse(cmd: &str, path: &str) -> Result<AcrPurgeArgs> {
             args.ignored.push(w.clone());
             continue;
         };
-        let kind = FLAGS.iter().find(|(l, _, _)| *l == name).map_or(Kind::Str, |f| f.2);
+        let kind = FLAGS
+            .iter()
+            .find(|(l, _, _)| *l == name)
+            .map_or(Kind::Str, |f| f.2);
         let value = match (kind, inline) {
             (Kind::Bool, None) => "true".to_owned(),
             (_, Some(v)) => v,
@@ -185,17 +199,26 @@ pub(crate) fn parse(cmd: &str, path: &str) -> Result<AcrPurgeArgs> {
             }
         };
         apply(&mut args, name, kind, &value).map_err(|m| {
-            bad(format!("invalid argument {value:?} for {display:?} flag: {m}"))
+            bad(format!(
+                "invalid argument {value:?} for {display:?} flag: {m}"
+            ))
         })?;
     }
     Ok(args)
 }
 
-fn apply(args: &mut AcrPurgeArgs, name: &str, kind: Kind, value: &str) -> std::result::Result<(), String> {
+fn apply(
+    args: &mut AcrPurgeArgs,
+    name: &str,
+    kind: Kind,
+    value: &str,
+) -> std::result::Result<(), String> {
     let boolean = || match value {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {value:?}: invalid syntax")),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {value:?}: invalid syntax"
+        )),
     };
     let int = || {
         value
@@ -236,7 +259,7 @@ impl AcrPurgeArgs {
             out.push_str(&quote(ago));
         }
         if self.keep != 0 {
-            out.push_str(&format!(" --keep {}", self.keep));
+            let _ = write!(out, " --keep {}", self.keep);
         }
         for (on, flag) in [
             (self.untagged, " --untagged"),
@@ -282,7 +305,9 @@ mod tests {
         let b = p("purge -fapp:x --untagged-only --dry-run=false --include-locked");
         assert_eq!(b.filters, ["app:x"]);
         assert!(b.untagged_only && !b.dry_run && b.include_locked);
-        let c = p(r#"az acr run --registry r --cmd "acr purge --filter 'hello-world:.*' --untagged --ago 1d" /dev/null"#);
+        let c = p(
+            r#"az acr run --registry r --cmd "acr purge --filter 'hello-world:.*' --untagged --ago 1d" /dev/null"#,
+        );
         assert_eq!(c.filters, ["hello-world:.*"]);
         assert!(c.untagged);
     }
@@ -291,22 +316,42 @@ mod tests {
     fn refuses_what_acr_refuses() {
         let e = |cmd: &str| parse(cmd, "command").unwrap_err().to_string();
         assert_eq!(e("acr purge --bogus"), "command: unknown flag: --bogus");
-        assert_eq!(e("acr purge -x"), "command: unknown shorthand flag: 'x' in -x");
-        assert_eq!(e("acr purge --ago"), "command: flag needs an argument: --ago");
+        assert_eq!(
+            e("acr purge -x"),
+            "command: unknown shorthand flag: 'x' in -x"
+        );
+        assert_eq!(
+            e("acr purge --ago"),
+            "command: flag needs an argument: --ago"
+        );
         assert_eq!(
             e("acr purge --keep many"),
             "command: invalid argument \"many\" for \"--keep\" flag: strconv.ParseInt: parsing \"many\": invalid syntax"
         );
-        assert_eq!(e("acr purge --filter 'app:.*"), "command: unterminated ' quote in the command line");
+        assert_eq!(
+            e("acr purge --filter 'app:.*"),
+            "command: unterminated ' quote in the command line"
+        );
         assert!(e("acr prune").contains("unknown command"));
     }
 
     #[test]
     fn the_canonical_command_round_trips_and_drops_credentials() {
-        let a = p(r#"acr purge -r reg -u admin -p s3cr3t --filter 'app:v1|v2' --filter "it's:.*" --ago 2d --keep 3 --untagged"#);
+        let a = p(
+            r#"acr purge -r reg -u admin -p s3cr3t --filter 'app:v1|v2' --filter "it's:.*" --ago 2d --keep 3 --untagged"#,
+        );
         let c = a.to_command();
-        assert_eq!(c, r#"acr purge --filter 'app:v1|v2' --filter 'it'\''s:.*' --ago 2d --keep 3 --untagged"#);
+        assert_eq!(
+            c,
+            r"acr purge --filter 'app:v1|v2' --filter 'it'\''s:.*' --ago 2d --keep 3 --untagged"
+        );
         assert!(!c.contains("s3cr3t") && !c.contains("admin"));
-        assert_eq!(p(&c), AcrPurgeArgs { ignored: Vec::new(), ..a });
+        assert_eq!(
+            p(&c),
+            AcrPurgeArgs {
+                ignored: Vec::new(),
+                ..a
+            }
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! behaviour is risky. Where acr-cli would break an image (§5.1, §5.2 of the semantics
 //! note), regprune's graph rules keep it and the plan says what acr would have done.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use crate::acr_command::AcrPurgeArgs;
 use crate::duration::{acr_ago, describe, parse_strict};
@@ -68,7 +68,12 @@ fn validate(args: &AcrPurgeArgs, path: &str) -> Result<()> {
 }
 
 /// The selection of an `acr purge` run.
-pub(crate) fn select(g: &Graph<'_>, args: &AcrPurgeArgs, now: Timestamp, path: &str) -> Result<Selection> {
+pub(crate) fn select(
+    g: &Graph<'_>,
+    args: &AcrPurgeArgs,
+    now: Timestamp,
+    path: &str,
+) -> Result<Selection> {
     validate(args, path)?;
     let filters = filters(args, path)?;
     let ago = args.ago.as_deref().unwrap_or("0");
@@ -119,7 +124,17 @@ pub(crate) fn select(g: &Graph<'_>, args: &AcrPurgeArgs, now: Timestamp, path: &
     for (ri, hit) in &selected {
         let mut untagged_here: Set<(Mid, u32)> = hash::set(0);
         if !args.untagged_only && !hit.is_empty() {
-            tag_phase(g, *ri, hit, args, cutoff, path, &mut s, &mut untagged_here, &mut unanchored)?;
+            tag_phase(
+                g,
+                *ri,
+                hit,
+                args,
+                cutoff,
+                path,
+                &mut s,
+                &mut untagged_here,
+                &mut unanchored,
+            )?;
         }
         if args.untagged || args.untagged_only {
             manifest_phase(g, *ri, args, cutoff, &untagged_here, &mut s);
@@ -150,7 +165,11 @@ fn tag_phase(
 ) -> Result<()> {
     let repo = &g.snapshot.repositories[ri as usize];
     // Several filters on one repository: acr joins their tag regexes with `|`.
-    let joined = hit.iter().map(|f| f.tag.as_str()).collect::<Vec<_>>().join("|");
+    let joined = hit
+        .iter()
+        .map(|f| f.tag.as_str())
+        .collect::<Vec<_>>()
+        .join("|");
     let regex = Pattern::new(&format!("{path}.filter"), &joined, &joined)?;
     // The server's `orderby=timedesc`; ties (and missing times, last) by tag name.
     let mut tags: Vec<u32> = (0..repo.tags.len() as u32).collect();
@@ -166,7 +185,9 @@ fn tag_phase(
         if !regex.is_match(tag.name.as_str())? {
             continue;
         }
-        let Some(id) = g.find(ri, &tag.digest) else { continue };
+        let Some(id) = g.find(ri, &tag.digest) else {
+            continue;
+        };
         let retain = |code, message: String| Retained {
             repository: repo.name.clone(),
             digest: Some(tag.digest.clone()),
@@ -174,7 +195,9 @@ fn tag_phase(
             tags: Vec::new(),
             reason: reason(code, message),
         };
-        if let Some(l) = lock_of(tag.changeable_attributes.as_ref()).filter(|_| !args.include_locked) {
+        if let Some(l) =
+            lock_of(tag.changeable_attributes.as_ref()).filter(|_| !args.include_locked)
+        {
             s.retained.push(retain(
                 ReasonCode::Locked,
                 format!("the tag is locked ({l}); acr skips it silently and it does not count toward --keep"),
@@ -182,7 +205,10 @@ fn tag_phase(
             continue;
         }
         let Some(t) = tag.last_update_time else {
-            s.retained.push(retain(ReasonCode::MissingTimestamp, "the tag has no lastUpdateTime".into()));
+            s.retained.push(retain(
+                ReasonCode::MissingTimestamp,
+                "the tag has no lastUpdateTime".into(),
+            ));
             s.warnings.push(Warning {
                 code: WarningCode::AcrWouldFail,
                 message: "acr purge stops with an error on a matching tag whose lastUpdateTime it cannot read, and skips every repository after it".into(),
@@ -197,11 +223,16 @@ fn tag_phase(
             kept += 1;
             s.retained.push(retain(
                 ReasonCode::Keep,
-                format!("one of the {} most recent matching tags that --keep spares", args.keep),
+                format!(
+                    "one of the {} most recent matching tags that --keep spares",
+                    args.keep
+                ),
             ));
             continue;
         }
-        let full = hit.iter().any(|f| f.tag_full.is_match(tag.name.as_str()).unwrap_or(false));
+        let full = hit
+            .iter()
+            .any(|f| f.tag_full.is_match(tag.name.as_str()).unwrap_or(false));
         if !full {
             unanchored.push(format!("{}:{}", repo.name, tag.name));
         }
@@ -239,7 +270,12 @@ fn manifest_phase(
         if lock_of(m.changeable_attributes.as_ref()).is_some() && !args.include_locked {
             continue;
         }
-        let tags_left = g.tags.of(id).iter().filter(|&&t| !untagged_here.contains(&(id, t))).count();
+        let tags_left = g
+            .tags
+            .of(id)
+            .iter()
+            .filter(|&&t| !untagged_here.contains(&(id, t)))
+            .count();
         let protected = tags_left > 0 || m.last_update_time.is_none_or(|t| t > cutoff);
         if protected {
             let listable = m.media_type.as_ref().is_none_or(MediaType::is_index);
@@ -257,8 +293,13 @@ fn manifest_phase(
         }
         let skip = match &m.media_type {
             None => Some("it has no media type, and acr purge skips such manifests".to_owned()),
-            Some(MediaType::OciManifest | MediaType::OciArtifactManifest) if m.subject.is_some() => {
-                Some("it is a referrer (it has a subject), and acr purge never deletes referrers".to_owned())
+            Some(MediaType::OciManifest | MediaType::OciArtifactManifest)
+                if m.subject.is_some() =>
+            {
+                Some(
+                    "it is a referrer (it has a subject), and acr purge never deletes referrers"
+                        .to_owned(),
+                )
             }
             _ => None,
         };
@@ -280,15 +321,28 @@ fn manifest_phase(
         candidates.push(id);
     }
     candidates.retain(|c| !ignore.contains(c));
+    apply_keep(g, ri, candidates, args, cutoff, s);
+}
+
+/// `--keep` on the untagged candidates of one repository: when there are more than `keep`,
+/// the newest `keep` stay (missing times last, ties by digest); the rest go.
+fn apply_keep(
+    g: &Graph<'_>,
+    ri: u32,
+    mut candidates: Vec<Mid>,
+    args: &AcrPurgeArgs,
+    cutoff: Timestamp,
+    s: &mut Selection,
+) {
+    let repo = &g.snapshot.repositories[ri as usize];
     let keep = usize::try_from(args.keep.max(0)).unwrap_or(usize::MAX);
-    // Newest first; missing times last; ties by digest.
     candidates.sort_by(|&a, &b| {
         let (ma, mb) = (g.manifest(a), g.manifest(b));
         (mb.last_update_time.is_some(), mb.last_update_time)
             .cmp(&(ma.last_update_time.is_some(), ma.last_update_time))
             .then_with(|| ma.digest.cmp(&mb.digest))
     });
-    let spared = if candidates.len() <= keep { candidates.len() } else { keep };
+    let spared = candidates.len().min(keep);
     let mut compounded = Vec::new();
     for (i, id) in candidates.into_iter().enumerate() {
         let m = g.manifest(id);
@@ -300,13 +354,18 @@ fn manifest_phase(
                 tags: Vec::new(),
                 reason: reason(
                     ReasonCode::Keep,
-                    format!("one of the {} most recent untagged manifests that --keep spares", args.keep),
+                    format!(
+                        "one of the {} most recent untagged manifests that --keep spares",
+                        args.keep
+                    ),
                 ),
             });
             compounded.push(format!("{}@{}", repo.name, m.digest));
             continue;
         }
-        let t = m.last_update_time.map_or_else(String::new, |t| t.to_string());
+        let t = m
+            .last_update_time
+            .map_or_else(String::new, |t| t.to_string());
         s.requests.push(Request {
             id,
             reason: reason(
@@ -330,7 +389,9 @@ fn manifest_phase(
 
 /// How acr reads `--ago`, when that differs from what the value seems to say.
 fn ago_warning(ago: &str, nanos: i128, capped: bool) -> Option<Warning> {
-    let strict = parse_strict("ago", ago).ok().map(|secs| i128::from(secs) * 1_000_000_000);
+    let strict = parse_strict("ago", ago)
+        .ok()
+        .map(|secs| i128::from(secs) * 1_000_000_000);
     let message = if capped {
         format!("acr caps --ago {ago:?} to 150 years (it reads values it cannot parse, like 7days, as the cap), so only tags older than 150 years qualify")
     } else if nanos < 0 {
@@ -351,8 +412,12 @@ fn ago_warning(ago: &str, nanos: i128, capped: bool) -> Option<Warning> {
 }
 
 /// Where the graph rules kept what acr would have deleted: the two acr-cli bugs.
-pub(crate) fn overruled(g: &Graph<'_>, held: &[(Mid, crate::plan::Reason)], requested: &Set<Mid>) -> Vec<Warning> {
-    let mut locked_children: BTreeMap<String, ()> = BTreeMap::new();
+pub(crate) fn overruled(
+    g: &Graph<'_>,
+    held: &[(Mid, crate::plan::Reason)],
+    requested: &Set<Mid>,
+) -> Vec<Warning> {
+    let mut locked_children: BTreeSet<String> = BTreeSet::new();
     let mut referrer_indexes = Vec::new();
     for (id, why) in held {
         if !requested.contains(id) {
@@ -361,7 +426,7 @@ pub(crate) fn overruled(g: &Graph<'_>, held: &[(Mid, crate::plan::Reason)], requ
         let name = format!("{}@{}", g.repository(*id).name, g.manifest(*id).digest);
         let locked_parent = g.parents.of(*id).iter().any(|&p| g.lock(p).is_some());
         if why.code == ReasonCode::ChildOfSurvivingIndex && locked_parent {
-            locked_children.insert(name, ());
+            locked_children.insert(name);
         } else if why.code == ReasonCode::ReferrerOfSurvivingSubject && g.manifest(*id).is_index() {
             referrer_indexes.push(name);
         }
@@ -371,7 +436,7 @@ pub(crate) fn overruled(g: &Graph<'_>, held: &[(Mid, crate::plan::Reason)], requ
         out.push(Warning {
             code: WarningCode::AcrDeletesLockedIndexChildren,
             message: "acr purge would delete these children of a locked index (it skips a locked manifest before protecting its children), breaking the index; regprune keeps them".into(),
-            items: locked_children.into_keys().collect(),
+            items: locked_children.into_iter().collect(),
         });
     }
     if !referrer_indexes.is_empty() {

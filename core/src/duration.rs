@@ -136,7 +136,11 @@ pub(crate) fn go_parse_duration(orig: &str) -> std::result::Result<i128, String>
             "s" => NANOS_PER_SEC,
             "m" => 60 * NANOS_PER_SEC,
             "h" => HOUR,
-            _ => return Err(format!("time: unknown unit \"{unit}\" in duration \"{orig}\"")),
+            _ => {
+                return Err(format!(
+                    "time: unknown unit \"{unit}\" in duration \"{orig}\""
+                ))
+            }
         };
         total += int * scale + frac.0 * scale / frac.1;
         if total > i128::from(i64::MAX) {
@@ -159,12 +163,18 @@ pub fn parse_strict(path: &str, s: &str) -> Result<i64> {
         Some(rest) => (rest, &[], true),
         None => (
             s,
-            &[('w', 604_800), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)],
+            &[
+                ('w', 604_800),
+                ('d', 86_400),
+                ('h', 3_600),
+                ('m', 60),
+                ('s', 1),
+            ],
             false,
         ),
     };
     if iso {
-        return parse_iso(body).map_err(|m| err(m));
+        return parse_iso(body).map_err(err);
     }
     let mut total: i64 = 0;
     let mut rest = body;
@@ -177,7 +187,9 @@ pub fn parse_strict(path: &str, s: &str) -> Result<i64> {
         if n == 0 {
             return Err(err("expected a number and a unit, like 30d, 12h or 1w2d"));
         }
-        let value: i64 = rest[..n].parse().map_err(|_| err("the number is too large"))?;
+        let value: i64 = rest[..n]
+            .parse()
+            .map_err(|_| err("the number is too large"))?;
         let Some(unit) = rest[n..].chars().next() else {
             return Err(err("missing unit: use w, d, h, m or s"));
         };
@@ -246,7 +258,12 @@ pub(crate) fn describe(nanos: i128) -> String {
     let neg = nanos < 0;
     let mut secs = nanos.abs() / NANOS_PER_SEC;
     let mut parts = Vec::new();
-    for (unit, size) in [("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)] {
+    for (unit, size) in [
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+        ("second", 1),
+    ] {
         let n = secs / size;
         secs %= size;
         if n > 0 {
@@ -284,8 +301,14 @@ mod tests {
         }
         assert_eq!(ago("0m"), Ok(0));
         assert_eq!(ago("-1d"), Ok(-DAY));
-        assert_eq!(ago("15p"), Err("time: unknown unit \"p\" in duration \"15p\"".into()));
-        assert_eq!(ago("15"), Err("time: missing unit in duration \"15\"".into()));
+        assert_eq!(
+            ago("15p"),
+            Err("time: unknown unit \"p\" in duration \"15p\"".into())
+        );
+        assert_eq!(
+            ago("15"),
+            Err("time: missing unit in duration \"15\"".into())
+        );
     }
 
     #[test]
@@ -297,7 +320,10 @@ mod tests {
             assert!(acr_ago(capped).unwrap().capped, "{capped}");
         }
         assert!(ago("1w").is_err());
-        assert_eq!(ago("1d5"), Err("time: missing unit in duration \"5\"".into()));
+        assert_eq!(
+            ago("1d5"),
+            Err("time: missing unit in duration \"5\"".into())
+        );
         assert_eq!(ago("1.5h"), Ok(HOUR * 3 / 2));
     }
 
@@ -309,7 +335,9 @@ mod tests {
         assert_eq!(parse_strict("a", "P30D").unwrap(), 30 * 86_400);
         assert_eq!(parse_strict("a", "P1DT2H").unwrap(), 93_600);
         assert_eq!(parse_strict("a", "PT90M").unwrap(), 5_400);
-        for bad in ["", "2h3d", "1.5d", "d", "7days", "-1d", "1y", "P1M", "P1Y", "PT", "P", "30", "1d1d"] {
+        for bad in [
+            "", "2h3d", "1.5d", "d", "7days", "-1d", "1y", "P1M", "P1Y", "PT", "P", "30", "1d1d",
+        ] {
             let e = parse_strict("ago", bad).unwrap_err();
             assert_eq!(e.code(), "invalid_duration", "{bad}");
         }

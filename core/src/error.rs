@@ -200,123 +200,62 @@ impl Error {
     /// The same error with its path placed under `prefix` (`bodies[2]` + `manifests[0].digest`
     /// gives `bodies[2].manifests[0].digest`), for inputs nested in larger documents.
     #[must_use]
-    pub fn under(self, prefix: &str) -> Error {
-        let join = |p: String| {
-            if p == "." || p.is_empty() {
-                prefix.to_owned()
-            } else if p.starts_with('[') {
-                format!("{prefix}{p}")
-            } else {
-                format!("{prefix}.{p}")
-            }
+    pub fn under(mut self, prefix: &str) -> Error {
+        let path = self.path_mut();
+        *path = if path.as_str() == "." || path.is_empty() {
+            prefix.to_owned()
+        } else if path.starts_with('[') {
+            format!("{prefix}{path}")
+        } else {
+            format!("{prefix}.{path}")
         };
+        self
+    }
+
+    /// Where in the input the error is.
+    pub fn path(&self) -> &str {
         match self {
-            Error::InvalidDigest { path, value } => Error::InvalidDigest {
-                path: join(path),
-                value,
-            },
-            Error::InvalidRepositoryName { path, value } => Error::InvalidRepositoryName {
-                path: join(path),
-                value,
-            },
-            Error::InvalidTag { path, value } => Error::InvalidTag {
-                path: join(path),
-                value,
-            },
-            Error::InvalidReference { path, value } => Error::InvalidReference {
-                path: join(path),
-                value,
-            },
-            Error::InvalidTimestamp { path, value } => Error::InvalidTimestamp {
-                path: join(path),
-                value,
-            },
-            Error::InvalidJson { path, message } => Error::InvalidJson {
-                path: join(path),
-                message,
-            },
-            Error::DanglingTag {
-                path,
-                repository,
-                tag,
-                digest,
-            } => Error::DanglingTag {
-                path: join(path),
-                repository,
-                tag,
-                digest,
-            },
-            Error::Duplicate { path, value } => Error::Duplicate {
-                path: join(path),
-                value,
-            },
-            Error::DigestMismatch {
-                path,
-                claimed,
-                computed,
-            } => Error::DigestMismatch {
-                path: join(path),
-                claimed,
-                computed,
-            },
-            Error::UnsupportedManifest { path, reason } => Error::UnsupportedManifest {
-                path: join(path),
-                reason,
-            },
-            Error::RepositoryNotFound { path, repository } => Error::RepositoryNotFound {
-                path: join(path),
-                repository,
-            },
-            Error::ImageNotFound { path, image } => Error::ImageNotFound {
-                path: join(path),
-                image,
-            },
-            Error::InvalidOperation { path, message } => Error::InvalidOperation {
-                path: join(path),
-                message,
-            },
-            Error::InvalidPattern {
-                path,
-                pattern,
-                message,
-            } => Error::InvalidPattern {
-                path: join(path),
-                pattern,
-                message,
-            },
-            Error::PatternTooComplex {
-                path,
-                pattern,
-                subject,
-            } => Error::PatternTooComplex {
-                path: join(path),
-                pattern,
-                subject,
-            },
-            Error::InvalidDuration {
-                path,
-                value,
-                message,
-            } => Error::InvalidDuration {
-                path: join(path),
-                value,
-                message,
-            },
-            Error::InvalidPurgeCommand { path, message } => Error::InvalidPurgeCommand {
-                path: join(path),
-                message,
-            },
-            Error::LimitExceeded {
-                path,
-                limit,
-                allowed,
-                actual,
-            } => Error::LimitExceeded {
-                path: join(path),
-                limit,
-                allowed,
-                actual,
-            },
+            Error::InvalidDigest { path, .. }
+            | Error::InvalidRepositoryName { path, .. }
+            | Error::InvalidTag { path, .. }
+            | Error::InvalidReference { path, .. }
+            | Error::InvalidTimestamp { path, .. }
+            | Error::InvalidJson { path, .. }
+            | Error::DanglingTag { path, .. }
+            | Error::Duplicate { path, .. }
+            | Error::DigestMismatch { path, .. }
+            | Error::UnsupportedManifest { path, .. }
+            | Error::RepositoryNotFound { path, .. }
+            | Error::ImageNotFound { path, .. }
+            | Error::InvalidOperation { path, .. }
+            | Error::InvalidPattern { path, .. }
+            | Error::PatternTooComplex { path, .. }
+            | Error::InvalidDuration { path, .. }
+            | Error::InvalidPurgeCommand { path, .. }
+            | Error::LimitExceeded { path, .. } => path,
+        }
+    }
+
+    fn path_mut(&mut self) -> &mut String {
+        match self {
+            Error::InvalidDigest { path, .. }
+            | Error::InvalidRepositoryName { path, .. }
+            | Error::InvalidTag { path, .. }
+            | Error::InvalidReference { path, .. }
+            | Error::InvalidTimestamp { path, .. }
+            | Error::InvalidJson { path, .. }
+            | Error::DanglingTag { path, .. }
+            | Error::Duplicate { path, .. }
+            | Error::DigestMismatch { path, .. }
+            | Error::UnsupportedManifest { path, .. }
+            | Error::RepositoryNotFound { path, .. }
+            | Error::ImageNotFound { path, .. }
+            | Error::InvalidOperation { path, .. }
+            | Error::InvalidPattern { path, .. }
+            | Error::PatternTooComplex { path, .. }
+            | Error::InvalidDuration { path, .. }
+            | Error::InvalidPurgeCommand { path, .. }
+            | Error::LimitExceeded { path, .. } => path,
         }
     }
 

@@ -31,6 +31,8 @@ mod operation;
 mod pattern;
 mod plan;
 mod planner;
+mod policy;
+mod purge;
 mod reclaim;
 mod render;
 mod resolve;
@@ -40,17 +42,18 @@ mod time;
 
 pub use digest::Digest;
 pub use duration::parse_strict as parse_duration;
-pub use pattern::BACKTRACK_LIMIT;
 pub use error::{Error, Result};
 pub use field::{from_deserializer, from_json, from_value};
 pub use generate::{generate, GeneratorOptions};
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};
 pub use operation::{Operation, PlanOptions, TimeField};
+pub use pattern::BACKTRACK_LIMIT;
 pub use plan::{
     Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
 };
 pub use planner::plan;
+pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
 pub use reclaim::{Reclaim, RepositoryReclaim, Shared, SharedWith};
 pub use render::{confirmation, human_bytes, render_text};
 pub use snapshot::{

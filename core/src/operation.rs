@@ -41,6 +41,7 @@ use crate::digest::Digest;
 use crate::error::Result;
 use crate::field;
 use crate::names::{ImageReference, RepositoryName};
+use crate::policy::Policy;
 use crate::time::Timestamp;
 
 tagged_enum! {
@@ -108,6 +109,32 @@ pub enum Operation / OperationWire {
         /// `--include-locked`.
         #[serde(default, skip_serializing_if = "is_false")]
         include_locked: bool,
+    },
+    /// regprune's own purge: whole-name filters, a strict age, `keep` counting images.
+    Purge {
+        /// `repository:tag` regexes, each part matched against the whole name.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        filter: Vec<String>,
+        /// Age: `30d`, `12h`, `1w2d`, `P30D`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ago: Option<String>,
+        /// Or an absolute cut-off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<Timestamp>,
+        /// The timestamp ages are measured on.
+        #[serde(default)]
+        timestamp: TimeField,
+        /// The most recent selected images to keep per repository, whatever their age.
+        #[serde(default)]
+        keep: u32,
+        /// Also delete untagged manifests older than the cut-off.
+        #[serde(default, skip_serializing_if = "is_false")]
+        untagged: bool,
+    },
+    /// A retention policy of rules.
+    Policy {
+        /// The policy.
+        policy: Policy,
     },
     /// ACR's retention policy for untagged manifests: those whose last update is after
     /// `enabledAt` and at least `days` days before `now`.

@@ -52,16 +52,13 @@ impl Pattern {
 
     /// Whether the pattern matches (searches) `subject`.
     pub fn is_match(&self, subject: &str) -> Result<bool> {
-        self.re.is_match(subject).map_err(|_| Error::PatternTooComplex {
-            path: self.path.clone(),
-            pattern: self.source.clone(),
-            subject: subject.to_owned(),
-        })
-    }
-
-    /// The pattern as the user wrote it.
-    pub fn source(&self) -> &str {
-        &self.source
+        self.re
+            .is_match(subject)
+            .map_err(|_| Error::PatternTooComplex {
+                path: self.path.clone(),
+                pattern: self.source.clone(),
+                subject: subject.to_owned(),
+            })
     }
 }
 
@@ -100,7 +97,11 @@ pub(crate) fn looks_like_glob(re: &str) -> bool {
     let b = re.as_bytes();
     b.iter().enumerate().any(|(i, &c)| {
         c == b'*'
-            && (i == 0 || !matches!(b[i - 1], b'.' | b')' | b']' | b'\\' | b'*' | b'+' | b'?' | b'}'))
+            && (i == 0
+                || !matches!(
+                    b[i - 1],
+                    b'.' | b')' | b']' | b'\\' | b'*' | b'+' | b'?' | b'}'
+                ))
     })
 }
 
@@ -169,9 +170,18 @@ mod tests {
         ok("app:[[:digit:]]+", "app", "[[:digit:]]+");
         ok("a/b:[a:b]", "a/b", "[a:b]");
         ok("app:v1(?!-a)", "app", "v1(?!-a)");
-        assert_eq!(split_filter("foo"), Err("unable to correctly parse filter flag"));
-        assert_eq!(split_filter("foo:bar:zzz"), Err("unable to correctly parse filter flag"));
-        assert_eq!(split_filter(":.*"), Err("missing repository name/expression"));
+        assert_eq!(
+            split_filter("foo"),
+            Err("unable to correctly parse filter flag")
+        );
+        assert_eq!(
+            split_filter("foo:bar:zzz"),
+            Err("unable to correctly parse filter flag")
+        );
+        assert_eq!(
+            split_filter(":.*"),
+            Err("missing repository name/expression")
+        );
         assert_eq!(split_filter("repo:"), Err("missing tag name/expression"));
     }
 
@@ -190,7 +200,10 @@ mod tests {
         let g = Pattern::glob("g", "team*/api-?").unwrap();
         assert!(g.is_match("team1/api-x").unwrap());
         assert!(!g.is_match("team1/sub/api-x").unwrap());
-        assert!(Pattern::glob("g", "team/**").unwrap().is_match("team/a/b").unwrap());
+        assert!(Pattern::glob("g", "team/**")
+            .unwrap()
+            .is_match("team/a/b")
+            .unwrap());
         assert!(looks_like_glob("app*"));
         assert!(looks_like_glob("*-dev"));
         assert!(!looks_like_glob("app.*"));

@@ -21,7 +21,31 @@ pub fn plan(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -
     let graph = Graph::build(snapshot)?;
     let selection = select::select(&graph, operation, options)?;
     let echo = selection.echo.clone().unwrap_or_else(|| operation.clone());
-    Ok(assemble(&graph, echo, options, selection))
+    let limits = selection.limits.clone();
+    let plan = assemble(&graph, echo, options, selection);
+    if let Some(limits) = limits {
+        check_limits(&plan, &limits)?;
+    }
+    Ok(plan)
+}
+
+/// Fails closed when a plan exceeds a policy's caps.
+fn check_limits(plan: &Plan, limits: &crate::policy::Limits) -> Result<()> {
+    let checks = [
+        ("maxDeletions", limits.max_deletions, plan.reclaim.manifests),
+        ("maxBytes", limits.max_bytes, plan.reclaim.total_bytes),
+    ];
+    for (name, allowed, actual) in checks {
+        if let Some(allowed) = allowed.filter(|&a| actual > a) {
+            return Err(crate::error::Error::LimitExceeded {
+                path: format!("operation.policy.limits.{name}"),
+                limit: name.to_owned(),
+                allowed,
+                actual,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The parts of a plan being written.
@@ -38,8 +62,9 @@ pub(crate) fn assemble(
     options: &PlanOptions,
     mut sel: Selection,
 ) -> Plan {
-    let mut pinned: Set<&Digest> = hash::set(options.pinned.len());
+    let mut pinned: Set<&Digest> = hash::set(options.pinned.len() + sel.pinned.len());
     pinned.extend(&options.pinned);
+    pinned.extend(&sel.pinned);
     let res = resolve(g, &sel, &pinned);
     let untagged_tags: Set<(Mid, u32)> = sel.untags.iter().map(|(m, t, _)| (*m, *t)).collect();
     let mut draft = Draft {
@@ -63,7 +88,9 @@ pub(crate) fn assemble(
     }
     if sel.acr {
         let requested: Set<Mid> = sel.requests.iter().map(|r| r.id).collect();
-        draft.warnings.extend(crate::acr_purge::overruled(g, &res.held, &requested));
+        draft
+            .warnings
+            .extend(crate::acr_purge::overruled(g, &res.held, &requested));
     }
     draft.warnings.extend(left_behind(g, &res));
     if !g.snapshot.complete {
@@ -94,7 +121,7 @@ pub(crate) fn assemble(
         pinned: options.pinned.clone(),
         actions: draft.actions,
         retained: draft.retained,
-        reclaim: reclaim::compute(g, &res.deleted, untagged),
+        reclaim: reclaim::compute(g, &res.deleted, &untagged),
         warnings: draft.warnings,
         digest: None,
     };
@@ -141,9 +168,15 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft)
     }
 }
 
-/// Untag actions (a locked tag is retained instead); returns how many tags go.
-fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -> u64 {
-    let mut count = 0;
+/// Untag actions (a locked tag is retained instead); returns how many tags go from
+/// manifests that stay, per repository.
+fn untags(
+    g: &Graph<'_>,
+    sel: &Selection,
+    res: &Resolution,
+    draft: &mut Draft,
+) -> std::collections::BTreeMap<u32, u64> {
+    let mut count = std::collections::BTreeMap::new();
     let mut left = std::collections::BTreeSet::new();
     let mut untagging: Map<Mid, usize> = hash::map(sel.untags.len());
     for (id, _, _) in &sel.untags {
@@ -154,9 +187,13 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
         let tag = &repo.tags[*ti as usize];
         let repo_lock = lock_of(repo.changeable_attributes.as_ref())
             .map(|l| format!("its repository is locked ({l})"));
-        let tag_lock = lock_of(tag.changeable_attributes.as_ref())
-            .map(|l| format!("the tag is locked ({l})"));
-        let lock = if sel.unlock { repo_lock } else { repo_lock.or(tag_lock.clone()) };
+        let tag_lock =
+            lock_of(tag.changeable_attributes.as_ref()).map(|l| format!("the tag is locked ({l})"));
+        let lock = if sel.unlock {
+            repo_lock
+        } else {
+            repo_lock.or(tag_lock.clone())
+        };
         if let Some(lock) = lock {
             draft.retained.push(Retained {
                 repository: repo.name.clone(),
@@ -167,7 +204,7 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) -
             });
             continue;
         }
-        count += u64::from(!res.deleted[*id as usize]);
+        *count.entry(g.repo_index(*id)).or_default() += u64::from(!res.deleted[*id as usize]);
         draft.actions.push(Action {
             kind: ActionType::Untag,
             repository: repo.name.clone(),

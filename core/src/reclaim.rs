@@ -117,8 +117,9 @@ struct Tally<'s> {
     shallow_image_bytes: u64,
 }
 
-/// Computes reclaim for the manifests marked in `deleted` and `untags` removed tags.
-pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: u64) -> Reclaim {
+/// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
+/// their own (from manifests that stay), counted per repository.
+pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
     let mut t = Tally::default();
     t.collect_deleted(graph, deleted);
     if !t.blobs.is_empty() || !t.own.is_empty() {
@@ -135,14 +136,10 @@ impl<'s> Tally<'s> {
         for ri in repo_order_by_name(graph) {
             for id in graph.manifests_of(ri).filter(|&id| deleted[id as usize]) {
                 let m = graph.manifest(id);
-                let row = self.rows.entry(ri).or_insert_with(|| RepositoryReclaim {
-                    repository: repos[ri as usize].name.clone(),
-                    manifests: 0,
-                    tags: 0,
-                    blob_bytes: 0,
-                    blob_count: 0,
-                    manifest_bytes: 0,
-                });
+                let row = self
+                    .rows
+                    .entry(ri)
+                    .or_insert_with(|| empty_row(&repos[ri as usize].name));
                 row.manifests += 1;
                 row.tags += graph.tags.of(id).len() as u64;
                 if m.is_shallow() {
@@ -192,9 +189,15 @@ impl<'s> Tally<'s> {
         }
     }
 
-    fn finish(mut self, graph: &Graph<'_>, untags: u64) -> Reclaim {
+    fn finish(mut self, graph: &Graph<'_>, untags: &BTreeMap<u32, u64>) -> Reclaim {
+        let repos = &graph.snapshot.repositories;
+        for (&ri, &n) in untags {
+            self.rows
+                .entry(ri)
+                .or_insert_with(|| empty_row(&repos[ri as usize].name))
+                .tags += n;
+        }
         let mut r = Reclaim {
-            tags: untags,
             shallow_image_bytes: self.shallow_image_bytes,
             ..Reclaim::default()
         };
@@ -212,7 +215,6 @@ impl<'s> Tally<'s> {
                 row.manifest_bytes += b.size;
             }
         }
-        let repos = &graph.snapshot.repositories;
         let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
         for (digest, ri) in &self.kept_by {
             let name = &repos[*ri as usize].name;
@@ -245,6 +247,17 @@ impl<'s> Tally<'s> {
         );
         r.exact = r.inexact_reasons.is_empty();
         r
+    }
+}
+
+fn empty_row(name: &RepositoryName) -> RepositoryReclaim {
+    RepositoryReclaim {
+        repository: name.clone(),
+        manifests: 0,
+        tags: 0,
+        blob_bytes: 0,
+        blob_count: 0,
+        manifest_bytes: 0,
     }
 }
 

@@ -57,7 +57,11 @@ pub(crate) fn resolve(g: &Graph<'_>, sel: &Selection, pinned: &Set<&Digest>) -> 
         }
     }
     while let Some(m) = queue.pop_front() {
-        let children = if sel.cascade_children { g.children.of(m) } else { &[] };
+        let children = if sel.cascade_children {
+            g.children.of(m)
+        } else {
+            &[]
+        };
         let next = children.iter().map(|&c| (c, Cause::Child(m)));
         let refs = g.referrers.of(m).iter().map(|&r| (r, Cause::Referrer(m)));
         for (id, why) in next.chain(refs) {
@@ -116,7 +120,11 @@ fn protection(
     pinned: &Set<&Digest>,
     unlock: bool,
 ) -> Option<Reason> {
-    let lock = if unlock { g.repository_lock(m) } else { g.lock(m) };
+    let lock = if unlock {
+        g.repository_lock(m)
+    } else {
+        g.lock(m)
+    };
     if let Some(lock) = lock {
         return Some(reason(ReasonCode::Locked, lock));
     }

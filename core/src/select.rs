@@ -43,6 +43,10 @@ pub(crate) struct Selection {
     /// The request as the plan should echo it, when that differs from what was given
     /// (a canonical `acr purge` command line without credentials).
     pub echo: Option<Operation>,
+    /// Digests the request itself protects (a policy's `protect.digests`).
+    pub pinned: Vec<crate::digest::Digest>,
+    /// Caps the finished plan must respect.
+    pub limits: Option<crate::policy::Limits>,
 }
 
 impl Selection {
@@ -144,6 +148,12 @@ pub(crate) fn select(g: &Graph<'_>, op: &Operation, opts: &PlanOptions) -> Resul
         Operation::Retention { days, enabled_at } => {
             retention(g, *days, *enabled_at, opts.now, &mut s);
         }
+        Operation::Purge { .. } => s = purge(g, op, opts.now)?,
+        Operation::Policy { policy } => {
+            s = crate::policy::select(g, policy, opts.now, "operation.policy")?;
+            s.pinned.clone_from(&policy.protect.digests);
+            s.limits = Some(policy.limits.clone());
+        }
         Operation::AcrPurge { .. } => {
             let args = acr_args(op)?;
             s = crate::acr_purge::select(g, &args, opts.now, "operation")?;
@@ -206,6 +216,32 @@ fn retention(g: &Graph<'_>, days: u32, enabled_at: Timestamp, now: Timestamp, s:
             None => s.retained.push(missing_time(g, id, TimeField::LastUpdateTime)),
         }
     }
+}
+
+fn purge(g: &Graph<'_>, op: &Operation, now: Timestamp) -> Result<Selection> {
+    let Operation::Purge {
+        filter,
+        ago,
+        before,
+        timestamp,
+        keep,
+        untagged,
+    } = op
+    else {
+        return Err(Error::InvalidOperation {
+            path: "operation".into(),
+            message: "not a purge operation".into(),
+        });
+    };
+    let args = crate::purge::PurgeArgs {
+        filter,
+        ago: ago.as_deref(),
+        before: *before,
+        timestamp: *timestamp,
+        keep: *keep,
+        untagged: *untagged,
+    };
+    crate::purge::select(g, &args, now, "operation")
 }
 
 /// The flags of an `acrPurge` operation, from its command line or its fields.

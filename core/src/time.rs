@@ -106,7 +106,9 @@ impl Timestamp {
     pub fn minus_nanos(&self, nanos: i128) -> Timestamp {
         const N: i128 = 1_000_000_000;
         let t = i128::from(self.secs) * N + i128::from(self.nanos) - nanos;
-        let secs = t.div_euclid(N).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        let secs = t
+            .div_euclid(N)
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         Timestamp {
             secs: secs as i64,
             nanos: t.rem_euclid(N) as u32,

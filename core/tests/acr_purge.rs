@@ -1,6 +1,8 @@
 //! `acrPurge` properties that span several plans.
 
-use regprune_core::{from_value, generate, plan, GeneratorOptions, Operation, PlanOptions, Snapshot};
+use regprune_core::{
+    from_value, generate, plan, GeneratorOptions, Operation, PlanOptions, Snapshot,
+};
 use serde_json::json;
 
 fn now() -> PlanOptions {
@@ -14,11 +16,25 @@ fn purge(s: &Snapshot, cmd: &str) -> regprune_core::Plan {
 
 #[test]
 fn dry_run_plans_exactly_what_the_real_run_does() {
-    let s = generate(&GeneratorOptions { seed: 3, manifests: 1_500, repositories: None });
-    for flags in ["--ago 30d --untagged", "--ago 90d --keep 3", "--ago 10d --keep 2 --untagged"] {
+    let s = generate(&GeneratorOptions {
+        seed: 3,
+        manifests: 1_500,
+        repositories: None,
+    });
+    for flags in [
+        "--ago 30d --untagged",
+        "--ago 90d --keep 3",
+        "--ago 10d --keep 2 --untagged",
+    ] {
         let real = purge(&s, &format!("acr purge --filter 'team1/.*:.*' {flags}"));
-        let dry = purge(&s, &format!("acr purge --filter 'team1/.*:.*' {flags} --dry-run"));
-        assert!(!real.actions.is_empty(), "{flags}: the case must delete something");
+        let dry = purge(
+            &s,
+            &format!("acr purge --filter 'team1/.*:.*' {flags} --dry-run"),
+        );
+        assert!(
+            !real.actions.is_empty(),
+            "{flags}: the case must delete something"
+        );
         assert_eq!(real.actions, dry.actions, "{flags}");
         assert_eq!(real.retained, dry.retained);
         assert_eq!(real.reclaim, dry.reclaim);
@@ -27,19 +43,40 @@ fn dry_run_plans_exactly_what_the_real_run_does() {
 
 #[test]
 fn the_command_line_and_the_fields_are_the_same_request() {
-    let s = generate(&GeneratorOptions { seed: 9, manifests: 800, repositories: None });
-    let cmd = purge(&s, "acr purge -f 'team.*:v[0-9]+$' --ago=20d --keep 1 --untagged");
+    let s = generate(&GeneratorOptions {
+        seed: 9,
+        manifests: 800,
+        repositories: None,
+    });
+    let cmd = purge(
+        &s,
+        "acr purge -f 'team.*:v[0-9]+$' --ago=20d --keep 1 --untagged",
+    );
     let fields: Operation = from_value(&json!({"op": "acrPurge", "filter": ["team.*:v[0-9]+$"],
         "ago": "20d", "keep": 1, "untagged": true}))
     .unwrap();
     let fields = plan(&s, &fields, &now()).unwrap();
-    assert_eq!(cmd.to_json(), fields.to_json(), "both echo the same canonical command");
+    assert_eq!(
+        cmd.to_json(),
+        fields.to_json(),
+        "both echo the same canonical command"
+    );
 }
 
 #[test]
 fn credentials_never_reach_the_plan() {
-    let s = generate(&GeneratorOptions { seed: 1, manifests: 100, repositories: None });
-    let p = purge(&s, "acr purge -r myreg -u admin -p hunter2 --filter 'a:.*' --ago 1d");
+    let s = generate(&GeneratorOptions {
+        seed: 1,
+        manifests: 100,
+        repositories: None,
+    });
+    let p = purge(
+        &s,
+        "acr purge -r myreg -u admin -p hunter2 --filter 'a:.*' --ago 1d",
+    );
     let text = p.to_json();
-    assert!(!text.contains("hunter2") && !text.contains("admin"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("admin"),
+        "{text}"
+    );
 }

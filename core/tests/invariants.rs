@@ -143,7 +143,16 @@ proptest! {
             Operation::DeleteOlderThan { repository: repo.parse().unwrap(), before: cutoff, field: TimeField::LastUpdateTime },
             Operation::Retention { days, enabled_at: Timestamp::parse("2024-06-01").unwrap() },
         ];
-        for op in &ops {
+        let more: Vec<Operation> = [
+            serde_json::json!({"op": "purge", "filter": [format!("{repo}:.*")], "ago": format!("{days}d"), "keep": pin_every % 4, "untagged": true}),
+            serde_json::json!({"op": "acrPurge", "command": format!("acr purge --filter '.*:v.*' --ago {days}d --keep {} --untagged", pin_every % 3)}),
+            serde_json::json!({"op": "acrPurge", "command": format!("acr purge --untagged-only --ago {days}d")}),
+            serde_json::json!({"op": "policy", "policy": {"rules": [
+                {"name": "old", "action": "delete", "olderThan": format!("{days}d"), "keepMostRecent": pin_every % 5},
+                {"name": "keep-v1", "action": "keep", "tags": ["v1*"]}],
+                "protect": {"neverEmptyRepository": true}}}),
+        ].into_iter().map(|v| regprune_core::from_value(&v).unwrap()).collect();
+        for op in ops.iter().chain(&more) {
             check(&s, op, &opts, None);
             check(&s, op, &PlanOptions::at(now()), None);
         }
