@@ -46,13 +46,13 @@ pub struct Rule {
     /// Repository globs (`team-*/api`, `**`); a leading `!` excludes. Empty: every repository.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<String>,
-    /// Repository regexes, matched against the whole name.
+    /// Repository regexes, matched against the whole name; a leading `!` excludes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repository_regex: Vec<String>,
     /// Tag globs (`pr-*`, `v?.*`); a leading `!` excludes images carrying such a tag.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// Tag regexes, matched against the whole tag.
+    /// Tag regexes, matched against the whole tag; a leading `!` excludes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tag_regex: Vec<String>,
     /// Tagged images, untagged manifests, or both.
@@ -153,28 +153,34 @@ fn compile<'p>(rule: &'p Rule, at: &str, now: Timestamp) -> Result<Compiled<'p>>
         older: None,
         newer: None,
     };
-    for (i, g) in rule.repositories.iter().enumerate() {
-        let p = format!("{at}.repositories[{i}]");
-        match g.strip_prefix('!') {
-            Some(neg) => c.repo_out.push(Pattern::glob(&p, neg)?),
-            None => c.repo_in.push(Pattern::glob(&p, g)?),
-        }
-    }
-    for (i, r) in rule.repository_regex.iter().enumerate() {
-        c.repo_in
-            .push(Pattern::full(&format!("{at}.repositoryRegex[{i}]"), r)?);
-    }
-    for (i, g) in rule.tags.iter().enumerate() {
-        let p = format!("{at}.tags[{i}]");
-        match g.strip_prefix('!') {
-            Some(neg) => c.tag_out.push(Pattern::glob(&p, neg)?),
-            None => c.tag_in.push(Pattern::glob(&p, g)?),
-        }
-    }
-    for (i, r) in rule.tag_regex.iter().enumerate() {
-        c.tag_in
-            .push(Pattern::full(&format!("{at}.tagRegex[{i}]"), r)?);
-    }
+    include_exclude(
+        &rule.repositories,
+        true,
+        &format!("{at}.repositories"),
+        &mut c.repo_in,
+        &mut c.repo_out,
+    )?;
+    include_exclude(
+        &rule.repository_regex,
+        false,
+        &format!("{at}.repositoryRegex"),
+        &mut c.repo_in,
+        &mut c.repo_out,
+    )?;
+    include_exclude(
+        &rule.tags,
+        true,
+        &format!("{at}.tags"),
+        &mut c.tag_in,
+        &mut c.tag_out,
+    )?;
+    include_exclude(
+        &rule.tag_regex,
+        false,
+        &format!("{at}.tagRegex"),
+        &mut c.tag_in,
+        &mut c.tag_out,
+    )?;
     if let Some(d) = &rule.older_than {
         c.older = Some(now.minus_seconds(parse_strict(&format!("{at}.olderThan"), d)?));
     }
@@ -182,6 +188,29 @@ fn compile<'p>(rule: &'p Rule, at: &str, now: Timestamp) -> Result<Compiled<'p>>
         c.newer = Some(now.minus_seconds(parse_strict(&format!("{at}.newerThan"), d)?));
     }
     Ok(c)
+}
+
+/// Compiles a list of globs or regexes; entries starting with `!` go to `exclude`.
+fn include_exclude(
+    list: &[String],
+    glob: bool,
+    at: &str,
+    include: &mut Vec<Pattern>,
+    exclude: &mut Vec<Pattern>,
+) -> Result<()> {
+    for (i, entry) in list.iter().enumerate() {
+        let p = format!("{at}[{i}]");
+        let (pattern, into) = match entry.strip_prefix('!') {
+            Some(neg) => (neg, &mut *exclude),
+            None => (entry.as_str(), &mut *include),
+        };
+        into.push(if glob {
+            Pattern::glob(&p, pattern)?
+        } else {
+            Pattern::full(&p, pattern)?
+        });
+    }
+    Ok(())
 }
 
 fn any_match(patterns: &[Pattern], subject: &str) -> Result<bool> {
