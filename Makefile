@@ -4,13 +4,36 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup demo lint test test-rust
+.PHONY: setup setup-wasm demo lint lint-npm test test-rust test-npm npm
+
+# wasm-bindgen's CLI must be the exact version the crate is locked to.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
+WASM_OUT := target/wasm32-unknown-unknown/release/regprune_wasm.wasm
 
 ## setup: the Rust toolchain pieces the checks need (idempotent)
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+## setup-wasm: the wasm32 target, wasm-bindgen-cli at the pinned version, npm dev packages
+setup-wasm: setup
+	@rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ -x npm/node_modules/.bin/tsc ] && [ -x npm/node_modules/.bin/wasm-opt ] || (cd npm && npm install --no-audit --no-fund --silent)
+
+WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml Cargo.lock core/Cargo.toml bindings-wasm/Cargo.toml
+
+# wasm-opt comes from the npm package binaryen (pinned in npm/package.json): Debian's binaryen
+# is too old for the reference types rustc now emits, and breaks the module.
+npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
+	$(CARGO) build --quiet -p regprune-wasm --target wasm32-unknown-unknown --release
+	wasm-bindgen --target web --out-dir npm/wasm --out-name regprune $(WASM_OUT)
+	npm/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue npm/wasm/regprune_bg.wasm -o npm/wasm/regprune_bg.wasm
+
+## npm: build the WebAssembly core and the JavaScript package in npm/ (reports the .wasm size)
+npm: setup-wasm npm/wasm/regprune_bg.wasm
+	@echo "npm/wasm/regprune_bg.wasm: $$(stat -c %s npm/wasm/regprune_bg.wasm) bytes ($$(gzip -9c npm/wasm/regprune_bg.wasm | wc -c) gzipped)"
 
 ## demo: plan the ACR guide's deletions against the bundled example registry
 demo: setup
@@ -21,8 +44,15 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## lint-npm: TypeScript strict check of the package's types
+lint-npm: npm
+	cd npm && npx tsc --noEmit -p tsconfig.json
+
 ## test: lint, then every test
-test: lint test-rust
+test: lint lint-npm test-rust test-npm
 
 test-rust: setup
 	$(CARGO) test --workspace
+
+test-npm: npm
+	cd npm && node --test test/

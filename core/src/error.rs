@@ -5,7 +5,16 @@
 ///
 /// `path` fields name the place in the input document, in the form
 /// `repositories[3].tags[7].digest`, so a user can find the bad value at once.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// It serializes as `{"code": "invalid_digest", "path": …, "value": …}`, so the bindings hand
+/// every field of the variant to Python and JavaScript without a per-field copy. Fields named
+/// `message` serialize as `detail`, leaving `message` to the whole sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(
+    tag = "code",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 #[non_exhaustive]
 pub enum Error {
     /// A digest that does not follow the OCI digest grammar (image-spec, descriptor.md).
@@ -54,6 +63,7 @@ pub enum Error {
         /// Where the parser stopped (`.` for the document itself).
         path: String,
         /// What the parser expected.
+        #[serde(rename = "detail")]
         message: String,
     },
     /// A tag whose digest is not one of its repository's manifests.
@@ -118,6 +128,7 @@ pub enum Error {
         /// The pattern as given.
         pattern: String,
         /// What the regex engine said.
+        #[serde(rename = "detail")]
         message: String,
     },
     /// A pattern whose matching exceeded the backtracking limit (catastrophic backtracking).
@@ -138,6 +149,7 @@ pub enum Error {
         /// The duration as given.
         value: String,
         /// Why it was refused.
+        #[serde(rename = "detail")]
         message: String,
     },
     /// An `acr purge` command line that `acr` itself would refuse.
@@ -146,6 +158,7 @@ pub enum Error {
         /// Where the command was found.
         path: String,
         /// The error, in acr's words where acr has words for it.
+        #[serde(rename = "detail")]
         message: String,
     },
     /// A policy limit (`maxDeletions`, `maxBytes`) that the plan would exceed: nothing is
@@ -167,6 +180,7 @@ pub enum Error {
         /// Where the problem is.
         path: String,
         /// What is wrong, quoting the value.
+        #[serde(rename = "detail")]
         message: String,
     },
 }

@@ -54,7 +54,7 @@ pub use plan::{
 };
 pub use planner::plan;
 pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
-pub use reclaim::{Reclaim, RepositoryReclaim, Shared, SharedWith};
+pub use reclaim::{reclaim, Reclaim, RepositoryReclaim, Shared, SharedWith};
 pub use render::{confirmation, human_bytes, render_text};
 pub use snapshot::{
     ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag,

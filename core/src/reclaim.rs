@@ -117,6 +117,50 @@ struct Tally<'s> {
     shallow_image_bytes: u64,
 }
 
+/// The reclaim of `plan`'s actions against `snapshot`: what the plan gives back if the
+/// registry is as the snapshot says (for a plan carried to a fresh snapshot, or edited).
+/// Actions naming manifests the snapshot does not hold are an error.
+pub fn reclaim(snapshot: &crate::Snapshot, plan: &crate::Plan) -> crate::Result<Reclaim> {
+    use crate::plan::ActionType;
+    let graph = Graph::build(snapshot)?;
+    let mut deleted = vec![false; graph.len()];
+    let mut untags: BTreeMap<u32, u64> = BTreeMap::new();
+    let missing = |i: usize, a: &crate::Action, d: &Digest| crate::Error::ImageNotFound {
+        path: format!("plan.actions[{i}]"),
+        image: format!("{}@{d}", a.repository),
+    };
+    for (i, a) in plan.actions.iter().enumerate() {
+        let ri = graph.repository_by_name(&a.repository).ok_or_else(|| {
+            crate::Error::RepositoryNotFound {
+                path: format!("plan.actions[{i}].repository"),
+                repository: a.repository.to_string(),
+            }
+        })?;
+        let digests: Vec<&Digest> = match a.kind {
+            ActionType::DeleteManifest | ActionType::Untag => a.digest.iter().collect(),
+            ActionType::DeleteRepository => a.manifests.iter().collect(),
+        };
+        for d in digests {
+            let id = graph.find(ri, d).ok_or_else(|| missing(i, a, d))?;
+            if a.kind == ActionType::Untag {
+                *untags.entry(ri).or_default() += 1;
+            } else {
+                deleted[id as usize] = true;
+            }
+        }
+    }
+    // Tags removed with a deleted manifest are counted with it.
+    for a in &plan.actions {
+        if let (ActionType::Untag, Some(d)) = (a.kind, &a.digest) {
+            let ri = graph.repository_by_name(&a.repository).unwrap_or_default();
+            if graph.find(ri, d).is_some_and(|id| deleted[id as usize]) {
+                *untags.entry(ri).or_default() -= 1;
+            }
+        }
+    }
+    Ok(compute(&graph, &deleted, &untags))
+}
+
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {

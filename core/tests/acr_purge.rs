@@ -80,3 +80,37 @@ fn credentials_never_reach_the_plan() {
         "{text}"
     );
 }
+
+#[test]
+fn reclaim_of_a_plan_recomputes_its_figures() {
+    let s = generate(&GeneratorOptions {
+        seed: 5,
+        manifests: 1_200,
+        repositories: None,
+    });
+    for cmd in [
+        "acr purge --filter '.*:.*' --ago 60d --untagged",
+        "acr purge --untagged-only --ago 10d",
+    ] {
+        let p = purge(&s, cmd);
+        assert!(p.reclaim.total_bytes > 0, "{cmd}");
+        assert_eq!(regprune_core::reclaim(&s, &p).unwrap(), p.reclaim, "{cmd}");
+    }
+}
+
+#[test]
+fn errors_serialize_with_their_code_and_fields() {
+    for code in regprune_core::Error::CODES {
+        assert!(
+            code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{code}"
+        );
+    }
+    let e = Snapshot::from_json(br#"{"repositories":[{"name":"Bad"}]}"#).unwrap_err();
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(
+        v,
+        json!({"code": "invalid_repository_name", "path": "repositories[0].name", "value": "Bad"})
+    );
+    assert_eq!(v["code"], e.code());
+}

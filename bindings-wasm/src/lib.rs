@@ -1,0 +1,186 @@
+//! The WebAssembly face of `regprune-core`. Documents cross as plain JS objects
+//! (`Serializer::json_compatible()`); a snapshot may also come as a JSON string or bytes, which
+//! are parsed in Rust, so JS never holds a second copy. Errors cross as real `Error` objects
+//! carrying `code` and the variant's fields; the npm wrapper (`npm/index.js`) turns them into
+//! `RegpruneError` subclasses.
+
+use regprune_core::import::Import;
+use regprune_core::{
+    from_deserializer, Digest, Error, GeneratorOptions, Operation, Plan, PlanOptions, Snapshot,
+};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+/// Converts a core error into a JS `Error` with `name`, `code` and the variant's fields.
+fn js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("RegpruneError");
+    if let Ok(fields) = e.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
+        let _ = js_sys::Object::assign(err.as_ref(), &fields.into());
+    }
+    err.into()
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| {
+            js_error(&Error::InvalidJson {
+                path: ".".into(),
+                message: e.to_string(),
+            })
+        })
+}
+
+/// Reads a document from a JS value. Paths in errors are relative to the document, except
+/// for an operation, whose paths start with `operation` as in a plan.
+fn from_js<T: serde::de::DeserializeOwned>(
+    value: JsValue,
+    under: Option<&str>,
+) -> Result<T, JsValue> {
+    from_deserializer(serde_wasm_bindgen::Deserializer::from(value)).map_err(|e: Error| {
+        js_error(&match under {
+            Some(prefix) => e.under(prefix),
+            None => e,
+        })
+    })
+}
+
+/// Reads a snapshot given as a JSON string, JSON bytes (`Uint8Array`) or an object.
+fn snapshot_of(input: JsValue) -> Result<Snapshot, JsValue> {
+    if let Some(text) = input.as_string() {
+        return Snapshot::from_json(text.as_bytes()).map_err(|e| js_error(&e));
+    }
+    if input.is_instance_of::<js_sys::Uint8Array>() {
+        let bytes = js_sys::Uint8Array::from(input).to_vec();
+        return Snapshot::from_json(&bytes).map_err(|e| js_error(&e));
+    }
+    from_js(input, None)
+}
+
+/// A parsed snapshot kept in WebAssembly memory, to plan against it many times (the preview
+/// widget re-plans on every keystroke) without parsing it again.
+#[wasm_bindgen]
+pub struct ParsedSnapshot {
+    snapshot: Snapshot,
+}
+
+#[wasm_bindgen]
+impl ParsedSnapshot {
+    /// Parses a snapshot (JSON string, bytes or object).
+    #[wasm_bindgen(constructor)]
+    pub fn new(input: JsValue) -> Result<ParsedSnapshot, JsValue> {
+        Ok(ParsedSnapshot {
+            snapshot: snapshot_of(input)?,
+        })
+    }
+
+    /// Plans `operation` with `options` (`{now, pinned}`); returns the plan object.
+    pub fn plan(&self, operation: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        to_js(&plan_with(&self.snapshot, operation, options)?)
+    }
+
+    /// Plans and returns the plan's JSON text exactly as the core writes it.
+    #[wasm_bindgen(js_name = planJson)]
+    pub fn plan_json(&self, operation: JsValue, options: JsValue) -> Result<String, JsValue> {
+        Ok(plan_with(&self.snapshot, operation, options)?.to_json())
+    }
+
+    /// The reclaim of `plan`'s actions against this snapshot.
+    pub fn reclaim(&self, plan: JsValue) -> Result<JsValue, JsValue> {
+        let plan: Plan = from_js(plan, None)?;
+        to_js(&regprune_core::reclaim(&self.snapshot, &plan).map_err(|e| js_error(&e))?)
+    }
+
+    /// The snapshot as a plain object.
+    #[wasm_bindgen(js_name = toObject)]
+    pub fn to_object(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.snapshot)
+    }
+
+    /// Number of manifests in the snapshot.
+    #[wasm_bindgen(getter, js_name = manifestCount)]
+    pub fn manifest_count(&self) -> usize {
+        self.snapshot
+            .repositories
+            .iter()
+            .map(|r| r.manifests.len())
+            .sum()
+    }
+}
+
+fn plan_with(snapshot: &Snapshot, operation: JsValue, options: JsValue) -> Result<Plan, JsValue> {
+    let operation: Operation = from_js(operation, Some("operation"))?;
+    let options: PlanOptions = from_js(options, None)?;
+    regprune_core::plan(snapshot, &operation, &options).map_err(|e| js_error(&e))
+}
+
+/// Builds a snapshot from a document of any importer (`{format: "acrListMetadata" | "acrApi",
+/// …}`).
+#[wasm_bindgen(js_name = importSnapshot)]
+pub fn import_snapshot(document: JsValue) -> Result<JsValue, JsValue> {
+    let import: Import = from_js(document, None)?;
+    to_js(&import.into_snapshot().map_err(|e| js_error(&e))?)
+}
+
+/// Reads manifest bytes; `digest` (if given) must match them.
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned strings
+#[wasm_bindgen(js_name = parseManifest)]
+pub fn parse_manifest(
+    bytes: &[u8],
+    digest: Option<String>,
+    content_type: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let claimed = match digest {
+        Some(d) => Some(
+            d.parse::<Digest>()
+                .map_err(|e| js_error(&e.under("digest")))?,
+        ),
+        None => None,
+    };
+    let m = regprune_core::import::parse_manifest(bytes, claimed.as_ref(), content_type.as_deref())
+        .map_err(|e| js_error(&e))?;
+    to_js(&m)
+}
+
+/// The human preview of a plan.
+#[wasm_bindgen(js_name = renderText)]
+pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
+    let plan: Plan = from_js(plan, None)?;
+    Ok(regprune_core::render_text(&plan))
+}
+
+/// The digest a plan must carry: sha256 of its canonical JSON without `digest`.
+#[wasm_bindgen(js_name = planDigest)]
+pub fn plan_digest(plan: JsValue) -> Result<String, JsValue> {
+    let mut plan: Plan = from_js(plan, None)?;
+    plan.seal();
+    Ok(plan.digest.map(|d| d.to_string()).unwrap_or_default())
+}
+
+/// Whether a plan's `digest` matches its content (nothing edited since it was made).
+#[wasm_bindgen(js_name = verifyPlan)]
+pub fn verify_plan(plan: JsValue) -> Result<bool, JsValue> {
+    let plan: Plan = from_js(plan, None)?;
+    Ok(plan.verify())
+}
+
+/// A deterministic synthetic registry, as JSON text (large ones stay out of the JS heap until
+/// parsed by `ParsedSnapshot`).
+#[wasm_bindgen(js_name = generateJson)]
+pub fn generate_json(options: JsValue) -> Result<String, JsValue> {
+    let options: GeneratorOptions = from_js(options, None)?;
+    Ok(regprune_core::generate(&options).to_json())
+}
+
+/// Every error code the core can raise.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> Vec<String> {
+    Error::CODES.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// The core's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}

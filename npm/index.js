@@ -1,0 +1,196 @@
+// regprune for JavaScript: a thin wrapper over the WebAssembly build of regprune-core.
+// The same file runs in Node 20 and in browsers (as an ES module, no bundler): it loads the
+// .wasm next to it, turns core errors into RegpruneError subclasses, and defaults `now` to
+// the current time.
+
+import initWasm, * as wasm from './wasm/regprune.js';
+
+const wasmUrl = new URL('./wasm/regprune_bg.wasm', import.meta.url);
+if (typeof process !== 'undefined' && process.versions?.node) {
+  const { readFile } = await import('node:fs/promises');
+  await initWasm({ module_or_path: await readFile(wasmUrl) });
+} else {
+  await initWasm({ module_or_path: wasmUrl });
+}
+
+/** Base class of every error regprune raises; `code` is the core's stable error code. */
+export class RegpruneError extends Error {
+  constructor(message, fields = {}) {
+    super(message);
+    this.name = new.target.name;
+    Object.assign(this, fields);
+  }
+}
+
+/** Input that regprune refuses (a bad digest, name, time, pattern, document …). */
+export class InvalidInputError extends RegpruneError {}
+
+const define = (name, base) => ({ [name]: class extends base {} })[name];
+
+export const InvalidDigestError = define('InvalidDigestError', InvalidInputError);
+export const InvalidRepositoryNameError = define('InvalidRepositoryNameError', InvalidInputError);
+export const InvalidTagError = define('InvalidTagError', InvalidInputError);
+export const InvalidReferenceError = define('InvalidReferenceError', InvalidInputError);
+export const InvalidTimestampError = define('InvalidTimestampError', InvalidInputError);
+export const InvalidJsonError = define('InvalidJsonError', InvalidInputError);
+export const DanglingTagError = define('DanglingTagError', InvalidInputError);
+export const DuplicateError = define('DuplicateError', InvalidInputError);
+export const DigestMismatchError = define('DigestMismatchError', InvalidInputError);
+export const UnsupportedManifestError = define('UnsupportedManifestError', InvalidInputError);
+export const RepositoryNotFoundError = define('RepositoryNotFoundError', InvalidInputError);
+export const ImageNotFoundError = define('ImageNotFoundError', InvalidInputError);
+export const InvalidOperationError = define('InvalidOperationError', InvalidInputError);
+export const InvalidPatternError = define('InvalidPatternError', InvalidInputError);
+export const PatternTooComplexError = define('PatternTooComplexError', InvalidInputError);
+export const InvalidDurationError = define('InvalidDurationError', InvalidInputError);
+export const InvalidPurgeCommandError = define('InvalidPurgeCommandError', InvalidInputError);
+/** A policy limit the plan would exceed: planning fails closed. */
+export const LimitExceededError = define('LimitExceededError', RegpruneError);
+
+/** The error class of every core error code. */
+export const ERROR_CLASSES = Object.freeze({
+  invalid_digest: InvalidDigestError,
+  invalid_repository_name: InvalidRepositoryNameError,
+  invalid_tag: InvalidTagError,
+  invalid_reference: InvalidReferenceError,
+  invalid_timestamp: InvalidTimestampError,
+  invalid_json: InvalidJsonError,
+  dangling_tag: DanglingTagError,
+  duplicate: DuplicateError,
+  digest_mismatch: DigestMismatchError,
+  unsupported_manifest: UnsupportedManifestError,
+  repository_not_found: RepositoryNotFoundError,
+  image_not_found: ImageNotFoundError,
+  invalid_operation: InvalidOperationError,
+  invalid_pattern: InvalidPatternError,
+  pattern_too_complex: PatternTooComplexError,
+  invalid_duration: InvalidDurationError,
+  invalid_purge_command: InvalidPurgeCommandError,
+  limit_exceeded: LimitExceededError,
+});
+
+/** Every error code the core can raise. */
+export const ERROR_CODES = Object.freeze(wasm.errorCodes());
+
+/** Runs `fn`, turning a core error into its RegpruneError subclass. */
+function call(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    const Class = e && typeof e.code === 'string' ? ERROR_CLASSES[e.code] : undefined;
+    if (!Class) throw e;
+    const { message, name: _name, stack: _stack, ...fields } = { ...e, message: e.message };
+    throw new Class(message, fields);
+  }
+}
+
+function options(opts = {}) {
+  const now = opts.now ?? new Date();
+  return {
+    now: now instanceof Date ? now.toISOString() : String(now),
+    pinned: opts.pinned ?? [],
+  };
+}
+
+/**
+ * A snapshot parsed once and kept in WebAssembly memory, to plan against it many times.
+ * Call `free()` when done with a large one (otherwise the garbage collector frees it).
+ */
+export class LoadedSnapshot {
+  #inner;
+  constructor(input) {
+    this.#inner = call(() => new wasm.ParsedSnapshot(input));
+  }
+  /** Plans `operation`; `options.now` defaults to the current time. */
+  plan(operation, opts) {
+    return call(() => this.#inner.plan(operation, options(opts)));
+  }
+  /** Plans and returns the plan's JSON text exactly as the core writes it. */
+  planJson(operation, opts) {
+    return call(() => this.#inner.planJson(operation, options(opts)));
+  }
+  /** The reclaim of a plan's actions against this snapshot. */
+  reclaim(plan) {
+    return call(() => this.#inner.reclaim(plan));
+  }
+  /** The snapshot as a plain object. */
+  toObject() {
+    return call(() => this.#inner.toObject());
+  }
+  /** Number of manifests. */
+  get manifestCount() {
+    return this.#inner.manifestCount;
+  }
+  /** Releases the WebAssembly memory now. */
+  free() {
+    this.#inner.free();
+  }
+}
+
+/** Parses a snapshot (object, JSON string or JSON bytes) once, for repeated planning. */
+export function loadSnapshot(input) {
+  return input instanceof LoadedSnapshot ? input : new LoadedSnapshot(input);
+}
+
+function withSnapshot(snapshot, fn) {
+  if (snapshot instanceof LoadedSnapshot) return fn(snapshot);
+  const loaded = new LoadedSnapshot(snapshot);
+  try {
+    return fn(loaded);
+  } finally {
+    loaded.free();
+  }
+}
+
+/** Plans `operation` against `snapshot` (object, JSON string, bytes or LoadedSnapshot). */
+export function plan(snapshot, operation, opts) {
+  return withSnapshot(snapshot, (s) => s.plan(operation, opts));
+}
+
+/** Like `plan`, returning the core's JSON text of the plan. */
+export function planJson(snapshot, operation, opts) {
+  return withSnapshot(snapshot, (s) => s.planJson(operation, opts));
+}
+
+/** What `plan`'s actions give back against `snapshot`. */
+export function reclaim(snapshot, plan) {
+  return withSnapshot(snapshot, (s) => s.reclaim(plan));
+}
+
+/** A snapshot from any importer document: `{format: "acrListMetadata" | "acrApi", …}`. */
+export function importSnapshot(document) {
+  return call(() => wasm.importSnapshot(document));
+}
+
+/** Reads manifest bytes (Uint8Array); `digest`, when given, must match them. */
+export function parseManifest(bytes, { digest, contentType } = {}) {
+  return call(() => wasm.parseManifest(bytes, digest, contentType));
+}
+
+/** The human preview of a plan: az's confirmation sentences, a table, sizes in human units. */
+export function renderText(plan) {
+  return call(() => wasm.renderText(plan));
+}
+
+/** The digest a plan must carry (sha256 of its canonical JSON without `digest`). */
+export function planDigest(plan) {
+  return call(() => wasm.planDigest(plan));
+}
+
+/** Whether `plan.digest` matches the plan: nothing was edited since it was made. */
+export function verifyPlan(plan) {
+  return call(() => wasm.verifyPlan(plan));
+}
+
+/** A deterministic synthetic registry, as JSON text. */
+export function generateJson(opts) {
+  return call(() => wasm.generateJson(opts));
+}
+
+/** A deterministic synthetic registry, as an object. */
+export function generate(opts) {
+  return JSON.parse(generateJson(opts));
+}
+
+/** The version of the regprune core inside. */
+export const VERSION = wasm.version();

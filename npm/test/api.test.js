@@ -1,0 +1,111 @@
+// The package's own behaviour: error mapping for every code, defaults, inputs, helpers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as regprune from 'regprune';
+
+const example = readFileSync(new URL('../../examples/registry.json', import.meta.url), 'utf8');
+const now = '2026-11-27T00:00:00Z';
+
+test('every core error code has its own RegpruneError subclass', () => {
+  assert.deepEqual([...regprune.ERROR_CODES].sort(), Object.keys(regprune.ERROR_CLASSES).sort());
+  for (const code of regprune.ERROR_CODES) {
+    const Class = regprune.ERROR_CLASSES[code];
+    const e = new Class('m', { code, path: 'p' });
+    assert.ok(e instanceof regprune.RegpruneError && e instanceof Error, code);
+    assert.equal(e.name, Class.name);
+    assert.match(Class.name, /Error$/);
+  }
+  const names = new Set(Object.values(regprune.ERROR_CLASSES).map((c) => c.name));
+  assert.equal(names.size, regprune.ERROR_CODES.length, 'one class per code');
+});
+
+// One real failure per code, raised by the core and mapped by the wrapper.
+const failures = {
+  invalid_digest: () => regprune.plan({ repositories: [{ name: 'a', tags: [{ name: 't', digest: 'sha256:xyz' }] }] }, { op: 'deleteUntagged' }),
+  invalid_repository_name: () => regprune.plan({ repositories: [{ name: 'A' }] }, { op: 'deleteUntagged' }),
+  invalid_tag: () => regprune.plan({ repositories: [{ name: 'a', tags: [{ name: '-bad', digest: `sha256:${'0'.repeat(64)}` }] }] }, { op: 'deleteUntagged' }),
+  invalid_reference: () => regprune.plan(example, { op: 'deleteImage', image: 'acr-helloworld' }),
+  invalid_timestamp: () => regprune.plan(example, { op: 'deleteUntagged' }, { now: 'yesterday' }),
+  invalid_json: () => regprune.plan('{not json', { op: 'deleteUntagged' }),
+  dangling_tag: () => regprune.plan({ repositories: [{ name: 'a', tags: [{ name: 't', digest: `sha256:${'0'.repeat(64)}` }] }] }, { op: 'deleteUntagged' }),
+  duplicate: () => regprune.plan({ repositories: [{ name: 'a' }, { name: 'a' }] }, { op: 'deleteUntagged' }),
+  digest_mismatch: () => regprune.parseManifest(new TextEncoder().encode('{"manifests":[]}'), { digest: `sha256:${'0'.repeat(64)}` }),
+  unsupported_manifest: () => regprune.parseManifest(new TextEncoder().encode('{"schemaVersion":1}')),
+  repository_not_found: () => regprune.plan(example, { op: 'deleteRepository', repository: 'nope' }),
+  image_not_found: () => regprune.plan(example, { op: 'deleteImage', image: 'acr-helloworld:v9' }),
+  invalid_operation: () => regprune.plan(example, { op: 'untag', image: `acr-helloworld@sha256:${'0'.repeat(64)}` }),
+  invalid_pattern: () => regprune.plan(example, { op: 'purge', filter: ['a:('], ago: '1d' }),
+  pattern_too_complex: () => regprune.plan({ repositories: [{ name: 'a', manifests: [{ digest: `sha256:${'1'.repeat(64)}` }], tags: [{ name: 'a'.repeat(60), digest: `sha256:${'1'.repeat(64)}`, lastUpdateTime: '2020-01-01T00:00:00Z' }] }] }, { op: 'acrPurge', command: "acr purge --filter 'a:(a+)+(?=b)' --ago 1d" }),
+  invalid_duration: () => regprune.plan(example, { op: 'purge', filter: ['a:.*'], ago: '2h3d' }),
+  invalid_purge_command: () => regprune.plan(example, { op: 'acrPurge', command: 'acr purge --force' }),
+  limit_exceeded: () => regprune.plan(example, { op: 'policy', policy: { rules: [{ name: 'all', action: 'delete' }], limits: { maxDeletions: 1 } } }, { now }),
+};
+
+test('every error code is raised as its class, with the fields of the core variant', () => {
+  assert.deepEqual(Object.keys(failures).sort(), [...regprune.ERROR_CODES].sort());
+  for (const [code, fail] of Object.entries(failures)) {
+    assert.throws(fail, (e) => {
+      assert.ok(e instanceof regprune.ERROR_CLASSES[code], `${code}: got ${e?.name} ${e?.message}`);
+      assert.ok(e instanceof regprune.RegpruneError);
+      assert.equal(e.code, code);
+      assert.equal(typeof e.path, 'string');
+      assert.ok(e.message.length > 0 && e.message.includes(e.path), `${code}: ${e.message}`);
+      assert.ok(typeof e.stack === 'string');
+      return true;
+    }, code);
+  }
+  const e = (() => { try { failures.invalid_reference(); } catch (err) { return err; } })();
+  assert.ok(e instanceof regprune.InvalidInputError);
+  assert.equal(e.value, 'acr-helloworld');
+  assert.equal(e.path, 'operation.image');
+});
+
+test('snapshots are accepted as objects, JSON text and bytes, with the same plan', () => {
+  const op = { op: 'deleteImage', image: 'acr-helloworld:latest' };
+  const fromText = regprune.planJson(example, op, { now });
+  assert.equal(regprune.planJson(JSON.parse(example), op, { now }), fromText);
+  assert.equal(regprune.planJson(new TextEncoder().encode(example), op, { now }), fromText);
+  const loaded = regprune.loadSnapshot(example);
+  assert.equal(loaded.manifestCount, 4);
+  assert.equal(loaded.planJson(op, { now: new Date(now) }), fromText);
+  assert.deepEqual(loaded.reclaim(JSON.parse(fromText)), JSON.parse(fromText).reclaim);
+  loaded.free();
+});
+
+test('now defaults to the current time', () => {
+  const before = Date.now();
+  const p = regprune.plan(example, { op: 'deleteUntagged' });
+  const at = Date.parse(p.now);
+  assert.ok(at >= before - 1000 && at <= Date.now() + 1000, p.now);
+});
+
+test('plans are sealed, verifiable and rendered for people', () => {
+  const p = regprune.plan(example, { op: 'deleteImage', image: 'acr-helloworld:latest' }, { now });
+  assert.equal(regprune.planDigest(p), p.digest);
+  assert.ok(regprune.verifyPlan(p));
+  const edited = structuredClone(p);
+  edited.actions[0].digest = edited.actions[0].digest.replace(/.$/, '0');
+  assert.equal(regprune.verifyPlan(edited), false, 'an edited plan no longer verifies');
+  assert.match(regprune.renderText(p), /This operation will delete the manifest 'sha256:0a2e0185/);
+});
+
+test('importers, manifest bytes and the generator', () => {
+  const s = regprune.importSnapshot({ format: 'acrListMetadata', repository: 'r', body: [{ digest: `sha256:${'a'.repeat(64)}`, tags: ['x'] }] });
+  assert.equal(s.repositories[0].tags[0].name, 'x');
+  const bytes = new TextEncoder().encode('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}');
+  const m = regprune.parseManifest(bytes, { contentType: 'application/vnd.oci.image.index.v1+json' });
+  assert.equal(m.size, bytes.length);
+  assert.deepEqual(m.manifests, []);
+  const a = regprune.generateJson({ seed: 4, manifests: 300 });
+  assert.equal(a, regprune.generateJson({ seed: 4, manifests: 300 }));
+  const g = regprune.generate({ seed: 4, manifests: 300 });
+  assert.equal(g.repositories.reduce((n, r) => n + r.manifests.length, 0), 300);
+});
+
+test('the package version follows the Rust workspace', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const cargo = readFileSync(new URL('../../Cargo.toml', import.meta.url), 'utf8');
+  assert.equal(pkg.version, cargo.match(/^version = "(.+)"/m)[1]);
+  assert.equal(regprune.VERSION, pkg.version);
+});
