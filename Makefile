@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-wasm demo lint lint-npm test test-rust test-npm npm
+.PHONY: setup setup-wasm setup-python demo lint lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -35,6 +35,26 @@ npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
 npm: setup-wasm npm/wasm/regprune_bg.wasm
 	@echo "npm/wasm/regprune_bg.wasm: $$(stat -c %s npm/wasm/regprune_bg.wasm) bytes ($$(gzip -9c npm/wasm/regprune_bg.wasm | wc -c) gzipped)"
 
+VENV := .venv
+PY := $(VENV)/bin/python
+
+## setup-python: a virtualenv in .venv with maturin, pytest, mypy and ruff (pinned)
+setup-python: $(VENV)/.installed
+
+$(VENV)/.installed: python/requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
+	touch $@
+
+PY_SOURCES := $(WASM_SOURCES:bindings-wasm%=) $(shell find bindings-python/src -name '*.rs') bindings-python/Cargo.toml python/pyproject.toml
+
+$(VENV)/.native: $(PY_SOURCES) $(VENV)/.installed
+	cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+## python: build the native module and install the package into .venv (editable)
+python: setup-python $(VENV)/.native
+
 ## demo: plan the ACR guide's deletions against the bundled example registry
 demo: setup
 	$(CARGO) run --quiet -p regprune-core --example demo -- examples/registry.json
@@ -48,11 +68,21 @@ lint: setup
 lint-npm: npm
 	cd npm && npx tsc --noEmit -p tsconfig.json
 
+## lint-python: ruff, mypy --strict on the package, stubtest of the native module
+lint-python: python
+	$(VENV)/bin/ruff check python
+	$(VENV)/bin/ruff format --check python
+	cd python && $(CURDIR)/$(VENV)/bin/mypy
+	cd python && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest regprune._native
+
 ## test: lint, then every test
-test: lint lint-npm test-rust test-npm
+test: lint lint-npm lint-python test-rust test-npm test-python
 
 test-rust: setup
 	$(CARGO) test --workspace
 
 test-npm: npm
 	cd npm && node --test test/
+
+test-python: python
+	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q

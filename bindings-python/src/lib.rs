@@ -1,1 +1,181 @@
-//! placeholder
+//! The Python face of `regprune-core`, as the private module `regprune._native`.
+//!
+//! Documents cross as JSON text (the contract is the JSON shape; the pure-Python package turns
+//! it into typed objects), large inputs as `bytes` parsed here without a Python-side copy, and
+//! the core works with the GIL released. Errors become the classes of `regprune.errors`, one
+//! per core error code, in one function (`to_py_err`).
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use regprune_core::import::Import;
+use regprune_core::{Digest, Error, GeneratorOptions, Operation, Plan, PlanOptions, Snapshot};
+
+/// Raises `regprune.errors.ERROR_CLASSES[code](message, fields)` for a core error.
+fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
+    let raise = || -> PyResult<PyErr> {
+        let errors = py.import("regprune.errors")?;
+        let class = errors.getattr("ERROR_CLASSES")?.get_item(e.code())?;
+        let fields = PyDict::new(py);
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(e) {
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) => fields.set_item(k, s)?,
+                    serde_json::Value::Number(n) => fields.set_item(k, n.as_u64())?,
+                    other => fields.set_item(k, other.to_string())?,
+                }
+            }
+        }
+        Ok(PyErr::from_value(class.call1((e.to_string(), fields))?))
+    };
+    raise().unwrap_or_else(|err| err)
+}
+
+fn core<T>(py: Python<'_>, r: Result<T, Error>) -> PyResult<T> {
+    r.map_err(|e| to_py_err(py, &e))
+}
+
+/// Parses a document from JSON; paths in errors start with `under` when given.
+fn parse<T: serde::de::DeserializeOwned>(
+    py: Python<'_>,
+    json: &[u8],
+    under: Option<&str>,
+) -> PyResult<T> {
+    core(
+        py,
+        regprune_core::from_json(json).map_err(|e: Error| match under {
+            Some(p) => e.under(p),
+            None => e,
+        }),
+    )
+}
+
+/// A parsed snapshot kept in native memory, to plan against it many times.
+#[pyclass(module = "regprune._native", frozen)]
+struct ParsedSnapshot {
+    snapshot: Snapshot,
+}
+
+#[pymethods]
+impl ParsedSnapshot {
+    /// Parses a snapshot from JSON bytes (with the GIL released).
+    #[new]
+    fn new(py: Python<'_>, json: &[u8]) -> PyResult<Self> {
+        let snapshot = py.detach(|| Snapshot::from_json(json));
+        Ok(ParsedSnapshot {
+            snapshot: core(py, snapshot)?,
+        })
+    }
+
+    /// Plans an operation (JSON) with options (JSON `{now, pinned}`); returns the plan's JSON.
+    fn plan_json(&self, py: Python<'_>, operation: &[u8], options: &[u8]) -> PyResult<String> {
+        let operation: Operation = parse(py, operation, Some("operation"))?;
+        let options: PlanOptions = parse(py, options, None)?;
+        let snapshot = &self.snapshot;
+        let plan =
+            py.detach(|| regprune_core::plan(snapshot, &operation, &options).map(|p| p.to_json()));
+        core(py, plan)
+    }
+
+    /// The reclaim (JSON) of a plan's (JSON) actions against this snapshot.
+    fn reclaim_json(&self, py: Python<'_>, plan: &[u8]) -> PyResult<String> {
+        let plan: Plan = parse(py, plan, None)?;
+        let reclaim = core(py, regprune_core::reclaim(&self.snapshot, &plan))?;
+        serde_json::to_string(&reclaim).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    }
+
+    /// The snapshot as JSON.
+    fn to_json(&self) -> String {
+        self.snapshot.to_json()
+    }
+
+    /// Number of manifests.
+    #[getter]
+    fn manifest_count(&self) -> usize {
+        self.snapshot
+            .repositories
+            .iter()
+            .map(|r| r.manifests.len())
+            .sum()
+    }
+}
+
+/// Builds a snapshot (JSON) from an importer document (JSON).
+#[pyfunction]
+fn import_snapshot_json(py: Python<'_>, document: &[u8]) -> PyResult<String> {
+    let import: Import = parse(py, document, None)?;
+    Ok(core(py, import.into_snapshot())?.to_json())
+}
+
+/// Reads manifest bytes; `digest`, when given, must match them. Returns the manifest's JSON.
+#[pyfunction]
+#[pyo3(signature = (data, digest=None, content_type=None))]
+fn parse_manifest_json(
+    py: Python<'_>,
+    data: &[u8],
+    digest: Option<&str>,
+    content_type: Option<&str>,
+) -> PyResult<String> {
+    let claimed = match digest {
+        Some(d) => Some(core(
+            py,
+            d.parse::<Digest>().map_err(|e| e.under("digest")),
+        )?),
+        None => None,
+    };
+    let m = core(
+        py,
+        regprune_core::import::parse_manifest(data, claimed.as_ref(), content_type),
+    )?;
+    serde_json::to_string(&m).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// The human preview of a plan (JSON).
+#[pyfunction]
+fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
+    let plan: Plan = parse(py, plan, None)?;
+    Ok(regprune_core::render_text(&plan))
+}
+
+/// The digest a plan (JSON) must carry.
+#[pyfunction]
+fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
+    let mut plan: Plan = parse(py, plan, None)?;
+    plan.seal();
+    Ok(plan.digest.map(|d| d.to_string()).unwrap_or_default())
+}
+
+/// Whether a plan's (JSON) digest matches its content.
+#[pyfunction]
+fn verify_plan(py: Python<'_>, plan: &[u8]) -> PyResult<bool> {
+    let plan: Plan = parse(py, plan, None)?;
+    Ok(plan.verify())
+}
+
+/// A deterministic synthetic registry (JSON) for generator options (JSON).
+#[pyfunction]
+fn generate_json(py: Python<'_>, options: &[u8]) -> PyResult<String> {
+    let options: GeneratorOptions = parse(py, options, None)?;
+    Ok(py.detach(|| regprune_core::generate(&options).to_json()))
+}
+
+/// Every error code the core can raise.
+#[pyfunction]
+fn error_codes() -> Vec<&'static str> {
+    Error::CODES.to_vec()
+}
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ParsedSnapshot>()?;
+    m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
+    m.add_function(wrap_pyfunction!(render_text, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_json, m)?)?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+"""The functions of the package: thin adapters between Python values and the native core."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Union
+
+from regprune import _native
+from regprune._types import Plan, Reclaim
+from regprune.errors import InvalidTimestampError
+
+#: A document: a dict (or list), JSON text, JSON bytes, or a path to a JSON file.
+Document = Union[Mapping[str, Any], list[Any], str, bytes, "os.PathLike[str]"]
+#: A time: an aware ``datetime`` or an RFC 3339 string.
+Time = Union[datetime, str]
+
+
+def _json_bytes(doc: Any) -> bytes:
+    if isinstance(doc, bytes):
+        return doc
+    if isinstance(doc, (bytearray, memoryview)):
+        return bytes(doc)
+    if isinstance(doc, os.PathLike):
+        with open(doc, "rb") as f:
+            return f.read()
+    if isinstance(doc, str):
+        if doc.lstrip()[:1] in ("{", "["):
+            return doc.encode()
+        with open(doc, "rb") as f:
+            return f.read()
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _now(now: Time | None) -> str:
+    if now is None:
+        return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(now, datetime):
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise InvalidTimestampError(
+                f"now: {now.isoformat()!r} has no time zone; pass an aware datetime",
+                {"path": "now", "value": now.isoformat()},
+            )
+        return now.isoformat()
+    return str(now)
+
+
+def _options(now: Time | None, pinned: Iterable[str] | None) -> bytes:
+    return json.dumps({"now": _now(now), "pinned": list(pinned or [])}).encode()
+
+
+class Snapshot:
+    """A snapshot parsed once and kept in native memory, to plan against it many times."""
+
+    def __init__(self, source: Document) -> None:
+        self._native = _native.ParsedSnapshot(_json_bytes(source))
+
+    @property
+    def manifest_count(self) -> int:
+        """Number of manifests."""
+        return self._native.manifest_count
+
+    def plan(
+        self,
+        operation: Document,
+        *,
+        now: Time | None = None,
+        pinned: Iterable[str] | None = None,
+    ) -> Plan:
+        """Plans ``operation`` at ``now`` (default: the current UTC time)."""
+        text = self._native.plan_json(_json_bytes(operation), _options(now, pinned))
+        return Plan.from_json(text)
+
+    def reclaim(self, plan: Plan | Document) -> Reclaim:
+        """What ``plan``'s actions give back against this snapshot."""
+        data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
+        return Reclaim.from_dict(json.loads(self._native.reclaim_json(data)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The snapshot as the JSON contract's dict."""
+        return json.loads(self._native.to_json())  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        """The snapshot as JSON."""
+        return self._native.to_json()
+
+
+def load_snapshot(source: Document | Snapshot) -> Snapshot:
+    """Parses a snapshot (dict, JSON text or bytes, or a path) once, for repeated planning."""
+    return source if isinstance(source, Snapshot) else Snapshot(source)
+
+
+def plan(
+    snapshot: Document | Snapshot,
+    operation: Document,
+    *,
+    now: Time | None = None,
+    pinned: Iterable[str] | None = None,
+) -> Plan:
+    """Plans ``operation`` against ``snapshot`` at ``now`` (default: the current UTC time)."""
+    return load_snapshot(snapshot).plan(operation, now=now, pinned=pinned)
+
+
+def reclaim(snapshot: Document | Snapshot, plan: Plan | Document) -> Reclaim:
+    """What ``plan``'s actions give back against ``snapshot``."""
+    return load_snapshot(snapshot).reclaim(plan)
+
+
+def import_snapshot(document: Document) -> dict[str, Any]:
+    """A snapshot from an importer document: ``{"format": "acrListMetadata" | "acrApi", ...}``."""
+    return json.loads(_native.import_snapshot_json(_json_bytes(document)))  # type: ignore[no-any-return]
+
+
+def parse_manifest(
+    data: bytes, *, digest: str | None = None, content_type: str | None = None
+) -> dict[str, Any]:
+    """Reads manifest bytes as a registry serves them; ``digest``, if given, must match."""
+    text = _native.parse_manifest_json(data, digest, content_type)
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def render_text(plan: Plan | Document) -> str:
+    """The human preview of a plan."""
+    data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
+    return _native.render_text(data)
+
+
+def plan_digest(plan: Plan | Document) -> str:
+    """The digest a plan must carry: sha256 of its canonical JSON without ``digest``."""
+    data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
+    return _native.plan_digest(data)
+
+
+def verify_plan(plan: Plan | Document) -> bool:
+    """Whether a plan's ``digest`` matches its content."""
+    data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
+    return _native.verify_plan(data)
+
+
+def generate(*, manifests: int, seed: int = 0, repositories: int | None = None) -> str:
+    """A deterministic synthetic registry, as snapshot JSON."""
+    options: dict[str, Any] = {"seed": seed, "manifests": manifests}
+    if repositories is not None:
+        options["repositories"] = repositories
+    return _native.generate_json(json.dumps(options).encode())

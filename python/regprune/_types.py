@@ -1,0 +1,234 @@
+"""Typed views of regprune's documents.
+
+The JSON shape is the contract; these frozen dataclasses give it typed, snake_case
+attributes. ``to_dict()`` returns exactly the JSON contract and ``Plan.to_json()`` exactly
+the core's bytes, which the plan's digest seals.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _opt(d: dict[str, Any], key: str) -> Any:
+    return d.get(key)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item is deleted or kept."""
+
+    code: str
+    message: str
+    rule: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reason:
+        return cls(code=d["code"], message=d["message"], rule=_opt(d, "rule"))
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan."""
+
+    type: str
+    repository: str
+    tags: list[str]
+    reason: Reason
+    digest: str | None = None
+    tag: str | None = None
+    media_type: str | None = None
+    manifests: list[str] = field(default_factory=list)
+    cascade_of: str | None = None
+    unlock: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Action:
+        return cls(
+            type=d["type"],
+            repository=d["repository"],
+            tags=list(d["tags"]),
+            reason=Reason.from_dict(d["reason"]),
+            digest=_opt(d, "digest"),
+            tag=_opt(d, "tag"),
+            media_type=_opt(d, "mediaType"),
+            manifests=list(d.get("manifests", [])),
+            cascade_of=_opt(d, "cascadeOf"),
+            unlock=bool(d.get("unlock", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Retained:
+    """Something that stays although a user might expect it to go."""
+
+    repository: str
+    reason: Reason
+    digest: str | None = None
+    tag: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Retained:
+        return cls(
+            repository=d["repository"],
+            reason=Reason.from_dict(d["reason"]),
+            digest=_opt(d, "digest"),
+            tag=_opt(d, "tag"),
+            tags=list(d.get("tags", [])),
+        )
+
+
+@dataclass(frozen=True)
+class Warning:
+    """A warning attached to a plan."""
+
+    code: str
+    message: str
+    items: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Warning:
+        return cls(code=d["code"], message=d["message"], items=list(d.get("items", [])))
+
+
+@dataclass(frozen=True)
+class RepositoryReclaim:
+    """Reclaim of one repository."""
+
+    repository: str
+    manifests: int
+    tags: int
+    blob_bytes: int
+    blob_count: int
+    manifest_bytes: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RepositoryReclaim:
+        return cls(
+            repository=d["repository"],
+            manifests=d["manifests"],
+            tags=d["tags"],
+            blob_bytes=d["blobBytes"],
+            blob_count=d["blobCount"],
+            manifest_bytes=d["manifestBytes"],
+        )
+
+
+@dataclass(frozen=True)
+class SharedWith:
+    """Bytes one repository keeps alive."""
+
+    repository: str
+    bytes: int
+    blob_count: int
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Bytes that deleted manifests referenced but that stay."""
+
+    bytes: int
+    blob_count: int
+    with_: list[SharedWith]
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """The storage a plan gives back."""
+
+    exact: bool
+    manifests: int
+    tags: int
+    total_bytes: int
+    blob_bytes: int
+    blob_count: int
+    manifest_bytes: int
+    by_repository: list[RepositoryReclaim]
+    shared: Shared
+    inexact_reasons: list[str] = field(default_factory=list)
+    shallow_image_bytes: int = 0
+    _dict: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reclaim:
+        s = d["shared"]
+        return cls(
+            exact=d["exact"],
+            manifests=d["manifests"],
+            tags=d["tags"],
+            total_bytes=d["totalBytes"],
+            blob_bytes=d["blobBytes"],
+            blob_count=d["blobCount"],
+            manifest_bytes=d["manifestBytes"],
+            by_repository=[RepositoryReclaim.from_dict(r) for r in d["byRepository"]],
+            shared=Shared(
+                bytes=s["bytes"],
+                blob_count=s["blobCount"],
+                with_=[SharedWith(w["repository"], w["bytes"], w["blobCount"]) for w in s["with"]],
+            ),
+            inexact_reasons=list(d.get("inexactReasons", [])),
+            shallow_image_bytes=int(d.get("shallowImageBytes", 0)),
+            _dict=d,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reclaim as the JSON contract's dict."""
+        return json.loads(json.dumps(self._dict))  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a request would do, and why; ``digest`` seals it for exact execution."""
+
+    version: int
+    operation: dict[str, Any]
+    now: str
+    actions: list[Action]
+    retained: list[Retained]
+    reclaim: Reclaim
+    warnings: list[Warning]
+    digest: str | None
+    registry: str | None = None
+    pinned: list[str] = field(default_factory=list)
+    _json: str = field(default="", repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Reads a plan from the core's JSON."""
+        d = json.loads(text)
+        return cls(
+            version=d["version"],
+            operation=d["operation"],
+            now=d["now"],
+            actions=[Action.from_dict(a) for a in d["actions"]],
+            retained=[Retained.from_dict(r) for r in d["retained"]],
+            reclaim=Reclaim.from_dict(d["reclaim"]),
+            warnings=[Warning.from_dict(w) for w in d["warnings"]],
+            digest=_opt(d, "digest"),
+            registry=_opt(d, "registry"),
+            pinned=list(d.get("pinned", [])),
+            _json=text,
+        )
+
+    def to_json(self) -> str:
+        """The plan's JSON, exactly as the core wrote it (the bytes its digest seals)."""
+        return self._json
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as the JSON contract's dict (keys in the core's order)."""
+        return json.loads(self._json)  # type: ignore[no-any-return]
+
+    def render_text(self) -> str:
+        """The human preview: az's confirmation sentences, a table, human sizes."""
+        from regprune import _native
+
+        return _native.render_text(self._json.encode())
+
+    def verify(self) -> bool:
+        """Whether ``digest`` matches the content: nothing was edited since planning."""
+        from regprune import _native
+
+        return _native.verify_plan(self._json.encode())

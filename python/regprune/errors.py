@@ -1,0 +1,170 @@
+"""Errors: one base class, one subclass per core error code.
+
+Every error the core raises arrives as the subclass of its code, with ``code``, ``path``
+and the other fields of the core variant as attributes. Errors about bad input also
+subclass :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RegpruneError(Exception):
+    """Base class of every regprune error."""
+
+    code: ClassVar[str] = "regprune_error"
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields: dict[str, Any] = dict(fields or {})
+        self.fields.pop("code", None)
+        self.path: str = str(self.fields.get("path", ""))
+        for key, value in self.fields.items():
+            setattr(self, _snake(key), value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.fields))
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+class InvalidInputError(RegpruneError, ValueError):
+    """Input that regprune refuses: a bad digest, name, time, pattern or document."""
+
+
+class InvalidDigestError(InvalidInputError):
+    """A digest that breaks the OCI digest grammar."""
+
+    code = "invalid_digest"
+
+
+class InvalidRepositoryNameError(InvalidInputError):
+    """A repository name that breaks the distribution grammar."""
+
+    code = "invalid_repository_name"
+
+
+class InvalidTagError(InvalidInputError):
+    """A tag that breaks the distribution grammar."""
+
+    code = "invalid_tag"
+
+
+class InvalidReferenceError(InvalidInputError):
+    """An image reference that is neither ``repo:tag`` nor ``repo@digest``."""
+
+    code = "invalid_reference"
+
+
+class InvalidTimestampError(InvalidInputError):
+    """A time that is not RFC 3339."""
+
+    code = "invalid_timestamp"
+
+
+class InvalidJsonError(InvalidInputError):
+    """A document that is not JSON of the expected shape."""
+
+    code = "invalid_json"
+
+
+class DanglingTagError(InvalidInputError):
+    """A tag pointing at a digest its repository does not hold."""
+
+    code = "dangling_tag"
+
+
+class DuplicateError(InvalidInputError):
+    """A repository, manifest or tag listed twice."""
+
+    code = "duplicate"
+
+
+class DigestMismatchError(InvalidInputError):
+    """Manifest bytes that do not hash to the claimed digest."""
+
+    code = "digest_mismatch"
+
+
+class UnsupportedManifestError(InvalidInputError):
+    """Manifest bytes regprune cannot model."""
+
+    code = "unsupported_manifest"
+
+
+class RepositoryNotFoundError(InvalidInputError):
+    """An operation naming a repository the snapshot does not hold."""
+
+    code = "repository_not_found"
+
+
+class ImageNotFoundError(InvalidInputError):
+    """An operation naming an image the snapshot does not hold."""
+
+    code = "image_not_found"
+
+
+class InvalidOperationError(InvalidInputError):
+    """An operation that cannot be applied as written."""
+
+    code = "invalid_operation"
+
+
+class InvalidPatternError(InvalidInputError):
+    """A regex or glob that does not compile."""
+
+    code = "invalid_pattern"
+
+
+class PatternTooComplexError(InvalidInputError):
+    """A pattern that exceeded the backtracking limit."""
+
+    code = "pattern_too_complex"
+
+
+class InvalidDurationError(InvalidInputError):
+    """A duration that does not parse."""
+
+    code = "invalid_duration"
+
+
+class InvalidPurgeCommandError(InvalidInputError):
+    """An ``acr purge`` command line that acr itself would refuse."""
+
+    code = "invalid_purge_command"
+
+
+class LimitExceededError(RegpruneError):
+    """A policy limit the plan would exceed: planning fails closed."""
+
+    code = "limit_exceeded"
+
+
+ERROR_CLASSES: dict[str, type[RegpruneError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidDigestError,
+        InvalidRepositoryNameError,
+        InvalidTagError,
+        InvalidReferenceError,
+        InvalidTimestampError,
+        InvalidJsonError,
+        DanglingTagError,
+        DuplicateError,
+        DigestMismatchError,
+        UnsupportedManifestError,
+        RepositoryNotFoundError,
+        ImageNotFoundError,
+        InvalidOperationError,
+        InvalidPatternError,
+        PatternTooComplexError,
+        InvalidDurationError,
+        InvalidPurgeCommandError,
+        LimitExceededError,
+    )
+}
+"""The error class of every core error code."""

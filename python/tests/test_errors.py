@@ -1,0 +1,124 @@
+"""Every core error code arrives as its own class, with the variant's fields."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import regprune
+
+D0 = "sha256:" + "0" * 64
+D1 = "sha256:" + "1" * 64
+
+
+def snap(**repo: Any) -> dict[str, Any]:
+    return {"repositories": [{"name": "a", **repo}]}
+
+
+def failures(example: Path) -> dict[str, Callable[[], object]]:
+    ex = str(example)
+    return {
+        "invalid_digest": lambda: regprune.plan(
+            snap(tags=[{"name": "t", "digest": "sha256:xyz"}]), {"op": "deleteUntagged"}
+        ),
+        "invalid_repository_name": lambda: regprune.plan(
+            {"repositories": [{"name": "A"}]}, {"op": "deleteUntagged"}
+        ),
+        "invalid_tag": lambda: regprune.plan(
+            snap(tags=[{"name": "-x", "digest": D0}]), {"op": "deleteUntagged"}
+        ),
+        "invalid_reference": lambda: regprune.plan(
+            ex, {"op": "deleteImage", "image": "acr-helloworld"}
+        ),
+        "invalid_timestamp": lambda: regprune.plan(ex, {"op": "deleteUntagged"}, now="yesterday"),
+        "invalid_json": lambda: regprune.plan(b"{not json", {"op": "deleteUntagged"}),
+        "dangling_tag": lambda: regprune.plan(
+            snap(tags=[{"name": "t", "digest": D0}]), {"op": "deleteUntagged"}
+        ),
+        "duplicate": lambda: regprune.plan(
+            {"repositories": [{"name": "a"}, {"name": "a"}]}, {"op": "deleteUntagged"}
+        ),
+        "digest_mismatch": lambda: regprune.parse_manifest(b'{"manifests":[]}', digest=D0),
+        "unsupported_manifest": lambda: regprune.parse_manifest(b'{"schemaVersion":1}'),
+        "repository_not_found": lambda: regprune.plan(
+            ex, {"op": "deleteRepository", "repository": "nope"}
+        ),
+        "image_not_found": lambda: regprune.plan(
+            ex, {"op": "deleteImage", "image": "acr-helloworld:v9"}
+        ),
+        "invalid_operation": lambda: regprune.plan(
+            ex, {"op": "untag", "image": f"acr-helloworld@{D0}"}
+        ),
+        "invalid_pattern": lambda: regprune.plan(
+            ex, {"op": "purge", "filter": ["a:("], "ago": "1d"}
+        ),
+        "pattern_too_complex": lambda: regprune.plan(
+            snap(
+                manifests=[{"digest": D1}],
+                tags=[{"name": "a" * 60, "digest": D1, "lastUpdateTime": "2020-01-01T00:00:00Z"}],
+            ),
+            {"op": "acrPurge", "command": "acr purge --filter 'a:(a+)+(?=b)' --ago 1d"},
+        ),
+        "invalid_duration": lambda: regprune.plan(
+            ex, {"op": "purge", "filter": ["a:.*"], "ago": "2h3d"}
+        ),
+        "invalid_purge_command": lambda: regprune.plan(
+            ex, {"op": "acrPurge", "command": "acr purge --force"}
+        ),
+        "limit_exceeded": lambda: regprune.plan(
+            ex,
+            {
+                "op": "policy",
+                "policy": {
+                    "rules": [{"name": "all", "action": "delete"}],
+                    "limits": {"maxDeletions": 1},
+                },
+            },
+        ),
+    }
+
+
+def test_every_code_has_one_class() -> None:
+    assert sorted(regprune.ERROR_CODES) == sorted(regprune.ERROR_CLASSES)
+    classes = set(regprune.ERROR_CLASSES.values())
+    assert len(classes) == len(regprune.ERROR_CODES)
+    for code, cls in regprune.ERROR_CLASSES.items():
+        assert cls.code == code
+        assert issubclass(cls, regprune.RegpruneError)
+    assert issubclass(regprune.InvalidDigestError, ValueError)
+    assert not issubclass(regprune.LimitExceededError, ValueError)
+
+
+def test_every_code_is_raised_as_its_class(example: Path) -> None:
+    cases = failures(example)
+    assert sorted(cases) == sorted(regprune.ERROR_CODES)
+    for code, fail in cases.items():
+        with pytest.raises(regprune.RegpruneError) as info:
+            fail()
+        e = info.value
+        assert type(e) is regprune.ERROR_CLASSES[code], (code, type(e), e)
+        assert e.code == code
+        assert e.path and e.path in str(e), (code, str(e))
+
+
+def test_fields_of_the_variant_are_attributes(example: Path) -> None:
+    with pytest.raises(regprune.InvalidReferenceError) as info:
+        regprune.plan(example, {"op": "deleteImage", "image": "web"})
+    assert info.value.path == "operation.image"
+    assert info.value.value == "web"  # type: ignore[attr-defined]
+    with pytest.raises(regprune.LimitExceededError) as limit:
+        failures(example)["limit_exceeded"]()
+    assert limit.value.allowed == 1  # type: ignore[attr-defined]
+    assert limit.value.limit == "maxDeletions"  # type: ignore[attr-defined]
+    copy = pickle.loads(pickle.dumps(limit.value))
+    assert type(copy) is regprune.LimitExceededError and copy.path == limit.value.path
+
+
+def test_naive_datetime_is_refused(example: Path) -> None:
+    import datetime
+
+    with pytest.raises(regprune.InvalidTimestampError):
+        regprune.plan(example, {"op": "deleteUntagged"}, now=datetime.datetime(2026, 1, 1))
