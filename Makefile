@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-wasm setup-python demo lint lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: setup setup-wasm setup-python setup-browser demo lint lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -30,6 +30,10 @@ npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
 	$(CARGO) build --quiet -p regprune-wasm --target wasm32-unknown-unknown --release
 	wasm-bindgen --target web --out-dir npm/wasm --out-name regprune $(WASM_OUT)
 	npm/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue npm/wasm/regprune_bg.wasm -o npm/wasm/regprune_bg.wasm
+
+## setup-browser: Debian's Chromium for the browser tests (playwright-core drives it)
+setup-browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## npm: build the WebAssembly core and the JavaScript package in npm/ (reports the .wasm size)
 npm: setup-wasm npm/wasm/regprune_bg.wasm
@@ -81,7 +85,7 @@ test: lint lint-npm lint-python test-rust test-npm test-python
 test-rust: setup
 	$(CARGO) test --workspace
 
-test-npm: npm
+test-npm: npm setup-browser
 	cd npm && node --test test/
 
 test-python: python
