@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-wasm setup-python setup-browser demo lint lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: setup setup-wasm setup-python setup-browser demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -63,8 +63,11 @@ python: setup-python $(VENV)/.native
 demo: setup
 	$(CARGO) run --quiet -p regprune-core --example demo -- examples/registry.json
 
-## lint: formatting and clippy (pedantic, warnings are errors)
-lint: setup
+## lint: every static check (Rust, TypeScript types, Python)
+lint: lint-rust lint-npm lint-python
+
+## lint-rust: formatting and clippy (pedantic, warnings are errors)
+lint-rust: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -80,7 +83,7 @@ lint-python: python
 	cd python && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest regprune._native
 
 ## test: lint, then every test
-test: lint lint-npm lint-python test-rust test-npm test-python
+test: lint test-rust test-npm test-python
 
 test-rust: setup
 	$(CARGO) test --workspace
