@@ -87,6 +87,7 @@ pub fn generate(options: &GeneratorOptions) -> Snapshot {
     Snapshot {
         registry: Some("synthetic.example.io".into()),
         complete: true,
+        untagged_listed: None,
         repositories,
     }
 }

@@ -24,6 +24,7 @@ mod field;
 mod generate;
 mod graph;
 mod hash;
+pub mod http;
 pub mod import;
 mod media_type;
 mod names;

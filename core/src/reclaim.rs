@@ -282,13 +282,16 @@ impl<'s> Tally<'s> {
         }
         r.total_bytes = r.blob_bytes + r.manifest_bytes;
         r.by_repository = rows;
-        r.inexact_reasons = inexact_reasons(
+        if graph.snapshot.untagged_listed == Some(false) && r.manifests > 0 {
+            r.inexact_reasons.push("the registry's API cannot list untagged manifests; dangling ones keep the blobs they share, so the figures are an upper bound".into());
+        }
+        r.inexact_reasons.extend(inexact_reasons(
             graph.snapshot.complete,
             r.manifests > 0,
             self.shallow_deleted,
             self.shallow_alive,
             self.missing_sizes,
-        );
+        ));
         r.exact = r.inexact_reasons.is_empty();
         r
     }

@@ -24,6 +24,11 @@ pub struct Snapshot {
     /// reclaim is then an upper bound.
     #[serde(default = "yes")]
     pub complete: bool,
+    /// `false` when the registry's API cannot list untagged manifests (the OCI Distribution
+    /// API): dangling manifests are invisible, yet they keep their blobs, so reclaim is then
+    /// an upper bound and untagged manifests cannot be selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untagged_listed: Option<bool>,
     /// The repositories.
     #[serde(default)]
     pub repositories: Vec<Repository>,

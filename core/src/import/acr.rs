@@ -107,6 +107,7 @@ pub fn acr_list_metadata(
     Ok(Snapshot {
         registry,
         complete: false,
+        untagged_listed: None,
         repositories: vec![repo],
     })
 }
@@ -245,6 +246,7 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
     Ok(Snapshot {
         registry,
         complete,
+        untagged_listed: None,
         repositories,
     })
 }

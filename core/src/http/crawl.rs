@@ -1,0 +1,555 @@
+//! Building a snapshot from a live OCI Distribution registry.
+//!
+//! Catalog (paginated) → each repository's tag list (paginated) → `HEAD` each tag for its
+//! digest → one `GET` per distinct manifest digest (registry-wide: a manifest stored in two
+//! repositories is fetched once) → index children → the image config blob for `created`,
+//! since the Distribution API has no timestamps → the referrers API where the registry has
+//! one (the `sha256-<hex>` tag fallback is in the tag list already). Every manifest's digest
+//! is verified against its bytes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::{backoff, next_link, retryable, Method, Request, Response, MANIFEST_ACCEPT};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::import::parse_manifest;
+use crate::names::{RepositoryName, TagName};
+use crate::snapshot::{Manifest, Repository, Snapshot, Tag};
+use crate::time::Timestamp;
+
+/// What to crawl.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrawlOptions {
+    /// The registry's `host[:port]`, for the snapshot and to keep pagination on this host.
+    pub registry: String,
+    /// Only these repositories (the catalog is not read); empty: every repository.
+    #[serde(default)]
+    pub repositories: Vec<RepositoryName>,
+    /// Page size asked of the catalog (the registry caps it).
+    #[serde(default = "default_page")]
+    pub page_size: u32,
+    /// Read each image config for its `created` time (the API has no timestamps).
+    #[serde(default = "yes")]
+    pub fetch_configs: bool,
+    /// Attempts per request before the crawl fails (throttling, 5xx, resets).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_page() -> u32 {
+    1000
+}
+fn yes() -> bool {
+    true
+}
+fn default_attempts() -> u32 {
+    6
+}
+
+/// Counters for progress bars and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrawlProgress {
+    /// Requests handed out.
+    pub requests: u64,
+    /// Responses handled.
+    pub responses: u64,
+    /// Requests repeated after throttling or a failure.
+    pub retries: u64,
+    /// `GET`s of manifest bodies.
+    pub manifest_gets: u64,
+    /// Repositories found.
+    pub repositories: u64,
+    /// Distinct manifests found.
+    pub manifests: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Job {
+    Catalog(String),
+    Tags(RepositoryName, String),
+    HeadTag(RepositoryName, TagName),
+    ManifestByTag(RepositoryName, TagName),
+    Manifest(RepositoryName, Digest),
+    Config(RepositoryName, Digest),
+    Referrers(RepositoryName, Digest),
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    job: Job,
+    attempt: u32,
+    not_before: f64,
+}
+
+#[derive(Default)]
+struct RepoState {
+    tags: BTreeMap<TagName, Digest>,
+    digests: BTreeSet<Digest>,
+}
+
+/// A crawl in progress. See the module documentation for what it asks.
+pub struct Crawl {
+    opts: CrawlOptions,
+    next_id: u64,
+    queue: VecDeque<Pending>,
+    in_flight: HashMap<u64, Pending>,
+    repos: BTreeMap<RepositoryName, RepoState>,
+    contents: HashMap<Digest, Manifest>,
+    fetching: HashSet<Digest>,
+    waiting: HashMap<Digest, Vec<RepositoryName>>,
+    created: HashMap<Digest, Option<Timestamp>>,
+    referrers_api: Option<bool>,
+    asked_referrers: HashSet<(RepositoryName, Digest)>,
+    progress: CrawlProgress,
+}
+
+fn enc(repo: &RepositoryName) -> &str {
+    // Repository names are validated: [a-z0-9._/-] only, safe in a path as they are.
+    repo.as_str()
+}
+
+impl Crawl {
+    /// Starts a crawl.
+    pub fn new(opts: CrawlOptions) -> Crawl {
+        let mut c = Crawl {
+            next_id: 1,
+            queue: VecDeque::new(),
+            in_flight: HashMap::new(),
+            repos: BTreeMap::new(),
+            contents: HashMap::new(),
+            fetching: HashSet::new(),
+            waiting: HashMap::new(),
+            created: HashMap::new(),
+            referrers_api: None,
+            asked_referrers: HashSet::new(),
+            progress: CrawlProgress::default(),
+            opts,
+        };
+        if c.opts.repositories.is_empty() {
+            let first = format!("/v2/_catalog?n={}", c.opts.page_size);
+            c.push(Job::Catalog(first));
+        } else {
+            for repo in c.opts.repositories.clone() {
+                c.add_repository(repo);
+            }
+        }
+        c
+    }
+
+    fn push(&mut self, job: Job) {
+        self.queue.push_back(Pending {
+            job,
+            attempt: 1,
+            not_before: 0.0,
+        });
+    }
+
+    fn add_repository(&mut self, repo: RepositoryName) {
+        if self.repos.contains_key(&repo) {
+            return;
+        }
+        self.progress.repositories += 1;
+        let path = format!("/v2/{}/tags/list", enc(&repo));
+        self.repos.insert(repo.clone(), RepoState::default());
+        self.push(Job::Tags(repo, path));
+    }
+
+    /// The next request to send at time `now` (seconds, any monotonic origin), if one is ready.
+    pub fn next_request(&mut self, now: f64) -> Option<Request> {
+        let i = self.queue.iter().position(|p| p.not_before <= now)?;
+        let pending = self.queue.remove(i)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        self.progress.requests += 1;
+        let accept = || vec![("Accept".to_owned(), MANIFEST_ACCEPT.to_owned())];
+        let pull = |r: &RepositoryName| format!("repository:{r}:pull");
+        let (method, path, headers, scope) = match &pending.job {
+            Job::Catalog(p) => (
+                Method::Get,
+                p.clone(),
+                Vec::new(),
+                "registry:catalog:*".to_owned(),
+            ),
+            Job::Tags(r, p) => (Method::Get, p.clone(), Vec::new(), pull(r)),
+            Job::HeadTag(r, t) => (
+                Method::Head,
+                format!("/v2/{}/manifests/{t}", enc(r)),
+                accept(),
+                pull(r),
+            ),
+            Job::ManifestByTag(r, t) => (
+                Method::Get,
+                format!("/v2/{}/manifests/{t}", enc(r)),
+                accept(),
+                pull(r),
+            ),
+            Job::Manifest(r, d) => (
+                Method::Get,
+                format!("/v2/{}/manifests/{d}", enc(r)),
+                accept(),
+                pull(r),
+            ),
+            Job::Config(r, d) => (
+                Method::Get,
+                format!("/v2/{}/blobs/{d}", enc(r)),
+                Vec::new(),
+                pull(r),
+            ),
+            Job::Referrers(r, d) => (
+                Method::Get,
+                format!("/v2/{}/referrers/{d}", enc(r)),
+                vec![(
+                    "Accept".to_owned(),
+                    "application/vnd.oci.image.index.v1+json".to_owned(),
+                )],
+                pull(r),
+            ),
+        };
+        if matches!(pending.job, Job::Manifest(..) | Job::ManifestByTag(..)) {
+            self.progress.manifest_gets += 1;
+        }
+        self.in_flight.insert(id, pending);
+        Some(Request {
+            id,
+            method,
+            path,
+            headers,
+            scope,
+        })
+    }
+
+    /// When the next delayed request becomes ready, if nothing is ready now.
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.queue.iter().map(|p| p.not_before).reduce(f64::min)
+    }
+
+    /// True when nothing is left to send or to wait for.
+    pub fn is_done(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Counters so far.
+    pub fn progress(&self) -> CrawlProgress {
+        self.progress
+    }
+
+    /// Feeds the response to request `id`, received at `now`. An error ends the crawl: a
+    /// snapshot with a hole in it would make plans wrong.
+    pub fn handle_response(&mut self, id: u64, response: &Response, now: f64) -> Result<()> {
+        let Some(pending) = self.in_flight.remove(&id) else {
+            return Err(fail(
+                "response",
+                format!("no request {id} is waiting for a response"),
+            ));
+        };
+        self.progress.responses += 1;
+        if retryable(response.status) {
+            if pending.attempt >= self.opts.max_attempts {
+                return Err(fail(
+                    &describe(&pending.job),
+                    format!(
+                        "the registry still answers {} after {} attempts",
+                        status_text(response.status),
+                        pending.attempt
+                    ),
+                ));
+            }
+            self.progress.retries += 1;
+            let delay = backoff(response, pending.attempt);
+            self.queue.push_back(Pending {
+                attempt: pending.attempt + 1,
+                not_before: now + delay,
+                ..pending
+            });
+            return Ok(());
+        }
+        self.handle(pending.job, response)
+    }
+
+    fn handle(&mut self, job: Job, r: &Response) -> Result<()> {
+        let where_ = describe(&job);
+        match job {
+            Job::Catalog(_) => {
+                ok(r, &where_)?;
+                let body: NameList = json(r, &where_)?;
+                for repo in body.repositories.unwrap_or_default() {
+                    self.add_repository(repo);
+                }
+                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                    self.push(Job::Catalog(next));
+                }
+            }
+            Job::Tags(repo, _) => {
+                if r.status == 404 {
+                    return Ok(()); // the repository went away while we crawled
+                }
+                ok(r, &where_)?;
+                let body: TagList = json(r, &where_)?;
+                for tag in body.tags.unwrap_or_default() {
+                    self.push(Job::HeadTag(repo.clone(), tag));
+                }
+                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                    self.push(Job::Tags(repo, next));
+                }
+            }
+            Job::HeadTag(repo, tag) => {
+                if r.status == 404 {
+                    return Ok(()); // untagged meanwhile
+                }
+                ok(r, &where_)?;
+                match r.header("docker-content-digest").and_then(Digest::parse) {
+                    Some(d) => self.tagged(&repo, tag, d),
+                    None => self.push(Job::ManifestByTag(repo, tag)),
+                }
+            }
+            Job::ManifestByTag(repo, tag) => {
+                if r.status == 404 {
+                    return Ok(());
+                }
+                ok(r, &where_)?;
+                let claimed = r.header("docker-content-digest").and_then(Digest::parse);
+                let m = parse_manifest(&r.body, claimed.as_ref(), r.header("content-type"))?;
+                let d = m.digest.clone();
+                self.fetching.insert(d.clone());
+                self.contents.insert(d.clone(), m);
+                self.tagged(&repo, tag, d);
+            }
+            Job::Manifest(_, digest) => {
+                if r.status == 404 {
+                    self.waiting.remove(&digest);
+                    return Ok(()); // a child or referrer that is gone: the index is broken already
+                }
+                ok(r, &where_)?;
+                let m = parse_manifest(&r.body, Some(&digest), r.header("content-type"))?;
+                self.contents.insert(digest.clone(), m);
+                for waiting in self.waiting.remove(&digest).unwrap_or_default() {
+                    self.process(&waiting, &digest);
+                }
+            }
+            Job::Config(_, digest) => {
+                let created = if r.status == 200 {
+                    config_created(&r.body)
+                } else {
+                    None
+                };
+                self.created.insert(digest, created);
+            }
+            Job::Referrers(repo, _) => {
+                if r.status != 200 || !r.header("content-type").is_some_and(|c| c.contains("json"))
+                {
+                    // Distribution 2.8 has no referrers API (404, text/plain): stop asking.
+                    self.referrers_api.get_or_insert(false);
+                    return Ok(());
+                }
+                self.referrers_api = Some(true);
+                let index: Index = json(r, &where_)?;
+                for d in index.manifests.into_iter().map(|m| m.digest) {
+                    self.need(&repo, d);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tagged(&mut self, repo: &RepositoryName, tag: TagName, digest: Digest) {
+        if let Some(state) = self.repos.get_mut(repo) {
+            state.tags.insert(tag, digest.clone());
+        }
+        self.need(repo, digest);
+    }
+
+    /// Records that `repo` holds `digest`, fetching its content once registry-wide.
+    fn need(&mut self, repo: &RepositoryName, digest: Digest) {
+        let Some(state) = self.repos.get_mut(repo) else {
+            return;
+        };
+        if !state.digests.insert(digest.clone()) {
+            return;
+        }
+        if self.contents.contains_key(&digest) {
+            self.process(repo, &digest);
+        } else {
+            self.waiting
+                .entry(digest.clone())
+                .or_default()
+                .push(repo.clone());
+            if self.fetching.insert(digest.clone()) {
+                self.push(Job::Manifest(repo.clone(), digest));
+            }
+        }
+    }
+
+    /// Follows what a manifest held by `repo` references: children, config, referrers.
+    fn process(&mut self, repo: &RepositoryName, digest: &Digest) {
+        let Some(m) = self.contents.get(digest) else {
+            return;
+        };
+        let children: Vec<Digest> = m
+            .manifests
+            .iter()
+            .flatten()
+            .map(|c| c.digest.clone())
+            .collect();
+        let config = m.config.as_ref().map(|c| c.digest.clone());
+        for c in children {
+            self.need(repo, c);
+        }
+        if let Some(c) = config.filter(|_| self.opts.fetch_configs) {
+            if !self.created.contains_key(&c) {
+                self.created.insert(c.clone(), None);
+                self.push(Job::Config(repo.clone(), c));
+            }
+        }
+        if self.referrers_api != Some(false)
+            && self.asked_referrers.insert((repo.clone(), digest.clone()))
+        {
+            self.push(Job::Referrers(repo.clone(), digest.clone()));
+        }
+    }
+
+    /// The snapshot, once `is_done()`.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        if !self.is_done() {
+            return Err(fail("crawl", "the crawl is not finished".into()));
+        }
+        let time_of = |m: &Manifest| {
+            m.config
+                .as_ref()
+                .and_then(|c| self.created.get(&c.digest).copied().flatten())
+        };
+        let mut repositories = Vec::with_capacity(self.repos.len());
+        for (name, state) in &self.repos {
+            let mut manifests: Vec<Manifest> = state
+                .digests
+                .iter()
+                .filter_map(|d| self.contents.get(d).cloned())
+                .collect();
+            for m in &mut manifests {
+                let own = time_of(m);
+                // An index is as old as its newest child.
+                let t = own.or_else(|| {
+                    m.manifests
+                        .iter()
+                        .flatten()
+                        .filter_map(|c| self.contents.get(&c.digest))
+                        .filter_map(time_of)
+                        .max()
+                });
+                m.created_time = t;
+                m.last_update_time = t;
+            }
+            let tags = state
+                .tags
+                .iter()
+                .filter(|(_, d)| self.contents.contains_key(*d))
+                .map(|(t, d)| Tag {
+                    name: t.clone(),
+                    digest: d.clone(),
+                    created_time: None,
+                    last_update_time: None,
+                    changeable_attributes: None,
+                })
+                .collect();
+            repositories.push(Repository {
+                name: name.clone(),
+                changeable_attributes: None,
+                manifests,
+                tags,
+            });
+        }
+        Ok(Snapshot {
+            registry: Some(self.opts.registry.clone()),
+            complete: self.opts.repositories.is_empty(),
+            untagged_listed: Some(false),
+            repositories,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct NameList {
+    repositories: Option<Vec<RepositoryName>>,
+}
+
+#[derive(Deserialize)]
+struct TagList {
+    tags: Option<Vec<TagName>>,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<IndexEntry>,
+}
+
+#[derive(Deserialize)]
+struct IndexEntry {
+    digest: Digest,
+}
+
+/// `created` of an image config; cosign writes `0001-01-01`, which is no time at all.
+fn config_created(body: &[u8]) -> Option<Timestamp> {
+    #[derive(Deserialize)]
+    struct Config {
+        created: Option<String>,
+    }
+    let c: Config = serde_json::from_slice(body).ok()?;
+    Timestamp::parse(c.created.as_deref()?).filter(|t| t.unix_seconds() > 0)
+}
+
+fn describe(job: &Job) -> String {
+    match job {
+        Job::Catalog(p) | Job::Tags(_, p) => p.clone(),
+        Job::HeadTag(r, t) | Job::ManifestByTag(r, t) => format!("{r}:{t}"),
+        Job::Manifest(r, d) | Job::Config(r, d) | Job::Referrers(r, d) => format!("{r}@{d}"),
+    }
+}
+
+fn status_text(status: u16) -> String {
+    if status == 0 {
+        "no response (connection failed)".into()
+    } else {
+        format!("HTTP {status}")
+    }
+}
+
+fn fail(path: &str, message: String) -> Error {
+    Error::InvalidOperation {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+fn ok(r: &Response, where_: &str) -> Result<()> {
+    if r.status == 200 {
+        return Ok(());
+    }
+    let hint = match r.status {
+        401 | 403 => " (the credentials do not allow reading this)",
+        _ => "",
+    };
+    Err(fail(
+        where_,
+        format!("the registry answered {}{hint}", status_text(r.status)),
+    ))
+}
+
+/// At most this much JSON from a listing (a registry sending more is refused, not parsed).
+const MAX_LISTING: usize = 64 << 20;
+
+fn json<T: serde::de::DeserializeOwned>(r: &Response, where_: &str) -> Result<T> {
+    if r.body.len() > MAX_LISTING {
+        return Err(fail(
+            where_,
+            format!(
+                "the registry sent {} bytes; the limit is {MAX_LISTING}",
+                r.body.len()
+            ),
+        ));
+    }
+    crate::field::from_json(&r.body).map_err(|e| e.under(where_))
+}

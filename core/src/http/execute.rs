@@ -1,0 +1,611 @@
+//! Carrying out exactly a reviewed plan against an OCI Distribution registry.
+//!
+//! Before anything is deleted, each repository's tags are listed and resolved again, so drift
+//! is seen: a planned tag that moved, or a new tag on a planned manifest, skips that action
+//! (deleting a manifest deletes every tag on it, and nothing the plan does not name may go).
+//! Within a repository the plan's phases run in order (referrers, indexes, the rest), so a
+//! child is never deleted before its index. Each deletion first fetches the manifest; its
+//! bytes and tags go to the journal, which the adapter writes durably before sending the
+//! `DELETE`, so `undo` can push the image back. 404 means already gone, 405 unsupported, 429
+//! and 5xx are retried with backoff and `Retry-After`; one failure never stops the others.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::{backoff, next_link, retryable, Method, Request, Response, MANIFEST_ACCEPT};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::names::{RepositoryName, TagName};
+use crate::plan::{Action, ActionType, Plan, ReasonCode};
+
+/// How to execute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecuteOptions {
+    /// The registry's `host[:port]`, to keep pagination on this host.
+    pub registry: String,
+    /// Attempts per request before the action is reported failed.
+    #[serde(default = "attempts")]
+    pub max_attempts: u32,
+}
+
+fn attempts() -> u32 {
+    6
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutcomeKind {
+    /// Deleted.
+    Done,
+    /// It was not there any more.
+    AlreadyGone,
+    /// Not attempted, because the registry changed since the plan (drift) or a step it
+    /// depends on did not succeed.
+    Skipped,
+    /// The registry refused or kept failing.
+    Failed,
+    /// The registry cannot do it (deletes disabled, no tag deletion).
+    Unsupported,
+}
+
+/// The outcome of one action (a `deleteRepository` reports one outcome per manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// Index of the action in the plan.
+    pub action: usize,
+    /// The repository.
+    pub repository: RepositoryName,
+    /// `repo@digest` or `repo:tag`.
+    pub target: String,
+    /// What happened.
+    pub outcome: OutcomeKind,
+    /// Why, in plain words.
+    pub detail: String,
+    /// Requests repeated for this action.
+    pub retries: u32,
+}
+
+#[derive(Deserialize)]
+struct TagList {
+    tags: Option<Vec<TagName>>,
+}
+
+/// The result of an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The digest of the plan that was executed.
+    pub plan: Option<Digest>,
+    /// One entry per deletion, in plan order.
+    pub outcomes: Vec<Outcome>,
+    /// Counts per outcome.
+    pub counts: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// True when every action is done or already gone.
+    pub fn complete(&self) -> bool {
+        self.outcomes
+            .iter()
+            .all(|o| matches!(o.outcome, OutcomeKind::Done | OutcomeKind::AlreadyGone))
+    }
+}
+
+/// One deletion to carry out.
+#[derive(Debug, Clone)]
+struct Step {
+    action: usize,
+    kind: ActionType,
+    phase: u8,
+    repo: RepositoryName,
+    digest: Option<Digest>,
+    tag: Option<TagName>,
+    /// Tags the plan says go with it; for a repository deletion, every tag of the repository.
+    tags: Vec<TagName>,
+    whole_repository: bool,
+    /// The deleted index or subject this step depends on.
+    after: Option<Digest>,
+    state: StepState,
+    retries: u32,
+    media_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum StepState {
+    Waiting,
+    Fetching,
+    Deleting,
+    Finished(OutcomeKind, String),
+}
+
+#[derive(Debug, Clone)]
+enum Job {
+    Tags(RepositoryName, String),
+    HeadTag(RepositoryName, TagName),
+    Fetch(usize),
+    Delete(usize),
+}
+
+#[derive(Default)]
+struct RepoState {
+    listed: bool,
+    pending_heads: usize,
+    current: BTreeMap<TagName, Option<Digest>>,
+}
+
+/// A journal line: what a deletion removes, recorded before the `DELETE` is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// The plan being executed.
+    pub plan: Option<Digest>,
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The manifest.
+    pub digest: Digest,
+    /// Its media type (for the `Content-Type` of a re-push).
+    pub media_type: String,
+    /// The manifest's exact bytes (manifests are JSON, hence UTF-8).
+    pub manifest: String,
+    /// The tags pointing at it when it was deleted.
+    pub tags: Vec<TagName>,
+}
+
+/// An execution in progress.
+pub struct Execute {
+    opts: ExecuteOptions,
+    plan_digest: Option<Digest>,
+    steps: Vec<Step>,
+    repos: BTreeMap<RepositoryName, RepoState>,
+    queue: VecDeque<(Job, u32, f64)>,
+    in_flight: HashMap<u64, (Job, u32)>,
+    next_id: u64,
+    journal: Vec<JournalEntry>,
+}
+
+/// The order steps run in within a repository: untags, referrers, indexes and other
+/// manifests, the children of deleted indexes, whole repositories.
+fn phase(a: &Action) -> u8 {
+    match (a.kind, a.reason.code) {
+        (ActionType::Untag, _) => 0,
+        (_, ReasonCode::ReferrerOfDeletedSubject) => 1,
+        (_, ReasonCode::ChildOfDeletedIndex) => 3,
+        (ActionType::DeleteRepository, _) => 4,
+        _ => 2,
+    }
+}
+
+impl Execute {
+    /// Prepares to execute `plan`, which must carry a digest that matches its content:
+    /// exactly the reviewed plan runs, or nothing does.
+    pub fn new(plan: &Plan, opts: ExecuteOptions) -> Result<Execute> {
+        if !plan.verify() {
+            return Err(Error::InvalidOperation {
+                path: "plan.digest".into(),
+                message: "the plan's digest does not match its content: it was edited after review, or never sealed; plan again".into(),
+            });
+        }
+        let mut steps = Vec::new();
+        for (i, a) in plan.actions.iter().enumerate() {
+            let base = Step {
+                action: i,
+                kind: a.kind,
+                phase: phase(a),
+                repo: a.repository.clone(),
+                digest: a.digest.clone(),
+                tag: a.tag.clone(),
+                tags: a.tags.clone(),
+                whole_repository: false,
+                after: a
+                    .cascade_of
+                    .clone()
+                    .filter(|_| a.reason.code == ReasonCode::ChildOfDeletedIndex),
+                state: StepState::Waiting,
+                retries: 0,
+                media_type: a.media_type.as_ref().map(|m| m.as_str().to_owned()),
+            };
+            match a.kind {
+                ActionType::DeleteRepository => {
+                    for d in &a.manifests {
+                        steps.push(Step {
+                            digest: Some(d.clone()),
+                            whole_repository: true,
+                            ..base.clone()
+                        });
+                    }
+                }
+                _ => steps.push(base),
+            }
+        }
+        let mut ex = Execute {
+            opts,
+            plan_digest: plan.digest.clone(),
+            steps,
+            repos: BTreeMap::new(),
+            queue: VecDeque::new(),
+            in_flight: HashMap::new(),
+            next_id: 1,
+            journal: Vec::new(),
+        };
+        let repos: Vec<RepositoryName> = ex.steps.iter().map(|s| s.repo.clone()).collect();
+        for r in repos {
+            if !ex.repos.contains_key(&r) {
+                ex.repos.insert(r.clone(), RepoState::default());
+                let path = format!("/v2/{r}/tags/list");
+                ex.queue.push_back((Job::Tags(r, path), 1, 0.0));
+            }
+        }
+        Ok(ex)
+    }
+
+    /// The next request to send at `now`. A request that deletes carries its journal entry
+    /// in `take_journal()`: write it durably before sending the request.
+    pub fn next_request(&mut self, now: f64) -> Option<Request> {
+        self.schedule();
+        let i = self.queue.iter().position(|(_, _, t)| *t <= now)?;
+        let (job, attempt, _) = self.queue.remove(i)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let accept = || vec![("Accept".to_owned(), MANIFEST_ACCEPT.to_owned())];
+        let req = match &job {
+            Job::Tags(r, p) => Request {
+                id,
+                method: Method::Get,
+                path: p.clone(),
+                headers: Vec::new(),
+                scope: format!("repository:{r}:pull"),
+            },
+            Job::HeadTag(r, t) => Request {
+                id,
+                method: Method::Head,
+                path: format!("/v2/{r}/manifests/{t}"),
+                headers: accept(),
+                scope: format!("repository:{r}:pull"),
+            },
+            Job::Fetch(s) => {
+                let st = &self.steps[*s];
+                let d = st
+                    .digest
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                Request {
+                    id,
+                    method: Method::Get,
+                    path: format!("/v2/{}/manifests/{d}", st.repo),
+                    headers: accept(),
+                    scope: format!("repository:{}:pull", st.repo),
+                }
+            }
+            Job::Delete(s) => {
+                let st = &self.steps[*s];
+                let d = st
+                    .digest
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                Request {
+                    id,
+                    method: Method::Delete,
+                    path: format!("/v2/{}/manifests/{d}", st.repo),
+                    headers: Vec::new(),
+                    scope: format!("repository:{}:pull,delete", st.repo),
+                }
+            }
+        };
+        self.in_flight.insert(id, (job, attempt));
+        Some(req)
+    }
+
+    /// Journal entries of deletions handed out since the last call.
+    pub fn take_journal(&mut self) -> Vec<JournalEntry> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// When the next delayed request becomes ready, if nothing is ready now.
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.queue.iter().map(|(_, _, t)| *t).reduce(f64::min)
+    }
+
+    /// True when every action has an outcome.
+    pub fn is_done(&mut self) -> bool {
+        self.schedule();
+        self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Moves waiting steps whose turn has come into the queue.
+    fn schedule(&mut self) {
+        for i in 0..self.steps.len() {
+            if self.steps[i].state != StepState::Waiting {
+                continue;
+            }
+            let repo = &self.steps[i].repo;
+            let Some(rs) = self.repos.get(repo) else {
+                continue;
+            };
+            if !rs.listed || rs.pending_heads > 0 {
+                continue;
+            }
+            let phase = self.steps[i].phase;
+            let earlier_open = self.steps.iter().any(|s| {
+                &s.repo == repo && s.phase < phase && !matches!(s.state, StepState::Finished(..))
+            });
+            if earlier_open {
+                continue;
+            }
+            if let Some(verdict) = self.precheck(i) {
+                self.steps[i].state = StepState::Finished(verdict.0, verdict.1);
+                continue;
+            }
+            self.steps[i].state = StepState::Fetching;
+            self.queue.push_back((Job::Fetch(i), 1, 0.0));
+        }
+    }
+
+    /// Drift and dependency checks before a step may run; `Some` ends the step.
+    fn precheck(&self, i: usize) -> Option<(OutcomeKind, String)> {
+        let s = &self.steps[i];
+        if s.kind == ActionType::Untag {
+            return Some((OutcomeKind::Unsupported, "the Distribution API cannot delete a tag alone; untag is not carried out (re-plan with a delete, or use a registry with tag deletion)".into()));
+        }
+        if let Some(parent) = &s.after {
+            let parent_ok = self.steps.iter().any(|p| {
+                p.repo == s.repo
+                    && p.digest.as_ref() == Some(parent)
+                    && matches!(
+                        p.state,
+                        StepState::Finished(OutcomeKind::Done | OutcomeKind::AlreadyGone, _)
+                    )
+            });
+            if !parent_ok {
+                return Some((
+                    OutcomeKind::Skipped,
+                    format!(
+                        "its index {parent} was not deleted, so deleting it could break that index"
+                    ),
+                ));
+            }
+        }
+        let digest = s.digest.as_ref()?;
+        let rs = &self.repos[&s.repo];
+        for (tag, now) in &rs.current {
+            let planned = s.whole_repository || s.tags.contains(tag);
+            if now.as_ref() == Some(digest) && !planned {
+                return Some((OutcomeKind::Skipped, format!("drift: the tag {tag:?} now points at it, and the plan does not delete that tag")));
+            }
+        }
+        for tag in &s.tags {
+            if s.whole_repository {
+                continue;
+            }
+            match rs.current.get(tag) {
+                Some(Some(d)) if d != digest => {
+                    return Some((
+                        OutcomeKind::Skipped,
+                        format!("drift: the tag {tag:?} moved to {d} since the plan"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Feeds the response to request `id`, received at `now`.
+    pub fn handle_response(&mut self, id: u64, r: &Response, now: f64) -> Result<()> {
+        let Some((job, attempt)) = self.in_flight.remove(&id) else {
+            return Err(Error::InvalidOperation {
+                path: "response".into(),
+                message: format!("no request {id} is waiting for a response"),
+            });
+        };
+        if retryable(r.status) {
+            if let Job::Fetch(s) | Job::Delete(s) = &job {
+                self.steps[*s].retries += 1;
+            }
+            if attempt < self.opts.max_attempts {
+                let at = now + backoff(r, attempt);
+                self.queue.push_back((job, attempt + 1, at));
+                return Ok(());
+            }
+            let detail = format!(
+                "the registry still answers {} after {attempt} attempts",
+                status(r.status)
+            );
+            self.give_up(job, detail);
+            return Ok(());
+        }
+        match job {
+            Job::Tags(repo, _) => {
+                let rs = self.repos.entry(repo.clone()).or_default();
+                if r.status == 404 {
+                    rs.listed = true;
+                    return Ok(());
+                }
+                if r.status != 200 {
+                    let detail = format!("listing tags failed: {}", status(r.status));
+                    self.give_up(Job::Tags(repo, String::new()), detail);
+                    return Ok(());
+                }
+                let list: TagList = crate::field::from_json(&r.body)
+                    .map_err(|e| e.under(&format!("{repo} tags")))?;
+                let tags = list.tags.unwrap_or_default();
+                rs.pending_heads += tags.len();
+                for t in tags {
+                    rs.current.insert(t.clone(), None);
+                    self.queue
+                        .push_back((Job::HeadTag(repo.clone(), t), 1, 0.0));
+                }
+                match next_link(r.header("link"), &self.opts.registry)? {
+                    Some(next) => self.queue.push_back((Job::Tags(repo, next), 1, 0.0)),
+                    None => self.repos.entry(repo).or_default().listed = true,
+                }
+            }
+            Job::HeadTag(repo, tag) => {
+                let rs = self.repos.entry(repo).or_default();
+                rs.pending_heads = rs.pending_heads.saturating_sub(1);
+                let d = (r.status == 200)
+                    .then(|| r.header("docker-content-digest").and_then(Digest::parse))
+                    .flatten();
+                if r.status == 200 && d.is_none() {
+                    return Err(Error::InvalidOperation { path: format!("{tag}"), message: "the registry did not say which manifest the tag points at (no Docker-Content-Digest); refusing to delete blind".into() });
+                }
+                rs.current.insert(tag, d);
+            }
+            Job::Fetch(s) => self.fetched(s, r),
+            Job::Delete(s) => {
+                let (kind, detail) = match r.status {
+                    200 | 202 | 204 => (OutcomeKind::Done, "deleted".to_owned()),
+                    404 => (
+                        OutcomeKind::AlreadyGone,
+                        "already gone when deleted".to_owned(),
+                    ),
+                    405 => (
+                        OutcomeKind::Unsupported,
+                        "the registry does not allow deletes (405); enable storage.delete"
+                            .to_owned(),
+                    ),
+                    other => (
+                        OutcomeKind::Failed,
+                        format!("the registry answered {}", status(other)),
+                    ),
+                };
+                self.steps[s].state = StepState::Finished(kind, detail);
+            }
+        }
+        Ok(())
+    }
+
+    fn fetched(&mut self, s: usize, r: &Response) {
+        let step = &mut self.steps[s];
+        match r.status {
+            404 => {
+                step.state = StepState::Finished(
+                    OutcomeKind::AlreadyGone,
+                    "not in the registry any more".into(),
+                );
+                return;
+            }
+            200 => {}
+            other => {
+                step.state = StepState::Finished(
+                    OutcomeKind::Failed,
+                    format!("fetching it failed: {}", status(other)),
+                );
+                return;
+            }
+        }
+        let Some(digest) = step.digest.clone() else {
+            return;
+        };
+        if digest.recompute(&r.body).as_ref() != Some(&digest) {
+            step.state = StepState::Finished(
+                OutcomeKind::Failed,
+                "the registry served bytes that do not match the digest; not deleted".into(),
+            );
+            return;
+        }
+        let Ok(text) = String::from_utf8(r.body.clone()) else {
+            step.state = StepState::Finished(
+                OutcomeKind::Failed,
+                "the manifest is not UTF-8 JSON; not deleted".into(),
+            );
+            return;
+        };
+        let media_type = r
+            .header("content-type")
+            .map(str::to_owned)
+            .or_else(|| step.media_type.clone())
+            .unwrap_or_default();
+        let tags: Vec<TagName> = self.repos[&step.repo]
+            .current
+            .iter()
+            .filter(|(_, d)| d.as_ref() == Some(&digest))
+            .map(|(t, _)| t.clone())
+            .collect();
+        self.journal.push(JournalEntry {
+            plan: self.plan_digest.clone(),
+            repository: step.repo.clone(),
+            digest,
+            media_type,
+            manifest: text,
+            tags,
+        });
+        step.state = StepState::Deleting;
+        self.queue.push_back((Job::Delete(s), 1, 0.0));
+    }
+
+    fn give_up(&mut self, job: Job, detail: String) {
+        match job {
+            Job::Fetch(s) | Job::Delete(s) => {
+                self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
+            }
+            Job::Tags(repo, _) | Job::HeadTag(repo, _) => {
+                // Without the repository's current tags drift cannot be checked: fail its steps.
+                for st in self
+                    .steps
+                    .iter_mut()
+                    .filter(|st| st.repo == repo && st.state == StepState::Waiting)
+                {
+                    st.state = StepState::Finished(
+                        OutcomeKind::Failed,
+                        format!("could not re-check the repository before deleting: {detail}"),
+                    );
+                }
+                let rs = self.repos.entry(repo).or_default();
+                rs.listed = true;
+                rs.pending_heads = 0;
+            }
+        }
+    }
+
+    /// The report, once `is_done()`.
+    pub fn report(&self) -> Report {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        let outcomes: Vec<Outcome> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let (kind, detail) = match &s.state {
+                    StepState::Finished(k, d) => (*k, d.clone()),
+                    _ => (OutcomeKind::Failed, "not finished".into()),
+                };
+                let name = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                *counts.entry(name).or_default() += 1;
+                let target = match (s.kind, &s.tag, &s.digest) {
+                    (ActionType::Untag, Some(t), _) => format!("{}:{t}", s.repo),
+                    (_, _, Some(d)) => format!("{}@{d}", s.repo),
+                    _ => s.repo.to_string(),
+                };
+                Outcome {
+                    action: s.action,
+                    repository: s.repo.clone(),
+                    target,
+                    outcome: kind,
+                    detail,
+                    retries: s.retries,
+                }
+            })
+            .collect();
+        Report {
+            plan: self.plan_digest.clone(),
+            outcomes,
+            counts,
+        }
+    }
+}
+
+fn status(s: u16) -> String {
+    if s == 0 {
+        "no response (connection failed)".into()
+    } else {
+        format!("HTTP {s}")
+    }
+}

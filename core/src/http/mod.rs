@@ -1,0 +1,96 @@
+//! The HTTP conversation with a registry, as data (sans-IO, like quinn-proto or h11).
+//!
+//! A conversation ([`Crawl`], [`Execute`]) hands out [`Request`]s with `next_request(now)` and
+//! takes [`Response`]s with `handle_response(id, response, now)`; the adapters in `npm/` and
+//! `python/` are short loops that send the requests (several at a time) and feed the answers
+//! back. Time is always passed in; nothing here sleeps, reads a clock or opens a socket.
+
+mod crawl;
+mod execute;
+mod link;
+
+use serde::{Deserialize, Serialize};
+
+pub use crawl::{Crawl, CrawlOptions, CrawlProgress};
+pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
+pub use link::next_link;
+
+/// Every manifest media type, for `Accept`: without all four, the distribution registry
+/// converts Docker images to schema 1 (another digest) or answers with a child of a list.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A request to send to the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Echo it back with the response.
+    pub id: u64,
+    /// The method.
+    pub method: Method,
+    /// Path and query, relative to the registry's base URL (`/v2/app/tags/list?n=1000`).
+    pub path: String,
+    /// Headers to send (the adapter adds `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// The access this request needs (`repository:app:pull`), for bearer-token scopes.
+    pub scope: String,
+}
+
+/// A response from the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    /// The status code; 0 for a transport failure (connection reset, timeout).
+    pub status: u16,
+    /// Headers, names in any case.
+    pub headers: Vec<(String, String)>,
+    /// The body, as received.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Whether a response should be retried: throttling, server errors, transport failures.
+pub(crate) fn retryable(status: u16) -> bool {
+    status == 0 || status == 429 || (500..600).contains(&status)
+}
+
+/// Seconds to wait before retry `attempt` (1-based): `Retry-After` when the registry sends
+/// seconds, else exponential backoff from 0.5 s, capped at 30 s.
+pub(crate) fn backoff(response: &Response, attempt: u32) -> f64 {
+    if let Some(s) = response
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
+        return s.clamp(0.0, 300.0);
+    }
+    (0.5 * 2f64.powi(attempt.saturating_sub(1).min(10) as i32)).min(30.0)
+}

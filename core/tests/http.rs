@@ -1,0 +1,425 @@
+//! The registry conversation against an in-memory Distribution registry (a scripted
+//! transport): crawl, plan, execute, drift, faults.
+
+use std::collections::BTreeMap;
+
+use regprune_core::http::{
+    Crawl, CrawlOptions, Execute, ExecuteOptions, Method, OutcomeKind, Request, Response,
+};
+use regprune_core::{plan, Digest, Operation, PlanOptions, Snapshot, Timestamp};
+use serde_json::json;
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// One repository: tags, and manifests (bytes, media type) by digest.
+type Repo = (
+    BTreeMap<String, Digest>,
+    BTreeMap<Digest, (Vec<u8>, String)>,
+);
+
+/// A tiny Distribution registry: repositories of manifests and tags, registry-wide blobs.
+#[derive(Default)]
+struct Registry {
+    repos: BTreeMap<String, Repo>,
+    blobs: BTreeMap<Digest, Vec<u8>>,
+    /// Every `fail_every`-th request answers 503 (0: never).
+    fail_every: u64,
+    seen: u64,
+    manifest_gets: BTreeMap<Digest, u64>,
+}
+
+impl Registry {
+    fn blob(&mut self, bytes: Vec<u8>) -> (Digest, usize) {
+        let d = Digest::sha256(&bytes);
+        let n = bytes.len();
+        self.blobs.insert(d.clone(), bytes);
+        (d, n)
+    }
+
+    fn image(&mut self, repo: &str, created: &str, layer: &str) -> Digest {
+        let (cd, cn) = self.blob(
+            json!({"created": created, "architecture": "amd64"})
+                .to_string()
+                .into_bytes(),
+        );
+        let (ld, ln) = self.blob(layer.as_bytes().to_vec());
+        let m = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd.to_string(), "size": cn},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld.to_string(), "size": ln}]});
+        self.put(repo, m.to_string().into_bytes(), OCI_MANIFEST)
+    }
+
+    fn put(&mut self, repo: &str, bytes: Vec<u8>, media: &str) -> Digest {
+        let d = Digest::sha256(&bytes);
+        self.repos
+            .entry(repo.into())
+            .or_default()
+            .1
+            .insert(d.clone(), (bytes, media.into()));
+        d
+    }
+
+    fn tag(&mut self, repo: &str, tag: &str, d: &Digest) {
+        self.repos
+            .entry(repo.into())
+            .or_default()
+            .0
+            .insert(tag.into(), d.clone());
+    }
+
+    fn serve(&mut self, req: &Request) -> Response {
+        self.seen += 1;
+        if self.fail_every > 0 && self.seen % self.fail_every == 0 {
+            return Response {
+                status: 503,
+                headers: vec![("Retry-After".into(), "0".into())],
+                body: Vec::new(),
+            };
+        }
+        let ok = |body: Vec<u8>, headers: Vec<(String, String)>| Response {
+            status: 200,
+            headers,
+            body,
+        };
+        let not_found = Response {
+            status: 404,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: b"404 page not found".to_vec(),
+        };
+        let path = req
+            .path
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("/v2/")
+            .to_owned();
+        if path == "_catalog" {
+            let names: Vec<&String> = self.repos.keys().collect();
+            return ok(
+                json!({"repositories": names}).to_string().into_bytes(),
+                vec![],
+            );
+        }
+        if let Some(repo) = path.strip_suffix("/tags/list") {
+            let Some((tags, _)) = self.repos.get(repo) else {
+                return not_found;
+            };
+            let mut names: Vec<&String> = tags.keys().collect();
+            names.reverse(); // unsorted, as distribution answers
+            return ok(
+                json!({"name": repo, "tags": names})
+                    .to_string()
+                    .into_bytes(),
+                vec![],
+            );
+        }
+        if let Some((repo, reference)) = path.split_once("/manifests/") {
+            let Some((tags, manifests)) = self.repos.get_mut(repo) else {
+                return not_found;
+            };
+            let digest = match Digest::parse(reference) {
+                Some(d) => d,
+                None => match tags.get(reference) {
+                    Some(d) => d.clone(),
+                    None => return not_found,
+                },
+            };
+            let Some((bytes, media)) = manifests.get(&digest).cloned() else {
+                return not_found;
+            };
+            let headers = vec![
+                ("Docker-Content-Digest".into(), digest.to_string()),
+                ("Content-Type".into(), media),
+            ];
+            return match req.method {
+                Method::Head => ok(Vec::new(), headers),
+                Method::Get => {
+                    *self.manifest_gets.entry(digest).or_default() += 1;
+                    ok(bytes, headers)
+                }
+                Method::Delete => {
+                    manifests.remove(&digest);
+                    tags.retain(|_, d| *d != digest);
+                    Response {
+                        status: 202,
+                        headers: vec![],
+                        body: vec![],
+                    }
+                }
+            };
+        }
+        if let Some((_, d)) = path.split_once("/blobs/") {
+            return match Digest::parse(d).and_then(|d| self.blobs.get(&d)) {
+                Some(b) => ok(b.clone(), vec![]),
+                None => not_found,
+            };
+        }
+        not_found
+    }
+
+    /// A registry with shared layers, several tags on one manifest, an index and a signature.
+    fn fixture() -> (Registry, BTreeMap<&'static str, Digest>) {
+        let mut r = Registry::default();
+        let mut d = BTreeMap::new();
+        let v1 = r.image("app", "2025-01-01T00:00:00Z", "app-v1");
+        let v2 = r.image("app", "2026-06-01T00:00:00Z", "app-v2");
+        r.tag("app", "v1", &v1);
+        r.tag("app", "old", &v1);
+        r.tag("app", "v2", &v2);
+        let amd = r.image("multi", "2025-02-01T00:00:00Z", "amd64");
+        let arm = r.image("multi", "2025-02-01T00:00:00Z", "arm64");
+        let idx = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": amd.to_string(), "size": 1, "platform": {"architecture": "amd64", "os": "linux"}},
+            {"mediaType": OCI_MANIFEST, "digest": arm.to_string(), "size": 1, "platform": {"architecture": "arm64", "os": "linux"}}]});
+        let idx = r.put("multi", idx.to_string().into_bytes(), OCI_INDEX);
+        r.tag("multi", "1.0", &idx);
+        let (empty, _) = r.blob(b"{}".to_vec());
+        let (payload, n) = r.blob(b"signature".to_vec());
+        let sig = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": payload.to_string(), "size": n}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": v1.to_string(), "size": 1}});
+        let sig = r.put("app", sig.to_string().into_bytes(), OCI_MANIFEST);
+        r.tag("app", &format!("sha256-{}", v1.encoded()), &sig);
+        d.insert("v1", v1);
+        d.insert("v2", v2);
+        d.insert("idx", idx);
+        d.insert("amd", amd);
+        d.insert("sig", sig);
+        (r, d)
+    }
+}
+
+/// Runs a crawl to the end against `reg`, two requests in flight at a time.
+fn crawl(reg: &mut Registry) -> Snapshot {
+    let mut c = Crawl::new(
+        serde_json::from_value::<CrawlOptions>(json!({"registry": "localhost:5000"})).unwrap(),
+    );
+    let mut now = 0.0;
+    while !c.is_done() {
+        let batch: Vec<Request> = std::iter::from_fn(|| c.next_request(now)).take(2).collect();
+        if batch.is_empty() {
+            now = c.next_wakeup().unwrap();
+            continue;
+        }
+        for req in batch {
+            let resp = reg.serve(&req);
+            c.handle_response(req.id, &resp, now).unwrap();
+        }
+    }
+    c.snapshot().unwrap()
+}
+
+fn execute(reg: &mut Registry, p: &regprune_core::Plan) -> (regprune_core::http::Report, usize) {
+    let mut ex = Execute::new(
+        p,
+        ExecuteOptions {
+            registry: "localhost:5000".into(),
+            max_attempts: 6,
+        },
+    )
+    .unwrap();
+    let mut now = 0.0;
+    let mut journal = 0;
+    while !ex.is_done() {
+        let Some(req) = ex.next_request(now) else {
+            now = ex.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        };
+        journal += ex.take_journal().len();
+        let resp = reg.serve(&req);
+        ex.handle_response(req.id, &resp, now).unwrap();
+    }
+    (ex.report(), journal)
+}
+
+fn opts() -> PlanOptions {
+    PlanOptions::at(Timestamp::parse("2026-11-27T00:00:00Z").unwrap())
+}
+
+fn op(v: serde_json::Value) -> Operation {
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn crawl_builds_the_snapshot_with_one_get_per_manifest() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    assert_eq!(s.untagged_listed, Some(false));
+    let app = s
+        .repositories
+        .iter()
+        .find(|r| r.name.as_str() == "app")
+        .unwrap();
+    assert_eq!(app.manifests.len(), 3);
+    assert_eq!(app.tags.len(), 4);
+    let v1 = app.manifests.iter().find(|m| m.digest == d["v1"]).unwrap();
+    assert_eq!(v1.created_time.unwrap().to_string(), "2025-01-01T00:00:00Z");
+    let multi = s
+        .repositories
+        .iter()
+        .find(|r| r.name.as_str() == "multi")
+        .unwrap();
+    assert_eq!(multi.manifests.len(), 3, "the index and both children");
+    let idx = multi
+        .manifests
+        .iter()
+        .find(|m| m.digest == d["idx"])
+        .unwrap();
+    assert_eq!(
+        idx.created_time.unwrap().to_string(),
+        "2025-02-01T00:00:00Z",
+        "an index is as old as its newest child"
+    );
+    assert!(
+        reg.manifest_gets.values().all(|&n| n == 1),
+        "{:?}",
+        reg.manifest_gets
+    );
+    assert_eq!(reg.manifest_gets.len(), 6);
+}
+
+#[test]
+fn executing_a_plan_leaves_the_predicted_state() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap();
+    assert_eq!(p.actions.len(), 2, "the image and its signature");
+    let (report, journal) = execute(&mut reg, &p);
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(journal, 2, "every deletion was journalled first");
+    let (tags, manifests) = &reg.repos["app"];
+    assert!(!manifests.contains_key(&d["v1"]) && !manifests.contains_key(&d["sig"]));
+    assert_eq!(tags.keys().collect::<Vec<_>>(), ["v2"]);
+    // Re-planning the same request finds nothing left to delete.
+    let again = crawl(&mut reg);
+    let e = plan(
+        &again,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "image_not_found");
+}
+
+#[test]
+fn an_index_goes_before_its_children() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteRepository", "repository": "multi"})),
+        &opts(),
+    )
+    .unwrap();
+    let (report, _) = execute(&mut reg, &p);
+    assert!(report.complete(), "{report:?}");
+    assert!(reg.repos["multi"].1.is_empty());
+    let p = plan(
+        &crawl(&mut Registry::fixture().0),
+        &op(json!({"op": "deleteImage", "image": "multi:1.0"})),
+        &opts(),
+    )
+    .unwrap();
+    let order: Vec<_> = p
+        .actions
+        .iter()
+        .map(|a| a.digest.clone().unwrap())
+        .collect();
+    assert_eq!(order[0], d["idx"]);
+}
+
+#[test]
+fn drift_is_skipped_not_deleted() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap();
+    // Between plan and execute, someone tags the planned image again.
+    reg.tag("app", "hotfix", &d["v1"]);
+    let (report, _) = execute(&mut reg, &p);
+    let main = report
+        .outcomes
+        .iter()
+        .find(|o| o.target.ends_with(&d["v1"].to_string()))
+        .unwrap();
+    assert_eq!(main.outcome, OutcomeKind::Skipped, "{report:?}");
+    assert!(main.detail.contains("hotfix"));
+    assert!(
+        reg.repos["app"].1.contains_key(&d["v1"]),
+        "the newly tagged image is still there"
+    );
+    assert_eq!(reg.repos["app"].0["hotfix"], d["v1"]);
+}
+
+#[test]
+fn a_moved_tag_is_drift() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap();
+    reg.tag("app", "old", &d["v2"]);
+    let (report, _) = execute(&mut reg, &p);
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .any(|o| o.outcome == OutcomeKind::Skipped && o.detail.contains("moved")),
+        "{report:?}"
+    );
+    assert!(reg.repos["app"].1.contains_key(&d["v1"]));
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let (mut reg, _) = Registry::fixture();
+    reg.fail_every = 3;
+    let s = crawl(&mut reg);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteRepository", "repository": "app"})),
+        &opts(),
+    )
+    .unwrap();
+    let (report, _) = execute(&mut reg, &p);
+    assert!(report.complete(), "{report:?}");
+    assert!(report.outcomes.iter().any(|o| o.retries > 0) || reg.seen > 0);
+    assert!(reg.repos["app"].1.is_empty());
+}
+
+#[test]
+fn an_edited_plan_is_refused() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    let mut p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v2"})),
+        &opts(),
+    )
+    .unwrap();
+    p.actions[0].digest = Some(d["v1"].clone());
+    let e = Execute::new(
+        &p,
+        ExecuteOptions {
+            registry: "r".into(),
+            max_attempts: 1,
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("edited"), "{e}");
+}
