@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-wasm setup-python setup-browser demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -34,6 +34,12 @@ npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
 ## setup-browser: Debian's Chromium for the browser tests (playwright-core drives it)
 setup-browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## setup-registry: Debian's CNCF distribution registry for the end-to-end tests
+setup-registry:
+	@command -v docker-registry >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; }
+	@# The package starts a registry on every interface; the tests start their own on 127.0.0.1.
+	@(systemctl stop docker-registry 2>/dev/null; pkill -f '^/usr/bin/docker-registry serve /etc' 2>/dev/null) || true
 
 ## npm: build the WebAssembly core and the JavaScript package in npm/ (reports the .wasm size)
 npm: setup-wasm npm/wasm/regprune_bg.wasm
@@ -91,5 +97,5 @@ test-rust: setup
 test-npm: npm setup-browser
 	cd npm && node --test test/
 
-test-python: python
+test-python: python setup-registry
 	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q

@@ -100,6 +100,150 @@ impl ParsedSnapshot {
     }
 }
 
+/// A request as Python sees it: `(id, method, path, headers, scope)`.
+type PyRequest = (u64, &'static str, String, Vec<(String, String)>, String);
+
+fn py_request(r: regprune_core::http::Request) -> PyRequest {
+    (r.id, r.method.as_str(), r.path, r.headers, r.scope)
+}
+
+fn response(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> regprune_core::http::Response {
+    regprune_core::http::Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A crawl of a registry in progress (the conversation lives in the core; Python sends).
+#[pyclass(module = "regprune._native")]
+struct Crawl {
+    inner: regprune_core::http::Crawl,
+}
+
+#[pymethods]
+impl Crawl {
+    /// Starts a crawl with options (JSON).
+    #[new]
+    fn new(py: Python<'_>, options: &[u8]) -> PyResult<Self> {
+        let options = parse(py, options, None)?;
+        Ok(Crawl {
+            inner: regprune_core::http::Crawl::new(options),
+        })
+    }
+
+    /// The next request ready at `now`, or None.
+    fn next_request(&mut self, now: f64) -> Option<PyRequest> {
+        self.inner.next_request(now).map(py_request)
+    }
+
+    /// Feeds a response.
+    fn handle_response(
+        &mut self,
+        py: Python<'_>,
+        id: u64,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        now: f64,
+    ) -> PyResult<()> {
+        core(
+            py,
+            self.inner
+                .handle_response(id, &response(status, headers, body), now),
+        )
+    }
+
+    /// When the next delayed request is due.
+    fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether the crawl is over.
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Counters (JSON).
+    fn progress_json(&self) -> String {
+        serde_json::to_string(&self.inner.progress()).unwrap_or_default()
+    }
+
+    /// The snapshot (JSON), once done.
+    fn snapshot_json(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(core(py, self.inner.snapshot())?.to_json())
+    }
+}
+
+/// An execution of a sealed plan in progress.
+#[pyclass(module = "regprune._native")]
+struct Execute {
+    inner: regprune_core::http::Execute,
+}
+
+#[pymethods]
+impl Execute {
+    /// Prepares to execute a plan (JSON) with options (JSON); refuses an edited plan.
+    #[new]
+    fn new(py: Python<'_>, plan: &[u8], options: &[u8]) -> PyResult<Self> {
+        let plan: Plan = parse(py, plan, None)?;
+        let options = parse(py, options, None)?;
+        Ok(Execute {
+            inner: core(py, regprune_core::http::Execute::new(&plan, options))?,
+        })
+    }
+
+    /// The next request ready at `now`, or None.
+    fn next_request(&mut self, now: f64) -> Option<PyRequest> {
+        self.inner.next_request(now).map(py_request)
+    }
+
+    /// Journal lines (JSON) to write durably before sending the requests handed out so far.
+    fn take_journal(&mut self) -> Vec<String> {
+        self.inner
+            .take_journal()
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .collect()
+    }
+
+    /// Feeds a response.
+    fn handle_response(
+        &mut self,
+        py: Python<'_>,
+        id: u64,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        now: f64,
+    ) -> PyResult<()> {
+        core(
+            py,
+            self.inner
+                .handle_response(id, &response(status, headers, body), now),
+        )
+    }
+
+    /// When the next delayed request is due.
+    fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether every action has an outcome.
+    fn is_done(&mut self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// The report (JSON).
+    fn report_json(&self) -> String {
+        serde_json::to_string(&self.inner.report()).unwrap_or_default()
+    }
+}
+
 /// Builds a snapshot (JSON) from an importer document (JSON).
 #[pyfunction]
 fn import_snapshot_json(py: Python<'_>, document: &[u8]) -> PyResult<String> {
@@ -169,6 +313,8 @@ fn error_codes() -> Vec<&'static str> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParsedSnapshot>()?;
+    m.add_class::<Crawl>()?;
+    m.add_class::<Execute>()?;
     m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;

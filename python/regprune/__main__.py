@@ -1,0 +1,5 @@
+import sys
+
+from regprune.cli import main
+
+sys.exit(main())

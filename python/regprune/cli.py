@@ -1,0 +1,247 @@
+"""The ``regprune`` command: snapshot, plan, execute, undo.
+
+Exit codes: 0 success; 1 some actions failed (partial); 2 refused (bad input, an edited plan,
+confirmation declined); 3 the registry could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import regprune
+from regprune import registry
+from regprune.errors import RegpruneError
+
+OK, PARTIAL, REFUSED, UNREACHABLE = 0, 1, 2, 3
+
+
+def _transport(args: argparse.Namespace) -> registry.Transport:
+    creds = registry.Credentials.from_env(args.username, args.password)
+    return registry.Transport(args.registry, creds, insecure=args.insecure)
+
+
+def _progress(label: str) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(n: int) -> None:
+        if n % 25 == 0:
+            sys.stderr.write(f"\r{label}: {n} requests")
+            sys.stderr.flush()
+
+    return show
+
+
+def _operation(args: argparse.Namespace) -> dict[str, Any]:
+    op = args.op
+    if op == "delete-repo":
+        return {"op": "deleteRepository", "repository": args.target}
+    if op == "delete":
+        return {"op": "deleteImage", "image": args.target}
+    if op == "untag":
+        return {"op": "untag", "image": args.target}
+    if op == "delete-older-than":
+        return {
+            "op": "deleteOlderThan",
+            "repository": args.target,
+            "before": args.before,
+            "field": args.field,
+        }
+    if op == "delete-untagged":
+        return {"op": "deleteUntagged", **({"repository": args.target} if args.target else {})}
+    if op == "retention":
+        return {"op": "retention", "days": args.days, "enabledAt": args.enabled_at}
+    if op == "purge":
+        d: dict[str, Any] = {
+            "op": "purge",
+            "filter": args.filter,
+            "keep": args.keep,
+            "untagged": args.untagged,
+        }
+        d.update({"ago": args.ago} if args.ago else {"before": args.before})
+        return d
+    if op == "acr-purge":
+        return {"op": "acrPurge", "command": args.command}
+    with open(args.file, encoding="utf-8") as f:
+        return {"op": "policy", "policy": json.load(f)}
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    snap = registry.crawl(
+        _transport(args),
+        repositories=args.repository,
+        concurrency=args.concurrency,
+        on_progress=_progress("crawl"),
+    )
+    text = json.dumps(snap, indent=None if args.output == "json" else 2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        n = sum(len(r["manifests"]) for r in snap["repositories"])
+        print(
+            f"{len(snap['repositories'])} repositories, {n} manifests -> {args.out}",
+            file=sys.stderr,
+        )
+    else:
+        print(text)
+    return OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    if args.snapshot:
+        snapshot: Any = args.snapshot
+    else:
+        snapshot = registry.crawl(
+            _transport(args), concurrency=args.concurrency, on_progress=_progress("crawl")
+        )
+    plan = regprune.plan(snapshot, _operation(args), now=args.now, pinned=args.pin)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(plan.to_json() + "\n")
+    print(plan.to_json() if args.output == "json" else plan.render_text())
+    return OK
+
+
+def cmd_execute(args: argparse.Namespace) -> int:
+    with open(args.plan, encoding="utf-8") as f:
+        text = f.read().strip()
+    plan = regprune.Plan.from_json(text)
+    if not plan.verify():
+        print(
+            "refused: the plan's digest does not match its content (edited after review?)",
+            file=sys.stderr,
+        )
+        return REFUSED
+    if args.output != "json":
+        print(plan.render_text())
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("refused: not confirmed (pass --yes to run without a terminal)", file=sys.stderr)
+            return REFUSED
+        if input("Are you sure you want to continue? (y/n): ").strip().lower() not in ("y", "yes"):
+            return REFUSED
+    report = registry.execute(
+        text,
+        _transport(args),
+        journal_path=args.journal,
+        concurrency=args.concurrency,
+        on_progress=_progress("execute"),
+    )
+    if args.output == "json":
+        print(json.dumps(report))
+    else:
+        for o in report["outcomes"]:
+            print(f"{o['outcome']:<12} {o['target']}  {o['detail']}")
+        print(" ".join(f"{k}={v}" for k, v in sorted(report["counts"].items())))
+    return (
+        OK if all(o["outcome"] in ("done", "alreadyGone") for o in report["outcomes"]) else PARTIAL
+    )
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    results = registry.undo(args.journal, _transport(args))
+    print(
+        json.dumps(results)
+        if args.output == "json"
+        else "\n".join(
+            f"{'restored' if r['restored'] else 'FAILED  '} {r['repository']}@{r['digest']} {' '.join(r['tags'])}"
+            for r in results
+        )
+    )
+    return OK if all(r["restored"] for r in results) else PARTIAL
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="regprune", description="Plan, preview and run container registry deletions."
+    )
+    p.add_argument("--version", action="version", version=f"regprune {regprune.__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, needs_registry: bool) -> None:
+        sp.add_argument(
+            "--registry",
+            required=needs_registry,
+            help="registry URL (https://host, or http://127.0.0.1:5000)",
+        )
+        sp.add_argument("--username", help="or REGPRUNE_USERNAME")
+        sp.add_argument("--password", help="or REGPRUNE_PASSWORD (prefer the environment)")
+        sp.add_argument(
+            "--insecure", action="store_true", help="allow plain HTTP to a non-loopback host"
+        )
+        sp.add_argument(
+            "--concurrency",
+            type=int,
+            default=registry.DEFAULT_CONCURRENCY,
+            help=f"requests in flight (max {registry.MAX_CONCURRENCY})",
+        )
+        sp.add_argument("--output", choices=["text", "json"], default="text")
+
+    s = sub.add_parser("snapshot", help="read a live registry into a snapshot file")
+    common(s, True)
+    s.add_argument("--repository", action="append", default=[], help="only these repositories")
+    s.add_argument("-o", "--out", help="write the snapshot here")
+    s.set_defaults(func=cmd_snapshot)
+
+    pl = sub.add_parser("plan", help="plan an operation against a snapshot file or a live registry")
+    common(pl, False)
+    pl.add_argument("--snapshot", help="snapshot file (else --registry is crawled)")
+    pl.add_argument("--now", help="RFC 3339 time to plan for (default: now)")
+    pl.add_argument("--pin", action="append", default=[], help="digest that must survive")
+    pl.add_argument("-o", "--out", help="write the plan JSON here, for `regprune execute`")
+    ops = pl.add_subparsers(dest="op", required=True)
+    for name in ("delete-repo", "delete", "untag"):
+        ops.add_parser(name).add_argument("target")
+    o = ops.add_parser("delete-older-than")
+    o.add_argument("target")
+    o.add_argument("before")
+    o.add_argument("--field", default="lastUpdateTime", choices=["lastUpdateTime", "createdTime"])
+    ops.add_parser("delete-untagged").add_argument("target", nargs="?")
+    r = ops.add_parser("retention")
+    r.add_argument("days", type=int)
+    r.add_argument("enabled_at")
+    pu = ops.add_parser("purge")
+    pu.add_argument("--filter", action="append", default=[])
+    pu.add_argument("--ago")
+    pu.add_argument("--before")
+    pu.add_argument("--keep", type=int, default=0)
+    pu.add_argument("--untagged", action="store_true")
+    ops.add_parser("acr-purge").add_argument("command", help="the acr purge command line, quoted")
+    ops.add_parser("policy").add_argument("file")
+    pl.set_defaults(func=cmd_plan)
+
+    e = sub.add_parser("execute", help="carry out a reviewed plan exactly")
+    common(e, True)
+    e.add_argument("plan")
+    e.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    e.add_argument(
+        "--journal",
+        default="regprune-journal.jsonl",
+        help="where to record what is deleted, for undo",
+    )
+    e.set_defaults(func=cmd_execute)
+
+    u = sub.add_parser("undo", help="push back what a journal recorded")
+    common(u, True)
+    u.add_argument("journal")
+    u.set_defaults(func=cmd_undo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RegpruneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return REFUSED
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return UNREACHABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

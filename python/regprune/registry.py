@@ -1,0 +1,345 @@
+"""Talking to a live registry: a thin HTTP adapter around the core's conversations.
+
+The core decides every request (``regprune._native.Crawl`` and ``Execute``); this module only
+sends them, several at a time, over keep-alive connections of the standard library, handles
+authentication (anonymous, basic, and the bearer-token challenge with tokens cached per
+scope), and feeds the answers back. Secrets never appear in output, errors or journals.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import ipaddress
+import json
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from regprune import _native
+from regprune.errors import InvalidOperationError
+
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 32
+#: The largest response body read (larger ones are refused, not buffered).
+MAX_BODY = 64 << 20
+
+Request = tuple[int, str, str, list[tuple[str, str]], str]
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+class Machine(Protocol):
+    def next_request(self, now: float) -> Request | None: ...
+    def handle_response(
+        self, id: int, status: int, headers: list[tuple[str, str]], body: bytes, now: float
+    ) -> None: ...
+    def next_wakeup(self) -> float | None: ...
+    def is_done(self) -> bool: ...
+
+
+@dataclass
+class Credentials:
+    """A username and password (or token) for basic auth and token requests. Never printed."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, username: str | None = None, password: str | None = None) -> Credentials:
+        """Flags first, then ``REGPRUNE_USERNAME`` / ``REGPRUNE_PASSWORD``."""
+        return cls(
+            username or os.environ.get("REGPRUNE_USERNAME", ""),
+            password or os.environ.get("REGPRUNE_PASSWORD", ""),
+        )
+
+    def basic(self) -> str | None:
+        if not self.username and not self.password:
+            return None
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Transport:
+    """Sends requests to one registry over keep-alive connections (one per worker thread)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | None = None,
+        *,
+        insecure: bool = False,
+        timeout: float = 60.0,
+    ) -> None:
+        url = urllib.parse.urlsplit(base_url if "://" in base_url else f"https://{base_url}")
+        if url.scheme not in ("http", "https"):
+            raise InvalidOperationError(
+                f"registry: unsupported scheme {url.scheme!r}", {"path": "registry"}
+            )
+        host = url.hostname or ""
+        if url.scheme == "http" and not insecure and not _is_loopback(host):
+            raise InvalidOperationError(
+                f"registry: plain HTTP to {host!r} would expose credentials and content; "
+                "use https, or --insecure on a network you trust",
+                {"path": "registry"},
+            )
+        self.scheme = url.scheme
+        self.netloc = url.netloc
+        self.host = host
+        self.port = url.port
+        self.credentials = credentials or Credentials()
+        self.timeout = timeout
+        self._local = threading.local()
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def registry(self) -> str:
+        """``host[:port]`` as the core names the registry."""
+        return self.netloc
+
+    def _conn(self, netloc: str, scheme: str) -> http.client.HTTPConnection:
+        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "conns", {}
+        )
+        key = (scheme, netloc)
+        if key not in conns:
+            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            conns[key] = cls(netloc, timeout=self.timeout)
+        return conns[key]
+
+    def _raw(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+    ) -> Response:
+        parts = urllib.parse.urlsplit(url)
+        netloc, scheme = (
+            (parts.netloc, parts.scheme) if parts.netloc else (self.netloc, self.scheme)
+        )
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        for attempt in (1, 2):
+            conn = self._conn(netloc, scheme)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                # Always read (a HEAD reads nothing): an unread response would make the
+                # next request on this keep-alive connection fail after it was sent.
+                data = resp.read(MAX_BODY + 1)
+                if len(data) > MAX_BODY:
+                    conn.close()
+                    raise InvalidOperationError(
+                        f"{path}: the registry sent more than {MAX_BODY} bytes", {"path": path}
+                    )
+                return resp.status, list(resp.getheaders()), data
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                if attempt == 2:
+                    return 0, [], b""
+        return 0, [], b""
+
+    def send(self, request: Request, body: bytes | None = None) -> Response:
+        """Sends one request of the core, authenticating as the registry asks."""
+        _, method, path, headers, scope = request
+        hdrs = dict(headers)
+        token = self._tokens.get(scope)
+        if token:
+            hdrs["Authorization"] = token
+        status, rheaders, data = self._raw(method, path, hdrs, body)
+        if status == 401:
+            challenge = next((v for k, v in rheaders if k.lower() == "www-authenticate"), "")
+            auth = self._authenticate(challenge, scope)
+            if auth:
+                hdrs["Authorization"] = auth
+                status, rheaders, data = self._raw(method, path, hdrs, body)
+        return status, rheaders, data
+
+    def _authenticate(self, challenge: str, scope: str) -> str | None:
+        scheme, _, params = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            auth = self.credentials.basic()
+        elif scheme.lower() == "bearer":
+            auth = self._bearer(_parse_challenge(params), scope)
+        else:
+            return None
+        if auth:
+            with self._lock:
+                self._tokens[scope] = auth
+        return auth
+
+    def _bearer(self, params: dict[str, str], scope: str) -> str | None:
+        realm = params.get("realm")
+        if not realm:
+            return None
+        query = {"service": params.get("service", ""), "scope": scope or params.get("scope", "")}
+        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
+        headers = {}
+        basic = self.credentials.basic()
+        if basic:
+            headers["Authorization"] = basic
+        status, _, body = self._raw("GET", url, headers)
+        if status != 200:
+            return None
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return None
+        token = doc.get("token") or doc.get("access_token")
+        return f"Bearer {token}" if token else None
+
+
+def _parse_challenge(params: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in _split_params(params):
+        key, _, value = part.partition("=")
+        out[key.strip().lower()] = value.strip().strip('"')
+    return out
+
+
+def _split_params(s: str) -> list[str]:
+    parts, cur, quoted = [], "", False
+    for c in s:
+        if c == '"':
+            quoted = not quoted
+        if c == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += c
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def run(
+    machine: Machine,
+    transport: Transport,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    before_send: Callable[[], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
+    """Drives a conversation to its end: up to ``concurrency`` requests in flight."""
+    concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
+    start = time.monotonic()
+    handled = 0
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        in_flight: dict[Future[Response], int] = {}
+        while True:
+            now = time.monotonic() - start
+            while len(in_flight) < concurrency:
+                req = machine.next_request(now)
+                if req is None:
+                    break
+                if before_send is not None:
+                    before_send()
+                in_flight[pool.submit(transport.send, req)] = req[0]
+            if not in_flight:
+                if machine.is_done():
+                    return
+                wake = machine.next_wakeup()
+                time.sleep(max(0.0, min((wake or now + 0.05) - now, 5.0)))
+                continue
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            now = time.monotonic() - start
+            for fut in done:
+                rid = in_flight.pop(fut)
+                status, headers, body = fut.result()
+                machine.handle_response(rid, status, headers, body, now)
+                handled += 1
+                if on_progress is not None:
+                    on_progress(handled)
+
+
+def crawl(
+    transport: Transport,
+    *,
+    repositories: list[str] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Builds the snapshot of a live registry."""
+    options = {"registry": transport.registry, "repositories": repositories or []}
+    machine = _native.Crawl(json.dumps(options).encode())
+    run(machine, transport, concurrency=concurrency, on_progress=on_progress)
+    return json.loads(machine.snapshot_json())  # type: ignore[no-any-return]
+
+
+def execute(
+    plan_json: str,
+    transport: Transport,
+    *,
+    journal_path: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Carries out exactly the sealed plan; returns the report. Journal lines are written and
+    flushed to disk before the deletions they describe are sent."""
+    options = {"registry": transport.registry}
+    machine = _native.Execute(plan_json.encode(), json.dumps(options).encode())
+    journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
+
+    def write_journal() -> None:
+        lines = machine.take_journal()
+        if journal is not None and lines:
+            journal.write("".join(line + "\n" for line in lines))
+            journal.flush()
+            os.fsync(journal.fileno())
+
+    try:
+        run(
+            machine,
+            transport,
+            concurrency=concurrency,
+            before_send=write_journal,
+            on_progress=on_progress,
+        )
+    finally:
+        if journal is not None:
+            journal.close()
+    return json.loads(machine.report_json())  # type: ignore[no-any-return]
+
+
+def undo(journal_path: str, transport: Transport) -> list[dict[str, Any]]:
+    """Pushes the manifests and tags of a journal back (works until garbage collection has
+    removed their blobs). Returns one result per journal line."""
+    results = []
+    with open(journal_path, encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+    for e in entries:
+        repo, digest, body = e["repository"], e["digest"], e["manifest"].encode()
+        headers = {"Content-Type": e["mediaType"]}
+        refs = [digest, *e.get("tags", [])]
+        statuses = []
+        for ref in refs:
+            req: Request = (
+                0,
+                "PUT",
+                f"/v2/{repo}/manifests/{ref}",
+                list(headers.items()),
+                f"repository:{repo}:pull,push",
+            )
+            status, _, _ = transport.send(req, body)
+            statuses.append(status)
+        ok = all(s in (200, 201) for s in statuses)
+        results.append(
+            {
+                "repository": repo,
+                "digest": digest,
+                "tags": e.get("tags", []),
+                "restored": ok,
+                "statuses": statuses,
+            }
+        )
+    return results

@@ -1,0 +1,197 @@
+"""End to end against a real CNCF distribution registry on 127.0.0.1: crawl, plan, execute,
+read the state back through the plain API, garbage-collect, drift, undo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from registry_fixture import Client, RegistryServer, push_fixture
+
+import regprune
+from regprune import registry
+from regprune.cli import main
+
+NOW = "2026-11-27T00:00:00Z"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("docker-registry") is None,
+    reason="needs Debian's docker-registry (make setup-registry installs it)",
+)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RegistryServer]:
+    s = RegistryServer(tmp_path)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_crawl_sees_the_fixture(server: RegistryServer) -> None:
+    d = push_fixture(Client(server.url))
+    snap = registry.crawl(registry.Transport(server.url))
+    repos = {r["name"]: r for r in snap["repositories"]}
+    assert set(repos) == {"app", "web", "multi", "dlist", "many"}
+    app_tags = {t["name"]: t["digest"] for t in repos["app"]["tags"]}
+    assert app_tags["v1"] == app_tags["stable"] == d["app_v1"]
+    assert app_tags["latest"] == d["app_v2"], "the re-pushed tag points at the new image"
+    assert all(m["digest"] != d["app_old_latest"] for m in repos["app"]["manifests"]), (
+        "dangling: invisible to the API"
+    )
+    assert len(repos["many"]["tags"]) == 300
+    multi = {m["digest"] for m in repos["multi"]["manifests"]}
+    assert d["multi_amd64"] in multi and d["multi_index"] in multi
+    assert snap["untaggedListed"] is False
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "deleteImage", "image": "app:v1"},
+        {"op": "deleteImage", "image": "multi:1.0"},
+        {"op": "purge", "filter": ["web:.*", "dlist:.*"], "ago": "30d"},
+        {
+            "op": "policy",
+            "policy": {
+                "rules": [
+                    {
+                        "name": "old-many",
+                        "action": "delete",
+                        "repositories": ["many"],
+                        "olderThan": "90d",
+                        "keepMostRecent": 10,
+                    }
+                ]
+            },
+        },
+    ],
+    ids=["by-tag-with-signature", "index", "purge", "policy"],
+)
+def test_execute_leaves_the_predicted_state_and_gc_frees_at_most_the_plan(
+    server: RegistryServer, operation: dict
+) -> None:
+    client = Client(server.url)
+    push_fixture(client)
+    transport = registry.Transport(server.url)
+    snap = registry.crawl(transport)
+    plan = regprune.plan(snap, operation, now=NOW)
+    assert plan.actions, "the case deletes something"
+    deleted = {
+        (a.repository, m) for a in plan.actions for m in ([a.digest] if a.digest else a.manifests)
+    }
+    report = registry.execute(plan.to_json(), transport)
+    assert all(o["outcome"] == "done" for o in report["outcomes"]), report
+    # The registry's own state equals the prediction: planned manifests and their tags gone,
+    # everything else untouched.
+    for repo in snap["repositories"]:
+        name = repo["name"]
+        now_tags = client.tags(name)
+        for m in repo["manifests"]:
+            assert client.exists(name, m["digest"]) == ((name, m["digest"]) not in deleted), (
+                name,
+                m["digest"],
+            )
+        for t in repo["tags"]:
+            expect = (name, t["digest"]) not in deleted
+            assert (t["name"] in now_tags) == expect, (name, t["name"])
+    freed = server.garbage_collect()
+    assert 0 < freed <= plan.reclaim.total_bytes, (freed, plan.reclaim.total_bytes)
+
+
+def test_drift_is_skipped(server: RegistryServer) -> None:
+    client = Client(server.url)
+    d = push_fixture(client)
+    transport = registry.Transport(server.url)
+    plan = regprune.plan(
+        registry.crawl(transport), {"op": "deleteImage", "image": "web:v1"}, now=NOW
+    )
+    # Someone tags the planned image again before execution.
+    _, _, body = client.request(
+        "GET",
+        f"/v2/web/manifests/{d['web_v1']}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    client.request(
+        "PUT",
+        "/v2/web/manifests/hotfix",
+        body,
+        {"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    report = registry.execute(plan.to_json(), transport)
+    assert [o["outcome"] for o in report["outcomes"]] == ["skipped"]
+    assert client.exists("web", d["web_v1"]) and client.tags("web")["hotfix"] == d["web_v1"]
+
+
+def test_cli_plan_execute_undo(
+    server: RegistryServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = Client(server.url)
+    d = push_fixture(client)
+    snap_file, plan_file, journal = (
+        tmp_path / "snap.json",
+        tmp_path / "plan.json",
+        tmp_path / "journal.jsonl",
+    )
+    assert main(["snapshot", "--registry", server.url, "-o", str(snap_file)]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--snapshot",
+                str(snap_file),
+                "--now",
+                NOW,
+                "-o",
+                str(plan_file),
+                "delete",
+                "app:v1",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "This operation will delete the manifest" in out
+    assert (
+        main(
+            [
+                "execute",
+                str(plan_file),
+                "--registry",
+                server.url,
+                "--yes",
+                "--journal",
+                str(journal),
+                "--output",
+                "json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"done": 2}
+    assert not client.exists("app", d["app_v1"])
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert {x["digest"] for x in lines} == {d["app_v1"], d["app_v1_sig"]}
+    assert sorted(next(x for x in lines if x["digest"] == d["app_v1"])["tags"]) == ["stable", "v1"]
+    # Before garbage collection, undo puts the images and their tags back.
+    assert main(["undo", str(journal), "--registry", server.url]) == 0
+    assert client.exists("app", d["app_v1"])
+    assert client.tags("app")["stable"] == d["app_v1"]
+    # An edited plan is refused.
+    p = json.loads(plan_file.read_text())
+    p["actions"][0]["tags"] = []
+    plan_file.write_text(json.dumps(p))
+    assert main(["execute", str(plan_file), "--registry", server.url, "--yes"]) == 2
+
+
+def test_plain_http_is_refused_off_loopback() -> None:
+    with pytest.raises(regprune.InvalidOperationError):
+        registry.Transport("http://registry.example.com")
+    registry.Transport("http://127.0.0.1:5000")
+    registry.Transport("http://registry.example.com", insecure=True)
