@@ -180,8 +180,9 @@ def parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--output", choices=["text", "json"], default="text")
 
-    s = sub.add_parser("snapshot", help="read a live registry into a snapshot file")
-    common(s, True)
+    s = sub.add_parser("snapshot", help="read a live registry, or its storage directory, into a snapshot file")
+    common(s, False)
+    s.add_argument("--storage", help="a distribution registry's storage directory: sees untagged manifests, exact sizes")
     s.add_argument("--repository", action="append", default=[], help="only these repositories")
     s.add_argument("-o", "--out", help="write the snapshot here")
     s.set_defaults(func=cmd_snapshot)

@@ -343,3 +343,64 @@ def undo(journal_path: str, transport: Transport) -> list[dict[str, Any]]:
             }
         )
     return results
+
+
+def read_storage(root: str | os.PathLike[str], registry_name: str | None = None) -> dict[str, Any]:
+    """Reads a distribution registry's storage directory (filesystem driver) into a snapshot:
+    every revision, tagged or not, exact blob sizes, times from the link files. Read it with
+    the registry stopped or read-only, so it does not change underfoot."""
+    from datetime import datetime, timezone
+
+    base = os.path.join(os.fspath(root), "docker", "registry", "v2")
+    repos_dir = os.path.join(base, "repositories")
+    blobs_dir = os.path.join(base, "blobs", "sha256")
+    if not os.path.isdir(repos_dir):
+        raise InvalidOperationError(f"storage: {repos_dir!r} is not a registry storage directory", {"path": "storage"})
+
+    def when(path: str) -> str:
+        t = datetime.fromtimestamp(os.stat(path).st_mtime, tz=timezone.utc)
+        return t.isoformat().replace("+00:00", "Z")
+
+    def link(path: str) -> str:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+
+    repositories = []
+    wanted: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(repos_dir):
+        if "_manifests" not in dirnames:
+            continue
+        name = os.path.relpath(dirpath, repos_dir).replace(os.sep, "/")
+        manifests = os.path.join(dirpath, "_manifests")
+        revisions = []
+        rev_dir = os.path.join(manifests, "revisions", "sha256")
+        for hexd in sorted(os.listdir(rev_dir)) if os.path.isdir(rev_dir) else []:
+            path = os.path.join(rev_dir, hexd, "link")
+            if os.path.exists(path):
+                digest = link(path)
+                revisions.append({"digest": digest, "time": when(path)})
+                wanted.add(digest)
+        tags = []
+        tag_dir = os.path.join(manifests, "tags")
+        for tag in sorted(os.listdir(tag_dir)) if os.path.isdir(tag_dir) else []:
+            path = os.path.join(tag_dir, tag, "current", "link")
+            if os.path.exists(path):
+                tags.append({"name": tag, "digest": link(path), "time": when(path)})
+        repositories.append({"name": name, "revisions": revisions, "tags": tags})
+        dirnames[:] = [d for d in dirnames if not d.startswith("_")]
+    sizes: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    for prefix in os.listdir(blobs_dir) if os.path.isdir(blobs_dir) else []:
+        for hexd in os.listdir(os.path.join(blobs_dir, prefix)):
+            data = os.path.join(blobs_dir, prefix, hexd, "data")
+            if not os.path.exists(data):
+                continue
+            digest = f"sha256:{hexd}"
+            sizes[digest] = os.stat(data).st_size
+            if digest in wanted:
+                with open(data, encoding="utf-8") as f:
+                    texts[digest] = f.read()
+    listing = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
+    if registry_name:
+        listing["registry"] = registry_name
+    return json.loads(_native.import_snapshot_json(json.dumps({"format": "distributionStorage", "listing": listing}).encode()))  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,3 +196,31 @@ def test_plain_http_is_refused_off_loopback() -> None:
         registry.Transport("http://registry.example.com")
     registry.Transport("http://127.0.0.1:5000")
     registry.Transport("http://registry.example.com", insecure=True)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "deleteUntagged"},
+        {"op": "deleteImage", "image": "app:v1"},
+        {"op": "purge", "filter": ["app:.*", "many:.*"], "ago": "30d", "keep": 5, "untagged": True},
+        {"op": "deleteImage", "image": "dlist:2.0"},
+    ],
+    ids=["untagged", "by-tag", "purge-untagged", "manifest-list"],
+)
+def test_storage_snapshot_predicts_gc_to_the_byte(server: RegistryServer, operation: dict) -> None:
+    client = Client(server.url)
+    d = push_fixture(client)
+    server.stop()  # read the storage directory while nothing writes to it
+    snap = registry.read_storage(server.storage, f"127.0.0.1:{server.port}")
+    server.start()
+    repos = {r["name"]: r for r in snap["repositories"]}
+    assert any(m["digest"] == d["app_old_latest"] for m in repos["app"]["manifests"]), "dangling manifests are visible"
+    # Storage times are the pushes, moments ago: plan two months ahead so ages count.
+    later = datetime.now(timezone.utc) + timedelta(days=60)
+    plan = regprune.plan(snap, operation, now=later)
+    assert plan.reclaim.exact, plan.reclaim.inexact_reasons
+    assert plan.actions
+    report = registry.execute(plan.to_json(), registry.Transport(server.url))
+    assert all(o["outcome"] == "done" for o in report["outcomes"]), report
+    assert server.garbage_collect() == plan.reclaim.total_bytes

@@ -2,11 +2,15 @@
 
 mod acr;
 mod manifest;
+mod storage;
 
 use serde::Deserialize;
 
 pub use acr::{acr_api, acr_list_metadata};
 pub use manifest::{parse_manifest, with_content};
+pub use storage::{
+    distribution_storage, StorageListing, StoredRepository, StoredRevision, StoredTag,
+};
 
 use crate::error::Result;
 use crate::names::RepositoryName;
@@ -38,6 +42,11 @@ pub enum Import {
         /// Every page of `_catalog`, `_manifests` and `_tags`, in any order.
         bodies: Vec<serde_json::Value>,
     },
+    /// What an adapter read from a distribution registry's storage directory.
+    DistributionStorage {
+        /// The listing.
+        listing: StorageListing,
+    },
 }
 
 impl Import {
@@ -50,6 +59,9 @@ impl Import {
                 body,
             } => acr_list_metadata(&body, &repository, registry).map_err(|e| e.under("body")),
             Import::AcrApi { bodies } => acr_api(&bodies),
+            Import::DistributionStorage { listing } => {
+                distribution_storage(&listing).map_err(|e| e.under("listing"))
+            }
         }
     }
 }
