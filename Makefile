@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -65,8 +65,13 @@ $(VENV)/.native: $(PY_SOURCES) $(VENV)/.installed
 ## python: build the native module and install the package into .venv (editable)
 python: setup-python $(VENV)/.native
 
-## demo: plan the ACR guide's deletions against the bundled example registry
-demo: setup
+## demo: the main job: a local registry with the ACR guide's images, a purge previewed with
+## its reclaimable bytes, executed, garbage-collected, and the freed bytes checked
+demo: python setup-registry
+	$(PY) scripts/demo.py
+
+## demo-core: plan the ACR guide's deletions against the bundled example snapshot (no registry)
+demo-core: setup
 	$(CARGO) run --quiet -p regprune-core --example demo -- examples/registry.json
 
 ## lint: every static check (Rust, TypeScript types, Python)
