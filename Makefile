@@ -99,7 +99,7 @@ test: lint test-rust test-npm test-python
 test-rust: setup
 	$(CARGO) test --workspace
 
-test-npm: npm setup-browser
+test-npm: npm setup-browser setup-registry
 	cd npm && node --test test/
 
 test-python: python setup-registry

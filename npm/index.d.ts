@@ -62,13 +62,24 @@ export interface Repository {
 export interface Snapshot {
   registry?: string;
   complete?: boolean;
+  /** False when the registry's API cannot list untagged manifests (reclaim is an upper bound). */
+  untaggedListed?: boolean;
   repositories?: Repository[];
 }
 
 /** A snapshot in another tool's format. */
 export type ImportDocument =
   | { format: 'acrListMetadata'; repository: string; registry?: string; body: unknown[] }
-  | { format: 'acrApi'; bodies: unknown[] };
+  | { format: 'acrApi'; bodies: unknown[] }
+  | { format: 'distributionStorage'; listing: StorageListing };
+
+/** What an adapter read from a distribution registry's storage directory. */
+export interface StorageListing {
+  registry?: string;
+  repositories: { name: string; revisions: { digest: Digest; time?: Timestamp }[]; tags: { name: string; digest: Digest; time?: Timestamp }[] }[];
+  blobSizes: Record<Digest, number>;
+  manifests: Record<Digest, string>;
+}
 
 export type TimeField = 'lastUpdateTime' | 'createdTime';
 
@@ -283,3 +294,6 @@ export function planDigest(plan: Plan): Digest;
 export function verifyPlan(plan: Plan): boolean;
 export function generateJson(options: GeneratorOptions): string;
 export function generate(options: GeneratorOptions): Snapshot;
+
+/** The RegpruneError subclass for an error thrown by the WebAssembly core (others unchanged). */
+export function toRegpruneError(e: unknown): unknown;

@@ -72,15 +72,20 @@ export const ERROR_CLASSES = Object.freeze({
 /** Every error code the core can raise. */
 export const ERROR_CODES = Object.freeze(wasm.errorCodes());
 
+/** The RegpruneError subclass for an error thrown by the WebAssembly core (others unchanged). */
+export function toRegpruneError(e) {
+  const Class = e && typeof e.code === 'string' && !(e instanceof RegpruneError) ? ERROR_CLASSES[e.code] : undefined;
+  if (!Class) return e;
+  const { message, name: _name, stack: _stack, ...fields } = { ...e, message: e.message };
+  return new Class(message, fields);
+}
+
 /** Runs `fn`, turning a core error into its RegpruneError subclass. */
 function call(fn) {
   try {
     return fn();
   } catch (e) {
-    const Class = e && typeof e.code === 'string' ? ERROR_CLASSES[e.code] : undefined;
-    if (!Class) throw e;
-    const { message, name: _name, stack: _stack, ...fields } = { ...e, message: e.message };
-    throw new Class(message, fields);
+    throw toRegpruneError(e);
   }
 }
 

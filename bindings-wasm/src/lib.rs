@@ -184,3 +184,157 @@ pub fn error_codes() -> Vec<String> {
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
+
+/// A request as JS sees it: `{id, method, path, headers: [[name, value]], scope}`.
+fn js_request(r: &regprune_core::http::Request) -> Result<JsValue, JsValue> {
+    to_js(r)
+}
+
+fn js_response(
+    status: u16,
+    headers: JsValue,
+    body: Vec<u8>,
+) -> Result<regprune_core::http::Response, JsValue> {
+    let headers: Vec<(String, String)> = from_js(headers, None)?;
+    Ok(regprune_core::http::Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A crawl of a registry in progress: the conversation lives in the core, JS sends.
+#[wasm_bindgen]
+pub struct Crawl {
+    inner: regprune_core::http::Crawl,
+}
+
+#[wasm_bindgen]
+impl Crawl {
+    /// Starts a crawl (`{registry, repositories?, pageSize?, fetchConfigs?, maxAttempts?}`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<Crawl, JsValue> {
+        Ok(Crawl {
+            inner: regprune_core::http::Crawl::new(from_js(options, None)?),
+        })
+    }
+
+    /// The next request ready at `now` (seconds), or `undefined`.
+    #[wasm_bindgen(js_name = nextRequest)]
+    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
+        self.inner
+            .next_request(now)
+            .as_ref()
+            .map_or(Ok(JsValue::UNDEFINED), js_request)
+    }
+
+    /// Feeds a response: status, headers as `[[name, value]]`, body bytes.
+    #[wasm_bindgen(js_name = handleResponse)]
+    pub fn handle_response(
+        &mut self,
+        id: f64,
+        status: u16,
+        headers: JsValue,
+        body: Vec<u8>,
+        now: f64,
+    ) -> Result<(), JsValue> {
+        let response = js_response(status, headers, body)?;
+        // Request ids are small counters: a JS number holds them exactly.
+        self.inner
+            .handle_response(id as u64, &response, now)
+            .map_err(|e| js_error(&e))
+    }
+
+    /// When the next delayed request is due.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether the crawl is over.
+    #[wasm_bindgen(js_name = isDone)]
+    pub fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Counters so far.
+    pub fn progress(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.progress())
+    }
+
+    /// The snapshot, once done.
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.snapshot().map_err(|e| js_error(&e))?)
+    }
+}
+
+/// An execution of a sealed plan in progress.
+#[wasm_bindgen]
+pub struct Execute {
+    inner: regprune_core::http::Execute,
+}
+
+#[wasm_bindgen]
+impl Execute {
+    /// Prepares to execute `plan` (refused when its digest does not verify).
+    #[wasm_bindgen(constructor)]
+    pub fn new(plan: JsValue, options: JsValue) -> Result<Execute, JsValue> {
+        let plan: Plan = from_js(plan, None)?;
+        let options = from_js(options, None)?;
+        let inner = regprune_core::http::Execute::new(&plan, options).map_err(|e| js_error(&e))?;
+        Ok(Execute { inner })
+    }
+
+    /// The next request ready at `now`, or `undefined`.
+    #[wasm_bindgen(js_name = nextRequest)]
+    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
+        self.inner
+            .next_request(now)
+            .as_ref()
+            .map_or(Ok(JsValue::UNDEFINED), js_request)
+    }
+
+    /// Journal lines (JSON) to write durably before sending the requests handed out so far.
+    #[wasm_bindgen(js_name = takeJournal)]
+    pub fn take_journal(&mut self) -> Vec<String> {
+        self.inner
+            .take_journal()
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .collect()
+    }
+
+    /// Feeds a response.
+    #[wasm_bindgen(js_name = handleResponse)]
+    pub fn handle_response(
+        &mut self,
+        id: f64,
+        status: u16,
+        headers: JsValue,
+        body: Vec<u8>,
+        now: f64,
+    ) -> Result<(), JsValue> {
+        let response = js_response(status, headers, body)?;
+        // Request ids are small counters: a JS number holds them exactly.
+        self.inner
+            .handle_response(id as u64, &response, now)
+            .map_err(|e| js_error(&e))
+    }
+
+    /// When the next delayed request is due.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether every action has an outcome.
+    #[wasm_bindgen(js_name = isDone)]
+    pub fn is_done(&mut self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// The report.
+    pub fn report(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.report())
+    }
+}

@@ -13,7 +13,7 @@ test('npm pack output installs and works in a clean project', { timeout: 120_000
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8' });
     const [info] = JSON.parse(out);
     const files = info.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ['README.md', 'index.d.ts', 'index.js', 'package.json', 'wasm/regprune.js', 'wasm/regprune_bg.wasm'].filter((f) => f !== 'README.md' || files.includes(f)));
+    assert.deepEqual(files, ['README.md', 'cli.js', 'index.d.ts', 'index.js', 'package.json', 'registry.d.ts', 'registry.js', 'wasm/regprune.js', 'wasm/regprune_bg.wasm']);
     const project = join(work, 'project');
     execFileSync('mkdir', ['-p', project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
@@ -29,6 +29,8 @@ test('npm pack output installs and works in a clean project', { timeout: 120_000
     const result = execFileSync('node', ['--input-type=module', '-e', script], { cwd: project, encoding: 'utf8' });
     assert.deepEqual(JSON.parse(result), { actions: 1, code: 'invalid_json' });
     assert.ok(readdirSync(join(project, 'node_modules', 'regprune', 'wasm')).includes('regprune_bg.wasm'));
+    const version = execFileSync(join(project, 'node_modules', '.bin', 'regprune'), ['--version'], { encoding: 'utf8' });
+    assert.match(version, /^regprune \d+\.\d+\.\d+/);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

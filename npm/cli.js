@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// The `regprune` command for Node: the same commands, flags and exit codes as the Python one.
+// Exit codes: 0 success; 1 some actions failed; 2 refused (bad input, an edited plan,
+// confirmation declined); 3 the registry could not be read.
+
+import { parseArgs } from 'node:util';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { plan as makePlan, renderText, verifyPlan, RegpruneError, VERSION } from './index.js';
+import { Transport, crawl, execute, undo, readStorage, DEFAULT_CONCURRENCY } from './registry.js';
+
+const OK = 0, PARTIAL = 1, REFUSED = 2, UNREACHABLE = 3;
+
+const common = {
+  registry: { type: 'string' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  insecure: { type: 'boolean', default: false },
+  concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
+  output: { type: 'string', default: 'text' },
+  out: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h', default: false },
+};
+
+const USAGE = `usage: regprune <command> [options]
+
+  snapshot --registry URL | --storage DIR [--repository R]... [-o FILE]
+  plan [--snapshot FILE | --registry URL] [--now TIME] [--pin DIGEST]... [-o FILE] OPERATION
+      OPERATION: delete-repo R | delete IMAGE | untag IMAGE | delete-older-than R BEFORE [--field F]
+                 | delete-untagged [R] | retention DAYS ENABLED_AT
+                 | purge --filter F... (--ago D | --before T) [--keep N] [--untagged]
+                 | acr-purge '<acr purge command>' | policy FILE
+  execute PLAN --registry URL [--yes] [--journal FILE]
+  undo JOURNAL --registry URL
+
+common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure,
+        --concurrency N (default ${DEFAULT_CONCURRENCY}, max 32), --output text|json`;
+
+function transport(v) {
+  if (!v.registry) throw new RegpruneError('--registry is required', { code: 'invalid_operation', path: 'registry' });
+  return new Transport(v.registry, { username: v.username, password: v.password, insecure: v.insecure });
+}
+
+function progress(label) {
+  if (!process.stderr.isTTY) return undefined;
+  return (n) => {
+    if (n % 25 === 0) process.stderr.write(`\r${label}: ${n} requests`);
+  };
+}
+
+function operation(args, v) {
+  const [op, ...rest] = args;
+  switch (op) {
+    case 'delete-repo': return { op: 'deleteRepository', repository: rest[0] };
+    case 'delete': return { op: 'deleteImage', image: rest[0] };
+    case 'untag': return { op: 'untag', image: rest[0] };
+    case 'delete-older-than': return { op: 'deleteOlderThan', repository: rest[0], before: rest[1], field: v.field ?? 'lastUpdateTime' };
+    case 'delete-untagged': return rest[0] ? { op: 'deleteUntagged', repository: rest[0] } : { op: 'deleteUntagged' };
+    case 'retention': return { op: 'retention', days: Number(rest[0]), enabledAt: rest[1] };
+    case 'purge': return { op: 'purge', filter: v.filter ?? [], keep: Number(v.keep ?? 0), untagged: v.untagged ?? false, ...(v.ago ? { ago: v.ago } : { before: v.before }) };
+    case 'acr-purge': return { op: 'acrPurge', command: rest[0] };
+    case 'policy': return { op: 'policy', policy: JSON.parse(readFileSync(rest[0], 'utf8')) };
+    default: throw new RegpruneError(`unknown operation ${JSON.stringify(op)}`, { code: 'invalid_operation', path: 'operation' });
+  }
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return command ? OK : REFUSED;
+  }
+  if (command === '--version') {
+    console.log(`regprune ${VERSION}`);
+    return OK;
+  }
+  const extra = {
+    snapshot: { storage: { type: 'string' }, repository: { type: 'string', multiple: true } },
+    plan: {
+      snapshot: { type: 'string' }, now: { type: 'string' }, pin: { type: 'string', multiple: true },
+      field: { type: 'string' }, filter: { type: 'string', multiple: true }, ago: { type: 'string' },
+      before: { type: 'string' }, keep: { type: 'string' }, untagged: { type: 'boolean' },
+    },
+    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' } },
+    undo: {},
+  }[command];
+  if (!extra) {
+    console.error(`regprune: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+    return REFUSED;
+  }
+  const { values: v, positionals } = parseArgs({ args: rest, options: { ...common, ...extra }, allowPositionals: true });
+  const concurrency = Number(v.concurrency);
+  const json = v.output === 'json';
+  if (command === 'snapshot') {
+    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(transport(v), { repositories: v.repository ?? [], concurrency, onProgress: progress('crawl') });
+    const text = JSON.stringify(snap, null, json ? undefined : 2);
+    if (v.out) {
+      writeFileSync(v.out, `${text}\n`);
+      const n = snap.repositories.reduce((a, r) => a + (r.manifests?.length ?? 0), 0);
+      console.error(`${snap.repositories.length} repositories, ${n} manifests -> ${v.out}`);
+    } else console.log(text);
+    return OK;
+  }
+  if (command === 'plan') {
+    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(transport(v), { concurrency, onProgress: progress('crawl') });
+    const p = makePlan(snapshot, operation(positionals, v), { now: v.now, pinned: v.pin ?? [] });
+    if (v.out) writeFileSync(v.out, `${JSON.stringify(p)}\n`);
+    console.log(json ? JSON.stringify(p) : renderText(p));
+    return OK;
+  }
+  if (command === 'execute') {
+    const p = JSON.parse(readFileSync(positionals[0], 'utf8'));
+    if (!verifyPlan(p)) {
+      console.error("refused: the plan's digest does not match its content (edited after review?)");
+      return REFUSED;
+    }
+    if (!json) console.log(renderText(p));
+    if (!v.yes) {
+      if (!process.stdin.isTTY) {
+        console.error('refused: not confirmed (pass --yes to run without a terminal)');
+        return REFUSED;
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = (await rl.question('Are you sure you want to continue? (y/n): ')).trim().toLowerCase();
+      rl.close();
+      if (answer !== 'y' && answer !== 'yes') return REFUSED;
+    }
+    const report = await execute(p, transport(v), { journalPath: v.journal, concurrency, onProgress: progress('execute') });
+    if (json) console.log(JSON.stringify(report));
+    else {
+      for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);
+      console.log(Object.entries(report.counts).sort().map(([k, n]) => `${k}=${n}`).join(' '));
+    }
+    return report.outcomes.every((o) => o.outcome === 'done' || o.outcome === 'alreadyGone') ? OK : PARTIAL;
+  }
+  const results = await undo(positionals[0], transport(v));
+  console.log(json ? JSON.stringify(results) : results.map((r) => `${r.restored ? 'restored' : 'FAILED  '} ${r.repository}@${r.digest} ${r.tags.join(' ')}`).join('\n'));
+  return results.every((r) => r.restored) ? OK : PARTIAL;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`error: ${e.message}`);
+    process.exit(e instanceof RegpruneError || e instanceof TypeError ? REFUSED : UNREACHABLE);
+  },
+);

@@ -1,0 +1,53 @@
+// Types of `regprune/registry`: the adapter that talks to live registries.
+import type { Plan, Snapshot } from './index.js';
+
+export const DEFAULT_CONCURRENCY: number;
+export const MAX_CONCURRENCY: number;
+
+export interface TransportOptions {
+  username?: string;
+  password?: string;
+  /** Allow plain HTTP to a non-loopback host. */
+  insecure?: boolean;
+  /** Injectable `fetch` (defaults to the global one). */
+  fetch?: typeof fetch;
+}
+
+export interface CoreRequest {
+  id: number;
+  method: 'GET' | 'HEAD' | 'DELETE' | 'PUT';
+  path: string;
+  headers: [string, string][];
+  scope: string;
+}
+
+export interface CoreResponse {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+export class Transport {
+  constructor(baseUrl: string, options?: TransportOptions);
+  readonly origin: string;
+  readonly registry: string;
+  send(request: CoreRequest, body?: string | Uint8Array): Promise<CoreResponse>;
+}
+
+export type OutcomeKind = 'done' | 'alreadyGone' | 'skipped' | 'failed' | 'unsupported';
+
+export interface Report {
+  plan?: string;
+  outcomes: { action: number; repository: string; target: string; outcome: OutcomeKind; detail: string; retries: number }[];
+  counts: Partial<Record<OutcomeKind, number>>;
+}
+
+export interface RunOptions {
+  concurrency?: number;
+  onProgress?: (handled: number) => void;
+}
+
+export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[] }): Promise<Snapshot>;
+export function execute(plan: Plan, transport: Transport, options?: RunOptions & { journalPath?: string }): Promise<Report>;
+export function undo(journalPath: string, transport: Transport): Promise<{ repository: string; digest: string; tags: string[]; restored: boolean; statuses: number[] }[]>;
+export function readStorage(root: string, registryName?: string): Promise<Snapshot>;

@@ -1,0 +1,263 @@
+// Talking to a live registry from JavaScript: a thin adapter around the core's conversations.
+// The core decides every request (Crawl, Execute); this module sends them with `fetch`
+// (injectable), several at a time, handles authentication (anonymous, basic, the bearer
+// challenge with tokens cached per scope) and feeds the answers back. Secrets never appear in
+// output, errors or journals.
+
+import * as wasm from './wasm/regprune.js';
+import { InvalidOperationError, importSnapshot, toRegpruneError } from './index.js';
+
+export const DEFAULT_CONCURRENCY = 8;
+export const MAX_CONCURRENCY = 32;
+
+const isLoopback = (host) => host === 'localhost' || /^127\./.test(host) || host === '[::1]' || host === '::1';
+
+function refuse(message) {
+  return new InvalidOperationError(message, { code: 'invalid_operation', path: 'registry' });
+}
+
+/** Sends requests to one registry. */
+export class Transport {
+  #tokens = new Map();
+  #credentials;
+  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl = globalThis.fetch } = {}) {
+    const url = new URL(baseUrl.includes('://') ? baseUrl : `https://${baseUrl}`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse(`registry: unsupported scheme ${url.protocol}`);
+    if (url.protocol === 'http:' && !insecure && !isLoopback(url.hostname)) {
+      throw refuse(`registry: plain HTTP to ${url.hostname} would expose credentials and content; use https, or --insecure on a network you trust`);
+    }
+    this.origin = url.origin;
+    this.registry = url.host;
+    this.fetch = fetchImpl;
+    this.#credentials = {
+      username: username ?? globalThis.process?.env?.REGPRUNE_USERNAME ?? '',
+      password: password ?? globalThis.process?.env?.REGPRUNE_PASSWORD ?? '',
+    };
+  }
+
+  #basic() {
+    const { username, password } = this.#credentials;
+    if (!username && !password) return undefined;
+    return `Basic ${btoa(`${username}:${password}`)}`;
+  }
+
+  async #raw(method, url, headers, body) {
+    try {
+      const r = await this.fetch(url, { method, headers, body, redirect: 'manual' });
+      const data = method === 'HEAD' ? new Uint8Array() : new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, headers: [...r.headers.entries()], body: data };
+    } catch {
+      return { status: 0, headers: [], body: new Uint8Array() };
+    }
+  }
+
+  /** Sends one request of the core (`{method, path, headers, scope}`), authenticating as asked. */
+  async send(req, body) {
+    const headers = Object.fromEntries(req.headers);
+    const token = this.#tokens.get(req.scope);
+    if (token) headers.Authorization = token;
+    let res = await this.#raw(req.method, this.origin + req.path, headers, body);
+    if (res.status === 401) {
+      const challenge = res.headers.find(([k]) => k.toLowerCase() === 'www-authenticate')?.[1] ?? '';
+      const auth = await this.#authenticate(challenge, req.scope);
+      if (auth) {
+        headers.Authorization = auth;
+        res = await this.#raw(req.method, this.origin + req.path, headers, body);
+      }
+    }
+    return res;
+  }
+
+  async #authenticate(challenge, scope) {
+    const [scheme, ...rest] = challenge.split(' ');
+    let auth;
+    if (scheme.toLowerCase() === 'basic') auth = this.#basic();
+    else if (scheme.toLowerCase() === 'bearer') auth = await this.#bearer(parseChallenge(rest.join(' ')), scope);
+    if (auth) this.#tokens.set(scope, auth);
+    return auth;
+  }
+
+  async #bearer(params, scope) {
+    if (!params.realm) return undefined;
+    const url = new URL(params.realm);
+    url.searchParams.set('service', params.service ?? '');
+    url.searchParams.set('scope', scope || params.scope || '');
+    const basic = this.#basic();
+    const res = await this.#raw('GET', url.toString(), basic ? { Authorization: basic } : {});
+    if (res.status !== 200) return undefined;
+    try {
+      const doc = JSON.parse(new TextDecoder().decode(res.body));
+      const token = doc.token ?? doc.access_token;
+      return token ? `Bearer ${token}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function parseChallenge(params) {
+  const out = {};
+  for (const m of params.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) out[m[1].toLowerCase()] = m[2];
+  return out;
+}
+
+/** Drives a conversation to its end with up to `concurrency` requests in flight. */
+export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress } = {}) {
+  const limit = Math.max(1, Math.min(concurrency, MAX_CONCURRENCY));
+  const start = performance.now();
+  const now = () => (performance.now() - start) / 1000;
+  const inFlight = new Map();
+  let handled = 0;
+  const call = (fn) => {
+    try {
+      return fn();
+    } catch (e) {
+      throw toRegpruneError(e);
+    }
+  };
+  for (;;) {
+    while (inFlight.size < limit) {
+      const req = call(() => machine.nextRequest(now()));
+      if (!req) break;
+      beforeSend?.();
+      inFlight.set(req.id, transport.send(req).then((res) => [req.id, res]));
+    }
+    if (inFlight.size === 0) {
+      if (call(() => machine.isDone())) return;
+      const wake = machine.nextWakeup();
+      const wait = Math.min(Math.max(0, ((wake ?? now() + 0.05) - now()) * 1000), 5000);
+      await new Promise((r) => setTimeout(r, wait));
+      continue;
+    }
+    const [id, res] = await Promise.race(inFlight.values());
+    inFlight.delete(id);
+    call(() => machine.handleResponse(id, res.status, res.headers, res.body, now()));
+    handled += 1;
+    onProgress?.(handled);
+  }
+}
+
+function toRegpruneErrorSafe(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    throw toRegpruneError(e);
+  }
+}
+
+/** Builds the snapshot of a live registry. */
+export async function crawl(transport, { repositories = [], concurrency, onProgress } = {}) {
+  let machine;
+  try {
+    machine = new wasm.Crawl({ registry: transport.registry, repositories });
+  } catch (e) {
+    throw toRegpruneError(e);
+  }
+  try {
+    await run(machine, transport, { concurrency, onProgress });
+    return toRegpruneErrorSafe(() => machine.snapshot());
+  } finally {
+    machine.free();
+  }
+}
+
+/**
+ * Carries out exactly the sealed plan; returns the report. Journal lines are written and
+ * flushed to disk before the deletions they describe are sent.
+ */
+export async function execute(plan, transport, { journalPath, concurrency, onProgress } = {}) {
+  let machine;
+  try {
+    machine = new wasm.Execute(plan, { registry: transport.registry });
+  } catch (e) {
+    throw toRegpruneError(e);
+  }
+  const fs = journalPath ? await import('node:fs') : undefined;
+  const fd = fs?.openSync(journalPath, 'a');
+  try {
+    const beforeSend = () => {
+      const lines = machine.takeJournal();
+      if (fd !== undefined && lines.length) {
+        fs.writeSync(fd, lines.map((l) => `${l}\n`).join(''));
+        fs.fsyncSync(fd);
+      }
+    };
+    await run(machine, transport, { concurrency, beforeSend, onProgress });
+    return toRegpruneErrorSafe(() => machine.report());
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+    machine.free();
+  }
+}
+
+/** Pushes the manifests and tags of a journal back (until garbage collection removes blobs). */
+export async function undo(journalPath, transport) {
+  const { readFileSync } = await import('node:fs');
+  const entries = readFileSync(journalPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const results = [];
+  for (const e of entries) {
+    const statuses = [];
+    for (const ref of [e.digest, ...(e.tags ?? [])]) {
+      const req = { method: 'PUT', path: `/v2/${e.repository}/manifests/${ref}`, headers: [['Content-Type', e.mediaType]], scope: `repository:${e.repository}:pull,push` };
+      statuses.push((await transport.send(req, e.manifest)).status);
+    }
+    results.push({ repository: e.repository, digest: e.digest, tags: e.tags ?? [], restored: statuses.every((s) => s === 201 || s === 200), statuses });
+  }
+  return results;
+}
+
+/**
+ * Reads a distribution registry's storage directory (filesystem driver) into a snapshot: every
+ * revision, tagged or not, exact blob sizes, times from the link files (Node only).
+ */
+export async function readStorage(root, registryName) {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const base = path.join(root, 'docker', 'registry', 'v2');
+  const reposDir = path.join(base, 'repositories');
+  if (!fs.existsSync(reposDir)) throw refuse(`storage: ${reposDir} is not a registry storage directory`);
+  const time = (p) => fs.statSync(p).mtime.toISOString();
+  const link = (p) => fs.readFileSync(p, 'ascii').trim();
+  const repositories = [];
+  const wanted = new Set();
+  const walk = (dir) => {
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    if (entries.some((e) => e.name === '_manifests' && e.isDirectory())) {
+      const name = path.relative(reposDir, dir).split(path.sep).join('/');
+      const manifests = path.join(dir, '_manifests');
+      const revDir = path.join(manifests, 'revisions', 'sha256');
+      const revisions = [];
+      for (const hex of fs.existsSync(revDir) ? fs.readdirSync(revDir).sort() : []) {
+        const p = path.join(revDir, hex, 'link');
+        if (fs.existsSync(p)) {
+          const digest = link(p);
+          wanted.add(digest);
+          revisions.push({ digest, time: time(p) });
+        }
+      }
+      const tagDir = path.join(manifests, 'tags');
+      const tags = [];
+      for (const tag of fs.existsSync(tagDir) ? fs.readdirSync(tagDir).sort() : []) {
+        const p = path.join(tagDir, tag, 'current', 'link');
+        if (fs.existsSync(p)) tags.push({ name: tag, digest: link(p), time: time(p) });
+      }
+      repositories.push({ name, revisions, tags });
+    }
+    for (const e of entries) if (e.isDirectory() && !e.name.startsWith('_')) walk(path.join(dir, e.name));
+  };
+  walk(reposDir);
+  const blobSizes = {};
+  const manifests = {};
+  const blobs = path.join(base, 'blobs', 'sha256');
+  for (const prefix of fs.existsSync(blobs) ? fs.readdirSync(blobs) : []) {
+    for (const hex of fs.readdirSync(path.join(blobs, prefix))) {
+      const data = path.join(blobs, prefix, hex, 'data');
+      if (!fs.existsSync(data)) continue;
+      const digest = `sha256:${hex}`;
+      blobSizes[digest] = fs.statSync(data).size;
+      if (wanted.has(digest)) manifests[digest] = fs.readFileSync(data, 'utf8');
+    }
+  }
+  const listing = { repositories, blobSizes, manifests, ...(registryName ? { registry: registryName } : {}) };
+  return importSnapshot({ format: 'distributionStorage', listing });
+}

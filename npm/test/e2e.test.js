@@ -1,0 +1,111 @@
+// End to end against a real CNCF distribution registry on 127.0.0.1, from the Node adapter and
+// CLI: crawl, plan, execute, the state read back through the plain API, garbage collection,
+// drift, undo.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { plan, InvalidOperationError } from 'regprune';
+import { Transport, crawl, execute, readStorage } from 'regprune/registry';
+import { RegistryServer, Client, pushFixture, ACCEPT } from './registry-server.js';
+
+const NOW = '2026-11-27T00:00:00Z';
+const cli = new URL('../cli.js', import.meta.url).pathname;
+
+async function withRegistry(fn) {
+  const server = await RegistryServer.create();
+  try {
+    const client = new Client(server.url);
+    const d = await pushFixture(client);
+    await fn(server, client, d);
+  } finally {
+    await server.close();
+  }
+}
+
+const cases = {
+  'by tag, with its signature': { op: 'deleteImage', image: 'app:v1' },
+  'an index': { op: 'deleteImage', image: 'multi:1.0' },
+  purge: { op: 'purge', filter: ['web:.*'], ago: '30d' },
+};
+
+for (const [name, operation] of Object.entries(cases)) {
+  test(`execute leaves the predicted state (${name}); GC frees at most the plan`, { timeout: 60_000 }, () => withRegistry(async (server, client) => {
+    const transport = new Transport(server.url);
+    const snap = await crawl(transport);
+    assert.equal(snap.untaggedListed, false);
+    const p = plan(snap, operation, { now: NOW });
+    assert.ok(p.actions.length > 0);
+    const deleted = new Set(p.actions.flatMap((a) => (a.digest ? [a.digest] : a.manifests)).map((d) => d));
+    const report = await execute(p, transport);
+    assert.ok(report.outcomes.every((o) => o.outcome === 'done'), JSON.stringify(report));
+    for (const repo of snap.repositories) {
+      const now = await client.tags(repo.name);
+      for (const m of repo.manifests) assert.equal(await client.exists(repo.name, m.digest), !deleted.has(m.digest), m.digest);
+      for (const t of repo.tags) assert.equal(t.name in now, !deleted.has(t.digest), `${repo.name}:${t.name}`);
+    }
+    const freed = await server.garbageCollect();
+    assert.ok(freed > 0 && freed <= p.reclaim.totalBytes, `${freed} <= ${p.reclaim.totalBytes}`);
+  }));
+}
+
+test('a storage snapshot predicts garbage collection to the byte', { timeout: 60_000 }, () => withRegistry(async (server, client, d) => {
+  await server.stop();
+  const snap = await readStorage(server.storage, `127.0.0.1:${server.port}`);
+  await server.start();
+  assert.ok(snap.repositories.find((r) => r.name === 'app').manifests.some((m) => m.digest === d.appOld), 'the dangling manifest is visible');
+  const p = plan(snap, { op: 'deleteUntagged' }, { now: NOW });
+  assert.ok(p.reclaim.exact && p.actions.length === 1);
+  const report = await execute(p, new Transport(server.url));
+  assert.deepEqual(report.counts, { done: 1 });
+  assert.equal(await server.garbageCollect(), p.reclaim.totalBytes);
+}));
+
+test('drift is skipped, not deleted', { timeout: 60_000 }, () => withRegistry(async (server, client, d) => {
+  const transport = new Transport(server.url);
+  const p = plan(await crawl(transport), { op: 'deleteImage', image: 'web:v1' }, { now: NOW });
+  const body = await (await fetch(`${server.url}/v2/web/manifests/${d.webV1}`, { headers: { Accept: ACCEPT } })).text();
+  await fetch(`${server.url}/v2/web/manifests/hotfix`, { method: 'PUT', body, headers: { 'Content-Type': JSON.parse(body).mediaType } });
+  const report = await execute(p, transport);
+  assert.deepEqual(report.outcomes.map((o) => o.outcome), ['skipped']);
+  assert.match(report.outcomes[0].detail, /hotfix/);
+  assert.ok(await client.exists('web', d.webV1));
+}));
+
+test('the CLI snapshots, plans, executes and undoes', { timeout: 60_000 }, () => withRegistry(async (server, client, d) => {
+  const dir = mkdtempSync(join(tmpdir(), 'regprune-cli-'));
+  const snapFile = join(dir, 'snap.json'), planFile = join(dir, 'plan.json'), journal = join(dir, 'journal.jsonl');
+  const run = (...args) => spawnSync('node', [cli, ...args], { encoding: 'utf8' });
+  // The CLI runs the core in another process: run it there, and wait for it.
+  let r = run('snapshot', '--registry', server.url, '-o', snapFile);
+  assert.equal(r.status, 0, r.stderr);
+  r = run('plan', '--snapshot', snapFile, '--now', NOW, '-o', planFile, 'delete', 'app:v1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /This operation will delete the manifest/);
+  r = run('execute', planFile, '--registry', server.url, '--yes', '--journal', journal, '--output', 'json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).counts, { done: 2 });
+  assert.equal(await client.exists('app', d.appV1), false);
+  const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(new Set(lines.map((l) => l.digest)), new Set([d.appV1, d.appV1Sig]));
+  r = run('undo', journal, '--registry', server.url);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(await client.exists('app', d.appV1));
+  assert.equal((await client.tags('app')).stable, d.appV1);
+  const edited = JSON.parse(readFileSync(planFile, 'utf8'));
+  edited.actions[0].tags = [];
+  writeFileSync(planFile, JSON.stringify(edited));
+  r = run('execute', planFile, '--registry', server.url, '--yes');
+  assert.equal(r.status, 2);
+  r = run('plan', '--snapshot', snapFile, 'delete', 'app');
+  assert.equal(r.status, 2, 'bad input is a refusal');
+  assert.match(r.stderr, /not a valid image reference/);
+}));
+
+test('plain HTTP is refused off loopback', () => {
+  assert.throws(() => new Transport('http://registry.example.com'), InvalidOperationError);
+  assert.ok(new Transport('http://127.0.0.1:5000'));
+  assert.ok(new Transport('http://registry.example.com', { insecure: true }));
+});
