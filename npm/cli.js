@@ -18,6 +18,7 @@ const common = {
   insecure: { type: 'boolean', default: false },
   concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
   output: { type: 'string', default: 'text' },
+  flavour: { type: 'string', default: 'auto' },
   out: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h', default: false },
 };
@@ -33,7 +34,7 @@ const USAGE = `usage: regprune <command> [options]
   execute PLAN --registry URL [--yes] [--journal FILE]
   undo JOURNAL --registry URL
 
-common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure,
+common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure, --flavour auto|oci|acr,
         --concurrency N (default ${DEFAULT_CONCURRENCY}, max 32), --output text|json`;
 
 function transport(v) {
@@ -92,7 +93,7 @@ async function main(argv) {
   const concurrency = Number(v.concurrency);
   const json = v.output === 'json';
   if (command === 'snapshot') {
-    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(transport(v), { repositories: v.repository ?? [], concurrency, onProgress: progress('crawl') });
+    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl') });
     const text = JSON.stringify(snap, null, json ? undefined : 2);
     if (v.out) {
       writeFileSync(v.out, `${text}\n`);
@@ -102,7 +103,7 @@ async function main(argv) {
     return OK;
   }
   if (command === 'plan') {
-    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(transport(v), { concurrency, onProgress: progress('crawl') });
+    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(transport(v), { flavour: v.flavour, concurrency, onProgress: progress('crawl') });
     const p = makePlan(snapshot, operation(positionals, v), { now: v.now, pinned: v.pin ?? [] });
     if (v.out) writeFileSync(v.out, `${JSON.stringify(p)}\n`);
     console.log(json ? JSON.stringify(p) : renderText(p));
@@ -125,7 +126,7 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(p, transport(v), { journalPath: v.journal, concurrency, onProgress: progress('execute') });
+    const report = await execute(p, transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: progress('execute') });
     if (json) console.log(JSON.stringify(report));
     else {
       for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);

@@ -15,10 +15,11 @@ export interface TransportOptions {
 
 export interface CoreRequest {
   id: number;
-  method: 'GET' | 'HEAD' | 'DELETE' | 'PUT';
+  method: 'GET' | 'HEAD' | 'DELETE' | 'PUT' | 'PATCH';
   path: string;
   headers: [string, string][];
   scope: string;
+  body?: string;
 }
 
 export interface CoreResponse {
@@ -43,6 +44,8 @@ export interface Report {
 }
 
 export interface RunOptions {
+  /** The registry's API: detected by default. */
+  flavour?: 'auto' | 'oci' | 'acr';
   concurrency?: number;
   onProgress?: (handled: number) => void;
 }

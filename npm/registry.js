@@ -52,7 +52,7 @@ export class Transport {
   }
 
   /** Sends one request of the core (`{method, path, headers, scope}`), authenticating as asked. */
-  async send(req, body) {
+    async send(req, body = req.body ?? undefined) {
     const headers = Object.fromEntries(req.headers);
     const token = this.#tokens.get(req.scope);
     if (token) headers.Authorization = token;
@@ -146,10 +146,10 @@ function toRegpruneErrorSafe(fn) {
 }
 
 /** Builds the snapshot of a live registry. */
-export async function crawl(transport, { repositories = [], concurrency, onProgress } = {}) {
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress } = {}) {
   let machine;
   try {
-    machine = new wasm.Crawl({ registry: transport.registry, repositories });
+        machine = new wasm.Crawl({ registry: transport.registry, repositories, flavour });
   } catch (e) {
     throw toRegpruneError(e);
   }
@@ -165,10 +165,10 @@ export async function crawl(transport, { repositories = [], concurrency, onProgr
  * Carries out exactly the sealed plan; returns the report. Journal lines are written and
  * flushed to disk before the deletions they describe are sent.
  */
-export async function execute(plan, transport, { journalPath, concurrency, onProgress } = {}) {
+export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress } = {}) {
   let machine;
   try {
-    machine = new wasm.Execute(plan, { registry: transport.registry });
+        machine = new wasm.Execute(plan, { registry: transport.registry, flavour });
   } catch (e) {
     throw toRegpruneError(e);
   }

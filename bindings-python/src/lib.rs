@@ -100,11 +100,18 @@ impl ParsedSnapshot {
     }
 }
 
-/// A request as Python sees it: `(id, method, path, headers, scope)`.
-type PyRequest = (u64, &'static str, String, Vec<(String, String)>, String);
+/// A request as Python sees it: `(id, method, path, headers, scope, body)`.
+type PyRequest = (
+    u64,
+    &'static str,
+    String,
+    Vec<(String, String)>,
+    String,
+    Option<String>,
+);
 
 fn py_request(r: regprune_core::http::Request) -> PyRequest {
-    (r.id, r.method.as_str(), r.path, r.headers, r.scope)
+    (r.id, r.method.as_str(), r.path, r.headers, r.scope, r.body)
 }
 
 fn response(

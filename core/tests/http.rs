@@ -147,6 +147,11 @@ impl Registry {
                         body: vec![],
                     }
                 }
+                Method::Put | Method::Patch => Response {
+                    status: 405,
+                    headers: vec![],
+                    body: vec![],
+                },
             };
         }
         if let Some((_, d)) = path.split_once("/blobs/") {
@@ -212,14 +217,9 @@ fn crawl(reg: &mut Registry) -> Snapshot {
 }
 
 fn execute(reg: &mut Registry, p: &regprune_core::Plan) -> (regprune_core::http::Report, usize) {
-    let mut ex = Execute::new(
-        p,
-        ExecuteOptions {
-            registry: "localhost:5000".into(),
-            max_attempts: 6,
-        },
-    )
-    .unwrap();
+    let options: ExecuteOptions =
+        serde_json::from_value(json!({"registry": "localhost:5000"})).unwrap();
+    let mut ex = Execute::new(p, options).unwrap();
     let mut now = 0.0;
     let mut journal = 0;
     while !ex.is_done() {
@@ -412,14 +412,291 @@ fn an_edited_plan_is_refused() {
     )
     .unwrap();
     p.actions[0].digest = Some(d["v1"].clone());
-    let e = Execute::new(
-        &p,
-        ExecuteOptions {
-            registry: "r".into(),
-            max_attempts: 1,
-        },
-    )
-    .err()
-    .unwrap();
+    let options: ExecuteOptions = serde_json::from_value(json!({"registry": "r"})).unwrap();
+    let e = Execute::new(&p, options).err().unwrap();
     assert!(e.to_string().contains("edited"), "{e}");
+}
+
+/// A tiny ACR: the `/acr/v1` listings (times, locks), tag deletion, `PATCH`, and `/v2`.
+#[derive(Default)]
+struct Acr {
+    inner: Registry,
+    times: BTreeMap<Digest, String>,
+    locked: BTreeMap<String, bool>,
+    patched: Vec<String>,
+}
+
+impl Acr {
+    fn attrs(&self, key: &str) -> serde_json::Value {
+        let locked = self.locked.get(key).copied().unwrap_or(false);
+        json!({"deleteEnabled": !locked, "writeEnabled": !locked, "readEnabled": true, "listEnabled": true})
+    }
+
+    fn manifest_json(&self, repo: &str, d: &Digest) -> serde_json::Value {
+        let (tags, manifests) = &self.inner.repos[repo];
+        let t = self
+            .times
+            .get(d)
+            .cloned()
+            .unwrap_or_else(|| "2025-01-01T00:00:00Z".into());
+        let names: Vec<&String> = tags
+            .iter()
+            .filter(|(_, x)| *x == d)
+            .map(|(n, _)| n)
+            .collect();
+        json!({"digest": d.to_string(), "imageSize": manifests[d].0.len(), "createdTime": t, "lastUpdateTime": t,
+               "mediaType": manifests[d].1, "tags": names, "changeableAttributes": self.attrs(&format!("{repo}@{d}"))})
+    }
+
+    fn tag_json(&self, repo: &str, tag: &str, d: &Digest) -> serde_json::Value {
+        let t = self
+            .times
+            .get(d)
+            .cloned()
+            .unwrap_or_else(|| "2025-01-01T00:00:00Z".into());
+        json!({"name": tag, "digest": d.to_string(), "createdTime": t, "lastUpdateTime": t,
+               "changeableAttributes": self.attrs(&format!("{repo}:{tag}"))})
+    }
+
+    fn serve(&mut self, req: &Request) -> Response {
+        let ok = |v: serde_json::Value| Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: v.to_string().into_bytes(),
+        };
+        let nf = Response {
+            status: 404,
+            headers: vec![],
+            body: br#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#.to_vec(),
+        };
+        let path = req.path.split('?').next().unwrap_or_default().to_owned();
+        let Some(rest) = path.strip_prefix("/acr/v1/") else {
+            return self.inner.serve(req);
+        };
+        if rest == "_catalog" {
+            let names: Vec<&String> = self.inner.repos.keys().collect();
+            return ok(json!({"repositories": names}));
+        }
+        if let Some(repo) = rest.strip_suffix("/_tags") {
+            let Some((tags, _)) = self.inner.repos.get(repo) else {
+                return nf;
+            };
+            let list: Vec<_> = tags
+                .iter()
+                .map(|(t, d)| self.tag_json(repo, t, d))
+                .collect();
+            return ok(json!({"registry": "acr.example.io", "imageName": repo, "tags": list}));
+        }
+        if let Some(repo) = rest.strip_suffix("/_manifests") {
+            let Some((_, manifests)) = self.inner.repos.get(repo) else {
+                return nf;
+            };
+            let list: Vec<_> = manifests
+                .keys()
+                .map(|d| self.manifest_json(repo, d))
+                .collect();
+            return ok(json!({"registry": "acr.example.io", "imageName": repo, "manifests": list}));
+        }
+        if let Some((repo, d)) = rest.split_once("/_manifests/") {
+            let d = Digest::parse(d).unwrap();
+            if !self
+                .inner
+                .repos
+                .get(repo)
+                .is_some_and(|r| r.1.contains_key(&d))
+            {
+                return nf;
+            }
+            if req.method == Method::Patch {
+                self.patched.push(format!("{repo}@{d}"));
+                self.locked.insert(format!("{repo}@{d}"), false);
+            }
+            return ok(
+                json!({"registry": "acr.example.io", "imageName": repo, "manifest": self.manifest_json(repo, &d)}),
+            );
+        }
+        if let Some((repo, tag)) = rest.split_once("/_tags/") {
+            let Some(d) = self
+                .inner
+                .repos
+                .get(repo)
+                .and_then(|r| r.0.get(tag))
+                .cloned()
+            else {
+                return nf;
+            };
+            return match req.method {
+                Method::Delete => {
+                    self.inner.repos.get_mut(repo).unwrap().0.remove(tag);
+                    Response {
+                        status: 202,
+                        headers: vec![],
+                        body: vec![],
+                    }
+                }
+                Method::Patch => {
+                    self.patched.push(format!("{repo}:{tag}"));
+                    self.locked.insert(format!("{repo}:{tag}"), false);
+                    ok(json!({"tag": self.tag_json(repo, tag, &d)}))
+                }
+                _ => ok(
+                    json!({"registry": "acr.example.io", "imageName": repo, "tag": self.tag_json(repo, tag, &d)}),
+                ),
+            };
+        }
+        nf
+    }
+}
+
+fn drive<M>(
+    machine: &mut M,
+    serve: &mut dyn FnMut(&Request) -> Response,
+    next: fn(&mut M, f64) -> Option<Request>,
+    done: fn(&mut M) -> bool,
+    handle: fn(&mut M, u64, &Response, f64),
+) {
+    let mut now = 0.0;
+    while !done(machine) {
+        match next(machine, now) {
+            Some(req) => {
+                let resp = serve(&req);
+                handle(machine, req.id, &resp, now);
+            }
+            None => now += 1.0,
+        }
+    }
+}
+
+fn acr_fixture() -> (Acr, BTreeMap<&'static str, Digest>) {
+    let (inner, d) = Registry::fixture();
+    let mut acr = Acr {
+        inner,
+        ..Acr::default()
+    };
+    acr.times
+        .insert(d["v1"].clone(), "2025-01-01T00:00:00Z".into());
+    acr.times
+        .insert(d["v2"].clone(), "2026-11-20T00:00:00Z".into());
+    let dangling = acr.inner.image("app", "2024-01-01T00:00:00Z", "dangling");
+    acr.times
+        .insert(dangling.clone(), "2024-01-01T00:00:00Z".into());
+    let mut d = d;
+    d.insert("dangling", dangling);
+    (acr, d)
+}
+
+fn acr_crawl(acr: &mut Acr) -> Snapshot {
+    let mut c = Crawl::new(
+        serde_json::from_value::<CrawlOptions>(json!({"registry": "acr.example.io"})).unwrap(),
+    );
+    drive(
+        &mut c,
+        &mut |r| acr.serve(r),
+        Crawl::next_request,
+        |c| c.is_done(),
+        |c, id, r, now| c.handle_response(id, r, now).unwrap(),
+    );
+    assert_eq!(c.flavour(), regprune_core::http::Flavour::Acr, "detected");
+    c.snapshot().unwrap()
+}
+
+fn acr_execute(acr: &mut Acr, p: &regprune_core::Plan) -> regprune_core::http::Report {
+    let options: ExecuteOptions =
+        serde_json::from_value(json!({"registry": "acr.example.io"})).unwrap();
+    let mut ex = Execute::new(p, options).unwrap();
+    drive(
+        &mut ex,
+        &mut |r| acr.serve(r),
+        Execute::next_request,
+        Execute::is_done,
+        |e, id, r, now| e.handle_response(id, r, now).unwrap(),
+    );
+    ex.report()
+}
+
+#[test]
+fn acr_crawl_reads_times_locks_and_untagged_manifests() {
+    let (mut acr, d) = acr_fixture();
+    acr.locked.insert("app:v2".to_owned(), true);
+    let s = acr_crawl(&mut acr);
+    assert_eq!(s.untagged_listed, Some(true));
+    let app = s
+        .repositories
+        .iter()
+        .find(|r| r.name.as_str() == "app")
+        .unwrap();
+    let dangling = app
+        .manifests
+        .iter()
+        .find(|m| m.digest == d["dangling"])
+        .expect("untagged manifests are listed");
+    assert_eq!(
+        dangling.last_update_time.unwrap().to_string(),
+        "2024-01-01T00:00:00Z"
+    );
+    assert!(dangling.layers.is_some(), "content fetched");
+    let v2 = app.tags.iter().find(|t| t.name.as_str() == "v2").unwrap();
+    assert_eq!(
+        v2.changeable_attributes.unwrap().delete_enabled,
+        Some(false)
+    );
+    assert!(s
+        .repositories
+        .iter()
+        .any(|r| r.name.as_str() == "multi" && r.manifests.len() == 3));
+}
+
+#[test]
+fn acr_purge_runs_on_acr_with_tag_deletion() {
+    let (mut acr, d) = acr_fixture();
+    let s = acr_crawl(&mut acr);
+    let p = plan(&s, &op(json!({"op": "acrPurge", "command": "acr purge --filter 'app:^v1$' --ago 30d --untagged"})), &opts()).unwrap();
+    let report = acr_execute(&mut acr, &p);
+    assert!(report.complete(), "{report:?}");
+    let (tags, manifests) = &acr.inner.repos["app"];
+    assert!(
+        !tags.contains_key("v1"),
+        "v1 untagged through ACR's tag deletion"
+    );
+    assert!(
+        tags.contains_key("old"),
+        "old still tags v1's image, so the image stays"
+    );
+    assert!(manifests.contains_key(&d["v1"]));
+    assert!(
+        !manifests.contains_key(&d["dangling"]),
+        "the old untagged manifest is deleted"
+    );
+}
+
+#[test]
+fn acr_include_locked_unlocks_first_and_new_locks_are_drift() {
+    let (mut acr, d) = acr_fixture();
+    acr.locked.insert("app:v2".into(), true);
+    let s = acr_crawl(&mut acr);
+    let p = plan(&s, &op(json!({"op": "acrPurge", "command": "acr purge --filter 'app:^v2$' --ago 0d --include-locked"})), &opts()).unwrap();
+    assert!(p.actions.iter().any(|a| a.unlock));
+    let report = acr_execute(&mut acr, &p);
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(acr.patched, ["app:v2"]);
+    assert!(!acr.inner.repos["app"].0.contains_key("v2"));
+    // A lock that appears after planning is drift: skipped, not deleted.
+    let (mut acr, _) = acr_fixture();
+    let s = acr_crawl(&mut acr);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap();
+    acr.locked.insert(format!("app@{}", d["v1"]), true);
+    let report = acr_execute(&mut acr, &p);
+    let main = report
+        .outcomes
+        .iter()
+        .find(|o| o.target.ends_with(&d["v1"].to_string()))
+        .unwrap();
+    assert_eq!(main.outcome, OutcomeKind::Skipped);
+    assert!(main.detail.contains("locked"));
+    assert!(acr.inner.repos["app"].1.contains_key(&d["v1"]));
 }

@@ -72,6 +72,7 @@ def _operation(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     snap = registry.crawl(
         _transport(args),
+        flavour=args.flavour,
         repositories=args.repository,
         concurrency=args.concurrency,
         on_progress=_progress("crawl"),
@@ -95,7 +96,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         snapshot: Any = args.snapshot
     else:
         snapshot = registry.crawl(
-            _transport(args), concurrency=args.concurrency, on_progress=_progress("crawl")
+            _transport(args),
+            flavour=args.flavour,
+            concurrency=args.concurrency,
+            on_progress=_progress("crawl"),
         )
     plan = regprune.plan(snapshot, _operation(args), now=args.now, pinned=args.pin)
     if args.out:
@@ -127,6 +131,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
         text,
         _transport(args),
         journal_path=args.journal,
+        flavour=args.flavour,
         concurrency=args.concurrency,
         on_progress=_progress("execute"),
     )
@@ -179,10 +184,21 @@ def parser() -> argparse.ArgumentParser:
             help=f"requests in flight (max {registry.MAX_CONCURRENCY})",
         )
         sp.add_argument("--output", choices=["text", "json"], default="text")
+        sp.add_argument(
+            "--flavour",
+            choices=["auto", "oci", "acr"],
+            default="auto",
+            help="the registry's API (detected by default)",
+        )
 
-    s = sub.add_parser("snapshot", help="read a live registry, or its storage directory, into a snapshot file")
+    s = sub.add_parser(
+        "snapshot", help="read a live registry, or its storage directory, into a snapshot file"
+    )
     common(s, False)
-    s.add_argument("--storage", help="a distribution registry's storage directory: sees untagged manifests, exact sizes")
+    s.add_argument(
+        "--storage",
+        help="a distribution registry's storage directory: sees untagged manifests, exact sizes",
+    )
     s.add_argument("--repository", action="append", default=[], help="only these repositories")
     s.add_argument("-o", "--out", help="write the snapshot here")
     s.set_defaults(func=cmd_snapshot)

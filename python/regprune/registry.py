@@ -29,7 +29,7 @@ MAX_CONCURRENCY = 32
 #: The largest response body read (larger ones are refused, not buffered).
 MAX_BODY = 64 << 20
 
-Request = tuple[int, str, str, list[tuple[str, str]], str]
+Request = tuple[int, str, str, list[tuple[str, str]], str, str | None]
 Response = tuple[int, list[tuple[str, str]], bytes]
 
 
@@ -151,7 +151,9 @@ class Transport:
 
     def send(self, request: Request, body: bytes | None = None) -> Response:
         """Sends one request of the core, authenticating as the registry asks."""
-        _, method, path, headers, scope = request
+        _, method, path, headers, scope, own_body = request
+        if body is None and own_body is not None:
+            body = own_body.encode()
         hdrs = dict(headers)
         token = self._tokens.get(scope)
         if token:
@@ -265,12 +267,17 @@ def run(
 def crawl(
     transport: Transport,
     *,
+    flavour: str = "auto",
     repositories: list[str] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Builds the snapshot of a live registry."""
-    options = {"registry": transport.registry, "repositories": repositories or []}
+    options = {
+        "registry": transport.registry,
+        "repositories": repositories or [],
+        "flavour": flavour,
+    }
     machine = _native.Crawl(json.dumps(options).encode())
     run(machine, transport, concurrency=concurrency, on_progress=on_progress)
     return json.loads(machine.snapshot_json())  # type: ignore[no-any-return]
@@ -281,12 +288,13 @@ def execute(
     transport: Transport,
     *,
     journal_path: str | None = None,
+    flavour: str = "auto",
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
     flushed to disk before the deletions they describe are sent."""
-    options = {"registry": transport.registry}
+    options = {"registry": transport.registry, "flavour": flavour}
     machine = _native.Execute(plan_json.encode(), json.dumps(options).encode())
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
@@ -329,6 +337,7 @@ def undo(journal_path: str, transport: Transport) -> list[dict[str, Any]]:
                 f"/v2/{repo}/manifests/{ref}",
                 list(headers.items()),
                 f"repository:{repo}:pull,push",
+                None,
             )
             status, _, _ = transport.send(req, body)
             statuses.append(status)
@@ -355,7 +364,9 @@ def read_storage(root: str | os.PathLike[str], registry_name: str | None = None)
     repos_dir = os.path.join(base, "repositories")
     blobs_dir = os.path.join(base, "blobs", "sha256")
     if not os.path.isdir(repos_dir):
-        raise InvalidOperationError(f"storage: {repos_dir!r} is not a registry storage directory", {"path": "storage"})
+        raise InvalidOperationError(
+            f"storage: {repos_dir!r} is not a registry storage directory", {"path": "storage"}
+        )
 
     def when(path: str) -> str:
         t = datetime.fromtimestamp(os.stat(path).st_mtime, tz=timezone.utc)
@@ -403,4 +414,6 @@ def read_storage(root: str | os.PathLike[str], registry_name: str | None = None)
     listing = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
     if registry_name:
         listing["registry"] = registry_name
-    return json.loads(_native.import_snapshot_json(json.dumps({"format": "distributionStorage", "listing": listing}).encode()))  # type: ignore[no-any-return]
+    document = json.dumps({"format": "distributionStorage", "listing": listing}).encode()
+    snapshot: dict[str, Any] = json.loads(_native.import_snapshot_json(document))
+    return snapshot

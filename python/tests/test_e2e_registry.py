@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -215,7 +215,9 @@ def test_storage_snapshot_predicts_gc_to_the_byte(server: RegistryServer, operat
     snap = registry.read_storage(server.storage, f"127.0.0.1:{server.port}")
     server.start()
     repos = {r["name"]: r for r in snap["repositories"]}
-    assert any(m["digest"] == d["app_old_latest"] for m in repos["app"]["manifests"]), "dangling manifests are visible"
+    assert any(m["digest"] == d["app_old_latest"] for m in repos["app"]["manifests"]), (
+        "dangling manifests are visible"
+    )
     # Storage times are the pushes, moments ago: plan two months ahead so ages count.
     later = datetime.now(timezone.utc) + timedelta(days=60)
     plan = regprune.plan(snap, operation, now=later)

@@ -1,11 +1,15 @@
-//! Building a snapshot from a live OCI Distribution registry.
+//! Building a snapshot from a live registry: any OCI Distribution registry, or Azure
+//! Container Registry through its `/acr/v1` listings (timestamps, locks, untagged manifests).
 //!
+//! OCI Distribution:
 //! Catalog (paginated) → each repository's tag list (paginated) → `HEAD` each tag for its
 //! digest → one `GET` per distinct manifest digest (registry-wide: a manifest stored in two
 //! repositories is fetched once) → index children → the image config blob for `created`,
 //! since the Distribution API has no timestamps → the referrers API where the registry has
-//! one (the `sha256-<hex>` tag fallback is in the tag list already). Every manifest's digest
-//! is verified against its bytes.
+//! one (the `sha256-<hex>` tag fallback is in the tag list already). ACR: `/acr/v1/_catalog`,
+//! each repository's `_tags` and `_manifests` listings (paginated), then one `GET` per distinct
+//! manifest digest for its content. The flavour is detected (`GET /acr/v1/_catalog`) unless
+//! forced. Every manifest's digest is verified against its bytes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -18,6 +22,19 @@ use crate::import::parse_manifest;
 use crate::names::{RepositoryName, TagName};
 use crate::snapshot::{Manifest, Repository, Snapshot, Tag};
 use crate::time::Timestamp;
+
+/// Which API a registry speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Flavour {
+    /// Ask the registry (`GET /acr/v1/_catalog`): ACR if it answers, OCI otherwise.
+    #[default]
+    Auto,
+    /// The OCI Distribution API only.
+    Oci,
+    /// Azure Container Registry's data-plane API.
+    Acr,
+}
 
 /// What to crawl.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +54,9 @@ pub struct CrawlOptions {
     /// Attempts per request before the crawl fails (throttling, 5xx, resets).
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
+    /// The registry's API, or `auto` to detect it.
+    #[serde(default)]
+    pub flavour: Flavour,
 }
 
 fn default_page() -> u32 {
@@ -69,6 +89,10 @@ pub struct CrawlProgress {
 
 #[derive(Debug, Clone)]
 enum Job {
+    Detect,
+    AcrCatalog(String),
+    AcrTags(RepositoryName, String),
+    AcrManifests(RepositoryName, String),
     Catalog(String),
     Tags(RepositoryName, String),
     HeadTag(RepositoryName, TagName),
@@ -105,6 +129,10 @@ pub struct Crawl {
     referrers_api: Option<bool>,
     asked_referrers: HashSet<(RepositoryName, Digest)>,
     progress: CrawlProgress,
+    /// The flavour in use, once known.
+    flavour: Flavour,
+    /// ACR listing bodies, in the order received (the ACR importer reads them).
+    acr_bodies: Vec<serde_json::Value>,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -127,17 +155,32 @@ impl Crawl {
             referrers_api: None,
             asked_referrers: HashSet::new(),
             progress: CrawlProgress::default(),
+            flavour: opts.flavour,
+            acr_bodies: Vec::new(),
             opts,
         };
-        if c.opts.repositories.is_empty() {
-            let first = format!("/v2/_catalog?n={}", c.opts.page_size);
-            c.push(Job::Catalog(first));
-        } else {
-            for repo in c.opts.repositories.clone() {
-                c.add_repository(repo);
-            }
+        match c.flavour {
+            Flavour::Auto => c.push(Job::Detect),
+            _ => c.begin(),
         }
         c
+    }
+
+    /// Starts listing, once the flavour is known.
+    fn begin(&mut self) {
+        let acr = self.flavour == Flavour::Acr;
+        if self.opts.repositories.is_empty() {
+            let n = self.opts.page_size;
+            self.push(if acr {
+                Job::AcrCatalog(format!("/acr/v1/_catalog?n={n}"))
+            } else {
+                Job::Catalog(format!("/v2/_catalog?n={n}"))
+            });
+        } else {
+            for repo in self.opts.repositories.clone() {
+                self.add_repository(repo);
+            }
+        }
     }
 
     fn push(&mut self, job: Job) {
@@ -153,9 +196,17 @@ impl Crawl {
             return;
         }
         self.progress.repositories += 1;
-        let path = format!("/v2/{}/tags/list", enc(&repo));
         self.repos.insert(repo.clone(), RepoState::default());
-        self.push(Job::Tags(repo, path));
+        if self.flavour == Flavour::Acr {
+            // ACR caps these pages at 100 entries.
+            let tags = format!("/acr/v1/{}/_tags?n=100", enc(&repo));
+            let manifests = format!("/acr/v1/{}/_manifests?n=100", enc(&repo));
+            self.push(Job::AcrTags(repo.clone(), tags));
+            self.push(Job::AcrManifests(repo, manifests));
+        } else {
+            let path = format!("/v2/{}/tags/list", enc(&repo));
+            self.push(Job::Tags(repo, path));
+        }
     }
 
     /// The next request to send at time `now` (seconds, any monotonic origin), if one is ready.
@@ -167,7 +218,18 @@ impl Crawl {
         self.progress.requests += 1;
         let accept = || vec![("Accept".to_owned(), MANIFEST_ACCEPT.to_owned())];
         let pull = |r: &RepositoryName| format!("repository:{r}:pull");
+        let catalog = || "registry:catalog:*".to_owned();
         let (method, path, headers, scope) = match &pending.job {
+            Job::Detect => (
+                Method::Get,
+                "/acr/v1/_catalog?n=1".to_owned(),
+                Vec::new(),
+                catalog(),
+            ),
+            Job::AcrCatalog(p) => (Method::Get, p.clone(), Vec::new(), catalog()),
+            Job::AcrTags(r, p) | Job::AcrManifests(r, p) => {
+                (Method::Get, p.clone(), Vec::new(), pull(r))
+            }
             Job::Catalog(p) => (
                 Method::Get,
                 p.clone(),
@@ -219,6 +281,7 @@ impl Crawl {
             path,
             headers,
             scope,
+            body: None,
         })
     }
 
@@ -273,6 +336,9 @@ impl Crawl {
     fn handle(&mut self, job: Job, r: &Response) -> Result<()> {
         let where_ = describe(&job);
         match job {
+            Job::Detect | Job::AcrCatalog(_) | Job::AcrTags(..) | Job::AcrManifests(..) => {
+                self.handle_acr(job, r, &where_)?;
+            }
             Job::Catalog(_) => {
                 ok(r, &where_)?;
                 let body: NameList = json(r, &where_)?;
@@ -355,6 +421,51 @@ impl Crawl {
         Ok(())
     }
 
+    /// Flavour detection and the ACR listings.
+    fn handle_acr(&mut self, job: Job, r: &Response, where_: &str) -> Result<()> {
+        match job {
+            Job::Detect => {
+                let acr = r.status == 200 && serde_json::from_slice::<NameList>(&r.body).is_ok();
+                self.flavour = if acr { Flavour::Acr } else { Flavour::Oci };
+                self.begin();
+            }
+            Job::AcrCatalog(_) => {
+                ok(r, where_)?;
+                let body: NameList = json(r, where_)?;
+                for repo in body.repositories.unwrap_or_default() {
+                    self.add_repository(repo);
+                }
+                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                    self.push(Job::AcrCatalog(next));
+                }
+            }
+            // The repository went away while we crawled.
+            Job::AcrTags(..) | Job::AcrManifests(..) if r.status == 404 => {}
+            Job::AcrTags(repo, _) => {
+                ok(r, where_)?;
+                let body: serde_json::Value = json(r, where_)?;
+                self.acr_bodies.push(body);
+                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                    self.push(Job::AcrTags(repo, next));
+                }
+            }
+            Job::AcrManifests(repo, _) => {
+                ok(r, where_)?;
+                let body: serde_json::Value = json(r, where_)?;
+                let listed: AcrManifestList = json(r, where_)?;
+                for m in listed.manifests.into_iter().flatten() {
+                    self.need(&repo, m.digest);
+                }
+                self.acr_bodies.push(body);
+                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                    self.push(Job::AcrManifests(repo, next));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn tagged(&mut self, repo: &RepositoryName, tag: TagName, digest: Digest) {
         if let Some(state) = self.repos.get_mut(repo) {
             state.tags.insert(tag, digest.clone());
@@ -385,6 +496,10 @@ impl Crawl {
 
     /// Follows what a manifest held by `repo` references: children, config, referrers.
     fn process(&mut self, repo: &RepositoryName, digest: &Digest) {
+        // ACR lists every manifest with its times: only the content itself is needed.
+        if self.flavour == Flavour::Acr {
+            return;
+        }
         let Some(m) = self.contents.get(digest) else {
             return;
         };
@@ -415,6 +530,9 @@ impl Crawl {
     pub fn snapshot(&self) -> Result<Snapshot> {
         if !self.is_done() {
             return Err(fail("crawl", "the crawl is not finished".into()));
+        }
+        if self.flavour == Flavour::Acr {
+            return self.acr_snapshot();
         }
         let time_of = |m: &Manifest| {
             m.config
@@ -470,6 +588,35 @@ impl Crawl {
     }
 }
 
+impl Crawl {
+    /// ACR: the listings make the snapshot (times, locks, tags, untagged manifests); the
+    /// fetched bytes add the content.
+    fn acr_snapshot(&self) -> Result<Snapshot> {
+        let mut snapshot = crate::import::acr_api(&self.acr_bodies)?;
+        for repo in &mut snapshot.repositories {
+            for m in &mut repo.manifests {
+                if let Some(content) = self.contents.get(&m.digest) {
+                    *m = crate::import::with_content(m, content.clone());
+                }
+            }
+        }
+        snapshot.registry = Some(self.opts.registry.clone());
+        snapshot.complete = self.opts.repositories.is_empty();
+        snapshot.untagged_listed = Some(true);
+        Ok(snapshot)
+    }
+
+    /// The flavour in use (`auto` until detected).
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+}
+
+#[derive(Deserialize)]
+struct AcrManifestList {
+    manifests: Option<Vec<IndexEntry>>,
+}
+
 #[derive(Deserialize)]
 struct NameList {
     repositories: Option<Vec<RepositoryName>>,
@@ -503,7 +650,12 @@ fn config_created(body: &[u8]) -> Option<Timestamp> {
 
 fn describe(job: &Job) -> String {
     match job {
-        Job::Catalog(p) | Job::Tags(_, p) => p.clone(),
+        Job::Detect => "/acr/v1/_catalog".into(),
+        Job::Catalog(p)
+        | Job::Tags(_, p)
+        | Job::AcrCatalog(p)
+        | Job::AcrTags(_, p)
+        | Job::AcrManifests(_, p) => p.clone(),
         Job::HeadTag(r, t) | Job::ManifestByTag(r, t) => format!("{r}:{t}"),
         Job::Manifest(r, d) | Job::Config(r, d) | Job::Referrers(r, d) => format!("{r}@{d}"),
     }

@@ -1,4 +1,4 @@
-//! Carrying out exactly a reviewed plan against an OCI Distribution registry.
+//! Carrying out exactly a reviewed plan against a registry (OCI Distribution, or ACR).
 //!
 //! Before anything is deleted, each repository's tags are listed and resolved again, so drift
 //! is seen: a planned tag that moved, or a new tag on a planned manifest, skips that action
@@ -8,12 +8,16 @@
 //! bytes and tags go to the journal, which the adapter writes durably before sending the
 //! `DELETE`, so `undo` can push the image back. 404 means already gone, 405 unsupported, 429
 //! and 5xx are retried with backoff and `Retry-After`; one failure never stops the others.
+//!
+//! On ACR each target is re-checked through `/acr/v1` instead (its tags and locks right
+//! before the delete); untags use ACR's tag deletion, and locked items of an
+//! `--include-locked` plan are unlocked with `PATCH` first.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::{backoff, next_link, retryable, Method, Request, Response, MANIFEST_ACCEPT};
+use super::{backoff, next_link, retryable, Flavour, Method, Request, Response, MANIFEST_ACCEPT};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::names::{RepositoryName, TagName};
@@ -28,6 +32,9 @@ pub struct ExecuteOptions {
     /// Attempts per request before the action is reported failed.
     #[serde(default = "attempts")]
     pub max_attempts: u32,
+    /// The registry's API, or `auto` to detect it.
+    #[serde(default)]
+    pub flavour: Flavour,
 }
 
 fn attempts() -> u32 {
@@ -112,6 +119,8 @@ struct Step {
     state: StepState,
     retries: u32,
     media_type: Option<String>,
+    /// Lift a lock first (ACR `PATCH`), as an `--include-locked` plan says.
+    unlock: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +133,9 @@ enum StepState {
 
 #[derive(Debug, Clone)]
 enum Job {
+    Detect,
+    AcrCheck(usize),
+    Unlock(usize),
     Tags(RepositoryName, String),
     HeadTag(RepositoryName, TagName),
     Fetch(usize),
@@ -165,6 +177,7 @@ pub struct Execute {
     in_flight: HashMap<u64, (Job, u32)>,
     next_id: u64,
     journal: Vec<JournalEntry>,
+    flavour: Flavour,
 }
 
 /// The order steps run in within a repository: untags, referrers, indexes and other
@@ -207,6 +220,7 @@ impl Execute {
                 state: StepState::Waiting,
                 retries: 0,
                 media_type: a.media_type.as_ref().map(|m| m.as_str().to_owned()),
+                unlock: a.unlock,
             };
             match a.kind {
                 ActionType::DeleteRepository => {
@@ -230,16 +244,38 @@ impl Execute {
             in_flight: HashMap::new(),
             next_id: 1,
             journal: Vec::new(),
+            flavour: Flavour::Auto,
         };
-        let repos: Vec<RepositoryName> = ex.steps.iter().map(|s| s.repo.clone()).collect();
-        for r in repos {
-            if !ex.repos.contains_key(&r) {
-                ex.repos.insert(r.clone(), RepoState::default());
-                let path = format!("/v2/{r}/tags/list");
-                ex.queue.push_back((Job::Tags(r, path), 1, 0.0));
-            }
+        ex.flavour = ex.opts.flavour;
+        if ex.flavour == Flavour::Auto {
+            ex.queue.push_back((Job::Detect, 1, 0.0));
+        } else {
+            ex.begin();
         }
         Ok(ex)
+    }
+
+    /// Starts once the flavour is known: OCI re-lists each repository's tags first; ACR
+    /// re-checks each target on its own.
+    fn begin(&mut self) {
+        let repos: Vec<RepositoryName> = self.steps.iter().map(|s| s.repo.clone()).collect();
+        for r in repos {
+            if self.repos.contains_key(&r) {
+                continue;
+            }
+            let acr = self.flavour == Flavour::Acr;
+            self.repos.insert(
+                r.clone(),
+                RepoState {
+                    listed: acr,
+                    ..RepoState::default()
+                },
+            );
+            if !acr {
+                let path = format!("/v2/{r}/tags/list");
+                self.queue.push_back((Job::Tags(r, path), 1, 0.0));
+            }
+        }
     }
 
     /// The next request to send at `now`. A request that deletes carries its journal entry
@@ -250,55 +286,81 @@ impl Execute {
         let (job, attempt, _) = self.queue.remove(i)?;
         let id = self.next_id;
         self.next_id += 1;
-        let accept = || vec![("Accept".to_owned(), MANIFEST_ACCEPT.to_owned())];
-        let req = match &job {
-            Job::Tags(r, p) => Request {
-                id,
-                method: Method::Get,
-                path: p.clone(),
-                headers: Vec::new(),
-                scope: format!("repository:{r}:pull"),
-            },
-            Job::HeadTag(r, t) => Request {
-                id,
-                method: Method::Head,
-                path: format!("/v2/{r}/manifests/{t}"),
-                headers: accept(),
-                scope: format!("repository:{r}:pull"),
-            },
-            Job::Fetch(s) => {
-                let st = &self.steps[*s];
-                let d = st
-                    .digest
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                Request {
-                    id,
-                    method: Method::Get,
-                    path: format!("/v2/{}/manifests/{d}", st.repo),
-                    headers: accept(),
-                    scope: format!("repository:{}:pull", st.repo),
-                }
-            }
-            Job::Delete(s) => {
-                let st = &self.steps[*s];
-                let d = st
-                    .digest
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                Request {
-                    id,
-                    method: Method::Delete,
-                    path: format!("/v2/{}/manifests/{d}", st.repo),
-                    headers: Vec::new(),
-                    scope: format!("repository:{}:pull,delete", st.repo),
-                }
-            }
-        };
+        let req = self.request(id, &job);
         self.in_flight.insert(id, (job, attempt));
         Some(req)
+    }
+
+    fn request(&self, id: u64, job: &Job) -> Request {
+        let accept = || vec![("Accept".to_owned(), MANIFEST_ACCEPT.to_owned())];
+        let step = |s: usize| &self.steps[s];
+        let digest = |s: usize| {
+            step(s)
+                .digest
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let tag = |s: usize| {
+            step(s)
+                .tag
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let acr_item = |s: usize| {
+            let st = step(s);
+            if st.kind == ActionType::Untag {
+                format!("/acr/v1/{}/_tags/{}", st.repo, tag(s))
+            } else {
+                format!("/acr/v1/{}/_manifests/{}", st.repo, digest(s))
+            }
+        };
+        let pull = |r: &RepositoryName| format!("repository:{r}:pull");
+        let delete = |r: &RepositoryName| format!("repository:{r}:pull,delete");
+        match job {
+            Job::Detect => Request::get(
+                id,
+                "/acr/v1/_catalog?n=1".into(),
+                Vec::new(),
+                "registry:catalog:*".into(),
+            ),
+            Job::Tags(r, p) => Request::get(id, p.clone(), Vec::new(), pull(r)),
+            Job::HeadTag(r, t) => Request {
+                method: Method::Head,
+                ..Request::get(id, format!("/v2/{r}/manifests/{t}"), accept(), pull(r))
+            },
+            Job::AcrCheck(s) => Request::get(id, acr_item(*s), Vec::new(), pull(&step(*s).repo)),
+            Job::Unlock(s) => Request {
+                method: Method::Patch,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: Some(r#"{"deleteEnabled":true,"writeEnabled":true}"#.into()),
+                ..Request::get(
+                    id,
+                    acr_item(*s),
+                    Vec::new(),
+                    format!("repository:{}:pull,metadata_write", step(*s).repo),
+                )
+            },
+            Job::Fetch(s) => Request::get(
+                id,
+                format!("/v2/{}/manifests/{}", step(*s).repo, digest(*s)),
+                accept(),
+                pull(&step(*s).repo),
+            ),
+            Job::Delete(s) => {
+                let st = step(*s);
+                let path = if st.kind == ActionType::Untag {
+                    format!("/acr/v1/{}/_tags/{}", st.repo, tag(*s))
+                } else {
+                    format!("/v2/{}/manifests/{}", st.repo, digest(*s))
+                };
+                Request {
+                    method: Method::Delete,
+                    ..Request::get(id, path, Vec::new(), delete(&st.repo))
+                }
+            }
+        }
     }
 
     /// Journal entries of deletions handed out since the last call.
@@ -342,14 +404,19 @@ impl Execute {
                 continue;
             }
             self.steps[i].state = StepState::Fetching;
-            self.queue.push_back((Job::Fetch(i), 1, 0.0));
+            let first = if self.flavour == Flavour::Acr {
+                Job::AcrCheck(i)
+            } else {
+                Job::Fetch(i)
+            };
+            self.queue.push_back((first, 1, 0.0));
         }
     }
 
     /// Drift and dependency checks before a step may run; `Some` ends the step.
     fn precheck(&self, i: usize) -> Option<(OutcomeKind, String)> {
         let s = &self.steps[i];
-        if s.kind == ActionType::Untag {
+        if s.kind == ActionType::Untag && self.flavour != Flavour::Acr {
             return Some((OutcomeKind::Unsupported, "the Distribution API cannot delete a tag alone; untag is not carried out (re-plan with a delete, or use a registry with tag deletion)".into()));
         }
         if let Some(parent) = &s.after {
@@ -404,7 +471,7 @@ impl Execute {
             });
         };
         if retryable(r.status) {
-            if let Job::Fetch(s) | Job::Delete(s) = &job {
+            if let Job::Fetch(s) | Job::Delete(s) | Job::AcrCheck(s) | Job::Unlock(s) = &job {
                 self.steps[*s].retries += 1;
             }
             if attempt < self.opts.max_attempts {
@@ -420,6 +487,22 @@ impl Execute {
             return Ok(());
         }
         match job {
+            Job::Detect => {
+                let acr = r.status == 200 && r.body.first() == Some(&b'{');
+                self.flavour = if acr { Flavour::Acr } else { Flavour::Oci };
+                self.begin();
+            }
+            Job::AcrCheck(s) => self.acr_checked(s, r),
+            Job::Unlock(s) => {
+                if matches!(r.status, 200 | 204) {
+                    self.queue.push_back((Job::Fetch(s), 1, 0.0));
+                } else {
+                    self.steps[s].state = StepState::Finished(
+                        OutcomeKind::Failed,
+                        format!("could not unlock it: {}", status(r.status)),
+                    );
+                }
+            }
             Job::Tags(repo, _) => {
                 let rs = self.repos.entry(repo.clone()).or_default();
                 if r.status == 404 {
@@ -521,12 +604,18 @@ impl Execute {
             .map(str::to_owned)
             .or_else(|| step.media_type.clone())
             .unwrap_or_default();
-        let tags: Vec<TagName> = self.repos[&step.repo]
-            .current
-            .iter()
-            .filter(|(_, d)| d.as_ref() == Some(&digest))
-            .map(|(t, _)| t.clone())
-            .collect();
+        // What an undo must restore: OCI knows the current tags from the re-listing; on ACR
+        // the check confirmed the planned ones.
+        let tags: Vec<TagName> = match (self.flavour, step.kind, &step.tag) {
+            (_, ActionType::Untag, Some(t)) => vec![t.clone()],
+            (Flavour::Acr, ..) => step.tags.clone(),
+            _ => self.repos[&step.repo]
+                .current
+                .iter()
+                .filter(|(_, d)| d.as_ref() == Some(&digest))
+                .map(|(t, _)| t.clone())
+                .collect(),
+        };
         self.journal.push(JournalEntry {
             plan: self.plan_digest.clone(),
             repository: step.repo.clone(),
@@ -541,7 +630,15 @@ impl Execute {
 
     fn give_up(&mut self, job: Job, detail: String) {
         match job {
-            Job::Fetch(s) | Job::Delete(s) => {
+            Job::Detect => {
+                for st in &mut self.steps {
+                    st.state = StepState::Finished(
+                        OutcomeKind::Failed,
+                        format!("could not reach the registry: {detail}"),
+                    );
+                }
+            }
+            Job::Fetch(s) | Job::Delete(s) | Job::AcrCheck(s) | Job::Unlock(s) => {
                 self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
             }
             Job::Tags(repo, _) | Job::HeadTag(repo, _) => {
@@ -561,6 +658,94 @@ impl Execute {
                 rs.pending_heads = 0;
             }
         }
+    }
+
+    /// ACR: the target's current tags and locks, right before deleting it.
+    fn acr_checked(&mut self, s: usize, r: &Response) {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Item {
+            #[serde(default)]
+            digest: Option<Digest>,
+            #[serde(default)]
+            tags: Vec<TagName>,
+            #[serde(default)]
+            changeable_attributes: Option<crate::snapshot::ChangeableAttributes>,
+        }
+        #[derive(Deserialize)]
+        struct Body {
+            manifest: Option<Item>,
+            tag: Option<Item>,
+        }
+        let finish =
+            |st: &mut Step, kind, detail: String| st.state = StepState::Finished(kind, detail);
+        let step = &mut self.steps[s];
+        match r.status {
+            404 => {
+                return finish(
+                    step,
+                    OutcomeKind::AlreadyGone,
+                    "not in the registry any more".into(),
+                )
+            }
+            200 => {}
+            other => {
+                return finish(
+                    step,
+                    OutcomeKind::Failed,
+                    format!("re-checking it failed: {}", status(other)),
+                )
+            }
+        }
+        let Some(item) = serde_json::from_slice::<Body>(&r.body)
+            .ok()
+            .and_then(|b| b.manifest.or(b.tag))
+        else {
+            return finish(
+                step,
+                OutcomeKind::Failed,
+                "the registry's answer could not be read; not deleted".into(),
+            );
+        };
+        if step.kind == ActionType::Untag {
+            if item.digest.is_some() && item.digest != step.digest {
+                let now = item.digest.map(|d| d.to_string()).unwrap_or_default();
+                return finish(
+                    step,
+                    OutcomeKind::Skipped,
+                    format!("drift: the tag moved to {now} since the plan"),
+                );
+            }
+        } else if let Some(extra) = item
+            .tags
+            .iter()
+            .find(|t| !step.whole_repository && !step.tags.contains(t))
+        {
+            return finish(
+                step,
+                OutcomeKind::Skipped,
+                format!(
+                    "drift: the tag {:?} now points at it, and the plan does not delete that tag",
+                    extra.as_str()
+                ),
+            );
+        }
+        let locked = item
+            .changeable_attributes
+            .as_ref()
+            .and_then(crate::snapshot::ChangeableAttributes::lock);
+        let next = match (locked, step.unlock) {
+            (Some(l), false) => {
+                return finish(
+                    step,
+                    OutcomeKind::Skipped,
+                    format!("drift: it is locked now ({l})"),
+                )
+            }
+            (Some(_), true) => Job::Unlock(s),
+            (None, _) => Job::Fetch(s),
+        };
+        self.queue.push_back((next, 1, 0.0));
     }
 
     /// The report, once `is_done()`.

@@ -11,7 +11,7 @@ mod link;
 
 use serde::{Deserialize, Serialize};
 
-pub use crawl::{Crawl, CrawlOptions, CrawlProgress};
+pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour};
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use link::next_link;
 
@@ -29,6 +29,10 @@ pub enum Method {
     Head,
     /// `DELETE`
     Delete,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
 }
 
 impl Method {
@@ -38,6 +42,8 @@ impl Method {
             Method::Get => "GET",
             Method::Head => "HEAD",
             Method::Delete => "DELETE",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
         }
     }
 }
@@ -55,6 +61,27 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The access this request needs (`repository:app:pull`), for bearer-token scopes.
     pub scope: String,
+    /// A JSON body (ACR's `PATCH` of changeable attributes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl Request {
+    pub(crate) fn get(
+        id: u64,
+        path: String,
+        headers: Vec<(String, String)>,
+        scope: String,
+    ) -> Request {
+        Request {
+            id,
+            method: Method::Get,
+            path,
+            headers,
+            scope,
+            body: None,
+        }
+    }
 }
 
 /// A response from the registry.
