@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { plan as makePlan, renderText, verifyPlan, RegpruneError, VERSION } from './index.js';
-import { Transport, crawl, execute, undo, readStorage, DEFAULT_CONCURRENCY } from './registry.js';
+import { Transport, crawl, execute, undo, readStorage, dockerConfigCredentials, DEFAULT_CONCURRENCY } from './registry.js';
 
 const OK = 0, PARTIAL = 1, REFUSED = 2, UNREACHABLE = 3;
 
@@ -37,9 +37,13 @@ const USAGE = `usage: regprune <command> [options]
 common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure, --flavour auto|oci|acr,
         --concurrency N (default ${DEFAULT_CONCURRENCY}, max 32), --output text|json`;
 
-function transport(v) {
+async function transport(v) {
   if (!v.registry) throw new RegpruneError('--registry is required', { code: 'invalid_operation', path: 'registry' });
-  return new Transport(v.registry, { username: v.username, password: v.password, insecure: v.insecure });
+  let { username, password } = v;
+  username ??= process.env.REGPRUNE_USERNAME;
+  password ??= process.env.REGPRUNE_PASSWORD;
+  if (!username && !password) ({ username, password } = await dockerConfigCredentials(new URL(v.registry.includes('://') ? v.registry : `https://${v.registry}`).host));
+  return new Transport(v.registry, { username, password, insecure: v.insecure });
 }
 
 function progress(label) {
@@ -93,7 +97,7 @@ async function main(argv) {
   const concurrency = Number(v.concurrency);
   const json = v.output === 'json';
   if (command === 'snapshot') {
-    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl') });
+    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(await transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl') });
     const text = JSON.stringify(snap, null, json ? undefined : 2);
     if (v.out) {
       writeFileSync(v.out, `${text}\n`);
@@ -103,7 +107,7 @@ async function main(argv) {
     return OK;
   }
   if (command === 'plan') {
-    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(transport(v), { flavour: v.flavour, concurrency, onProgress: progress('crawl') });
+    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(await transport(v), { flavour: v.flavour, concurrency, onProgress: progress('crawl') });
     const p = makePlan(snapshot, operation(positionals, v), { now: v.now, pinned: v.pin ?? [] });
     if (v.out) writeFileSync(v.out, `${JSON.stringify(p)}\n`);
     console.log(json ? JSON.stringify(p) : renderText(p));
@@ -126,7 +130,7 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(p, transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: progress('execute') });
+    const report = await execute(p, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: progress('execute') });
     if (json) console.log(JSON.stringify(report));
     else {
       for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);
@@ -134,7 +138,7 @@ async function main(argv) {
     }
     return report.outcomes.every((o) => o.outcome === 'done' || o.outcome === 'alreadyGone') ? OK : PARTIAL;
   }
-  const results = await undo(positionals[0], transport(v));
+  const results = await undo(positionals[0], await transport(v));
   console.log(json ? JSON.stringify(results) : results.map((r) => `${r.restored ? 'restored' : 'FAILED  '} ${r.repository}@${r.digest} ${r.tags.join(' ')}`).join('\n'));
   return results.every((r) => r.restored) ? OK : PARTIAL;
 }

@@ -54,3 +54,8 @@ export function crawl(transport: Transport, options?: RunOptions & { repositorie
 export function execute(plan: Plan, transport: Transport, options?: RunOptions & { journalPath?: string }): Promise<Report>;
 export function undo(journalPath: string, transport: Transport): Promise<{ repository: string; digest: string; tags: string[]; restored: boolean; statuses: number[] }[]>;
 export function readStorage(root: string, registryName?: string): Promise<Snapshot>;
+
+/** The username that marks the password as an ACR refresh token. */
+export const ACR_REFRESH_USER: string;
+/** The credentials `docker login` saved for a registry (Node only). */
+export function dockerConfigCredentials(registry: string, path?: string): Promise<{ username?: string; password?: string }>;

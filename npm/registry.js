@@ -8,6 +8,35 @@ import * as wasm from './wasm/regprune.js';
 import { InvalidOperationError, importSnapshot, toRegpruneError } from './index.js';
 
 export const DEFAULT_CONCURRENCY = 8;
+/** The username that marks the password as an ACR refresh token (`az acr login --expose-token`). */
+export const ACR_REFRESH_USER = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The credentials `docker login` saved for `registry` (host[:port]) in ~/.docker/config.json:
+ * `auth`, or the `identitytoken` that `az acr login` stores (an ACR refresh token). Node only.
+ */
+export async function dockerConfigCredentials(registry, path) {
+  try {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { homedir } = await import('node:os');
+    const file = path ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+    const auths = JSON.parse(readFileSync(file, 'utf8')).auths ?? {};
+    for (const key of [registry, `https://${registry}`, `http://${registry}`]) {
+      const e = auths[key];
+      if (!e) continue;
+      if (e.identitytoken) return { username: ACR_REFRESH_USER, password: e.identitytoken };
+      if (e.auth) {
+        const text = atob(e.auth);
+        const i = text.indexOf(':');
+        return { username: text.slice(0, i), password: text.slice(i + 1) };
+      }
+    }
+  } catch {
+    /* no config: anonymous */
+  }
+  return {};
+}
 export const MAX_CONCURRENCY = 32;
 
 const isLoopback = (host) => host === 'localhost' || /^127\./.test(host) || host === '[::1]' || host === '::1';
@@ -79,11 +108,19 @@ export class Transport {
 
   async #bearer(params, scope) {
     if (!params.realm) return undefined;
-    const url = new URL(params.realm);
-    url.searchParams.set('service', params.service ?? '');
-    url.searchParams.set('scope', scope || params.scope || '');
-    const basic = this.#basic();
-    const res = await this.#raw('GET', url.toString(), basic ? { Authorization: basic } : {});
+    // The registry's own scope in the challenge says exactly what it needs.
+    const wanted = params.scope || scope || '';
+    let res;
+    if (this.#credentials.username === ACR_REFRESH_USER) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', service: params.service ?? '', scope: wanted, refresh_token: this.#credentials.password });
+      res = await this.#raw('POST', params.realm, { 'Content-Type': 'application/x-www-form-urlencoded' }, form.toString());
+    } else {
+      const url = new URL(params.realm);
+      url.searchParams.set('service', params.service ?? '');
+      url.searchParams.set('scope', wanted);
+      const basic = this.#basic();
+      res = await this.#raw('GET', url.toString(), basic ? { Authorization: basic } : {});
+    }
     if (res.status !== 200) return undefined;
     try {
       const doc = JSON.parse(new TextDecoder().decode(res.body));

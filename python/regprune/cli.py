@@ -19,7 +19,8 @@ OK, PARTIAL, REFUSED, UNREACHABLE = 0, 1, 2, 3
 
 
 def _transport(args: argparse.Namespace) -> registry.Transport:
-    creds = registry.Credentials.from_env(args.username, args.password)
+    host = args.registry.split("://", 1)[-1].split("/", 1)[0]
+    creds = registry.Credentials.from_env(args.username, args.password, host)
     return registry.Transport(args.registry, creds, insecure=args.insecure)
 
 

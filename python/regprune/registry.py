@@ -25,6 +25,8 @@ from regprune import _native
 from regprune.errors import InvalidOperationError
 
 DEFAULT_CONCURRENCY = 8
+#: The username that marks the password as an ACR refresh token (``az acr login --expose-token``).
+ACR_REFRESH_USER = "00000000-0000-0000-0000-000000000000"
 MAX_CONCURRENCY = 32
 #: The largest response body read (larger ones are refused, not buffered).
 MAX_BODY = 64 << 20
@@ -50,12 +52,43 @@ class Credentials:
     password: str = field(default="", repr=False)
 
     @classmethod
-    def from_env(cls, username: str | None = None, password: str | None = None) -> Credentials:
-        """Flags first, then ``REGPRUNE_USERNAME`` / ``REGPRUNE_PASSWORD``."""
-        return cls(
-            username or os.environ.get("REGPRUNE_USERNAME", ""),
-            password or os.environ.get("REGPRUNE_PASSWORD", ""),
+    def from_env(
+        cls, username: str | None = None, password: str | None = None, registry: str | None = None
+    ) -> Credentials:
+        """Flags first, then ``REGPRUNE_USERNAME`` / ``REGPRUNE_PASSWORD``, then the registry's
+        entry in ``~/.docker/config.json`` (``auth``, or the ``identitytoken`` that ``az acr
+        login`` stores, used as an ACR refresh token)."""
+        user = username or os.environ.get("REGPRUNE_USERNAME", "")
+        secret = password or os.environ.get("REGPRUNE_PASSWORD", "")
+        if not user and not secret and registry:
+            return cls.from_docker_config(registry)
+        return cls(user, secret)
+
+    @classmethod
+    def from_docker_config(cls, registry: str, path: str | None = None) -> Credentials:
+        """The credentials ``docker login`` saved for ``registry`` (host[:port]), if any."""
+        config = path or os.path.join(
+            os.environ.get("DOCKER_CONFIG", os.path.join(os.path.expanduser("~"), ".docker")),
+            "config.json",
         )
+        try:
+            with open(config, encoding="utf-8") as f:
+                auths = json.load(f).get("auths", {})
+        except (OSError, ValueError):
+            return cls()
+        for key in (registry, f"https://{registry}", f"http://{registry}"):
+            entry = auths.get(key)
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("identitytoken"):
+                return cls(ACR_REFRESH_USER, str(entry["identitytoken"]))
+            if entry.get("auth"):
+                try:
+                    user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
+                except ValueError:
+                    return cls()
+                return cls(user, secret)
+        return cls()
 
     def basic(self) -> str | None:
         if not self.username and not self.password:
@@ -184,13 +217,26 @@ class Transport:
         realm = params.get("realm")
         if not realm:
             return None
-        query = {"service": params.get("service", ""), "scope": scope or params.get("scope", "")}
-        url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-        headers = {}
-        basic = self.credentials.basic()
-        if basic:
-            headers["Authorization"] = basic
-        status, _, body = self._raw("GET", url, headers)
+        # The registry's own scope in the challenge says exactly what it needs.
+        wanted = params.get("scope") or scope
+        service = params.get("service", "")
+        if self.credentials.username == ACR_REFRESH_USER:
+            form = {"grant_type": "refresh_token", "service": service, "scope": wanted}
+            form["refresh_token"] = self.credentials.password
+            body_bytes = urllib.parse.urlencode(form).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            status, _, body = self._raw("POST", realm, headers, body_bytes)
+        else:
+            url = (
+                realm
+                + ("&" if "?" in realm else "?")
+                + urllib.parse.urlencode({"service": service, "scope": wanted})
+            )
+            headers = {}
+            basic = self.credentials.basic()
+            if basic:
+                headers["Authorization"] = basic
+            status, _, body = self._raw("GET", url, headers)
         if status != 200:
             return None
         try:

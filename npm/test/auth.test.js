@@ -1,0 +1,70 @@
+// Authentication against a token-protected registry on 127.0.0.1 from the Node adapter and
+// CLI: the bearer challenge with basic credentials, ACR refresh tokens, and no secret shown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { spawn } from 'node:child_process';
+import { Transport, crawl, ACR_REFRESH_USER } from 'regprune/registry';
+
+const SECRET = 's3cret-Pa55word';
+const REFRESH = 'acr-refresh-token-xyz';
+const cli = new URL('../cli.js', import.meta.url).pathname;
+
+async function withServer(fn) {
+  const issued = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const reply = (status, body, headers = {}) => { res.writeHead(status, { 'Content-Type': 'application/json', ...headers }); res.end(JSON.stringify(body)); };
+    if (url.pathname === '/oauth2/token') {
+      if (req.method === 'POST') {
+        let data = '';
+        req.on('data', (c) => { data += c; });
+        req.on('end', () => {
+          const form = new URLSearchParams(data);
+          if (form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH) { issued.push({ via: 'refresh', scope: form.get('scope') }); reply(200, { access_token: 'TOKEN-ok' }); } else reply(401, {});
+        });
+        return;
+      }
+      if (req.headers.authorization === `Basic ${btoa(`admin:${SECRET}`)}`) { issued.push({ via: 'basic', scope: url.searchParams.get('scope') }); reply(200, { token: 'TOKEN-ok' }); } else reply(401, {});
+      return;
+    }
+    if (url.pathname.startsWith('/acr/')) return reply(404, {});
+    if (req.headers.authorization !== 'Bearer TOKEN-ok') {
+      const { port } = server.address();
+      return reply(401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/oauth2/token",service="test.registry",scope="registry:catalog:*"` });
+    }
+    if (url.pathname === '/v2/_catalog') return reply(200, { repositories: [] });
+    return reply(404, {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await fn(`http://127.0.0.1:${server.address().port}`, issued);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}
+
+const run = (args, env = {}) => new Promise((resolve) => {
+  const p = spawn('node', [cli, ...args], { env: { ...process.env, ...env } });
+  let out = '', err = '';
+  p.stdout.on('data', (c) => { out += c; });
+  p.stderr.on('data', (c) => { err += c; });
+  p.on('close', (code) => resolve({ code, out, err }));
+});
+
+test('bearer challenge with basic credentials, and ACR refresh tokens', () => withServer(async (url, issued) => {
+  assert.deepEqual((await crawl(new Transport(url, { username: 'admin', password: SECRET }))).repositories, []);
+  await crawl(new Transport(url, { username: ACR_REFRESH_USER, password: REFRESH }));
+  assert.deepEqual(issued, [{ via: 'basic', scope: 'registry:catalog:*' }, { via: 'refresh', scope: 'registry:catalog:*' }]);
+  await assert.rejects(crawl(new Transport(url)), /401/);
+}));
+
+test('the CLI never shows the password or the token', () => withServer(async (url) => {
+  const ok = await run(['snapshot', '--registry', url, '--username', 'admin', '--password', SECRET]);
+  assert.equal(ok.code, 0, ok.err);
+  const bad = await run(['snapshot', '--registry', url], { REGPRUNE_USERNAME: 'admin', REGPRUNE_PASSWORD: `wrong-${SECRET}` });
+  assert.notEqual(bad.code, 0);
+  for (const text of [ok.out, ok.err, bad.out, bad.err]) {
+    assert.ok(!text.includes(SECRET) && !text.includes('TOKEN-ok'), text);
+  }
+}));
