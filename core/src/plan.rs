@@ -227,6 +227,8 @@ pub enum WarningCode {
     GlobInRegex,
     /// A policy rule decides nothing that earlier rules did not already decide.
     RuleShadowed,
+    /// How untagging works on a registry without tag deletion.
+    UntagPlaceholder,
 }
 
 impl Plan {

@@ -221,6 +221,13 @@ fn untags(
             left.insert(format!("{}@{}", repo.name, tag.digest));
         }
     }
+    if count.values().any(|&n| n > 0) || draft.actions.iter().any(|a| a.kind == ActionType::Untag) {
+        draft.warnings.push(Warning {
+            code: WarningCode::UntagPlaceholder,
+            message: "a registry without tag deletion (the CNCF distribution registry) is untagged by pointing the tag at a small placeholder manifest and deleting that: only the tag goes, and the placeholder's few hundred bytes stay until garbage collection; ACR deletes the tag directly".into(),
+            items: Vec::new(),
+        });
+    }
     if !left.is_empty() {
         draft.warnings.push(Warning {
             code: WarningCode::ManifestLeftUntagged,

@@ -226,3 +226,22 @@ def test_storage_snapshot_predicts_gc_to_the_byte(server: RegistryServer, operat
     report = registry.execute(plan.to_json(), registry.Transport(server.url))
     assert all(o["outcome"] == "done" for o in report["outcomes"]), report
     assert server.garbage_collect() == plan.reclaim.total_bytes
+
+
+def test_untag_on_distribution_moves_the_tag_to_a_placeholder_and_deletes_that(
+    server: RegistryServer,
+) -> None:
+    client = Client(server.url)
+    d = push_fixture(client)
+    transport = registry.Transport(server.url)
+    plan = regprune.plan(registry.crawl(transport), {"op": "untag", "image": "app:stable"}, now=NOW)
+    assert any(w.code == "untagPlaceholder" for w in plan.warnings), (
+        "the side effect is shown before anything runs"
+    )
+    report = registry.execute(plan.to_json(), transport)
+    assert [o["outcome"] for o in report["outcomes"]] == ["done"], report
+    tags = client.tags("app")
+    assert "stable" not in tags
+    assert tags["v1"] == d["app_v1"], "the other tag and the image stay"
+    assert client.exists("app", d["app_v1"])
+    assert plan.reclaim.total_bytes == 0

@@ -23,6 +23,10 @@ use crate::error::{Error, Result};
 use crate::names::{RepositoryName, TagName};
 use crate::plan::{Action, ActionType, Plan, ReasonCode};
 
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The digest of the two bytes `{}` (image-spec's empty descriptor).
+const EMPTY_BLOB: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+
 /// How to execute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -121,6 +125,8 @@ struct Step {
     media_type: Option<String>,
     /// Lift a lock first (ACR `PATCH`), as an `--include-locked` plan says.
     unlock: bool,
+    /// Distribution untag: the placeholder manifest the tag was moved to, to delete.
+    placeholder: Option<Digest>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +140,12 @@ enum StepState {
 #[derive(Debug, Clone)]
 enum Job {
     Detect,
+    /// Distribution untag, step 1: start an upload of the empty JSON blob `{}`.
+    UploadStart(usize),
+    /// Step 2: finish it at the upload location.
+    UploadPut(usize, String),
+    /// Step 3: point the tag at a placeholder manifest.
+    Placeholder(usize),
     AcrCheck(usize),
     Unlock(usize),
     Tags(RepositoryName, String),
@@ -221,6 +233,7 @@ impl Execute {
                 retries: 0,
                 media_type: a.media_type.as_ref().map(|m| m.as_str().to_owned()),
                 unlock: a.unlock,
+                placeholder: None,
             };
             match a.kind {
                 ActionType::DeleteRepository => {
@@ -317,6 +330,7 @@ impl Execute {
             }
         };
         let pull = |r: &RepositoryName| format!("repository:{r}:pull");
+        let push = |r: &RepositoryName| format!("repository:{r}:pull,push,delete");
         let delete = |r: &RepositoryName| format!("repository:{r}:pull,delete");
         match job {
             Job::Detect => Request::get(
@@ -342,6 +356,40 @@ impl Execute {
                     format!("repository:{}:pull,metadata_write", step(*s).repo),
                 )
             },
+            Job::UploadStart(s) => Request {
+                method: Method::Post,
+                ..Request::get(
+                    id,
+                    format!("/v2/{}/blobs/uploads/", step(*s).repo),
+                    Vec::new(),
+                    push(&step(*s).repo),
+                )
+            },
+            Job::UploadPut(s, location) => {
+                let sep = if location.contains('?') { '&' } else { '?' };
+                Request {
+                    method: Method::Put,
+                    headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                    body: Some("{}".into()),
+                    ..Request::get(
+                        id,
+                        format!("{location}{sep}digest={EMPTY_BLOB}"),
+                        Vec::new(),
+                        push(&step(*s).repo),
+                    )
+                }
+            }
+            Job::Placeholder(s) => Request {
+                method: Method::Put,
+                headers: vec![("Content-Type".into(), OCI_MANIFEST.into())],
+                body: Some(self.placeholder(*s)),
+                ..Request::get(
+                    id,
+                    format!("/v2/{}/manifests/{}", step(*s).repo, tag(*s)),
+                    Vec::new(),
+                    push(&step(*s).repo),
+                )
+            },
             Job::Fetch(s) => Request::get(
                 id,
                 format!("/v2/{}/manifests/{}", step(*s).repo, digest(*s)),
@@ -350,10 +398,10 @@ impl Execute {
             ),
             Job::Delete(s) => {
                 let st = step(*s);
-                let path = if st.kind == ActionType::Untag {
-                    format!("/acr/v1/{}/_tags/{}", st.repo, tag(*s))
-                } else {
-                    format!("/v2/{}/manifests/{}", st.repo, digest(*s))
+                let path = match (&st.placeholder, st.kind) {
+                    (Some(p), _) => format!("/v2/{}/manifests/{p}", st.repo),
+                    (None, ActionType::Untag) => format!("/acr/v1/{}/_tags/{}", st.repo, tag(*s)),
+                    _ => format!("/v2/{}/manifests/{}", st.repo, digest(*s)),
                 };
                 Request {
                     method: Method::Delete,
@@ -361,6 +409,28 @@ impl Execute {
                 }
             }
         }
+    }
+
+    /// The placeholder manifest a Distribution untag moves the tag to: empty config, no
+    /// layers, annotations naming the tag and the plan (unique, so deleting it removes only
+    /// this tag).
+    fn placeholder(&self, s: usize) -> String {
+        let st = &self.steps[s];
+        let tag = st.tag.as_ref().map(ToString::to_string).unwrap_or_default();
+        let plan = self
+            .plan_digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.regprune.untag.v1",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY_BLOB, "size": 2},
+            "layers": [],
+            "annotations": {"dev.regprune.untag": format!("{}:{tag}", st.repo), "dev.regprune.plan": plan},
+        })
+        .to_string()
     }
 
     /// Journal entries of deletions handed out since the last call.
@@ -417,7 +487,20 @@ impl Execute {
     fn precheck(&self, i: usize) -> Option<(OutcomeKind, String)> {
         let s = &self.steps[i];
         if s.kind == ActionType::Untag && self.flavour != Flavour::Acr {
-            return Some((OutcomeKind::Unsupported, "the Distribution API cannot delete a tag alone; untag is not carried out (re-plan with a delete, or use a registry with tag deletion)".into()));
+            let (Some(tag), Some(digest)) = (&s.tag, &s.digest) else {
+                return None;
+            };
+            return match self.repos[&s.repo].current.get(tag) {
+                None | Some(None) => Some((
+                    OutcomeKind::AlreadyGone,
+                    "the tag is not there any more".into(),
+                )),
+                Some(Some(now)) if now != digest => Some((
+                    OutcomeKind::Skipped,
+                    format!("drift: the tag moved to {now} since the plan"),
+                )),
+                Some(Some(_)) => None,
+            };
         }
         if let Some(parent) = &s.after {
             let parent_ok = self.steps.iter().any(|p| {
@@ -471,7 +554,14 @@ impl Execute {
             });
         };
         if retryable(r.status) {
-            if let Job::Fetch(s) | Job::Delete(s) | Job::AcrCheck(s) | Job::Unlock(s) = &job {
+            if let Job::Fetch(s)
+            | Job::Delete(s)
+            | Job::AcrCheck(s)
+            | Job::Unlock(s)
+            | Job::UploadStart(s)
+            | Job::UploadPut(s, _)
+            | Job::Placeholder(s) = &job
+            {
                 self.steps[*s].retries += 1;
             }
             if attempt < self.opts.max_attempts {
@@ -493,6 +583,37 @@ impl Execute {
                 self.begin();
             }
             Job::AcrCheck(s) => self.acr_checked(s, r),
+            Job::UploadStart(s) => match (r.status, r.header("location")) {
+                (202, Some(loc)) => match super::link::same_host(loc, &self.opts.registry) {
+                    Some(path) => self.queue.push_back((Job::UploadPut(s, path), 1, 0.0)),
+                    None => self.fail(
+                        s,
+                        format!("the upload location {loc:?} is on another host; refusing"),
+                    ),
+                },
+                (status, _) => self.fail(
+                    s,
+                    format!("untag: starting the placeholder upload failed: HTTP {status}"),
+                ),
+            },
+            Job::UploadPut(s, _) => match r.status {
+                201 | 204 => self.queue.push_back((Job::Placeholder(s), 1, 0.0)),
+                status => self.fail(
+                    s,
+                    format!("untag: uploading the placeholder config failed: HTTP {status}"),
+                ),
+            },
+            Job::Placeholder(s) => match r.status {
+                201 => {
+                    let body = self.placeholder(s);
+                    self.steps[s].placeholder = Some(Digest::sha256(body.as_bytes()));
+                    self.queue.push_back((Job::Delete(s), 1, 0.0));
+                }
+                status => self.fail(
+                    s,
+                    format!("untag: moving the tag to a placeholder failed: HTTP {status}"),
+                ),
+            },
             Job::Unlock(s) => {
                 if matches!(r.status, 200 | 204) {
                     self.queue.push_back((Job::Fetch(s), 1, 0.0));
@@ -625,7 +746,12 @@ impl Execute {
             tags,
         });
         step.state = StepState::Deleting;
-        self.queue.push_back((Job::Delete(s), 1, 0.0));
+        let next = if self.flavour != Flavour::Acr && self.steps[s].kind == ActionType::Untag {
+            Job::UploadStart(s)
+        } else {
+            Job::Delete(s)
+        };
+        self.queue.push_back((next, 1, 0.0));
     }
 
     fn give_up(&mut self, job: Job, detail: String) {
@@ -638,7 +764,13 @@ impl Execute {
                     );
                 }
             }
-            Job::Fetch(s) | Job::Delete(s) | Job::AcrCheck(s) | Job::Unlock(s) => {
+            Job::Fetch(s)
+            | Job::Delete(s)
+            | Job::AcrCheck(s)
+            | Job::Unlock(s)
+            | Job::UploadStart(s)
+            | Job::UploadPut(s, _)
+            | Job::Placeholder(s) => {
                 self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
             }
             Job::Tags(repo, _) | Job::HeadTag(repo, _) => {
@@ -658,6 +790,10 @@ impl Execute {
                 rs.pending_heads = 0;
             }
         }
+    }
+
+    fn fail(&mut self, s: usize, detail: String) {
+        self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
     }
 
     /// ACR: the target's current tags and locks, right before deleting it.

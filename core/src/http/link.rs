@@ -46,6 +46,20 @@ pub fn next_link(header: Option<&str>, base_host: &str) -> Result<Option<String>
     Ok(None)
 }
 
+/// The path and query of `location` (an upload `Location`) if it is relative or on the
+/// registry's own host.
+pub(crate) fn same_host(location: &str, base_host: &str) -> Option<String> {
+    if location.starts_with('/') {
+        return Some(location.to_owned());
+    }
+    let rest = location
+        .strip_prefix("https://")
+        .or_else(|| location.strip_prefix("http://"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    host.eq_ignore_ascii_case(base_host)
+        .then(|| path.to_owned())
+}
+
 fn bad(target: &str) -> Error {
     Error::InvalidOperation {
         path: "Link".into(),

@@ -33,6 +33,8 @@ pub enum Method {
     Put,
     /// `PATCH`
     Patch,
+    /// `POST`
+    Post,
 }
 
 impl Method {
@@ -44,6 +46,7 @@ impl Method {
             Method::Delete => "DELETE",
             Method::Put => "PUT",
             Method::Patch => "PATCH",
+            Method::Post => "POST",
         }
     }
 }
