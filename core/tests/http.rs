@@ -147,7 +147,7 @@ impl Registry {
                         body: vec![],
                     }
                 }
-                Method::Put | Method::Patch => Response {
+                Method::Put | Method::Patch | Method::Post => Response {
                     status: 405,
                     headers: vec![],
                     body: vec![],

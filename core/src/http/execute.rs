@@ -330,7 +330,6 @@ impl Execute {
             }
         };
         let pull = |r: &RepositoryName| format!("repository:{r}:pull");
-        let push = |r: &RepositoryName| format!("repository:{r}:pull,push,delete");
         let delete = |r: &RepositoryName| format!("repository:{r}:pull,delete");
         match job {
             Job::Detect => Request::get(
@@ -356,40 +355,9 @@ impl Execute {
                     format!("repository:{}:pull,metadata_write", step(*s).repo),
                 )
             },
-            Job::UploadStart(s) => Request {
-                method: Method::Post,
-                ..Request::get(
-                    id,
-                    format!("/v2/{}/blobs/uploads/", step(*s).repo),
-                    Vec::new(),
-                    push(&step(*s).repo),
-                )
-            },
-            Job::UploadPut(s, location) => {
-                let sep = if location.contains('?') { '&' } else { '?' };
-                Request {
-                    method: Method::Put,
-                    headers: vec![("Content-Type".into(), "application/octet-stream".into())],
-                    body: Some("{}".into()),
-                    ..Request::get(
-                        id,
-                        format!("{location}{sep}digest={EMPTY_BLOB}"),
-                        Vec::new(),
-                        push(&step(*s).repo),
-                    )
-                }
+            Job::UploadStart(_) | Job::UploadPut(..) | Job::Placeholder(_) => {
+                self.untag_request(id, job)
             }
-            Job::Placeholder(s) => Request {
-                method: Method::Put,
-                headers: vec![("Content-Type".into(), OCI_MANIFEST.into())],
-                body: Some(self.placeholder(*s)),
-                ..Request::get(
-                    id,
-                    format!("/v2/{}/manifests/{}", step(*s).repo, tag(*s)),
-                    Vec::new(),
-                    push(&step(*s).repo),
-                )
-            },
             Job::Fetch(s) => Request::get(
                 id,
                 format!("/v2/{}/manifests/{}", step(*s).repo, digest(*s)),
@@ -408,6 +376,56 @@ impl Execute {
                     ..Request::get(id, path, Vec::new(), delete(&st.repo))
                 }
             }
+        }
+    }
+
+    /// The requests of a Distribution untag.
+    fn untag_request(&self, id: u64, job: &Job) -> Request {
+        let step = |s: usize| &self.steps[s];
+        let tag = |s: usize| {
+            step(s)
+                .tag
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let push = |r: &RepositoryName| format!("repository:{r}:pull,push,delete");
+        match job {
+            Job::UploadStart(s) => Request {
+                method: Method::Post,
+                ..Request::get(
+                    id,
+                    format!("/v2/{}/blobs/uploads/", step(*s).repo),
+                    Vec::new(),
+                    push(&step(*s).repo),
+                )
+            },
+            Job::UploadPut(s, location) => {
+                let joiner = if location.contains('?') { '&' } else { '?' };
+                Request {
+                    method: Method::Put,
+                    headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                    body: Some("{}".into()),
+                    ..Request::get(
+                        id,
+                        format!("{location}{joiner}digest={EMPTY_BLOB}"),
+                        Vec::new(),
+                        push(&step(*s).repo),
+                    )
+                }
+            }
+            Job::Placeholder(s) => Request {
+                method: Method::Put,
+                headers: vec![("Content-Type".into(), OCI_MANIFEST.into())],
+                body: Some(self.placeholder(*s)),
+                ..Request::get(
+                    id,
+                    format!("/v2/{}/manifests/{}", step(*s).repo, tag(*s)),
+                    Vec::new(),
+                    push(&step(*s).repo),
+                )
+            },
+            _ => Request::get(id, "/v2/".into(), Vec::new(), String::new()),
         }
     }
 
@@ -583,37 +601,9 @@ impl Execute {
                 self.begin();
             }
             Job::AcrCheck(s) => self.acr_checked(s, r),
-            Job::UploadStart(s) => match (r.status, r.header("location")) {
-                (202, Some(loc)) => match super::link::same_host(loc, &self.opts.registry) {
-                    Some(path) => self.queue.push_back((Job::UploadPut(s, path), 1, 0.0)),
-                    None => self.fail(
-                        s,
-                        format!("the upload location {loc:?} is on another host; refusing"),
-                    ),
-                },
-                (status, _) => self.fail(
-                    s,
-                    format!("untag: starting the placeholder upload failed: HTTP {status}"),
-                ),
-            },
-            Job::UploadPut(s, _) => match r.status {
-                201 | 204 => self.queue.push_back((Job::Placeholder(s), 1, 0.0)),
-                status => self.fail(
-                    s,
-                    format!("untag: uploading the placeholder config failed: HTTP {status}"),
-                ),
-            },
-            Job::Placeholder(s) => match r.status {
-                201 => {
-                    let body = self.placeholder(s);
-                    self.steps[s].placeholder = Some(Digest::sha256(body.as_bytes()));
-                    self.queue.push_back((Job::Delete(s), 1, 0.0));
-                }
-                status => self.fail(
-                    s,
-                    format!("untag: moving the tag to a placeholder failed: HTTP {status}"),
-                ),
-            },
+            Job::UploadStart(_) | Job::UploadPut(..) | Job::Placeholder(_) => {
+                self.untag_step(&job, r);
+            }
             Job::Unlock(s) => {
                 if matches!(r.status, 200 | 204) {
                     self.queue.push_back((Job::Fetch(s), 1, 0.0));
@@ -624,6 +614,34 @@ impl Execute {
                     );
                 }
             }
+            Job::Tags(..) | Job::HeadTag(..) => self.listed(job, r)?,
+            Job::Fetch(s) => self.fetched(s, r),
+            Job::Delete(s) => {
+                let (kind, detail) = match r.status {
+                    200 | 202 | 204 => (OutcomeKind::Done, "deleted".to_owned()),
+                    404 => (
+                        OutcomeKind::AlreadyGone,
+                        "already gone when deleted".to_owned(),
+                    ),
+                    405 => (
+                        OutcomeKind::Unsupported,
+                        "the registry does not allow deletes (405); enable storage.delete"
+                            .to_owned(),
+                    ),
+                    other => (
+                        OutcomeKind::Failed,
+                        format!("the registry answered {}", status(other)),
+                    ),
+                };
+                self.steps[s].state = StepState::Finished(kind, detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// OCI: the re-listing of a repository's tags, and each tag's digest.
+    fn listed(&mut self, job: Job, r: &Response) -> Result<()> {
+        match job {
             Job::Tags(repo, _) => {
                 let rs = self.repos.entry(repo.clone()).or_default();
                 if r.status == 404 {
@@ -660,26 +678,7 @@ impl Execute {
                 }
                 rs.current.insert(tag, d);
             }
-            Job::Fetch(s) => self.fetched(s, r),
-            Job::Delete(s) => {
-                let (kind, detail) = match r.status {
-                    200 | 202 | 204 => (OutcomeKind::Done, "deleted".to_owned()),
-                    404 => (
-                        OutcomeKind::AlreadyGone,
-                        "already gone when deleted".to_owned(),
-                    ),
-                    405 => (
-                        OutcomeKind::Unsupported,
-                        "the registry does not allow deletes (405); enable storage.delete"
-                            .to_owned(),
-                    ),
-                    other => (
-                        OutcomeKind::Failed,
-                        format!("the registry answered {}", status(other)),
-                    ),
-                };
-                self.steps[s].state = StepState::Finished(kind, detail);
-            }
+            _ => {}
         }
         Ok(())
     }
@@ -789,6 +788,45 @@ impl Execute {
                 rs.listed = true;
                 rs.pending_heads = 0;
             }
+        }
+    }
+
+    /// The steps of a Distribution untag: upload `{}`, point the tag at a placeholder, delete
+    /// the placeholder.
+    fn untag_step(&mut self, job: &Job, r: &Response) {
+        match *job {
+            Job::UploadStart(s) => match (r.status, r.header("location")) {
+                (202, Some(loc)) => match super::link::same_host(loc, &self.opts.registry) {
+                    Some(path) => self.queue.push_back((Job::UploadPut(s, path), 1, 0.0)),
+                    None => self.fail(
+                        s,
+                        format!("the upload location {loc:?} is on another host; refusing"),
+                    ),
+                },
+                (status, _) => self.fail(
+                    s,
+                    format!("untag: starting the placeholder upload failed: HTTP {status}"),
+                ),
+            },
+            Job::UploadPut(s, _) => match r.status {
+                201 | 204 => self.queue.push_back((Job::Placeholder(s), 1, 0.0)),
+                status => self.fail(
+                    s,
+                    format!("untag: uploading the placeholder config failed: HTTP {status}"),
+                ),
+            },
+            Job::Placeholder(s) => match r.status {
+                201 => {
+                    let body = self.placeholder(s);
+                    self.steps[s].placeholder = Some(Digest::sha256(body.as_bytes()));
+                    self.queue.push_back((Job::Delete(s), 1, 0.0));
+                }
+                status => self.fail(
+                    s,
+                    format!("untag: moving the tag to a placeholder failed: HTTP {status}"),
+                ),
+            },
+            _ => {}
         }
     }
 
