@@ -700,3 +700,79 @@ fn acr_include_locked_unlocks_first_and_new_locks_are_drift() {
     assert!(main.detail.contains("locked"));
     assert!(acr.inner.repos["app"].1.contains_key(&d["v1"]));
 }
+
+#[test]
+fn a_manifest_newly_listed_by_a_tagged_index_is_drift() {
+    let (mut reg, d) = Registry::fixture();
+    let s = crawl(&mut reg);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v2"})),
+        &opts(),
+    )
+    .unwrap();
+    // After planning, someone pushes a multi-arch index that lists the planned image.
+    let idx = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": d["v2"].to_string(), "size": 1, "platform": {"architecture": "amd64", "os": "linux"}}]});
+    let idx = reg.put("app", idx.to_string().into_bytes(), OCI_INDEX);
+    reg.tag("app", "bundle", &idx);
+    let (report, _) = execute(&mut reg, &p);
+    let o = report
+        .outcomes
+        .iter()
+        .find(|o| o.target.ends_with(&d["v2"].to_string()))
+        .unwrap();
+    assert_eq!(o.outcome, OutcomeKind::Skipped, "{report:?}");
+    assert!(o.detail.contains("index"), "{}", o.detail);
+    assert!(
+        reg.repos["app"].1.contains_key(&d["v2"]),
+        "the index is not broken"
+    );
+}
+
+/// Microsoft's published ACR API examples as the registry's answers: the listings are read,
+/// and the example manifest body, which does not hash to the listed digest, stops the crawl.
+#[test]
+fn acr_crawl_on_the_published_examples_verifies_digests() {
+    let fixture = |name: &str| -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/acr-api")
+            .join(name);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        v["responses"]["200"]["body"].clone()
+    };
+    let serve = |req: &Request| -> Response {
+        let path = req.path.split('?').next().unwrap_or_default();
+        let body = match path {
+            "/acr/v1/nanoserver/_tags" => fixture("GetTagList.json"),
+            "/acr/v1/nanoserver/_manifests" => fixture("GetManifestList.json"),
+            p if p.starts_with("/v2/nanoserver/manifests/") => fixture("GetManifest.json"),
+            _ => {
+                return Response {
+                    status: 404,
+                    headers: vec![],
+                    body: vec![],
+                }
+            }
+        };
+        Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    };
+    let opts: CrawlOptions = serde_json::from_value(json!({"registry": "acrapi.azurecr-test.io", "flavour": "acr", "repositories": ["nanoserver"]})).unwrap();
+    let mut c = Crawl::new(opts);
+    let mut error = None;
+    while !c.is_done() && error.is_none() {
+        let Some(req) = c.next_request(0.0) else {
+            break;
+        };
+        if let Err(e) = c.handle_response(req.id, &serve(&req), 0.0) {
+            error = Some(e);
+        }
+    }
+    let e = error.expect("the example body does not match the listed digest");
+    assert_eq!(e.code(), "digest_mismatch", "{e}");
+}

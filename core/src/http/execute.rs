@@ -148,6 +148,8 @@ enum Job {
     Placeholder(usize),
     AcrCheck(usize),
     Unlock(usize),
+    /// OCI: a tagged index, fetched to see whether it lists a manifest the plan deletes.
+    IndexCheck(RepositoryName, Digest),
     Tags(RepositoryName, String),
     HeadTag(RepositoryName, TagName),
     Fetch(usize),
@@ -159,6 +161,10 @@ struct RepoState {
     listed: bool,
     pending_heads: usize,
     current: BTreeMap<TagName, Option<Digest>>,
+    /// Tagged indexes whose children were checked (or are being checked).
+    indexes: std::collections::BTreeSet<Digest>,
+    /// Manifests a currently tagged index lists, with that index.
+    listed_by: BTreeMap<Digest, Digest>,
 }
 
 /// A journal line: what a deletion removes, recorded before the `DELETE` is sent.
@@ -339,6 +345,9 @@ impl Execute {
                 "registry:catalog:*".into(),
             ),
             Job::Tags(r, p) => Request::get(id, p.clone(), Vec::new(), pull(r)),
+            Job::IndexCheck(r, d) => {
+                Request::get(id, format!("/v2/{r}/manifests/{d}"), accept(), pull(r))
+            }
             Job::HeadTag(r, t) => Request {
                 method: Method::Head,
                 ..Request::get(id, format!("/v2/{r}/manifests/{t}"), accept(), pull(r))
@@ -540,6 +549,14 @@ impl Execute {
         }
         let digest = s.digest.as_ref()?;
         let rs = &self.repos[&s.repo];
+        if let Some(index) = rs.listed_by.get(digest) {
+            let index_goes = self.steps.iter().any(|o| {
+                o.repo == s.repo && o.digest.as_ref() == Some(index) && o.kind != ActionType::Untag
+            });
+            if !index_goes {
+                return Some((OutcomeKind::Skipped, format!("drift: the tagged index {index} lists it now; deleting it would break that index")));
+            }
+        }
         for (tag, now) in &rs.current {
             let planned = s.whole_repository || s.tags.contains(tag);
             if now.as_ref() == Some(digest) && !planned {
@@ -614,7 +631,7 @@ impl Execute {
                     );
                 }
             }
-            Job::Tags(..) | Job::HeadTag(..) => self.listed(job, r)?,
+            Job::Tags(..) | Job::HeadTag(..) | Job::IndexCheck(..) => self.listed(job, r)?,
             Job::Fetch(s) => self.fetched(s, r),
             Job::Delete(s) => {
                 let (kind, detail) = match r.status {
@@ -668,7 +685,7 @@ impl Execute {
                 }
             }
             Job::HeadTag(repo, tag) => {
-                let rs = self.repos.entry(repo).or_default();
+                let rs = self.repos.entry(repo.clone()).or_default();
                 rs.pending_heads = rs.pending_heads.saturating_sub(1);
                 let d = (r.status == 200)
                     .then(|| r.header("docker-content-digest").and_then(Digest::parse))
@@ -676,7 +693,37 @@ impl Execute {
                 if r.status == 200 && d.is_none() {
                     return Err(Error::InvalidOperation { path: format!("{tag}"), message: "the registry did not say which manifest the tag points at (no Docker-Content-Digest); refusing to delete blind".into() });
                 }
-                rs.current.insert(tag, d);
+                let is_index = r
+                    .header("content-type")
+                    .is_some_and(|c| c.contains("index") || c.contains("list"));
+                if let Some(d) = d.clone().filter(|_| is_index) {
+                    if rs.indexes.insert(d.clone()) {
+                        rs.pending_heads += 1;
+                        self.queue
+                            .push_back((Job::IndexCheck(repo.clone(), d), 1, 0.0));
+                    }
+                }
+                self.repos.entry(repo).or_default().current.insert(tag, d);
+            }
+            Job::IndexCheck(repo, index) => {
+                #[derive(Deserialize)]
+                struct Index {
+                    #[serde(default)]
+                    manifests: Vec<Child>,
+                }
+                #[derive(Deserialize)]
+                struct Child {
+                    digest: Digest,
+                }
+                let rs = self.repos.entry(repo).or_default();
+                rs.pending_heads = rs.pending_heads.saturating_sub(1);
+                if r.status == 200 && index.recompute(&r.body).as_ref() == Some(&index) {
+                    if let Ok(doc) = serde_json::from_slice::<Index>(&r.body) {
+                        for c in doc.manifests {
+                            rs.listed_by.insert(c.digest, index.clone());
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -772,7 +819,7 @@ impl Execute {
             | Job::Placeholder(s) => {
                 self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
             }
-            Job::Tags(repo, _) | Job::HeadTag(repo, _) => {
+            Job::Tags(repo, _) | Job::HeadTag(repo, _) | Job::IndexCheck(repo, _) => {
                 // Without the repository's current tags drift cannot be checked: fail its steps.
                 for st in self
                     .steps
