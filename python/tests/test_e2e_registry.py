@@ -56,6 +56,7 @@ def test_crawl_sees_the_fixture(server: RegistryServer) -> None:
     [
         {"op": "deleteImage", "image": "app:v1"},
         {"op": "deleteImage", "image": "multi:1.0"},
+        {"op": "deleteImage", "image": "web@DIGEST"},
         {"op": "purge", "filter": ["web:.*", "dlist:.*"], "ago": "30d"},
         {
             "op": "policy",
@@ -72,13 +73,15 @@ def test_crawl_sees_the_fixture(server: RegistryServer) -> None:
             },
         },
     ],
-    ids=["by-tag-with-signature", "index", "purge", "policy"],
+    ids=["by-tag-with-signature", "index", "by-digest", "purge", "policy"],
 )
 def test_execute_leaves_the_predicted_state_and_gc_frees_at_most_the_plan(
     server: RegistryServer, operation: dict
 ) -> None:
     client = Client(server.url)
-    push_fixture(client)
+    d = push_fixture(client)
+    if operation.get("image") == "web@DIGEST":
+        operation = {"op": "deleteImage", "image": f"web@{d['web_v1']}"}
     transport = registry.Transport(server.url)
     snap = registry.crawl(transport)
     plan = regprune.plan(snap, operation, now=NOW)
