@@ -444,8 +444,13 @@ impl Acr {
             .filter(|(_, x)| *x == d)
             .map(|(n, _)| n)
             .collect();
+        let doc: serde_json::Value = serde_json::from_slice(&manifests[d].0).unwrap();
+        let references: Vec<serde_json::Value> = doc["manifests"]
+            .as_array()
+            .map(|a| a.iter().map(|c| json!({"digest": c["digest"]})).collect())
+            .unwrap_or_default();
         json!({"digest": d.to_string(), "imageSize": manifests[d].0.len(), "createdTime": t, "lastUpdateTime": t,
-               "mediaType": manifests[d].1, "tags": names, "changeableAttributes": self.attrs(&format!("{repo}@{d}"))})
+               "mediaType": manifests[d].1, "tags": names, "references": references, "changeableAttributes": self.attrs(&format!("{repo}@{d}"))})
     }
 
     fn tag_json(&self, repo: &str, tag: &str, d: &Digest) -> serde_json::Value {
@@ -775,4 +780,30 @@ fn acr_crawl_on_the_published_examples_verifies_digests() {
     }
     let e = error.expect("the example body does not match the listed digest");
     assert_eq!(e.code(), "digest_mismatch", "{e}");
+}
+
+#[test]
+fn acr_a_manifest_newly_listed_by_an_index_is_drift() {
+    let (mut acr, d) = acr_fixture();
+    let s = acr_crawl(&mut acr);
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v2"})),
+        &opts(),
+    )
+    .unwrap();
+    let idx = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": d["v2"].to_string(), "size": 1}]});
+    let idx = acr
+        .inner
+        .put("app", idx.to_string().into_bytes(), OCI_INDEX);
+    acr.inner.tag("app", "bundle", &idx);
+    let report = acr_execute(&mut acr, &p);
+    let o = report
+        .outcomes
+        .iter()
+        .find(|o| o.target.ends_with(&d["v2"].to_string()))
+        .unwrap();
+    assert_eq!(o.outcome, OutcomeKind::Skipped, "{report:?}");
+    assert!(acr.inner.repos["app"].1.contains_key(&d["v2"]));
 }

@@ -150,6 +150,8 @@ enum Job {
     Unlock(usize),
     /// OCI: a tagged index, fetched to see whether it lists a manifest the plan deletes.
     IndexCheck(RepositoryName, Digest),
+    /// ACR: a page of the repository's manifests, with each index's children.
+    AcrManifests(RepositoryName, String),
     Tags(RepositoryName, String),
     HeadTag(RepositoryName, TagName),
     Fetch(usize),
@@ -282,18 +284,15 @@ impl Execute {
             if self.repos.contains_key(&r) {
                 continue;
             }
-            let acr = self.flavour == Flavour::Acr;
-            self.repos.insert(
-                r.clone(),
-                RepoState {
-                    listed: acr,
-                    ..RepoState::default()
-                },
-            );
-            if !acr {
-                let path = format!("/v2/{r}/tags/list");
-                self.queue.push_back((Job::Tags(r, path), 1, 0.0));
-            }
+            self.repos.insert(r.clone(), RepoState::default());
+            let job = if self.flavour == Flavour::Acr {
+                // ACR lists every manifest with the children of each index: one listing shows
+                // whether an index that stays now lists a planned manifest.
+                Job::AcrManifests(r.clone(), format!("/acr/v1/{r}/_manifests?n=100"))
+            } else {
+                Job::Tags(r.clone(), format!("/v2/{r}/tags/list"))
+            };
+            self.queue.push_back((job, 1, 0.0));
         }
     }
 
@@ -344,7 +343,9 @@ impl Execute {
                 Vec::new(),
                 "registry:catalog:*".into(),
             ),
-            Job::Tags(r, p) => Request::get(id, p.clone(), Vec::new(), pull(r)),
+            Job::Tags(r, p) | Job::AcrManifests(r, p) => {
+                Request::get(id, p.clone(), Vec::new(), pull(r))
+            }
             Job::IndexCheck(r, d) => {
                 Request::get(id, format!("/v2/{r}/manifests/{d}"), accept(), pull(r))
             }
@@ -631,7 +632,9 @@ impl Execute {
                     );
                 }
             }
-            Job::Tags(..) | Job::HeadTag(..) | Job::IndexCheck(..) => self.listed(job, r)?,
+            Job::Tags(..) | Job::HeadTag(..) | Job::IndexCheck(..) | Job::AcrManifests(..) => {
+                self.listed(job, r)?;
+            }
             Job::Fetch(s) => self.fetched(s, r),
             Job::Delete(s) => {
                 let (kind, detail) = match r.status {
@@ -656,9 +659,11 @@ impl Execute {
         Ok(())
     }
 
-    /// OCI: the re-listing of a repository's tags, and each tag's digest.
+    /// The re-listing of a repository: OCI tags and each tag's digest (and tagged indexes);
+    /// ACR manifests with each index's children.
     fn listed(&mut self, job: Job, r: &Response) -> Result<()> {
         match job {
+            Job::AcrManifests(repo, _) => self.acr_listed(repo, r)?,
             Job::Tags(repo, _) => {
                 let rs = self.repos.entry(repo.clone()).or_default();
                 if r.status == 404 {
@@ -726,6 +731,47 @@ impl Execute {
                 }
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// ACR: a page of a repository's manifests, with the children of each index.
+    fn acr_listed(&mut self, repo: RepositoryName, r: &Response) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            manifests: Vec<Listed>,
+        }
+        #[derive(Deserialize)]
+        struct Listed {
+            digest: Digest,
+            #[serde(default)]
+            references: Vec<Child>,
+        }
+        #[derive(Deserialize)]
+        struct Child {
+            digest: Digest,
+        }
+        if r.status != 200 && r.status != 404 {
+            let detail = format!("listing manifests failed: {}", status(r.status));
+            self.give_up(Job::AcrManifests(repo, String::new()), detail);
+            return Ok(());
+        }
+        let page: Page = serde_json::from_slice(&r.body).unwrap_or(Page {
+            manifests: Vec::new(),
+        });
+        let next = next_link(r.header("link"), &self.opts.registry)?;
+        let rs = self.repos.entry(repo.clone()).or_default();
+        for m in page.manifests {
+            for c in m.references {
+                rs.listed_by.insert(c.digest, m.digest.clone());
+            }
+        }
+        match next {
+            Some(path) => self
+                .queue
+                .push_back((Job::AcrManifests(repo, path), 1, 0.0)),
+            None => rs.listed = true,
         }
         Ok(())
     }
@@ -819,7 +865,10 @@ impl Execute {
             | Job::Placeholder(s) => {
                 self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
             }
-            Job::Tags(repo, _) | Job::HeadTag(repo, _) | Job::IndexCheck(repo, _) => {
+            Job::Tags(repo, _)
+            | Job::HeadTag(repo, _)
+            | Job::IndexCheck(repo, _)
+            | Job::AcrManifests(repo, _) => {
                 // Without the repository's current tags drift cannot be checked: fail its steps.
                 for st in self
                     .steps
