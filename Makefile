@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -69,6 +69,10 @@ python: setup-python $(VENV)/.native
 ## its reclaimable bytes, executed, garbage-collected, and the freed bytes checked
 demo: python setup-registry
 	$(PY) scripts/demo.py
+
+## demo-web: the delete-preview widget's demo page, served on 127.0.0.1:8080
+demo-web: npm
+	node npm/demo/serve.js
 
 ## demo-core: plan the ACR guide's deletions against the bundled example snapshot (no registry)
 demo-core: setup

@@ -41,6 +41,11 @@ impl Digest {
         }
     }
 
+    /// A sha256 digest from its 32 bytes.
+    pub fn from_sha256(bytes: [u8; 32]) -> Digest {
+        Digest(Repr::Sha256(bytes))
+    }
+
     /// The sha256 digest of `bytes`.
     pub fn sha256(bytes: &[u8]) -> Digest {
         Digest(Repr::Sha256(Sha256::digest(bytes).into()))

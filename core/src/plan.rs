@@ -238,15 +238,20 @@ impl Plan {
     /// # Panics
     /// Never: every field of a plan serializes to JSON.
     pub fn canonical_json(&self) -> Vec<u8> {
-        let mut unsealed = self.clone();
-        unsealed.digest = None;
-        serde_json::to_vec(&unsealed).expect("a plan always serializes")
+        serde_json::to_vec(&Unsealed(self)).expect("a plan always serializes")
+    }
+
+    /// The sha256 of the canonical JSON, hashed as it is written (a large plan is not
+    /// copied or buffered for it).
+    fn canonical_digest(&self) -> Digest {
+        let mut hasher = HashWriter(sha2::Sha256::default());
+        serde_json::to_writer(&mut hasher, &Unsealed(self)).expect("a plan always serializes");
+        Digest::from_sha256(sha2::Digest::finalize(hasher.0).into())
     }
 
     /// Computes and stores the digest.
     pub fn seal(&mut self) {
-        self.digest = None;
-        self.digest = Some(Digest::sha256(&self.canonical_json()));
+        self.digest = Some(self.canonical_digest());
     }
 
     /// True when the stored digest matches the plan's content: nothing was edited after
@@ -254,7 +259,7 @@ impl Plan {
     pub fn verify(&self) -> bool {
         self.digest
             .as_ref()
-            .is_some_and(|d| *d == Digest::sha256(&self.canonical_json()))
+            .is_some_and(|d| *d == self.canonical_digest())
     }
 
     /// The plan as JSON (the contract shared by Rust, Python and JavaScript).
@@ -268,5 +273,76 @@ impl Plan {
     /// Parses a plan from JSON.
     pub fn from_json(bytes: &[u8]) -> Result<Plan> {
         field::from_json(bytes)
+    }
+}
+
+/// A plan serialized without its digest: the canonical form the digest seals. The fields and
+/// their order are the derived `Serialize` of [`Plan`] (a test keeps them equal).
+struct Unsealed<'a>(&'a Plan);
+
+impl Serialize for Unsealed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let p = self.0;
+        let mut st = s.serialize_struct("Plan", 9)?;
+        st.serialize_field("version", &p.version)?;
+        if let Some(registry) = &p.registry {
+            st.serialize_field("registry", registry)?;
+        }
+        st.serialize_field("operation", &p.operation)?;
+        st.serialize_field("now", &p.now)?;
+        if !p.pinned.is_empty() {
+            st.serialize_field("pinned", &p.pinned)?;
+        }
+        st.serialize_field("actions", &p.actions)?;
+        st.serialize_field("retained", &p.retained)?;
+        st.serialize_field("reclaim", &p.reclaim)?;
+        st.serialize_field("warnings", &p.warnings)?;
+        st.end()
+    }
+}
+
+/// Feeds written bytes to a hasher.
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{generate, plan, GeneratorOptions, Operation, PlanOptions, Timestamp};
+
+    #[test]
+    fn the_canonical_form_is_the_plan_without_its_digest() {
+        let s = generate(&GeneratorOptions {
+            seed: 2,
+            manifests: 300,
+            repositories: None,
+        });
+        let op = Operation::from_json(br#"{"op": "deleteUntagged"}"#).unwrap();
+        let mut p = plan(
+            &s,
+            &op,
+            &PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000)),
+        )
+        .unwrap();
+        p.registry = None;
+        for registry in [None, Some("r.io".to_owned())] {
+            p.registry = registry;
+            p.seal();
+            let mut unsealed = p.clone();
+            unsealed.digest = None;
+            assert_eq!(p.canonical_json(), serde_json::to_vec(&unsealed).unwrap());
+            assert_eq!(p.digest, Some(Digest::sha256(&p.canonical_json())));
+            assert!(p.verify());
+        }
     }
 }

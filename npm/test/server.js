@@ -11,10 +11,11 @@ const TYPES = {
   '.json': 'application/json',
   '.css': 'text/css',
   '.png': 'image/png',
+  '.svg': 'image/svg+xml',
 };
 
 /** Serves `root` on an ephemeral loopback port; resolves to `{url, close}`. */
-export function serve(root) {
+export function serve(root, port = 0) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (path.includes('..')) {
@@ -30,9 +31,15 @@ export function serve(root) {
     }
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const { port } = server.address();
-      resolve({ url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) });
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise((r) => {
+          server.close(r);
+          server.closeAllConnections(); // browsers keep connections alive
+        }),
+      });
     });
   });
 }
