@@ -185,6 +185,33 @@ pub enum Error {
     },
 }
 
+/// Matches every variant of [`Error`] (each has a `path`): one list for `path` and
+/// `path_mut`, so a new variant cannot be forgotten in one of them.
+macro_rules! every_variant {
+    ($e:expr, $path:ident => $body:expr) => {
+        match $e {
+            Error::InvalidDigest { $path, .. }
+            | Error::InvalidRepositoryName { $path, .. }
+            | Error::InvalidTag { $path, .. }
+            | Error::InvalidReference { $path, .. }
+            | Error::InvalidTimestamp { $path, .. }
+            | Error::InvalidJson { $path, .. }
+            | Error::DanglingTag { $path, .. }
+            | Error::Duplicate { $path, .. }
+            | Error::DigestMismatch { $path, .. }
+            | Error::UnsupportedManifest { $path, .. }
+            | Error::RepositoryNotFound { $path, .. }
+            | Error::ImageNotFound { $path, .. }
+            | Error::InvalidOperation { $path, .. }
+            | Error::InvalidPattern { $path, .. }
+            | Error::PatternTooComplex { $path, .. }
+            | Error::InvalidDuration { $path, .. }
+            | Error::InvalidPurgeCommand { $path, .. }
+            | Error::LimitExceeded { $path, .. } => $body,
+        }
+    };
+}
+
 impl Error {
     /// A stable, machine-readable identifier of the variant (`snake_case`), the same in Rust,
     /// Python (`RegpruneError.code`) and JavaScript (`error.code`).
@@ -228,49 +255,11 @@ impl Error {
 
     /// Where in the input the error is.
     pub fn path(&self) -> &str {
-        match self {
-            Error::InvalidDigest { path, .. }
-            | Error::InvalidRepositoryName { path, .. }
-            | Error::InvalidTag { path, .. }
-            | Error::InvalidReference { path, .. }
-            | Error::InvalidTimestamp { path, .. }
-            | Error::InvalidJson { path, .. }
-            | Error::DanglingTag { path, .. }
-            | Error::Duplicate { path, .. }
-            | Error::DigestMismatch { path, .. }
-            | Error::UnsupportedManifest { path, .. }
-            | Error::RepositoryNotFound { path, .. }
-            | Error::ImageNotFound { path, .. }
-            | Error::InvalidOperation { path, .. }
-            | Error::InvalidPattern { path, .. }
-            | Error::PatternTooComplex { path, .. }
-            | Error::InvalidDuration { path, .. }
-            | Error::InvalidPurgeCommand { path, .. }
-            | Error::LimitExceeded { path, .. } => path,
-        }
+        every_variant!(self, path => path)
     }
 
     fn path_mut(&mut self) -> &mut String {
-        match self {
-            Error::InvalidDigest { path, .. }
-            | Error::InvalidRepositoryName { path, .. }
-            | Error::InvalidTag { path, .. }
-            | Error::InvalidReference { path, .. }
-            | Error::InvalidTimestamp { path, .. }
-            | Error::InvalidJson { path, .. }
-            | Error::DanglingTag { path, .. }
-            | Error::Duplicate { path, .. }
-            | Error::DigestMismatch { path, .. }
-            | Error::UnsupportedManifest { path, .. }
-            | Error::RepositoryNotFound { path, .. }
-            | Error::ImageNotFound { path, .. }
-            | Error::InvalidOperation { path, .. }
-            | Error::InvalidPattern { path, .. }
-            | Error::PatternTooComplex { path, .. }
-            | Error::InvalidDuration { path, .. }
-            | Error::InvalidPurgeCommand { path, .. }
-            | Error::LimitExceeded { path, .. } => path,
-        }
+        every_variant!(self, path => path)
     }
 
     /// Every code `code()` can return, for bindings that map codes to classes.
