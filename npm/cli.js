@@ -46,10 +46,21 @@ async function transport(v) {
   return new Transport(v.registry, { username, password, insecure: v.insecure });
 }
 
+/** A request counter on a terminal (a crawl's total is unknown until it ends). */
 function progress(label) {
   if (!process.stderr.isTTY) return undefined;
   return (n) => {
-    if (n % 25 === 0) process.stderr.write(`\r${label}: ${n} requests`);
+    if (n % 10 === 0) process.stderr.write(`\r${label}: ${n} requests`);
+  };
+}
+
+/** A progress bar on a terminal, for work whose total is known. */
+function bar(label) {
+  if (!process.stderr.isTTY) return undefined;
+  return (done, total) => {
+    const width = 30;
+    const filled = Math.floor((width * done) / Math.max(total, 1));
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${done === total ? '\n' : ''}`);
   };
 }
 
@@ -130,7 +141,7 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(p, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: progress('execute') });
+    const report = await execute(p, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute') });
     if (json) console.log(JSON.stringify(report));
     else {
       for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);

@@ -51,7 +51,11 @@ export interface RunOptions {
 }
 
 export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[] }): Promise<Snapshot>;
-export function execute(plan: Plan, transport: Transport, options?: RunOptions & { journalPath?: string }): Promise<Report>;
+export function execute(
+  plan: Plan,
+  transport: Transport,
+  options?: Omit<RunOptions, 'onProgress'> & { journalPath?: string; onProgress?: (finished: number, total: number) => void },
+): Promise<Report>;
 export function undo(journalPath: string, transport: Transport): Promise<{ repository: string; digest: string; tags: string[]; restored: boolean; statuses: number[] }[]>;
 export function readStorage(root: string, registryName?: string): Promise<Snapshot>;
 

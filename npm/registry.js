@@ -219,7 +219,9 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
         fs.fsyncSync(fd);
       }
     };
-    await run(machine, transport, { concurrency, beforeSend, onProgress });
+    // onProgress gets (finished, total) deletions.
+    const progress = onProgress && (() => onProgress(...machine.progress()));
+    await run(machine, transport, { concurrency, beforeSend, onProgress: progress });
     return toRegpruneErrorSafe(() => machine.report());
   } finally {
     if (fd !== undefined) fs.closeSync(fd);

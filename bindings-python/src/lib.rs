@@ -245,6 +245,11 @@ impl Execute {
         self.inner.is_done()
     }
 
+    /// `(finished, total)` deletions.
+    fn progress(&self) -> (usize, usize) {
+        self.inner.progress()
+    }
+
     /// The report (JSON).
     fn report_json(&self) -> String {
         serde_json::to_string(&self.inner.report()).unwrap_or_default()

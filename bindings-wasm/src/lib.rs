@@ -333,6 +333,12 @@ impl Execute {
         self.inner.is_done()
     }
 
+    /// `[finished, total]` deletions.
+    pub fn progress(&self) -> Vec<u32> {
+        let (done, total) = self.inner.progress();
+        vec![done as u32, total as u32]
+    }
+
     /// The report.
     pub fn report(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.report())

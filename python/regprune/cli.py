@@ -25,13 +25,30 @@ def _transport(args: argparse.Namespace) -> registry.Transport:
 
 
 def _progress(label: str) -> Any:
+    """A request counter on a terminal (a crawl's total is unknown until it ends)."""
     if not sys.stderr.isatty():
         return None
 
     def show(n: int) -> None:
-        if n % 25 == 0:
+        if n % 10 == 0:
             sys.stderr.write(f"\r{label}: {n} requests")
             sys.stderr.flush()
+
+    return show
+
+
+def _bar(label: str) -> Any:
+    """A progress bar on a terminal, for work whose total is known."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
 
     return show
 
@@ -134,7 +151,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
         journal_path=args.journal,
         flavour=args.flavour,
         concurrency=args.concurrency,
-        on_progress=_progress("execute"),
+        on_progress=_bar("execute"),
     )
     if args.output == "json":
         print(json.dumps(report))

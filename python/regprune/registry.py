@@ -278,7 +278,8 @@ def run(
     before_send: Callable[[], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Drives a conversation to its end: up to ``concurrency`` requests in flight."""
+    """Drives a conversation to its end: up to ``concurrency`` requests in flight;
+    ``on_progress`` gets the number of responses handled."""
     concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
     start = time.monotonic()
     handled = 0
@@ -336,10 +337,11 @@ def execute(
     journal_path: str | None = None,
     flavour: str = "auto",
     concurrency: int = DEFAULT_CONCURRENCY,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
-    flushed to disk before the deletions they describe are sent."""
+    flushed to disk before the deletions they describe are sent. ``on_progress`` gets
+    ``(finished, total)`` deletions."""
     options = {"registry": transport.registry, "flavour": flavour}
     machine = _native.Execute(plan_json.encode(), json.dumps(options).encode())
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
@@ -357,7 +359,7 @@ def execute(
             transport,
             concurrency=concurrency,
             before_send=write_journal,
-            on_progress=on_progress,
+            on_progress=None if on_progress is None else lambda _: on_progress(*machine.progress()),
         )
     finally:
         if journal is not None:

@@ -1018,6 +1018,16 @@ impl Execute {
         self.queue.push_back((next, 1, 0.0));
     }
 
+    /// `(finished, total)` deletions, for progress bars.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.state, StepState::Finished(..)))
+            .count();
+        (done, self.steps.len())
+    }
+
     /// The report, once `is_done()`.
     pub fn report(&self) -> Report {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
