@@ -312,20 +312,7 @@ impl Execute {
     fn request(&self, id: u64, job: &Job) -> Request {
         let accept = || vec![("Accept".to_owned(), MANIFEST_ACCEPT.to_owned())];
         let step = |s: usize| &self.steps[s];
-        let digest = |s: usize| {
-            step(s)
-                .digest
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        };
-        let tag = |s: usize| {
-            step(s)
-                .tag
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        };
+        let (digest, tag) = (|s| self.step_digest(s), |s| self.step_tag(s));
         let acr_item = |s: usize| {
             let st = step(s);
             if st.kind == ActionType::Untag {
@@ -389,16 +376,28 @@ impl Execute {
         }
     }
 
+    /// The digest of step `s`, as text.
+    fn step_digest(&self, s: usize) -> String {
+        self.steps[s]
+            .digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// The tag of step `s`, as text.
+    fn step_tag(&self, s: usize) -> String {
+        self.steps[s]
+            .tag
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
     /// The requests of a Distribution untag.
     fn untag_request(&self, id: u64, job: &Job) -> Request {
         let step = |s: usize| &self.steps[s];
-        let tag = |s: usize| {
-            step(s)
-                .tag
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        };
+        let tag = |s| self.step_tag(s);
         let push = |r: &RepositoryName| format!("repository:{r}:pull,push,delete");
         match job {
             Job::UploadStart(s) => Request {
