@@ -41,6 +41,25 @@ impl Digest {
         }
     }
 
+    /// A short key for hash tables: the first eight bytes of a sha256 digest (uniform already),
+    /// or a hash of any other digest's text. Equal digests have equal keys; different digests
+    /// may share one, so a table keyed by it must check the digest itself on a hit.
+    pub(crate) fn key(&self) -> u64 {
+        match &self.0 {
+            Repr::Sha256(b) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[..8]);
+                u64::from_le_bytes(w)
+            }
+            Repr::Other(s) => {
+                use std::hash::{BuildHasher, Hasher};
+                let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+                h.write(s.as_bytes());
+                h.finish()
+            }
+        }
+    }
+
     /// A sha256 digest from its 32 bytes.
     pub fn from_sha256(bytes: [u8; 32]) -> Digest {
         Digest(Repr::Sha256(bytes))
@@ -156,10 +175,21 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// `sha256:` and 64 hex digits, written into a buffer on the stack.
+fn sha256_text<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 71]) -> &'b str {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    buf[..7].copy_from_slice(b"sha256:");
+    for (i, b) in bytes.iter().enumerate() {
+        buf[7 + 2 * i] = HEX[usize::from(b >> 4)];
+        buf[8 + 2 * i] = HEX[usize::from(b & 15)];
+    }
+    std::str::from_utf8(buf).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Sha256(b) => write!(f, "sha256:{}", hex(b)),
+            Repr::Sha256(b) => f.write_str(sha256_text(b, &mut [0; 71])),
             Repr::Other(s) => f.write_str(s),
         }
     }
@@ -172,8 +202,12 @@ impl fmt::Debug for Digest {
 }
 
 impl Serialize for Digest {
+    /// One string, without a formatter: plans and snapshots hold millions of digests.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match &self.0 {
+            Repr::Sha256(b) => s.serialize_str(sha256_text(b, &mut [0; 71])),
+            Repr::Other(text) => s.serialize_str(text),
+        }
     }
 }
 

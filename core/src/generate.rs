@@ -108,13 +108,13 @@ fn image(rng: &mut Rng, base: &[Descriptor], t: Timestamp) -> Manifest {
         layers.push(base[rng.below(base.len() as u64) as usize].clone());
         layers.dedup();
     }
-    for _ in 0..3 + rng.below(5) {
+    for _ in 0..4 + rng.below(5) {
         layers.push(Descriptor::blob(
             rng.digest(),
             1_000 + rng.below(40_000_000),
         ));
     }
-    m.layers = Some(layers);
+    m.layers = Some(layers.into());
     if rng.chance(1) {
         m.changeable_attributes = Some(ChangeableAttributes {
             delete_enabled: Some(false),
@@ -163,7 +163,7 @@ fn repository(rng: &mut Rng, r: usize, quota: usize, base: &[Descriptor]) -> Rep
                     prev.size.unwrap_or(0),
                 ));
             }
-            idx.manifests = Some(children);
+            idx.manifests = Some(children.into());
             idx
         } else {
             image(rng, base, t)
@@ -172,7 +172,7 @@ fn repository(rng: &mut Rng, r: usize, quota: usize, base: &[Descriptor]) -> Rep
         manifests.push(head);
         // Most images are tagged (some with several tags); the rest are dangling.
         if rng.chance(85) {
-            let n = 1 + rng.below(4);
+            let n = 1 + rng.below(5);
             for i in 0..n {
                 let name = if i == 0 {
                     format!("v{version}")
@@ -197,9 +197,12 @@ fn repository(rng: &mut Rng, r: usize, quota: usize, base: &[Descriptor]) -> Rep
             sig.created_time = Some(t);
             sig.last_update_time = Some(t);
             sig.config = Some(Descriptor::blob(rng.digest(), 233));
-            sig.layers = Some(vec![Descriptor::blob(rng.digest(), 250 + rng.below(500))]);
+            sig.layers = Some(Box::new([Descriptor::blob(
+                rng.digest(),
+                250 + rng.below(500),
+            )]));
             if rng.chance(50) {
-                sig.subject = Some(Descriptor::blob(head_digest.clone(), 0));
+                sig.subject = Some(Box::new(Descriptor::blob(head_digest.clone(), 0)));
             } else {
                 tags.push(Tag {
                     name: tag(&format!("sha256-{}.sig", head_digest.encoded())),

@@ -69,8 +69,47 @@ pub(crate) struct Graph<'s> {
     pub subjects: Csr,
     /// Subject → referrers.
     pub referrers: Csr,
-    by_digest: Map<(u32, &'s Digest), Mid>,
+    by_digest: ByDigest<'s>,
     by_name: Map<&'s RepositoryName, u32>,
+}
+
+/// Manifest numbers by repository and digest. Keyed by the digest's eight-byte key, so the
+/// table stays small and a probe never reads the scattered manifests; a hit is checked against
+/// the manifest's digest, and digests that share a key with another go to `spill`.
+struct ByDigest<'s> {
+    index: Map<(u32, u64), Mid>,
+    spill: Map<(u32, &'s Digest), Mid>,
+}
+
+impl<'s> ByDigest<'s> {
+    /// Adds manifest `id`; false when the repository already holds its digest.
+    fn insert(
+        &mut self,
+        nodes: &[(u32, &'s Manifest)],
+        ri: u32,
+        digest: &'s Digest,
+        id: Mid,
+    ) -> bool {
+        match self.index.entry((ri, digest.key())) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(id);
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                nodes[*e.get() as usize].1.digest != *digest
+                    && self.spill.insert((ri, digest), id).is_none()
+            }
+        }
+    }
+
+    fn get(&self, nodes: &[(u32, &'s Manifest)], ri: u32, digest: &Digest) -> Option<Mid> {
+        let id = *self.index.get(&(ri, digest.key()))?;
+        if nodes[id as usize].1.digest == *digest {
+            Some(id)
+        } else {
+            self.spill.get(&(ri, digest)).copied()
+        }
+    }
 }
 
 impl<'s> Graph<'s> {
@@ -83,7 +122,10 @@ impl<'s> Graph<'s> {
             .sum();
         let mut nodes = Vec::with_capacity(total);
         let mut repo_start = Vec::with_capacity(snapshot.repositories.len() + 1);
-        let mut by_digest = hash::map(total);
+        let mut by_digest = ByDigest {
+            index: hash::map(total),
+            spill: hash::map(0),
+        };
         let mut by_name = hash::map(snapshot.repositories.len());
         for (ri, repo) in snapshot.repositories.iter().enumerate() {
             if by_name.insert(&repo.name, ri as u32).is_some() {
@@ -95,7 +137,7 @@ impl<'s> Graph<'s> {
             repo_start.push(nodes.len() as Mid);
             for (mi, m) in repo.manifests.iter().enumerate() {
                 let id = nodes.len() as Mid;
-                if by_digest.insert((ri as u32, &m.digest), id).is_some() {
+                if !by_digest.insert(&nodes, ri as u32, &m.digest, id) {
                     return Err(Error::Duplicate {
                         path: format!("repositories[{ri}].manifests[{mi}].digest"),
                         value: m.digest.to_string(),
@@ -110,7 +152,7 @@ impl<'s> Graph<'s> {
         let mut child_edges = Vec::new();
         let mut subject_edges = Vec::new();
         for (ri, repo) in snapshot.repositories.iter().enumerate() {
-            let find = |d: &Digest| by_digest.get(&(ri as u32, d)).copied();
+            let find = |d: &Digest| by_digest.get(&nodes, ri as u32, d);
             check_tags(ri, repo, &find, &mut tag_edges, &mut subject_edges)?;
             for (offset, m) in repo.manifests.iter().enumerate() {
                 let id = repo_start[ri] + offset as Mid;
@@ -162,7 +204,7 @@ impl<'s> Graph<'s> {
     }
 
     pub fn find(&self, repo: u32, digest: &Digest) -> Option<Mid> {
-        self.by_digest.get(&(repo, digest)).copied()
+        self.by_digest.get(&self.nodes, repo, digest)
     }
 
     /// Manifest numbers of repository `repo`.

@@ -4,54 +4,72 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A manifest media type. Unknown values are kept as they are, never rejected, so new artifact
-/// kinds flow through (image-spec: "unknown media types must not cause errors").
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum MediaType {
+/// Declares the media types the core knows by name: the enum's variants and their strings,
+/// from one list.
+macro_rules! known_media_types {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
+        /// A media type of a manifest or a blob. Unknown values are kept as they are, never
+        /// rejected, so new artifact kinds flow through (image-spec: "unknown media types must
+        /// not cause errors"). The common ones are variants, so the millions of layer
+        /// descriptors of a large snapshot hold no string of their own.
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum MediaType {
+            $($(#[$doc])* $variant,)*
+            /// Anything else.
+            Other(Box<str>),
+        }
+
+        impl MediaType {
+            /// The media type string.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(MediaType::$variant => $text,)*
+                    MediaType::Other(s) => s,
+                }
+            }
+
+            /// Reads a media type string.
+            pub fn parse(s: &str) -> MediaType {
+                match s {
+                    $($text => MediaType::$variant,)*
+                    other => MediaType::Other(other.into()),
+                }
+            }
+        }
+    };
+}
+
+known_media_types! {
     /// `application/vnd.oci.image.manifest.v1+json`
-    OciManifest,
+    OciManifest => "application/vnd.oci.image.manifest.v1+json",
     /// `application/vnd.oci.image.index.v1+json`
-    OciIndex,
+    OciIndex => "application/vnd.oci.image.index.v1+json",
     /// `application/vnd.docker.distribution.manifest.v2+json`
-    DockerManifest,
+    DockerManifest => "application/vnd.docker.distribution.manifest.v2+json",
     /// `application/vnd.docker.distribution.manifest.list.v2+json`
-    DockerManifestList,
+    DockerManifestList => "application/vnd.docker.distribution.manifest.list.v2+json",
     /// `application/vnd.oci.artifact.manifest.v1+json` (withdrawn from OCI 1.1, still stored)
-    OciArtifactManifest,
-    /// Anything else.
-    Other(Box<str>),
+    OciArtifactManifest => "application/vnd.oci.artifact.manifest.v1+json",
+    /// `application/vnd.oci.image.config.v1+json`
+    OciConfig => "application/vnd.oci.image.config.v1+json",
+    /// `application/vnd.oci.image.layer.v1.tar+gzip`
+    OciLayerGzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+    /// `application/vnd.oci.image.layer.v1.tar+zstd`
+    OciLayerZstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+    /// `application/vnd.oci.image.layer.v1.tar`
+    OciLayer => "application/vnd.oci.image.layer.v1.tar",
+    /// `application/vnd.oci.empty.v1+json`
+    OciEmpty => "application/vnd.oci.empty.v1+json",
+    /// `application/vnd.docker.container.image.v1+json`
+    DockerConfig => "application/vnd.docker.container.image.v1+json",
+    /// `application/vnd.docker.image.rootfs.diff.tar.gzip`
+    DockerLayerGzip => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    /// `application/vnd.docker.image.rootfs.foreign.diff.tar.gzip`
+    DockerForeignLayerGzip => "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 }
 
 impl MediaType {
-    /// The media type string.
-    pub fn as_str(&self) -> &str {
-        match self {
-            MediaType::OciManifest => "application/vnd.oci.image.manifest.v1+json",
-            MediaType::OciIndex => "application/vnd.oci.image.index.v1+json",
-            MediaType::DockerManifest => "application/vnd.docker.distribution.manifest.v2+json",
-            MediaType::DockerManifestList => {
-                "application/vnd.docker.distribution.manifest.list.v2+json"
-            }
-            MediaType::OciArtifactManifest => "application/vnd.oci.artifact.manifest.v1+json",
-            MediaType::Other(s) => s,
-        }
-    }
-
-    /// Reads a media type string.
-    pub fn parse(s: &str) -> MediaType {
-        match s {
-            "application/vnd.oci.image.manifest.v1+json" => MediaType::OciManifest,
-            "application/vnd.oci.image.index.v1+json" => MediaType::OciIndex,
-            "application/vnd.docker.distribution.manifest.v2+json" => MediaType::DockerManifest,
-            "application/vnd.docker.distribution.manifest.list.v2+json" => {
-                MediaType::DockerManifestList
-            }
-            "application/vnd.oci.artifact.manifest.v1+json" => MediaType::OciArtifactManifest,
-            other => MediaType::Other(other.into()),
-        }
-    }
-
     /// True for the two kinds of manifest that list other manifests.
     pub fn is_index(&self) -> bool {
         matches!(self, MediaType::OciIndex | MediaType::DockerManifestList)

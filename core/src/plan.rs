@@ -244,8 +244,13 @@ impl Plan {
     /// The sha256 of the canonical JSON, hashed as it is written (a large plan is not
     /// copied or buffered for it).
     fn canonical_digest(&self) -> Digest {
-        let mut hasher = HashWriter(sha2::Sha256::default());
-        serde_json::to_writer(&mut hasher, &Unsealed(self)).expect("a plan always serializes");
+        // serde_json writes a token at a time; the buffer hands the hasher whole blocks.
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 16, HashWriter(sha2::Sha256::default()));
+        serde_json::to_writer(&mut out, &Unsealed(self)).expect("a plan always serializes");
+        let hasher = out
+            .into_inner()
+            .unwrap_or_else(|_| unreachable!("hashing cannot fail"));
         Digest::from_sha256(sha2::Digest::finalize(hasher.0).into())
     }
 

@@ -367,11 +367,19 @@ fn left_behind(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
 /// Execution-safe order: per repository (by name), untags first, then referrers, indexes,
 /// other manifests, whole repositories; within a phase oldest first, then by digest or tag.
 fn sort_actions(g: &Graph<'_>, sel: &Selection, actions: &mut [Action]) {
+    let repos = &g.snapshot.repositories;
+    let mut by_name: Vec<u32> = (0..repos.len() as u32).collect();
+    by_name.sort_unstable_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
+    let mut rank = vec![0u32; repos.len()];
+    for (r, &ri) in by_name.iter().enumerate() {
+        rank[ri as usize] = r as u32;
+    }
     let key = |a: &Action| {
-        let id = a.digest.as_ref().and_then(|d| {
-            g.repository_by_name(&a.repository)
-                .and_then(|ri| g.find(ri, d))
-        });
+        let ri = g.repository_by_name(&a.repository);
+        let id = a
+            .digest
+            .as_ref()
+            .and_then(|d| ri.and_then(|ri| g.find(ri, d)));
         let phase = match a.kind {
             ActionType::Untag => 0,
             ActionType::DeleteRepository => 4,
@@ -382,7 +390,16 @@ fn sort_actions(g: &Graph<'_>, sel: &Selection, actions: &mut [Action]) {
             },
         };
         let time = id.and_then(|id| select::time_of(g, id, sel.order_by));
-        (phase, time.is_none(), time, a.digest.clone(), a.tag.clone())
+        // Every action names a repository of the snapshot; the rank orders them by name.
+        let rank = ri.map_or(u32::MAX, |ri| rank[ri as usize]);
+        (
+            rank,
+            phase,
+            time.is_none(),
+            time,
+            a.digest.clone(),
+            a.tag.clone(),
+        )
     };
-    actions.sort_by_cached_key(|a| (a.repository.clone(), key(a)));
+    actions.sort_by_cached_key(key);
 }

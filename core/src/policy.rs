@@ -252,7 +252,7 @@ impl Compiled<'_> {
             && !m
                 .artifact_type
                 .as_ref()
-                .is_some_and(|t| self.rule.artifact_types.contains(t))
+                .is_some_and(|t| self.rule.artifact_types.iter().any(|a| **a == **t))
         {
             return Ok(false);
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::graph::Graph;
-use crate::hash::{Map, Set};
+use crate::hash::Map;
 use crate::names::RepositoryName;
 
 /// The storage a plan gives back.
@@ -94,22 +94,82 @@ pub struct SharedWith {
     pub blob_count: u64,
 }
 
-struct Blob {
+struct Blob<'s> {
+    digest: &'s Digest,
     size: u64,
     first_repo: u32,
     alive: bool,
+    /// The last repository whose surviving manifests were seen keeping this blob: manifests
+    /// come repository by repository, so comparing with it records each keeper once.
+    last_keeper: u32,
+}
+
+/// Blobs by digest: an index into a vector. A registry holds millions of blobs, so the table
+/// is keyed by a digest's eight-byte key (16-byte entries that stay in cache far better than
+/// digests or pointers); the digest itself is checked on a hit, and digests that share a key
+/// with another go to `spill`.
+struct Pool<'s> {
+    index: Map<u64, u32>,
+    spill: Map<&'s Digest, u32>,
+    blobs: Vec<Blob<'s>>,
+}
+
+const NOBODY: u32 = u32::MAX;
+
+impl<'s> Pool<'s> {
+    fn with_capacity(n: usize) -> Pool<'s> {
+        Pool {
+            index: crate::hash::map(n),
+            spill: crate::hash::map(0),
+            blobs: Vec::with_capacity(n),
+        }
+    }
+
+    /// Records a blob a deleted manifest references (the first record wins).
+    fn record(&mut self, digest: &'s Digest, first_repo: u32, size: impl FnOnce() -> u64) {
+        let next = self.blobs.len() as u32;
+        match self.index.entry(digest.key()) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(next);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if self.blobs[*e.get() as usize].digest == digest {
+                    return;
+                }
+                match self.spill.entry(digest) {
+                    std::collections::hash_map::Entry::Occupied(_) => return,
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(next),
+                };
+            }
+        }
+        self.blobs.push(Blob {
+            digest,
+            size: size(),
+            first_repo,
+            alive: false,
+            last_keeper: NOBODY,
+        });
+    }
+
+    fn slot(&self, digest: &Digest) -> Option<u32> {
+        let slot = *self.index.get(&digest.key())?;
+        if self.blobs[slot as usize].digest == digest {
+            Some(slot)
+        } else {
+            self.spill.get(digest).copied()
+        }
+    }
 }
 
 /// The counting state of one reclaim computation.
-#[derive(Default)]
 struct Tally<'s> {
     /// Layer and config blobs referenced by deleted manifests.
-    blobs: Map<&'s Digest, Blob>,
+    blobs: Pool<'s>,
     /// The deleted manifests' own bytes, by digest (a digest stored in two repositories is
     /// one blob).
-    own: Map<&'s Digest, Blob>,
-    /// Shared blobs and the repositories whose survivors keep them.
-    kept_by: Set<(&'s Digest, u32)>,
+    own: Pool<'s>,
+    /// Shared blobs (slots in `blobs`) and the repositories whose survivors keep them.
+    kept_by: Vec<(u32, u32)>,
     rows: BTreeMap<u32, RepositoryReclaim>,
     missing_sizes: u64,
     shallow_deleted: u64,
@@ -164,9 +224,20 @@ pub fn reclaim(snapshot: &crate::Snapshot, plan: &crate::Plan) -> crate::Result<
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
-    let mut t = Tally::default();
+    let doomed = deleted.iter().filter(|&&d| d).count();
+    let mut t = Tally {
+        // Images reference about eight blobs each; indexes and referrers fewer.
+        blobs: Pool::with_capacity(doomed * 8),
+        own: Pool::with_capacity(doomed),
+        kept_by: Vec::new(),
+        rows: BTreeMap::new(),
+        missing_sizes: 0,
+        shallow_deleted: 0,
+        shallow_alive: 0,
+        shallow_image_bytes: 0,
+    };
     t.collect_deleted(graph, deleted);
-    if !t.blobs.is_empty() || !t.own.is_empty() {
+    if !t.blobs.blobs.is_empty() || !t.own.blobs.is_empty() {
         t.mark_survivors(graph, deleted);
     }
     t.finish(graph, untags)
@@ -191,23 +262,19 @@ impl<'s> Tally<'s> {
                     self.shallow_image_bytes += m.image_size.unwrap_or(0);
                 }
                 let missing = &mut self.missing_sizes;
-                self.own.entry(&m.digest).or_insert_with(|| Blob {
+                self.own.record(&m.digest, ri, || {
                     // A shallow manifest's size is already reported as unknown content.
-                    size: m.size.unwrap_or_else(|| {
+                    m.size.unwrap_or_else(|| {
                         *missing += u64::from(!m.is_shallow());
                         0
-                    }),
-                    first_repo: ri,
-                    alive: false,
+                    })
                 });
                 for b in m.blobs() {
-                    self.blobs.entry(&b.digest).or_insert_with(|| Blob {
-                        size: b.size.unwrap_or_else(|| {
+                    self.blobs.record(&b.digest, ri, || {
+                        b.size.unwrap_or_else(|| {
                             *missing += 1;
                             0
-                        }),
-                        first_repo: ri,
-                        alive: false,
+                        })
                     });
                 }
             }
@@ -221,13 +288,18 @@ impl<'s> Tally<'s> {
                 continue;
             }
             self.shallow_alive += u64::from(m.is_shallow());
-            if let Some(b) = self.own.get_mut(&m.digest) {
-                b.alive = true;
+            if let Some(slot) = self.own.slot(&m.digest) {
+                self.own.blobs[slot as usize].alive = true;
             }
             for d in m.blobs() {
-                if let Some(b) = self.blobs.get_mut(&d.digest) {
-                    b.alive = true;
-                    self.kept_by.insert((&d.digest, ri));
+                let Some(slot) = self.blobs.slot(&d.digest) else {
+                    continue;
+                };
+                let b = &mut self.blobs.blobs[slot as usize];
+                b.alive = true;
+                if b.last_keeper != ri {
+                    b.last_keeper = ri;
+                    self.kept_by.push((slot, ri));
                 }
             }
         }
@@ -245,7 +317,7 @@ impl<'s> Tally<'s> {
             shallow_image_bytes: self.shallow_image_bytes,
             ..Reclaim::default()
         };
-        for b in self.blobs.values() {
+        for b in &self.blobs.blobs {
             if b.alive {
                 r.shared.bytes += b.size;
                 r.shared.blob_count += 1;
@@ -254,20 +326,24 @@ impl<'s> Tally<'s> {
                 row.blob_count += 1;
             }
         }
-        for b in self.own.values().filter(|b| !b.alive) {
+        for b in self.own.blobs.iter().filter(|b| !b.alive) {
             if let Some(row) = self.rows.get_mut(&b.first_repo) {
                 row.manifest_bytes += b.size;
             }
         }
+        // Keepers were recorded once per run of a repository's manifests; a repository whose
+        // manifests are not contiguous may repeat, so pairs are deduplicated here.
+        self.kept_by.sort_unstable();
+        self.kept_by.dedup();
         let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
-        for (digest, ri) in &self.kept_by {
-            let name = &repos[*ri as usize].name;
+        for &(slot, ri) in &self.kept_by {
+            let name = &repos[ri as usize].name;
             let e = with.entry(name).or_insert_with(|| SharedWith {
                 repository: name.clone(),
                 bytes: 0,
                 blob_count: 0,
             });
-            e.bytes += self.blobs[digest].size;
+            e.bytes += self.blobs.blobs[slot as usize].size;
             e.blob_count += 1;
         }
         r.shared.with = with.into_values().collect();

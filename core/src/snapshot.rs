@@ -66,7 +66,7 @@ pub struct Manifest {
     pub media_type: Option<MediaType>,
     /// The artifact type (image-spec 1.1), for signatures, SBOMs and other artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_type: Option<String>,
+    pub artifact_type: Option<Box<str>>,
     /// Length of the manifest bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
@@ -84,13 +84,13 @@ pub struct Manifest {
     pub config: Option<Descriptor>,
     /// The layer blobs of an image manifest (the `blobs` of an artifact manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<Vec<Descriptor>>,
+    pub layers: Option<Box<[Descriptor]>>,
     /// The child manifests of an index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifests: Option<Vec<Descriptor>>,
+    pub manifests: Option<Box<[Descriptor]>>,
     /// The manifest this one refers to (a signature's image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Descriptor>,
+    pub subject: Option<Box<Descriptor>>,
     /// ACR locks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changeable_attributes: Option<ChangeableAttributes>,
@@ -148,10 +148,10 @@ pub struct Descriptor {
     pub size: Option<u64>,
     /// The platform of an index entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
+    pub platform: Option<Box<Platform>>,
     /// The artifact type of an index entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_type: Option<String>,
+    pub artifact_type: Option<Box<str>>,
 }
 
 impl Descriptor {

@@ -7,13 +7,31 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
+use std::num::NonZeroU32;
+
 use crate::field::{self, Kind};
 
 /// An instant, UTC, with nanosecond precision (ACR writes seven fractional digits).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp {
     secs: i64,
-    nanos: u32,
+    /// Nanoseconds plus one: the zero left free makes `Option<Timestamp>` no bigger than a
+    /// timestamp (a snapshot holds millions of them).
+    nanos_plus_one: NonZeroU32,
+}
+
+impl Timestamp {
+    fn new(secs: i64, nanos: u32) -> Timestamp {
+        debug_assert!(nanos < 1_000_000_000);
+        Timestamp {
+            secs,
+            nanos_plus_one: NonZeroU32::MIN.saturating_add(nanos),
+        }
+    }
+
+    fn nanos(self) -> u32 {
+        self.nanos_plus_one.get() - 1
+    }
 }
 
 /// Seconds in a day, for `--ago`-style arithmetic.
@@ -41,10 +59,7 @@ impl Timestamp {
         }
         let date = days_from_civil(i64::from(year), month, day) * DAY;
         if b.len() == 10 {
-            return Some(Timestamp {
-                secs: date,
-                nanos: 0,
-            });
+            return Some(Timestamp::new(date, 0));
         }
         if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':' {
             return None;
@@ -88,12 +103,12 @@ impl Timestamp {
             _ => return None,
         };
         let secs = date + i64::from(hour * 3600 + minute * 60 + second) - offset;
-        Some(Timestamp { secs, nanos })
+        Some(Timestamp::new(secs, nanos))
     }
 
     /// The instant `secs` seconds after the Unix epoch.
     pub fn from_unix_seconds(secs: i64) -> Timestamp {
-        Timestamp { secs, nanos: 0 }
+        Timestamp::new(secs, 0)
     }
 
     /// Seconds since the Unix epoch (floored), for arithmetic and sorting keys.
@@ -105,14 +120,11 @@ impl Timestamp {
     #[must_use]
     pub fn minus_nanos(&self, nanos: i128) -> Timestamp {
         const N: i128 = 1_000_000_000;
-        let t = i128::from(self.secs) * N + i128::from(self.nanos) - nanos;
+        let t = i128::from(self.secs) * N + i128::from(self.nanos()) - nanos;
         let secs = t
             .div_euclid(N)
             .clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-        Timestamp {
-            secs: secs as i64,
-            nanos: t.rem_euclid(N) as u32,
-        }
+        Timestamp::new(secs as i64, t.rem_euclid(N) as u32)
     }
 
     /// The instant `secs` seconds earlier (saturating).
@@ -120,7 +132,7 @@ impl Timestamp {
     pub fn minus_seconds(&self, secs: i64) -> Timestamp {
         Timestamp {
             secs: self.secs.saturating_sub(secs),
-            nanos: self.nanos,
+            ..*self
         }
     }
 }
@@ -175,8 +187,8 @@ impl fmt::Display for Timestamp {
             rem / 60 % 60,
             rem % 60
         )?;
-        if self.nanos > 0 {
-            let frac = format!("{:09}", self.nanos);
+        if self.nanos() > 0 {
+            let frac = format!("{:09}", self.nanos());
             write!(f, ".{}", frac.trim_end_matches('0'))?;
         }
         f.write_str("Z")

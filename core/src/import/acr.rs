@@ -64,12 +64,12 @@ impl AcrManifest {
                     media_type: None,
                     digest: r.digest,
                     size: None,
-                    platform: Some(Platform {
+                    platform: Some(Box::new(Platform {
                         architecture: r.architecture,
                         os: r.os,
                         os_version: None,
                         variant: None,
-                    }),
+                    })),
                     artifact_type: None,
                 })
                 .collect()

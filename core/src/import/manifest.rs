@@ -90,13 +90,13 @@ pub fn parse_manifest(
     let mut m = Manifest::new(digest);
     m.size = Some(bytes.len() as u64);
     m.media_type = media_type;
-    m.artifact_type = wire.artifact_type;
-    m.subject = wire.subject;
+    m.artifact_type = wire.artifact_type.map(String::into_boxed_str);
+    m.subject = wire.subject.map(Box::new);
     if is_index {
-        m.manifests = Some(wire.manifests.unwrap_or_default());
+        m.manifests = Some(wire.manifests.unwrap_or_default().into());
     } else {
         m.config = wire.config;
-        m.layers = Some(wire.layers.or(wire.blobs).unwrap_or_default());
+        m.layers = Some(wire.layers.or(wire.blobs).unwrap_or_default().into());
     }
     Ok(m)
 }
