@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -97,8 +97,20 @@ lint-python: python
 	cd python && $(CURDIR)/$(VENV)/bin/mypy
 	cd python && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest regprune._native
 
-## test: lint, then every test
-test: lint test-rust test-npm test-python
+## test: lint, then every test (and a 30-second smoke run of the benchmarks)
+test: lint test-rust test-npm test-python bench-smoke
+
+## setup-bench: skopeo, the one-process-per-deletion baseline of the execution benchmark
+setup-bench:
+	@command -v skopeo >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >/dev/null; }
+
+## bench: every benchmark, side by side, into docs/BENCHMARKS.md (takes minutes; needs ~8 GB)
+bench: python npm setup-browser setup-registry setup-bench
+	python3 bench/run.py
+
+## bench-smoke: the same benchmark code on small inputs (about 30 s)
+bench-smoke: python npm setup-browser setup-registry setup-bench
+	python3 bench/run.py --smoke
 
 test-rust: setup
 	$(CARGO) test --workspace

@@ -5,7 +5,9 @@
 //! bench plan <snapshot.json> <operation.json> <runs>
 //!     alternates "parse only" (the floor: serde_json into the snapshot types) with
 //!     "parse + plan + reclaim" and "plan JSON", and prints one JSON line of timings
-//! bench rss <snapshot.json> <operation.json>        parse and plan once; print peak RSS
+//! bench replan <snapshot.json> <operation.json> <runs>
+//!     plans again and again against one parsed snapshot (what the preview widget does)
+//! bench rss <snapshot.json> <operation.json>        stream-parse and plan once; print peak RSS
 //! ```
 //!
 //! Timings are wall-clock nanoseconds from `Instant`; the file is read into memory before any
@@ -44,12 +46,26 @@ fn run(args: &[String]) -> Result<(), Failure> {
             );
         }
         ["plan", snapshot, operation, runs] => timings(snapshot, operation, runs.parse()?)?,
-        ["rss", snapshot, operation] => {
-            let bytes = std::fs::read(snapshot)?;
+        ["replan", snapshot, operation, runs] => {
+            // What the preview widget does on each edit: plan against a parsed snapshot.
+            let parsed = Snapshot::from_json(&std::fs::read(snapshot)?)?;
             let (operation, options) = request(operation)?;
-            let size = bytes.len();
-            let parsed = Snapshot::from_json(&bytes)?;
-            drop(bytes);
+            let mut ns = Vec::new();
+            for _ in 0..runs.parse()? {
+                let started = Instant::now();
+                let text = black_box(plan(&parsed, &operation, &options)?.to_json());
+                ns.push(started.elapsed().as_nanos());
+                drop(text);
+            }
+            println!(r#"{{"planAndJsonNs":{ns:?}}}"#);
+        }
+        ["rss", snapshot, operation] => {
+            let (operation, options) = request(operation)?;
+            let size = std::fs::metadata(snapshot)?.len();
+            let started = Instant::now();
+            let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(snapshot)?);
+            let parsed = Snapshot::from_reader(file)?;
+            eprintln!("streamed parse: {:?}", started.elapsed());
             let plan = plan(&parsed, &operation, &options)?;
             println!(
                 r#"{{"fileBytes":{size},"peakRssBytes":{},"actions":{}}}"#,

@@ -98,6 +98,20 @@ pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     ))
 }
 
+/// Parses a JSON document from a reader as it streams in, so a large document's bytes never
+/// sit in memory all at once (a snapshot of a million manifests is over a gigabyte of JSON).
+/// The path is tracked as it goes, since the input cannot be read a second time.
+pub fn from_reader<R: std::io::Read, T: DeserializeOwned>(reader: R) -> Result<T> {
+    clear();
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| located(Some(e)))?;
+    de.end().map_err(|e| Error::InvalidJson {
+        path: ".".into(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
+}
+
 /// Converts an already parsed JSON value into `T`, with the same typed errors as `from_json`.
 pub fn from_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T> {
     clear();

@@ -44,7 +44,7 @@ mod time;
 pub use digest::Digest;
 pub use duration::parse_strict as parse_duration;
 pub use error::{Error, Result};
-pub use field::{from_deserializer, from_json, from_value};
+pub use field::{from_deserializer, from_json, from_reader, from_value};
 pub use generate::{generate, GeneratorOptions};
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};

@@ -251,6 +251,14 @@ impl Snapshot {
         field::from_json(bytes)
     }
 
+    /// Parses a snapshot as it is read (from a file, a pipe or a socket), without holding the
+    /// whole document in memory: for snapshots of hundreds of thousands of manifests, where
+    /// the JSON text would otherwise double the memory planning needs. Slower per byte than
+    /// [`Snapshot::from_json`]; the same typed errors.
+    pub fn from_reader(reader: impl std::io::Read) -> Result<Snapshot> {
+        field::from_reader(reader)
+    }
+
     /// The snapshot as JSON.
     ///
     /// # Panics

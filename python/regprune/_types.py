@@ -197,21 +197,33 @@ class Plan:
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        """Reads a plan from the core's JSON."""
-        d = json.loads(text)
-        return cls(
-            version=d["version"],
-            operation=d["operation"],
-            now=d["now"],
-            actions=[Action.from_dict(a) for a in d["actions"]],
-            retained=[Retained.from_dict(r) for r in d["retained"]],
-            reclaim=Reclaim.from_dict(d["reclaim"]),
-            warnings=[Warning.from_dict(w) for w in d["warnings"]],
-            digest=_opt(d, "digest"),
-            registry=_opt(d, "registry"),
-            pinned=list(d.get("pinned", [])),
-            _json=text,
-        )
+        """Reads a plan from the core's JSON. The fields are built from the text when one is
+        first read: a plan of a large registry holds hundreds of thousands of actions, and a
+        caller that only saves, executes or renders it never pays for their Python objects."""
+        plan = object.__new__(cls)
+        object.__setattr__(plan, "_json", text)
+        return plan
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for fields not set yet: a plan from `from_json`, before first use.
+        if name.startswith("__") or "_json" not in self.__dict__ or name not in _PLAN_FIELDS:
+            raise AttributeError(name)
+        d = json.loads(self._json)
+        fields = {
+            "version": d["version"],
+            "operation": d["operation"],
+            "now": d["now"],
+            "actions": [Action.from_dict(a) for a in d["actions"]],
+            "retained": [Retained.from_dict(r) for r in d["retained"]],
+            "reclaim": Reclaim.from_dict(d["reclaim"]),
+            "warnings": [Warning.from_dict(w) for w in d["warnings"]],
+            "digest": _opt(d, "digest"),
+            "registry": _opt(d, "registry"),
+            "pinned": list(d.get("pinned", [])),
+        }
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+        return fields[name]
 
     def to_json(self) -> str:
         """The plan's JSON, exactly as the core wrote it (the bytes its digest seals)."""
@@ -232,3 +244,19 @@ class Plan:
         from regprune import _native
 
         return _native.verify_plan(self._json.encode())
+
+
+_PLAN_FIELDS = frozenset(
+    (
+        "version",
+        "operation",
+        "now",
+        "actions",
+        "retained",
+        "reclaim",
+        "warnings",
+        "digest",
+        "registry",
+        "pinned",
+    )
+)

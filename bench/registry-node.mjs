@@ -1,0 +1,33 @@
+// The Node side of the registry benchmarks (bench/registry.py drives it):
+//   node bench/registry-node.mjs execute <url> <plan.json>
+//   node bench/registry-node.mjs crawl <url>
+// Prints one JSON line: seconds spent in the adapter (module loading excluded), requests by
+// method, and the report's outcome counts or the snapshot's size.
+import { readFileSync } from 'node:fs';
+import { Transport, crawl, execute } from '../npm/registry.js';
+
+const [mode, url, planPath] = process.argv.slice(2);
+const requests = {};
+const counting = (input, init) => {
+  const method = init?.method ?? 'GET';
+  requests[method] = (requests[method] ?? 0) + 1;
+  return fetch(input, init);
+};
+const transport = new Transport(url, { fetch: counting });
+const started = performance.now();
+let result;
+if (mode === 'execute') {
+  const report = await execute(JSON.parse(readFileSync(planPath, 'utf8')), transport);
+  const seconds = (performance.now() - started) / 1000;
+  result = { seconds, requests, outcomes: report.counts };
+} else if (mode === 'crawl') {
+  const snapshot = await crawl(transport);
+  const seconds = (performance.now() - started) / 1000;
+  const manifests = snapshot.repositories.reduce((n, r) => n + r.manifests.length, 0);
+  const tags = snapshot.repositories.reduce((n, r) => n + r.tags.length, 0);
+  result = { seconds, requests, manifests, tags };
+} else {
+  console.error('usage: registry-node.mjs execute URL PLAN | crawl URL');
+  process.exit(2);
+}
+console.log(JSON.stringify(result));

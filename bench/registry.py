@@ -1,0 +1,339 @@
+"""Execution and crawl benchmarks against a real CNCF distribution registry on 127.0.0.1.
+
+Run by bench/run.py with the project's virtualenv (it needs the regprune package):
+
+    python bench/registry.py --deletions 2000 --rounds 3 --skopeo 100 --out result.json
+
+Execution: each round pushes fresh, distinct manifests, plans their deletion from the storage
+directory (deleteUntagged) and deletes them with one client: a minimal raw HTTP client (one
+DELETE per manifest, keep-alive, same concurrency: the ceiling), the Python adapter, the Node
+adapter, and the seed's approach of one CLI process per deletion (``skopeo delete``, as the
+ACR guide's ``xargs`` script runs ``az acr repository delete``) on a sample. Every client must
+leave every planned manifest gone; the run fails otherwise.
+
+Crawl: 50 repositories x 200 tags (two tags per manifest) crawled by both adapters, counting
+requests by method; the raw ceiling replays the very same request list with the same
+concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python" / "tests"))
+
+import regprune
+from registry_fixture import ACCEPT, OCI_MANIFEST, RegistryServer, sha
+from regprune import registry
+
+CONCURRENCY = registry.DEFAULT_CONCURRENCY
+
+
+class Pool:
+    """Keep-alive connections, one per worker thread: the raw client."""
+
+    def __init__(self, netloc: str) -> None:
+        self.netloc = netloc
+        self.local = threading.local()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(self.netloc, timeout=60)
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+
+
+def upload(pool: Pool, repo: str, data: bytes) -> dict[str, Any]:
+    status, headers, _ = pool.request("POST", f"/v2/{repo}/blobs/uploads/")
+    assert status == 202, status
+    loc = headers["location"].split("://", 1)[-1]
+    loc = loc[loc.index("/") :] if not loc.startswith("/") else loc
+    sep = "&" if "?" in loc else "?"
+    status, _, _ = pool.request(
+        "PUT",
+        f"{loc}{sep}digest={sha(data)}",
+        data,
+        {"Content-Type": "application/octet-stream"},
+    )
+    assert status == 201, status
+    return {
+        "mediaType": "application/octet-stream",
+        "digest": sha(data),
+        "size": len(data),
+    }
+
+
+def push(
+    pool: Pool, repos: int, per_repo: int, salt: str, tags_per_manifest: int = 0
+) -> int:
+    """Pushes ``per_repo`` distinct manifests into each of ``repos`` repositories (sharing one
+    config and one layer per repository), untagged or with tags; returns the count."""
+
+    def one_repo(r: int) -> None:
+        repo = f"bench/{salt}-{r}"
+        config = upload(pool, repo, json.dumps({"os": "linux", "salt": salt}).encode())
+        layer = upload(pool, repo, f"layer {salt} {r}".encode())
+        for i in range(per_repo):
+            doc = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    **config,
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                },
+                "layers": [layer],
+                "annotations": {"n": f"{salt}-{r}-{i}"},
+            }
+            data = json.dumps(doc, separators=(",", ":")).encode()
+            refs = [f"t{i}-{k}" for k in range(tags_per_manifest)] or [sha(data)]
+            for ref in refs:
+                status, _, body = pool.request(
+                    "PUT",
+                    f"/v2/{repo}/manifests/{ref}",
+                    data,
+                    {"Content-Type": OCI_MANIFEST},
+                )
+                assert status == 201, (status, body)
+
+    with ThreadPoolExecutor(16) as ex:
+        list(ex.map(one_repo, range(repos)))
+    return repos * per_repo
+
+
+def plan_deletion(server: RegistryServer, netloc: str, prefix: str) -> regprune.Plan:
+    snapshot = registry.read_storage(server.storage, netloc)
+    op = {"op": "purge", "filter": [f"{prefix}.*:.*"], "ago": "0d", "untagged": True}
+    return regprune.plan(snapshot, op)
+
+
+def raw_delete(
+    pool: Pool, targets: list[tuple[str, str]], fetch_first: bool = False
+) -> float:
+    """DELETE each target; with ``fetch_first``, GET its manifest first, as the adapters do
+    to journal its bytes for undo (the same work, without regprune)."""
+
+    def one(t: tuple[str, str]) -> int:
+        if fetch_first:
+            status = pool.request(
+                "GET", f"/v2/{t[0]}/manifests/{t[1]}", headers={"Accept": ACCEPT}
+            )[0]
+            assert status == 200, status
+        return pool.request("DELETE", f"/v2/{t[0]}/manifests/{t[1]}")[0]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as ex:
+        statuses = list(ex.map(one, targets))
+    seconds = time.perf_counter() - started
+    assert all(s == 202 for s in statuses), sorted(set(statuses))
+    return seconds
+
+
+def skopeo_delete(port: int, targets: list[tuple[str, str]]) -> float:
+    started = time.perf_counter()
+    for repo, digest in targets:
+        subprocess.run(
+            [
+                "skopeo",
+                "delete",
+                "--tls-verify=false",
+                f"docker://127.0.0.1:{port}/{repo}@{digest}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return time.perf_counter() - started
+
+
+def gone(pool: Pool, targets: list[tuple[str, str]]) -> bool:
+    def one(t: tuple[str, str]) -> int:
+        return pool.request(
+            "HEAD", f"/v2/{t[0]}/manifests/{t[1]}", headers={"Accept": ACCEPT}
+        )[0]
+
+    with ThreadPoolExecutor(CONCURRENCY) as ex:
+        return all(s == 404 for s in ex.map(one, targets))
+
+
+class CountingTransport(registry.Transport):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.sent: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def send(self, request: Any, body: bytes | None = None) -> Any:
+        with self.lock:
+            self.sent.append((request[1], request[2]))
+        return super().send(request, body)
+
+
+def node(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        ["node", str(ROOT / "bench" / "registry-node.mjs"), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def execution(
+    server: RegistryServer, pool: Pool, n: int, rounds: int, sample: int
+) -> dict[str, Any]:
+    netloc = server.url.split("://")[1]
+    repos = max(1, n // 200)
+    per_repo = n // repos
+    rows: dict[str, list[float]] = {
+        "raw": [],
+        "rawGetDelete": [],
+        "python": [],
+        "node": [],
+        "skopeo": [],
+    }
+    requests: dict[str, Any] = {}
+    for rnd in range(rounds):
+        for client in rows:
+            count = sample if client == "skopeo" else n
+            reps, per = (1, count) if client == "skopeo" else (repos, per_repo)
+            salt = f"x{rnd}{client.lower()}"
+            prefix = f"bench/{salt}-"
+            push(pool, reps, per, salt)
+            plan = plan_deletion(server, netloc, prefix)
+            targets = [(a.repository, a.digest) for a in plan.actions if a.digest]
+            assert len(targets) == reps * per, (len(targets), reps * per)
+            if client in ("raw", "rawGetDelete"):
+                seconds = raw_delete(
+                    pool, targets, fetch_first=client == "rawGetDelete"
+                )
+            elif client == "skopeo":
+                seconds = skopeo_delete(server.port, targets)
+            elif client == "python":
+                t = CountingTransport(server.url)
+                started = time.perf_counter()
+                report = registry.execute(plan.to_json(), t)
+                seconds = time.perf_counter() - started
+                assert report["counts"] == {"done": len(targets)}, report["counts"]
+                requests["python"] = count_methods(t.sent)
+            else:
+                with tempfile.NamedTemporaryFile(
+                    "w", suffix=".json", delete=False
+                ) as f:
+                    f.write(plan.to_json())
+                result = node("execute", server.url, f.name)
+                os.unlink(f.name)
+                assert result["outcomes"] == {"done": len(targets)}, result["outcomes"]
+                seconds = result["seconds"]
+                requests["node"] = result["requests"]
+            assert gone(pool, targets), f"{client} left planned manifests behind"
+            rows[client].append(len(targets) / seconds)
+    return {
+        "deletions": n,
+        "skopeoSample": sample,
+        "concurrency": CONCURRENCY,
+        "deletesPerSecond": rows,
+        "requests": requests,
+    }
+
+
+def count_methods(sent: list[tuple[str, str]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for method, _ in sent:
+        out[method] = out.get(method, 0) + 1
+    return out
+
+
+def crawl(
+    server: RegistryServer, pool: Pool, repos: int, tags: int, rounds: int
+) -> dict[str, Any]:
+    per_repo = tags // 2
+    push(pool, repos, per_repo, "crawl", tags_per_manifest=2)
+    rows: dict[str, list[float]] = {"raw": [], "python": [], "node": []}
+    result: dict[str, Any] = {
+        "repositories": repos,
+        "tagsPerRepository": tags,
+        "distinctManifests": repos * per_repo,
+    }
+    for _ in range(rounds):
+        t = CountingTransport(server.url)
+        started = time.perf_counter()
+        snapshot = registry.crawl(t)
+        seconds = time.perf_counter() - started
+        got = sum(
+            len(r["manifests"])
+            for r in snapshot["repositories"]
+            if r["name"].startswith("bench/crawl")
+        )
+        assert got == repos * per_repo, got
+        gets = [p for m, p in t.sent if m == "GET" and "/manifests/" in p]
+        result["python"] = {
+            "requests": count_methods(t.sent),
+            "manifestGets": len(gets),
+            "distinctManifestGets": len(set(gets)),
+        }
+        rows["python"].append(len(t.sent) / seconds)
+        n = node("crawl", server.url)
+        result["node"] = {"requests": n["requests"]}
+        rows["node"].append(sum(n["requests"].values()) / n["seconds"])
+
+        def replay(req: tuple[str, str]) -> int:
+            headers = {"Accept": ACCEPT} if "/manifests/" in req[1] else {}
+            return pool.request(req[0], req[1], headers=headers)[0]
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CONCURRENCY) as ex:
+            statuses = list(ex.map(replay, t.sent))
+        seconds = time.perf_counter() - started
+        assert all(s < 500 for s in statuses)
+        rows["raw"].append(len(t.sent) / seconds)
+    result["requestsPerSecond"] = rows
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--deletions", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--skopeo", type=int, default=100, help="deletions sampled for skopeo"
+    )
+    ap.add_argument("--repos", type=int, default=50)
+    ap.add_argument("--tags", type=int, default=200)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RegistryServer(Path(tmp))
+        server.start()
+        try:
+            pool = Pool(server.url.split("://")[1])
+            out = {
+                "execution": execution(
+                    server, pool, args.deletions, args.rounds, args.skopeo
+                ),
+                "crawl": crawl(server, pool, args.repos, args.tags, args.rounds),
+            }
+        finally:
+            server.stop()
+    Path(args.out).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
