@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -114,6 +114,16 @@ bench-smoke: python npm setup-browser setup-registry setup-bench
 
 test-rust: setup
 	$(CARGO) test --workspace
+	$(CARGO) test --quiet --release --manifest-path fuzz/Cargo.toml
+
+## fuzz: every fuzz target for FUZZ_SECONDS (default 600) each, with cargo fuzz (nightly)
+fuzz: setup
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	python3 fuzz/campaign.py
+
+## reliability: the full reliability campaign (docs/RELIABILITY.md)
+reliability: fuzz test-rust
 
 test-npm: npm setup-browser setup-registry
 	cd npm && node --test test/

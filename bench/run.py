@@ -458,6 +458,7 @@ def write_report(
         f"{wk['median']:.0f} ms. Target median < 50 ms: {verdict(e2e['median'] < 50)}."
     )
     w("")
+    w((ROOT / "bench" / "FINDINGS.md").read_text().rstrip())
     return "\n".join(L) + "\n"
 
 

@@ -22,7 +22,7 @@ pub fn next_link(header: Option<&str>, base_host: &str) -> Result<Option<String>
             continue;
         }
         if target.starts_with('/') {
-            return Ok(Some(target.to_owned()));
+            return api_path(target).map(Some).ok_or_else(|| bad(target));
         }
         let rest = target
             .strip_prefix("https://")
@@ -37,27 +37,34 @@ pub fn next_link(header: Option<&str>, base_host: &str) -> Result<Option<String>
                 ),
             });
         }
-        return Ok(Some(if path.is_empty() {
-            "/".into()
-        } else {
-            path.to_owned()
-        }));
+        return api_path(path).map(Some).ok_or_else(|| bad(target));
     }
     Ok(None)
+}
+
+/// `path` if it is a path of the registry's API (`/v2/…` or ACR's `/acr/v1/…`) and nothing
+/// else: not scheme-relative (`//host/…`), no `..` segment, no whitespace or control bytes.
+fn api_path(path: &str) -> Option<String> {
+    let api = path.starts_with("/v2/") || path.starts_with("/acr/v1/");
+    let clean = !path.contains("//")
+        && !path.split(['/', '?']).any(|seg| seg == "..")
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace());
+    (api && clean).then(|| path.to_owned())
 }
 
 /// The path and query of `location` (an upload `Location`) if it is relative or on the
 /// registry's own host.
 pub(crate) fn same_host(location: &str, base_host: &str) -> Option<String> {
     if location.starts_with('/') {
-        return Some(location.to_owned());
+        return api_path(location);
     }
     let rest = location
         .strip_prefix("https://")
         .or_else(|| location.strip_prefix("http://"))?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     host.eq_ignore_ascii_case(base_host)
-        .then(|| path.to_owned())
+        .then(|| api_path(path))
+        .flatten()
 }
 
 fn bad(target: &str) -> Error {
@@ -70,6 +77,29 @@ fn bad(target: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_outside_the_registry_api_are_refused() {
+        // Found by the headers fuzz target: a scheme-relative link names another host.
+        for target in [
+            "//evil.example.com/v2/x",
+            "/v2/../admin",
+            "/etc/passwd",
+            "/v2/a b",
+            "/v2/a\r\nX: y",
+        ] {
+            let h = format!("<{target}>; rel=\"next\"");
+            assert!(next_link(Some(&h), "r.io").is_err(), "{target}");
+        }
+        assert_eq!(
+            same_host("//evil.example.com/v2/x/blobs/uploads/1", "r.io"),
+            None
+        );
+        assert_eq!(
+            same_host("https://r.io/v2/x/blobs/uploads/1?a=b", "r.io").as_deref(),
+            Some("/v2/x/blobs/uploads/1?a=b")
+        );
+    }
 
     #[test]
     fn relative_and_absolute_next_links() {

@@ -5,12 +5,14 @@
 //! `python/` are short loops that send the requests (several at a time) and feed the answers
 //! back. Time is always passed in; nothing here sleeps, reads a clock or opens a socket.
 
+mod challenge;
 mod crawl;
 mod execute;
 mod link;
 
 use serde::{Deserialize, Serialize};
 
+pub use challenge::{parse_challenge, Challenge, MAX_CHALLENGE_LEN};
 pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour};
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use link::next_link;
