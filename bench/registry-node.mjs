@@ -1,12 +1,12 @@
 // The Node side of the registry benchmarks (bench/registry.py drives it):
-//   node bench/registry-node.mjs execute <url> <plan.json>
+//   node bench/registry-node.mjs execute <url> <plan.json> [journal.jsonl]
 //   node bench/registry-node.mjs crawl <url>
 // Prints one JSON line: seconds spent in the adapter (module loading excluded), requests by
 // method, and the report's outcome counts or the snapshot's size.
 import { readFileSync } from 'node:fs';
 import { Transport, crawl, execute } from '../npm/registry.js';
 
-const [mode, url, planPath] = process.argv.slice(2);
+const [mode, url, planPath, journalPath] = process.argv.slice(2);
 const requests = {};
 const counting = (input, init) => {
   const method = init?.method ?? 'GET';
@@ -17,9 +17,9 @@ const transport = new Transport(url, { fetch: counting });
 const started = performance.now();
 let result;
 if (mode === 'execute') {
-  const report = await execute(JSON.parse(readFileSync(planPath, 'utf8')), transport);
+  const report = await execute(JSON.parse(readFileSync(planPath, 'utf8')), transport, { journalPath });
   const seconds = (performance.now() - started) / 1000;
-  result = { seconds, requests, outcomes: report.counts };
+  result = { seconds, requests, outcomes: report.counts, report };
 } else if (mode === 'crawl') {
   const snapshot = await crawl(transport);
   const seconds = (performance.now() - started) / 1000;

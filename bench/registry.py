@@ -19,7 +19,6 @@ concurrency.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import subprocess
@@ -35,89 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python" / "tests"))
 
 import regprune
-from registry_fixture import ACCEPT, OCI_MANIFEST, RegistryServer, sha
+from registry_fixture import ACCEPT, Pool, RegistryServer, push
 from regprune import registry
 
 CONCURRENCY = registry.DEFAULT_CONCURRENCY
-
-
-class Pool:
-    """Keep-alive connections, one per worker thread: the raw client."""
-
-    def __init__(self, netloc: str) -> None:
-        self.netloc = netloc
-        self.local = threading.local()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = self.local.conn = http.client.HTTPConnection(self.netloc, timeout=60)
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-
-
-def upload(pool: Pool, repo: str, data: bytes) -> dict[str, Any]:
-    status, headers, _ = pool.request("POST", f"/v2/{repo}/blobs/uploads/")
-    assert status == 202, status
-    loc = headers["location"].split("://", 1)[-1]
-    loc = loc[loc.index("/") :] if not loc.startswith("/") else loc
-    sep = "&" if "?" in loc else "?"
-    status, _, _ = pool.request(
-        "PUT",
-        f"{loc}{sep}digest={sha(data)}",
-        data,
-        {"Content-Type": "application/octet-stream"},
-    )
-    assert status == 201, status
-    return {
-        "mediaType": "application/octet-stream",
-        "digest": sha(data),
-        "size": len(data),
-    }
-
-
-def push(
-    pool: Pool, repos: int, per_repo: int, salt: str, tags_per_manifest: int = 0
-) -> int:
-    """Pushes ``per_repo`` distinct manifests into each of ``repos`` repositories (sharing one
-    config and one layer per repository), untagged or with tags; returns the count."""
-
-    def one_repo(r: int) -> None:
-        repo = f"bench/{salt}-{r}"
-        config = upload(pool, repo, json.dumps({"os": "linux", "salt": salt}).encode())
-        layer = upload(pool, repo, f"layer {salt} {r}".encode())
-        for i in range(per_repo):
-            doc = {
-                "schemaVersion": 2,
-                "mediaType": OCI_MANIFEST,
-                "config": {
-                    **config,
-                    "mediaType": "application/vnd.oci.image.config.v1+json",
-                },
-                "layers": [layer],
-                "annotations": {"n": f"{salt}-{r}-{i}"},
-            }
-            data = json.dumps(doc, separators=(",", ":")).encode()
-            refs = [f"t{i}-{k}" for k in range(tags_per_manifest)] or [sha(data)]
-            for ref in refs:
-                status, _, body = pool.request(
-                    "PUT",
-                    f"/v2/{repo}/manifests/{ref}",
-                    data,
-                    {"Content-Type": OCI_MANIFEST},
-                )
-                assert status == 201, (status, body)
-
-    with ThreadPoolExecutor(16) as ex:
-        list(ex.map(one_repo, range(repos)))
-    return repos * per_repo
 
 
 def plan_deletion(server: RegistryServer, netloc: str, prefix: str) -> regprune.Plan:

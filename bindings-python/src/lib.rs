@@ -72,8 +72,7 @@ impl ParsedSnapshot {
         let operation: Operation = parse(py, operation, Some("operation"))?;
         let options: PlanOptions = parse(py, options, None)?;
         let snapshot = &self.snapshot;
-        let plan =
-            py.detach(|| regprune_core::plan(snapshot, &operation, &options).map(|p| p.to_json()));
+        let plan = py.detach(|| regprune_core::plan_json(snapshot, &operation, &options));
         core(py, plan)
     }
 

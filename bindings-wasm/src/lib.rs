@@ -83,7 +83,9 @@ impl ParsedSnapshot {
     /// Plans and returns the plan's JSON text exactly as the core writes it.
     #[wasm_bindgen(js_name = planJson)]
     pub fn plan_json(&self, operation: JsValue, options: JsValue) -> Result<String, JsValue> {
-        Ok(plan_with(&self.snapshot, operation, options)?.to_json())
+        let operation: Operation = from_js(operation, Some("operation"))?;
+        let options: PlanOptions = from_js(options, None)?;
+        regprune_core::plan_json(&self.snapshot, &operation, &options).map_err(|e| js_error(&e))
     }
 
     /// The reclaim of `plan`'s actions against this snapshot.

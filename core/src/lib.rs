@@ -53,7 +53,7 @@ pub use pattern::BACKTRACK_LIMIT;
 pub use plan::{
     Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
 };
-pub use planner::plan;
+pub use planner::{plan, plan_json};
 pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
 pub use reclaim::{reclaim, Reclaim, RepositoryReclaim, Shared, SharedWith};
 pub use render::{confirmation, human_bytes, render_text};

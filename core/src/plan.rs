@@ -267,6 +267,23 @@ impl Plan {
             .is_some_and(|d| *d == self.canonical_digest())
     }
 
+    /// Seals the plan and returns its JSON, serializing it once: the canonical bytes are
+    /// hashed, and the digest is appended as the last member (where [`Plan::to_json`] writes
+    /// it), so the result equals `to_json()` after `seal()`.
+    ///
+    /// # Panics
+    /// Never: every field of a plan serializes to JSON, as a `}`-terminated object.
+    pub fn seal_to_json(&mut self) -> String {
+        let mut bytes = serde_json::to_vec(&Unsealed(self)).expect("a plan always serializes");
+        let digest = Digest::sha256(&bytes);
+        assert_eq!(bytes.pop(), Some(b'}'), "a plan serializes as an object");
+        bytes.extend_from_slice(b",\"digest\":\"");
+        bytes.extend_from_slice(digest.to_string().as_bytes());
+        bytes.extend_from_slice(b"\"}");
+        self.digest = Some(digest);
+        String::from_utf8(bytes).expect("serde_json writes UTF-8")
+    }
+
     /// The plan as JSON (the contract shared by Rust, Python and JavaScript).
     ///
     /// # Panics
@@ -348,6 +365,31 @@ mod tests {
             assert_eq!(p.canonical_json(), serde_json::to_vec(&unsealed).unwrap());
             assert_eq!(p.digest, Some(Digest::sha256(&p.canonical_json())));
             assert!(p.verify());
+        }
+    }
+
+    #[test]
+    fn one_pass_json_is_the_sealed_plan_as_json() {
+        let s = generate(&GeneratorOptions {
+            seed: 5,
+            manifests: 400,
+            repositories: None,
+        });
+        let now = PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000));
+        for op in [
+            r#"{"op": "deleteUntagged"}"#,
+            r#"{"op": "acrPurge", "filter": [".*:.*"], "ago": "30d", "untagged": true}"#,
+        ] {
+            let op = Operation::from_json(op.as_bytes()).unwrap();
+            let sealed = plan(&s, &op, &now).unwrap();
+            let text = crate::plan_json(&s, &op, &now).unwrap();
+            assert_eq!(text, sealed.to_json());
+            let mut p = sealed.clone();
+            p.registry = Some("r.io".into());
+            p.pinned.clear();
+            let one_pass = p.clone().seal_to_json();
+            p.seal();
+            assert_eq!(one_pass, p.to_json());
         }
     }
 }

@@ -18,6 +18,22 @@ use crate::snapshot::{lock_of, Snapshot};
 ///
 /// The result is deterministic: the same inputs give a byte-identical plan and digest.
 pub fn plan(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
+    let mut plan = unsealed(snapshot, operation, options)?;
+    plan.seal();
+    Ok(plan)
+}
+
+/// [`plan()`], written as JSON: the same bytes as `plan(..)?.to_json()`, but the plan is
+/// serialized once, for its digest and its text together (a large plan is tens of MB).
+pub fn plan_json(
+    snapshot: &Snapshot,
+    operation: &Operation,
+    options: &PlanOptions,
+) -> Result<String> {
+    Ok(unsealed(snapshot, operation, options)?.seal_to_json())
+}
+
+fn unsealed(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
     let graph = Graph::build(snapshot)?;
     let selection = select::select(&graph, operation, options)?;
     let echo = selection.echo.clone().unwrap_or_else(|| operation.clone());
@@ -113,7 +129,7 @@ pub(crate) fn assemble(
     draft.retained.sort_by(|a, b| {
         (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))
     });
-    let mut plan = Plan {
+    Plan {
         version: PLAN_VERSION,
         registry: g.snapshot.registry.clone(),
         operation,
@@ -124,9 +140,7 @@ pub(crate) fn assemble(
         reclaim: reclaim::compute(g, &res.deleted, &untagged),
         warnings: draft.warnings,
         digest: None,
-    };
-    plan.seal();
-    plan
+    }
 }
 
 /// Turns the per-manifest actions of a repository asked to go as a whole into one

@@ -29,6 +29,10 @@ struct Registry {
     /// How many 503s were injected.
     injected: u64,
     manifest_gets: BTreeMap<Digest, u64>,
+    /// Rewrites answers: a hostile or broken registry.
+    tamper: Option<Box<dyn FnMut(&Request, Response) -> Response>>,
+    /// Every DELETE that reached the registry.
+    deletes: Vec<String>,
 }
 
 impl Registry {
@@ -71,6 +75,17 @@ impl Registry {
     }
 
     fn serve(&mut self, req: &Request) -> Response {
+        if req.method == Method::Delete {
+            self.deletes.push(req.path.clone());
+        }
+        let response = self.answer(req);
+        match self.tamper.as_mut() {
+            Some(tamper) => tamper(req, response),
+            None => response,
+        }
+    }
+
+    fn answer(&mut self, req: &Request) -> Response {
         self.seen += 1;
         if self.fail_every > 0 && self.seen % self.fail_every == 0 {
             self.injected += 1;
@@ -785,4 +800,141 @@ fn acr_a_manifest_newly_listed_by_an_index_is_drift() {
     let o = outcome(&report, &d["v2"]);
     assert_eq!(o.outcome, OutcomeKind::Skipped, "{report:?}");
     assert!(acr.inner.repos["app"].1.contains_key(&d["v2"]));
+}
+
+/// Crawls `reg` to the end or to its first error.
+fn try_crawl(reg: &mut Registry) -> regprune_core::Result<Snapshot> {
+    let mut c = Crawl::new(
+        serde_json::from_value::<CrawlOptions>(json!({"registry": "localhost:5000"})).unwrap(),
+    );
+    let mut now = 0.0;
+    let mut requests = 0;
+    while !c.is_done() {
+        let Some(req) = c.next_request(now) else {
+            now = c.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        };
+        requests += 1;
+        assert!(requests < 10_000, "the crawl does not end");
+        let resp = reg.serve(&req);
+        c.handle_response(req.id, &resp, now)?;
+    }
+    c.snapshot()
+}
+
+fn with_header(mut r: Response, name: &str, value: &str) -> Response {
+    r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    r.headers.push((name.into(), value.into()));
+    r
+}
+
+#[test]
+fn hostile_registries_get_clear_errors_and_no_deletion() {
+    type Tamper = Box<dyn FnMut(&Request, Response) -> Response>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "an endless pagination loop",
+            Box::new(|req: &Request, r: Response| {
+                if req.path.contains("_catalog") {
+                    with_header(r, "Link", "</v2/_catalog?n=100&last=a>; rel=\"next\"")
+                } else {
+                    r
+                }
+            }),
+            "loops",
+        ),
+        (
+            "a next page on another host",
+            Box::new(|req: &Request, r: Response| {
+                if req.path.contains("_catalog") {
+                    with_header(
+                        r,
+                        "Link",
+                        "<https://evil.example.com/v2/_catalog?n=1>; rel=\"next\"",
+                    )
+                } else {
+                    r
+                }
+            }),
+            "another host",
+        ),
+        (
+            "malformed JSON",
+            Box::new(|req: &Request, mut r: Response| {
+                if req.path.contains("tags/list") {
+                    r.body = b"{\"tags\": [\"v1\",".to_vec();
+                }
+                r
+            }),
+            "tags",
+        ),
+        (
+            "an oversized listing",
+            Box::new(|req: &Request, mut r: Response| {
+                if req.path.contains("_catalog") {
+                    r.body = vec![b' '; (64 << 20) + 1];
+                }
+                r
+            }),
+            "limit",
+        ),
+        (
+            "manifest bytes that do not match their digest",
+            Box::new(|req: &Request, mut r: Response| {
+                if req.method == Method::Get && req.path.contains("/manifests/") {
+                    r.body.push(b' ');
+                }
+                r
+            }),
+            "hash to",
+        ),
+        (
+            "a wrong Docker-Content-Digest",
+            Box::new(|req: &Request, r: Response| {
+                if req.path.contains("/manifests/") {
+                    with_header(
+                        r,
+                        "Docker-Content-Digest",
+                        &Digest::sha256(b"other").to_string(),
+                    )
+                } else {
+                    r
+                }
+            }),
+            "inconsistent",
+        ),
+    ];
+    for (what, tamper, expected) in cases {
+        let (mut reg, _) = Registry::fixture();
+        reg.tamper = Some(tamper);
+        let err = try_crawl(&mut reg).expect_err(what);
+        assert!(err.to_string().contains(expected), "{what}: {err}");
+        assert!(reg.deletes.is_empty(), "{what}: nothing is deleted");
+    }
+}
+
+#[test]
+fn an_execution_never_deletes_what_it_could_not_verify() {
+    // The registry serves other bytes under the planned digest while the plan executes.
+    let (mut reg, _) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "purge", "filter": [".*:.*"], "ago": "0d", "untagged": true}),
+    );
+    assert!(!p.actions.is_empty());
+    reg.tamper = Some(Box::new(|req: &Request, mut r: Response| {
+        if req.method == Method::Get && req.path.contains("/manifests/sha256:") {
+            r.body.extend_from_slice(b"\n");
+        }
+        r
+    }));
+    let (report, _) = execute(&mut reg, &p);
+    assert!(reg.deletes.is_empty(), "{:?}", reg.deletes);
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| o.outcome == regprune_core::http::OutcomeKind::Failed),
+        "{report:?}"
+    );
 }

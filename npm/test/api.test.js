@@ -109,3 +109,10 @@ test('the package version follows the Rust workspace', () => {
   assert.equal(pkg.version, cargo.match(/^version = "(.+)"/m)[1]);
   assert.equal(regprune.VERSION, pkg.version);
 });
+
+test('deeply nested documents are typed errors, not crashes', () => {
+  for (const doc of ['['.repeat(200_000), `{"repositories":${'['.repeat(100_000)}`]) {
+    assert.throws(() => regprune.plan(doc, { op: 'deleteUntagged' }), regprune.InvalidJsonError);
+  }
+  assert.throws(() => regprune.importSnapshot(`{"format":"acrApi","bodies":[${'['.repeat(100_000)}]`), regprune.InvalidJsonError);
+});

@@ -122,3 +122,13 @@ def test_naive_datetime_is_refused(example: Path) -> None:
 
     with pytest.raises(regprune.InvalidTimestampError):
         regprune.plan(example, {"op": "deleteUntagged"}, now=datetime.datetime(2026, 1, 1))
+
+
+def test_deeply_nested_documents_are_typed_errors_not_crashes() -> None:
+    deep_value = b'{"format":"acrApi","bodies":[' + b"[" * 100_000 + b"]"
+    for doc in [b"[" * 200_000, b'{"repositories":' + b"[" * 100_000, deep_value]:
+        with pytest.raises(regprune.errors.InvalidJsonError):
+            if doc.startswith(b'{"format"'):
+                regprune.import_snapshot(doc)
+            else:
+                regprune.plan(doc, {"op": "deleteUntagged"})

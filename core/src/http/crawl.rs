@@ -133,6 +133,8 @@ pub struct Crawl {
     flavour: Flavour,
     /// ACR listing bodies, in the order received (the ACR importer reads them).
     acr_bodies: Vec<serde_json::Value>,
+    /// Every page a `Link` header sent the crawl to: a page named twice is a loop.
+    pages: HashSet<String>,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -141,6 +143,21 @@ fn enc(repo: &RepositoryName) -> &str {
 }
 
 impl Crawl {
+    /// The next page of a listing, refused when the registry already sent the crawl there
+    /// (a pagination loop would otherwise never end).
+    fn next_page(&mut self, r: &Response, where_: &str) -> Result<Option<String>> {
+        let Some(next) = next_link(r.header("link"), &self.opts.registry)? else {
+            return Ok(None);
+        };
+        if !self.pages.insert(next.clone()) {
+            return Err(fail(
+                where_,
+                format!("the registry's pagination loops: {next} was already listed"),
+            ));
+        }
+        Ok(Some(next))
+    }
+
     /// Starts a crawl.
     pub fn new(opts: CrawlOptions) -> Crawl {
         let mut c = Crawl {
@@ -157,6 +174,7 @@ impl Crawl {
             progress: CrawlProgress::default(),
             flavour: opts.flavour,
             acr_bodies: Vec::new(),
+            pages: HashSet::new(),
             opts,
         };
         match c.flavour {
@@ -345,7 +363,7 @@ impl Crawl {
                 for repo in body.repositories.unwrap_or_default() {
                     self.add_repository(repo);
                 }
-                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                if let Some(next) = self.next_page(r, &where_)? {
                     self.push(Job::Catalog(next));
                 }
             }
@@ -358,7 +376,7 @@ impl Crawl {
                 for tag in body.tags.unwrap_or_default() {
                     self.push(Job::HeadTag(repo.clone(), tag));
                 }
-                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                if let Some(next) = self.next_page(r, &where_)? {
                     self.push(Job::Tags(repo, next));
                 }
             }
@@ -386,6 +404,16 @@ impl Crawl {
             }
             Job::Manifest(_, digest) => {
                 if r.status == 404 {
+                    let tagged = self
+                        .repos
+                        .values()
+                        .any(|s| s.tags.values().any(|d| *d == digest));
+                    if tagged {
+                        return Err(fail(
+                            &where_,
+                            format!("a tag resolved to {digest} (Docker-Content-Digest), but the registry has no such manifest: its answers are inconsistent, or it changed during the crawl; crawl again"),
+                        ));
+                    }
                     self.waiting.remove(&digest);
                     return Ok(()); // a child or referrer that is gone: the index is broken already
                 }
@@ -435,7 +463,7 @@ impl Crawl {
                 for repo in body.repositories.unwrap_or_default() {
                     self.add_repository(repo);
                 }
-                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                if let Some(next) = self.next_page(r, where_)? {
                     self.push(Job::AcrCatalog(next));
                 }
             }
@@ -445,7 +473,7 @@ impl Crawl {
                 ok(r, where_)?;
                 let body: serde_json::Value = json(r, where_)?;
                 self.acr_bodies.push(body);
-                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                if let Some(next) = self.next_page(r, where_)? {
                     self.push(Job::AcrTags(repo, next));
                 }
             }
@@ -457,7 +485,7 @@ impl Crawl {
                     self.need(&repo, m.digest);
                 }
                 self.acr_bodies.push(body);
-                if let Some(next) = next_link(r.header("link"), &self.opts.registry)? {
+                if let Some(next) = self.next_page(r, where_)? {
                     self.push(Job::AcrManifests(repo, next));
                 }
             }

@@ -1,0 +1,97 @@
+//! Hostile names, tags, digests and documents are refused with typed errors before any URL is
+//! built or any plan made.
+
+use regprune_core::{Digest, Error, ImageReference, Plan, RepositoryName, Snapshot, TagName};
+
+const HOSTILE: &[&str] = &[
+    "../etc",
+    "app/../../x",
+    "a%2Fb",
+    "app?x=1",
+    "app#frag",
+    "app name",
+    "app\nX-Header: 1",
+    "app\r",
+    "app\u{0}",
+    "app\u{7f}",
+    "аpp",
+    /* Cyrillic а */ "app\u{2044}x", /* fraction slash */
+    "app\u{ff0f}x",
+    /* fullwidth solidus */ "app\u{200b}",
+    /* zero-width space */ "",
+    "/app",
+    "app/",
+    "app//x",
+    "APP",
+];
+
+#[test]
+fn hostile_repository_names_tags_and_digests_are_refused() {
+    for bad in HOSTILE {
+        assert!(RepositoryName::parse(bad).is_none(), "repository {bad:?}");
+        assert!(
+            TagName::parse(bad).is_none() || bad.chars().all(|c| c.is_ascii_alphanumeric()),
+            "tag {bad:?}"
+        );
+        assert!(
+            ImageReference::parse(&format!("{bad}:v1")).is_none(),
+            "reference {bad:?}:v1"
+        );
+    }
+    assert!(
+        RepositoryName::parse(&"a".repeat(300)).is_none(),
+        "overlong repository"
+    );
+    assert!(TagName::parse(&"a".repeat(129)).is_none(), "overlong tag");
+    for bad in [
+        "v1/../x",
+        "v1?x",
+        "v1#x",
+        "v 1",
+        "v1\n",
+        "-v1",
+        ".v1",
+        "v\u{0131}",
+    ] {
+        assert!(TagName::parse(bad).is_none(), "tag {bad:?}");
+    }
+    for bad in [
+        "sha256:../../etc/passwd",
+        &format!("sha256:{}", "A".repeat(64)),
+        &format!("sha256:{}%2F", "a".repeat(62)),
+        &format!("sha256:{}?", "a".repeat(63)),
+        &format!("sha256:{}", "a".repeat(65)),
+        &format!("sha256:{}\u{0430}", "a".repeat(63)),
+        "sha256:",
+        "md5:x/../y",
+    ] {
+        assert!(Digest::parse(bad).is_none(), "digest {bad:?}");
+    }
+}
+
+#[test]
+fn a_plan_naming_a_hostile_repository_never_reaches_a_url() {
+    let plan = format!(
+        r#"{{"version":1,"operation":{{"op":"deleteUntagged"}},"now":"2026-01-01T00:00:00Z","actions":[{{"type":"deleteManifest","repository":"../../v2/other","digest":"sha256:{}","tags":[],"reason":{{"code":"untagged","message":"x"}}}}],"retained":[],"reclaim":{{"exact":true,"manifests":1,"tags":0,"totalBytes":0,"blobBytes":0,"blobCount":0,"manifestBytes":0,"byRepository":[],"shared":{{"bytes":0,"blobCount":0,"with":[]}}}},"warnings":[]}}"#,
+        "a".repeat(64)
+    );
+    let err = Plan::from_json(plan.as_bytes()).expect_err("refused");
+    assert!(
+        matches!(err, Error::InvalidRepositoryName { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.path(), "actions[0].repository");
+}
+
+#[test]
+fn deeply_nested_and_broken_documents_are_typed_errors() {
+    for doc in [
+        "[".repeat(100_000),
+        format!("{{\"repositories\":{}", "[".repeat(10_000)),
+        "{".into(),
+        "\u{feff}{}".into(),
+    ] {
+        let err = Snapshot::from_json(doc.as_bytes()).expect_err("refused");
+        assert_eq!(err.code(), "invalid_json", "{err}");
+    }
+}
