@@ -18,6 +18,9 @@ type Repo = (
     BTreeMap<Digest, (Vec<u8>, String)>,
 );
 
+/// Rewrites a registry's answer to a request.
+type Tamper = Box<dyn FnMut(&Request, Response) -> Response>;
+
 /// A tiny Distribution registry: repositories of manifests and tags, registry-wide blobs.
 #[derive(Default)]
 struct Registry {
@@ -30,7 +33,7 @@ struct Registry {
     injected: u64,
     manifest_gets: BTreeMap<Digest, u64>,
     /// Rewrites answers: a hostile or broken registry.
-    tamper: Option<Box<dyn FnMut(&Request, Response) -> Response>>,
+    tamper: Option<Tamper>,
     /// Every DELETE that reached the registry.
     deletes: Vec<String>,
 }
@@ -830,7 +833,6 @@ fn with_header(mut r: Response, name: &str, value: &str) -> Response {
 
 #[test]
 fn hostile_registries_get_clear_errors_and_no_deletion() {
-    type Tamper = Box<dyn FnMut(&Request, Response) -> Response>;
     let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "an endless pagination loop",

@@ -30,7 +30,7 @@ from regprune import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-from faultproxy import SECRET_TOKEN_PREFIX, FaultProxy  # noqa: E402
+from faultproxy import SECRET_TOKEN_PREFIX, FaultProxy
 
 CAMPAIGN = os.environ.get("REGPRUNE_FAULT_CAMPAIGN") == "1"
 CASES = (
