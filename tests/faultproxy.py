@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -61,7 +62,11 @@ class FaultProxy:
         seed: int,
         faults: tuple[str, ...] = FAULTS,
         slow: float = 0.2,
+        hook: Callable[[str, str], None] | None = None,
     ) -> None:
+        # ``hook(method, path)`` runs before each request is handled: a second client can act
+        # at a chosen moment of the conversation (tests of races).
+        self.hook = hook
         self.upstream = urllib.parse.urlsplit(upstream).netloc
         self.rate = rate
         self.rng = random.Random(seed)
@@ -157,6 +162,8 @@ class FaultProxy:
                         json.dumps({"token": token}).encode(),
                     )
                     return
+                if proxy.hook is not None:
+                    proxy.hook(self.command, self.path)
                 auth = self.headers.get("Authorization")
                 if auth:
                     with proxy.lock:

@@ -87,6 +87,19 @@ pub fn acr_command(data: &[u8]) {
     }
 }
 
+/// A registry of a few manifests: filters are matched against every tag, and the backtrack
+/// limit makes a hostile regex cost up to a million steps per tag.
+fn tiny() -> &'static Snapshot {
+    static S: OnceLock<Snapshot> = OnceLock::new();
+    S.get_or_init(|| {
+        generate(&GeneratorOptions {
+            seed: 4,
+            manifests: 6,
+            repositories: Some(1),
+        })
+    })
+}
+
 /// `--filter` regexes and `--ago` durations (acr's Go syntax, ISO 8601), and policy globs.
 pub fn filters_durations(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -101,7 +114,7 @@ pub fn filters_durations(data: &[u8]) {
     ];
     for op in ops {
         if let Ok(op) = Operation::from_json(op.to_string().as_bytes()) {
-            let _ = plan(registry(), &op, &now());
+            let _ = plan(tiny(), &op, &now());
         }
     }
 }

@@ -160,6 +160,8 @@ enum Job {
 
 #[derive(Default)]
 struct RepoState {
+    /// Its re-listing was sent (OCI lists a repository only shortly before its deletions).
+    started: bool,
     listed: bool,
     pending_heads: usize,
     current: BTreeMap<TagName, Option<Digest>>,
@@ -193,6 +195,8 @@ pub struct Execute {
     plan_digest: Option<Digest>,
     steps: Vec<Step>,
     repos: BTreeMap<RepositoryName, RepoState>,
+    /// Repositories in plan order.
+    order: Vec<RepositoryName>,
     queue: VecDeque<(Job, u32, f64)>,
     in_flight: HashMap<u64, (Job, u32)>,
     next_id: u64,
@@ -261,6 +265,7 @@ impl Execute {
             plan_digest: plan.digest.clone(),
             steps,
             repos: BTreeMap::new(),
+            order: Vec::new(),
             queue: VecDeque::new(),
             in_flight: HashMap::new(),
             next_id: 1,
@@ -278,6 +283,11 @@ impl Execute {
 
     /// Starts once the flavour is known: OCI re-lists each repository's tags first; ACR
     /// re-checks each target on its own.
+    ///
+    /// On OCI the re-listing is the only drift check (the API has no conditional delete), so
+    /// it happens as late as it can: a repository is listed when the repositories before it
+    /// have at most `LOOKAHEAD` deletions left, and a change another client makes meanwhile
+    /// to a repository not reached yet is seen and skipped.
     fn begin(&mut self) {
         let repos: Vec<RepositoryName> = self.steps.iter().map(|s| s.repo.clone()).collect();
         for r in repos {
@@ -285,13 +295,39 @@ impl Execute {
                 continue;
             }
             self.repos.insert(r.clone(), RepoState::default());
-            let job = if self.flavour == Flavour::Acr {
+            self.order.push(r.clone());
+            if self.flavour == Flavour::Acr {
                 // ACR lists every manifest with the children of each index: one listing shows
                 // whether an index that stays now lists a planned manifest.
-                Job::AcrManifests(r.clone(), format!("/acr/v1/{r}/_manifests?n=100"))
-            } else {
-                Job::Tags(r.clone(), format!("/v2/{r}/tags/list"))
-            };
+                let job = Job::AcrManifests(r.clone(), format!("/acr/v1/{r}/_manifests?n=100"));
+                self.queue.push_back((job, 1, 0.0));
+                if let Some(rs) = self.repos.get_mut(&r) {
+                    rs.started = true;
+                }
+            }
+        }
+        self.list_ahead();
+    }
+
+    /// Starts the re-listing of the next repositories (OCI) while few deletions are left in
+    /// the ones already started.
+    fn list_ahead(&mut self) {
+        const LOOKAHEAD: usize = 8;
+        while let Some(next) = self.order.iter().find(|r| !self.repos[*r].started).cloned() {
+            let open = self
+                .steps
+                .iter()
+                .filter(|s| {
+                    self.repos[&s.repo].started && !matches!(s.state, StepState::Finished(..))
+                })
+                .count();
+            if open > LOOKAHEAD {
+                return;
+            }
+            if let Some(rs) = self.repos.get_mut(&next) {
+                rs.started = true;
+            }
+            let job = Job::Tags(next.clone(), format!("/v2/{next}/tags/list"));
             self.queue.push_back((job, 1, 0.0));
         }
     }
@@ -299,6 +335,9 @@ impl Execute {
     /// The next request to send at `now`. A request that deletes carries its journal entry
     /// in `take_journal()`: write it durably before sending the request.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
+        if self.flavour != Flavour::Auto {
+            self.list_ahead();
+        }
         self.schedule();
         let i = self.queue.iter().position(|(_, _, t)| *t <= now)?;
         let (job, attempt, _) = self.queue.remove(i)?;
@@ -561,6 +600,23 @@ impl Execute {
             let planned = s.whole_repository || s.tags.contains(tag);
             if now.as_ref() == Some(digest) && !planned {
                 return Some((OutcomeKind::Skipped, format!("drift: the tag {tag:?} now points at it, and the plan does not delete that tag")));
+            }
+        }
+        // A referrer attached by the tag convention (`sha256-<hex>.sig`) since the plan: it
+        // would be left pointing at nothing.
+        let referrer_tag = format!("sha256-{}", digest.encoded());
+        let from = TagName::parse(&referrer_tag);
+        for (tag, now) in from.iter().flat_map(|from| rs.current.range(from..)) {
+            if !tag.as_str().starts_with(&referrer_tag) {
+                break;
+            }
+            let goes = now.as_ref().is_some_and(|r| {
+                self.steps.iter().any(|o| {
+                    o.repo == s.repo && o.digest.as_ref() == Some(r) && o.kind != ActionType::Untag
+                })
+            });
+            if !goes && !s.whole_repository {
+                return Some((OutcomeKind::Skipped, format!("drift: {tag:?} (a signature, SBOM or attestation by tag) refers to it now, and the plan does not delete it")));
             }
         }
         for tag in &s.tags {

@@ -1,0 +1,114 @@
+"""Drift while `execute` runs, against the real registry: when the first DELETE arrives, a
+second client pushes a new tag onto a planned manifest, attaches a signature to another by
+the `sha256-<hex>.sig` tag convention, and moves a planned tag to a manifest that stays. Each
+such item must be skipped and reported, never deleted, by both adapters. (Locks exist on ACR
+only; the in-memory ACR registry of core/tests/http.rs covers new locks.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from registry_fixture import OCI_MANIFEST, Pool, RegistryServer, sha, upload
+
+import regprune
+from regprune import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from faultproxy import FaultProxy
+
+
+def image(pool: Pool, repo: str, n: str) -> tuple[bytes, str]:
+    config = upload(pool, repo, json.dumps({"os": "linux"}).encode())
+    layer = upload(pool, repo, b"layer")
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {**config, "mediaType": "application/vnd.oci.image.config.v1+json"},
+        "layers": [layer],
+        "annotations": {"n": n},
+    }
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    return data, sha(data)
+
+
+def put(pool: Pool, repo: str, ref: str, data: bytes) -> None:
+    status, _, body = pool.request(
+        "PUT", f"/v2/{repo}/manifests/{ref}", data, {"Content-Type": OCI_MANIFEST}
+    )
+    assert status == 201, (status, body)
+
+
+def run(adapter: str, plan: regprune.Plan, url: str, tmp: Path) -> dict[str, Any]:
+    if adapter == "python":
+        return registry.execute(plan.to_json(), registry.Transport(url))
+    path = tmp / "plan.json"
+    path.write_text(plan.to_json())
+    out = subprocess.run(
+        ["node", str(ROOT / "bench" / "registry-node.mjs"), "execute", url, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)["report"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("adapter", ["python", "node"])
+def test_changes_made_while_executing_are_skipped_not_deleted(tmp_path: Path, adapter: str) -> None:
+    (tmp_path / "registry").mkdir()
+    server = RegistryServer(tmp_path / "registry")
+    server.start()
+    try:
+        pool = Pool(server.url.split("://")[1])
+        a, b = f"race/{adapter}-a", f"race/{adapter}-b"
+        for i in range(60):
+            put(pool, a, image(pool, a, f"a{i}")[1], image(pool, a, f"a{i}")[0])
+        b1, b1d = image(pool, b, "b1")
+        b2, b2d = image(pool, b, "b2")
+        c1, c1d = image(pool, b, "c1")
+        k, kd = image(pool, b, "k")
+        sig, sigd = image(pool, b, "signature")
+        put(pool, b, b1d, b1)
+        put(pool, b, b2d, b2)
+        put(pool, b, "old-1", c1)
+        put(pool, b, "keep", k)
+        snapshot = registry.read_storage(server.storage)
+        plan = regprune.plan(
+            snapshot, {"op": "purge", "filter": ["race/.*:^old-.*"], "ago": "0d", "untagged": True}
+        )
+        planned = {a.digest for a in plan.actions}
+        assert {b1d, b2d, c1d} <= planned and kd not in planned
+
+        fired = []
+
+        def second_client(method: str, path: str) -> None:
+            if method == "DELETE" and not fired:
+                fired.append(path)
+                put(pool, b, "new", b1)  # a new tag on a planned manifest
+                put(pool, b, f"sha256-{b2d.split(':')[1]}.sig", sig)  # a signature by tag
+                put(pool, b, "old-1", k)  # the planned tag moves to a manifest that stays
+
+        proxy = FaultProxy(server.url, 0.0, 1, hook=second_client).start()
+        try:
+            report = run(adapter, plan, proxy.url, tmp_path)
+        finally:
+            proxy.stop()
+        assert fired and f"/v2/{a}/" in fired[0], "the race happened during the execution"
+        outcome = {o["target"].split("@")[-1]: o for o in report["outcomes"]}
+        for d in (b1d, b2d, c1d):
+            assert outcome[d]["outcome"] == "skipped", outcome[d]
+            assert "drift" in outcome[d]["detail"]
+        present = {
+            m["digest"]
+            for r in registry.read_storage(server.storage)["repositories"]
+            for m in r["manifests"]
+        }
+        assert {b1d, b2d, c1d, kd, sigd} <= present, "nothing a second client changed is deleted"
+        assert not (planned - {b1d, b2d, c1d}) & present, "everything else planned is gone"
+    finally:
+        server.stop()
