@@ -20,6 +20,7 @@ Use as a library (``FaultProxy(upstream, rate, seed).start()``) or from the comm
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import random
@@ -63,7 +64,13 @@ class FaultProxy:
         faults: tuple[str, ...] = FAULTS,
         slow: float = 0.2,
         hook: Callable[[str, str], None] | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
+        # With ``credentials``, the proxy is a token-protected registry: every request needs a
+        # Bearer token from its /token endpoint, which takes those Basic credentials and
+        # records the scope each token was asked for.
+        self.credentials = credentials
+        self.scopes: list[str] = []
         # ``hook(method, path)`` runs before each request is handled: a second client can act
         # at a chosen moment of the conversation (tests of races).
         self.hook = hook
@@ -152,6 +159,20 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if self.path.startswith("/token") and proxy.credentials is not None:
+                    user, password = proxy.credentials
+                    basic = (
+                        "Basic "
+                        + base64.b64encode(f"{user}:{password}".encode()).decode()
+                    )
+                    if self.headers.get("Authorization") != basic:
+                        self._answer(401, {}, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+                        return
+                    query = dict(
+                        urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)
+                    )
+                    with proxy.lock:
+                        proxy.scopes.append(query.get("scope", ""))
                 if self.path.startswith("/token"):
                     with proxy.lock:
                         token = f"{SECRET_TOKEN_PREFIX}{len(proxy.tokens_issued)}"
@@ -165,6 +186,18 @@ class FaultProxy:
                 if proxy.hook is not None:
                     proxy.hook(self.command, self.path)
                 auth = self.headers.get("Authorization")
+                if proxy.credentials is not None and (
+                    not auth or auth.removeprefix("Bearer ") not in proxy.tokens_issued
+                ):
+                    realm = f"http://127.0.0.1:{proxy.server.server_address[1]}/token"
+                    self._answer(
+                        401,
+                        {
+                            "WWW-Authenticate": f'Bearer realm="{realm}",service="faultproxy"'
+                        },
+                        b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                    )
+                    return
                 if auth:
                     with proxy.lock:
                         proxy.authorizations.append(auth)

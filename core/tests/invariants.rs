@@ -1,5 +1,7 @@
-//! Property tests: on random registries from the generator, for every operation, the plan
-//! obeys the graph rules and its reclaim equals a brute-force recount.
+//! Property tests: on random registries from the generator (indexes with shared children,
+//! referrers by subject and by tag, locks, pins), for every operation, the plan obeys the graph
+//! rules, its reclaim equals a brute-force recount, and executing it then planning the same
+//! request again finds nothing more to delete.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -114,6 +116,54 @@ fn check(s: &Snapshot, op: &Operation, opts: &PlanOptions, named: Option<&(Strin
     assert!(p.reclaim.exact);
 }
 
+/// The registry after `p` ran against `s`: deleted manifests go with their tags, untagged
+/// tags go, deleted repositories go.
+fn apply(s: &Snapshot, p: &Plan) -> Snapshot {
+    let gone = deleted(p, s);
+    let untagged: BTreeSet<(String, String)> = p
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionType::Untag)
+        .map(|a| (a.repository.to_string(), a.tag.as_ref().unwrap().to_string()))
+        .collect();
+    let whole: BTreeSet<String> = p
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionType::DeleteRepository)
+        .map(|a| a.repository.to_string())
+        .collect();
+    let mut after = s.clone();
+    after.repositories.retain(|r| !whole.contains(r.name.as_str()));
+    for r in &mut after.repositories {
+        let name = r.name.to_string();
+        r.manifests.retain(|m| !gone.contains(&(name.clone(), m.digest.clone())));
+        r.tags.retain(|t| {
+            !gone.contains(&(name.clone(), t.digest.clone()))
+                && !untagged.contains(&(name.clone(), t.name.to_string()))
+        });
+    }
+    after
+}
+
+/// Executing the plan and planning the same request again finds nothing more to delete.
+fn idempotent(s: &Snapshot, op: &Operation, opts: &PlanOptions) {
+    let p = plan(s, op, opts).unwrap();
+    let after = apply(s, &p);
+    match plan(&after, op, opts) {
+        Ok(again) => assert!(
+            again.actions.is_empty(),
+            "{} more action(s) after executing {op:?}: {:?}",
+            again.actions.len(),
+            again.actions.first()
+        ),
+        // The named repository or image is gone: nothing left to do.
+        Err(e) => assert!(
+            matches!(e.code(), "repository_not_found" | "image_not_found"),
+            "{e}"
+        ),
+    }
+}
+
 fn now() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
 }
@@ -155,9 +205,12 @@ proptest! {
         for op in ops.iter().chain(&more) {
             check(&s, op, &opts, None);
             check(&s, op, &PlanOptions::at(now()), None);
+            idempotent(&s, op, &opts);
         }
         let image = ImageReference::Digest { repository: repo.parse().unwrap(), digest: digest.clone() };
-        check(&s, &Operation::DeleteImage { image }, &opts, Some(&(repo, digest)));
+        let op = Operation::DeleteImage { image };
+        check(&s, &op, &opts, Some(&(repo, digest)));
+        idempotent(&s, &op, &opts);
     }
 }
 

@@ -318,7 +318,11 @@ def push(pool: Pool, repos: int, per_repo: int, salt: str, tags_per_manifest: in
 
     def one_repo(r: int) -> None:
         repo = f"bench/{salt}-{r}"
-        config = upload(pool, repo, json.dumps({"os": "linux", "salt": salt}).encode())
+        config = upload(
+            pool,
+            repo,
+            json.dumps({"os": "linux", "salt": salt, "created": "2025-01-01T00:00:00Z"}).encode(),
+        )
         layer = upload(pool, repo, f"layer {salt} {r}".encode())
         for i in range(per_repo):
             doc = {
