@@ -49,12 +49,14 @@ function refuse(message) {
 export class Transport {
   #tokens = new Map();
   #credentials;
+  #insecure;
   constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl = globalThis.fetch } = {}) {
     const url = new URL(baseUrl.includes('://') ? baseUrl : `https://${baseUrl}`);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse(`registry: unsupported scheme ${url.protocol}`);
     if (url.protocol === 'http:' && !insecure && !isLoopback(url.hostname)) {
       throw refuse(`registry: plain HTTP to ${url.hostname} would expose credentials and content; use https, or --insecure on a network you trust`);
     }
+    this.#insecure = insecure;
     this.origin = url.origin;
     this.registry = url.host;
     this.fetch = fetchImpl;
@@ -98,16 +100,20 @@ export class Transport {
   }
 
   async #authenticate(challenge, scope) {
-    const [scheme, ...rest] = challenge.split(' ');
+    const parsed = wasm.parseChallenge(challenge);
+    if (!parsed) return undefined;
     let auth;
-    if (scheme.toLowerCase() === 'basic') auth = this.#basic();
-    else if (scheme.toLowerCase() === 'bearer') auth = await this.#bearer(parseChallenge(rest.join(' ')), scope);
+    if (parsed.scheme === 'basic') auth = this.#basic();
+    else if (parsed.scheme === 'bearer') auth = await this.#bearer(parsed, scope);
     if (auth) this.#tokens.set(scope, auth);
     return auth;
   }
 
   async #bearer(params, scope) {
     if (!params.realm) return undefined;
+    // Credentials go to the token service only over HTTPS (or to loopback, or --insecure).
+    const realm = new URL(params.realm);
+    if (realm.protocol !== 'https:' && !this.#insecure && !isLoopback(realm.hostname)) return undefined;
     // The registry's own scope in the challenge says exactly what it needs.
     const wanted = params.scope || scope || '';
     let res;
@@ -132,11 +138,6 @@ export class Transport {
   }
 }
 
-function parseChallenge(params) {
-  const out = {};
-  for (const m of params.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) out[m[1].toLowerCase()] = m[2];
-  return out;
-}
 
 /** Drives a conversation to its end with up to `concurrency` requests in flight. */
 export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress } = {}) {

@@ -133,6 +133,9 @@ export class RegprunePreview extends HTMLElement {
   #settle = () => {};
   #repoBytes = new Map();
   #plan;
+  #json;
+  #items = [];
+  #itemsOf;
   #timer;
 
   constructor() {
@@ -230,10 +233,13 @@ export class RegprunePreview extends HTMLElement {
       this.#recompute();
       return;
     }
+    const started = performance.now();
+    this.#json = msg.json;
     this.#plan = JSON.parse(msg.json);
     this.dataset.millis = String(msg.millis);
     this.#error(null);
     this.#render();
+    this.dataset.renderMillis = String(performance.now() - started);
     this.dispatchEvent(new CustomEvent('plan', { detail: this.#plan }));
     this.#settle();
   }
@@ -368,11 +374,18 @@ export class RegprunePreview extends HTMLElement {
     const $ = (s) => this.#root.querySelector(s);
     const needle = $('input[name=itemFilter]').value.trim().toLowerCase();
     const key = $('select[name=sort]').value;
-    const items = [
-      ...p.actions.map((a) => ({ kind: a.type, repository: a.repository, target: a.tag ? `:${a.tag}` : a.digest ? a.digest : `${a.manifests.length} manifests`, tags: a.tags.join(', '), reason: a.reason.message, code: a.reason.code })),
-      ...p.retained.map((x) => ({ kind: 'retained', repository: x.repository, target: x.tag ? `:${x.tag}` : x.digest ?? '', tags: (x.tags ?? []).join(', '), reason: x.reason.message, code: x.reason.code })),
-    ].filter((i) => !needle || Object.values(i).some((v) => String(v).toLowerCase().includes(needle)));
-    items.sort((a, b) => String(a[key]).localeCompare(String(b[key])) || a.repository.localeCompare(b.repository) || a.target.localeCompare(b.target));
+    // One row model per plan (typing in the filter does not rebuild it); code-point order,
+    // which is deterministic and an order of magnitude faster than localeCompare on 30k rows.
+    if (this.#itemsOf !== p) {
+      this.#itemsOf = p;
+      this.#items = [
+        ...p.actions.map((a) => ({ kind: a.type, repository: a.repository, target: a.tag ? `:${a.tag}` : a.digest ? a.digest : `${a.manifests.length} manifests`, tags: a.tags.join(', '), reason: a.reason.message, code: a.reason.code })),
+        ...p.retained.map((x) => ({ kind: 'retained', repository: x.repository, target: x.tag ? `:${x.tag}` : x.digest ?? '', tags: (x.tags ?? []).join(', '), reason: x.reason.message, code: x.reason.code })),
+      ];
+    }
+    const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+    const items = this.#items.filter((i) => !needle || Object.values(i).some((v) => String(v).toLowerCase().includes(needle)));
+    items.sort((a, b) => cmp(String(a[key]), String(b[key])) || cmp(a.repository, b.repository) || cmp(a.target, b.target));
     const rows = items.slice(0, SHOWN).map((i) => {
       const tr = document.createElement('tr');
       tr.dataset.kind = i.kind;
@@ -387,7 +400,9 @@ export class RegprunePreview extends HTMLElement {
 
   #download() {
     if (!this.#plan) return;
-    const blob = new Blob([`${JSON.stringify(this.#plan)}\n`], { type: 'application/json' });
+    // The worker's text, byte for byte: the bytes the plan's digest seals (a re-serialization
+    // could differ, e.g. in sizes above 2^53).
+    const blob = new Blob([`${this.#json}\n`], { type: 'application/json' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
     a.download = `plan-${(this.#plan.digest ?? 'unsealed').slice(7, 19)}.json`;

@@ -292,6 +292,25 @@ fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
     Ok(regprune_core::render_text(&plan))
 }
 
+/// A `WWW-Authenticate` challenge: `{scheme, realm?, service?, scope?}`, or `None` when the
+/// header is not one challenge (the core's parser, which the fuzzer covers). `realm` is given
+/// only when it is an http(s) URL.
+#[pyfunction]
+fn parse_challenge(header: &str) -> Option<std::collections::BTreeMap<&'static str, String>> {
+    let c = regprune_core::http::parse_challenge(header)?;
+    let mut out = std::collections::BTreeMap::new();
+    out.insert("scheme", c.scheme.clone());
+    if let Some(realm) = c.realm() {
+        out.insert("realm", realm.to_owned());
+    }
+    for key in ["service", "scope"] {
+        if let Some(v) = c.params.get(key) {
+            out.insert(key, v.clone());
+        }
+    }
+    Some(out)
+}
+
 /// The digest a plan (JSON) must carry.
 #[pyfunction]
 fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
@@ -330,6 +349,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(verify_plan, m)?)?;
     m.add_function(wrap_pyfunction!(generate_json, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;

@@ -153,6 +153,27 @@ pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
 }
 
 /// The digest a plan must carry: sha256 of its canonical JSON without `digest`.
+/// A `WWW-Authenticate` challenge: `{scheme, realm?, service?, scope?}`, or `undefined` when
+/// the header is not one challenge (the core's parser, which the fuzzer covers). `realm` is
+/// given only when it is an http(s) URL.
+#[wasm_bindgen(js_name = parseChallenge)]
+pub fn parse_challenge(header: &str) -> Result<JsValue, JsValue> {
+    let Some(c) = regprune_core::http::parse_challenge(header) else {
+        return Ok(JsValue::UNDEFINED);
+    };
+    let mut out = std::collections::BTreeMap::new();
+    out.insert("scheme", c.scheme.clone());
+    if let Some(realm) = c.realm() {
+        out.insert("realm", realm.to_owned());
+    }
+    for key in ["service", "scope"] {
+        if let Some(v) = c.params.get(key) {
+            out.insert(key, v.clone());
+        }
+    }
+    to_js(&out)
+}
+
 #[wasm_bindgen(js_name = planDigest)]
 pub fn plan_digest(plan: JsValue) -> Result<String, JsValue> {
     let mut plan: Plan = from_js(plan, None)?;

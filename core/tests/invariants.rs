@@ -124,7 +124,12 @@ fn apply(s: &Snapshot, p: &Plan) -> Snapshot {
         .actions
         .iter()
         .filter(|a| a.kind == ActionType::Untag)
-        .map(|a| (a.repository.to_string(), a.tag.as_ref().unwrap().to_string()))
+        .map(|a| {
+            (
+                a.repository.to_string(),
+                a.tag.as_ref().unwrap().to_string(),
+            )
+        })
         .collect();
     let whole: BTreeSet<String> = p
         .actions
@@ -133,10 +138,13 @@ fn apply(s: &Snapshot, p: &Plan) -> Snapshot {
         .map(|a| a.repository.to_string())
         .collect();
     let mut after = s.clone();
-    after.repositories.retain(|r| !whole.contains(r.name.as_str()));
+    after
+        .repositories
+        .retain(|r| !whole.contains(r.name.as_str()));
     for r in &mut after.repositories {
         let name = r.name.to_string();
-        r.manifests.retain(|m| !gone.contains(&(name.clone(), m.digest.clone())));
+        r.manifests
+            .retain(|m| !gone.contains(&(name.clone(), m.digest.clone())));
         r.tags.retain(|t| {
             !gone.contains(&(name.clone(), t.digest.clone()))
                 && !untagged.contains(&(name.clone(), t.name.to_string()))

@@ -68,3 +68,22 @@ test('the CLI never shows the password or the token', () => withServer(async (ur
     assert.ok(!text.includes(SECRET) && !text.includes('TOKEN-ok'), text);
   }
 }));
+
+test('challenges are parsed by the core: realms must be http(s), credentials go to plain HTTP only on loopback', async () => {
+  const { parseChallenge } = await import('../wasm/regprune.js');
+  assert.deepEqual({ ...parseChallenge('Bearer realm="https://a.io/token",service="r",scope="repository:x:pull,delete"') },
+    { scheme: 'bearer', realm: 'https://a.io/token', service: 'r', scope: 'repository:x:pull,delete' });
+  assert.equal(parseChallenge('Bearer realm="file:///etc/passwd"').realm, undefined);
+  assert.equal(parseChallenge('Bearer\r\nX: y'), undefined);
+  // A registry sending the client's password to a plain-HTTP token service elsewhere gets nothing.
+  const seen = [];
+  const fetchImpl = async (url, init) => {
+    seen.push([String(url), init?.headers?.Authorization]);
+    if (String(url).startsWith('http://evil.example')) return new Response('{"token":"t"}', { status: 200 });
+    return new Response('{}', { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="http://evil.example/token",service="r"' } });
+  };
+  const t = new Transport('http://127.0.0.1:9', { username: 'u', password: 'p', fetch: fetchImpl });
+  const res = await t.send({ id: 1, method: 'GET', path: '/v2/', headers: [], scope: 'registry:catalog:*' });
+  assert.equal(res.status, 401);
+  assert.ok(seen.every(([url]) => !url.startsWith('http://evil.example')), JSON.stringify(seen));
+});

@@ -134,6 +134,7 @@ class Transport:
         self.host = host
         self.port = url.port
         self.credentials = credentials or Credentials()
+        self.insecure = insecure
         self.timeout = timeout
         self._local = threading.local()
         self._tokens: dict[str, str] = {}
@@ -201,11 +202,13 @@ class Transport:
         return status, rheaders, data
 
     def _authenticate(self, challenge: str, scope: str) -> str | None:
-        scheme, _, params = challenge.partition(" ")
-        if scheme.lower() == "basic":
+        parsed = _native.parse_challenge(challenge)
+        if parsed is None:
+            return None
+        if parsed["scheme"] == "basic":
             auth = self.credentials.basic()
-        elif scheme.lower() == "bearer":
-            auth = self._bearer(_parse_challenge(params), scope)
+        elif parsed["scheme"] == "bearer":
+            auth = self._bearer(parsed, scope)
         else:
             return None
         if auth:
@@ -216,6 +219,14 @@ class Transport:
     def _bearer(self, params: dict[str, str], scope: str) -> str | None:
         realm = params.get("realm")
         if not realm:
+            return None
+        # Credentials go to the token service only over HTTPS (or to loopback, or --insecure).
+        realm_url = urllib.parse.urlsplit(realm)
+        if (
+            realm_url.scheme != "https"
+            and not self.insecure
+            and not _is_loopback(realm_url.hostname or "")
+        ):
             return None
         # The registry's own scope in the challenge says exactly what it needs.
         wanted = params.get("scope") or scope
@@ -245,29 +256,6 @@ class Transport:
             return None
         token = doc.get("token") or doc.get("access_token")
         return f"Bearer {token}" if token else None
-
-
-def _parse_challenge(params: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in _split_params(params):
-        key, _, value = part.partition("=")
-        out[key.strip().lower()] = value.strip().strip('"')
-    return out
-
-
-def _split_params(s: str) -> list[str]:
-    parts, cur, quoted = [], "", False
-    for c in s:
-        if c == '"':
-            quoted = not quoted
-        if c == "," and not quoted:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += c
-    if cur.strip():
-        parts.append(cur)
-    return parts
 
 
 def run(

@@ -155,3 +155,30 @@ def test_secrets_never_appear_in_output_or_files(
     for text in (captured.out, captured.err, out.read_text()):
         assert SECRET not in text and "TOKEN-ok" not in text
     assert SECRET not in repr(registry.Credentials("admin", SECRET))
+
+
+def test_challenges_are_parsed_by_the_core_and_plain_http_realms_get_no_credentials() -> None:
+    from regprune import _native
+
+    parsed = _native.parse_challenge(
+        'Bearer realm="https://a.io/t",service="r",scope="repository:x:pull,delete"'
+    )
+    assert parsed == {
+        "scheme": "bearer",
+        "realm": "https://a.io/t",
+        "service": "r",
+        "scope": "repository:x:pull,delete",
+    }
+    assert "realm" not in (_native.parse_challenge('Bearer realm="file:///etc/passwd"') or {})
+    assert _native.parse_challenge("Bearer\r\nX: y") is None
+    t = registry.Transport("http://127.0.0.1:9", registry.Credentials("admin", SECRET))
+    sent: list[str] = []
+    t._raw = lambda method, url, headers, body=None: (
+        sent.append(url),
+        (200, [], b'{"token":"t"}'),
+    )[1]  # type: ignore[method-assign]
+    assert (
+        t._bearer({"realm": "http://evil.example/token", "service": "r"}, "registry:catalog:*")
+        is None
+    )
+    assert sent == [], "no request, so no password, goes to a plain-HTTP token service elsewhere"
