@@ -152,7 +152,6 @@ pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
     Ok(regprune_core::render_text(&plan))
 }
 
-/// The digest a plan must carry: sha256 of its canonical JSON without `digest`.
 /// A `WWW-Authenticate` challenge: `{scheme, realm?, service?, scope?}`, or `undefined` when
 /// the header is not one challenge (the core's parser, which the fuzzer covers). `realm` is
 /// given only when it is an http(s) URL.
@@ -174,6 +173,7 @@ pub fn parse_challenge(header: &str) -> Result<JsValue, JsValue> {
     to_js(&out)
 }
 
+/// The digest a plan must carry: sha256 of its canonical JSON without `digest`.
 #[wasm_bindgen(js_name = planDigest)]
 pub fn plan_digest(plan: JsValue) -> Result<String, JsValue> {
     let mut plan: Plan = from_js(plan, None)?;
