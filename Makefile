@@ -122,8 +122,12 @@ fuzz: setup
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	python3 fuzz/campaign.py
 
-## reliability: the full reliability campaign (docs/RELIABILITY.md)
-reliability: fuzz test-rust
+## reliability: the full campaign: fuzzing, fault injection at 10% and 30% with several
+## seeds from both adapters, then the tables for docs/RELIABILITY.md
+reliability: fuzz test-rust python npm setup-registry
+	rm -f artifacts/reliability/faults.jsonl
+	cd python && REGPRUNE_FAULT_CAMPAIGN=1 $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/test_faults.py tests/test_races.py tests/test_secrets.py
+	python3 tests/reliability_report.py | tee artifacts/reliability/REPORT.md
 
 test-npm: npm setup-browser setup-registry
 	cd npm && node --test test/

@@ -44,7 +44,7 @@ export const InvalidPatternError = define('InvalidPatternError', InvalidInputErr
 export const PatternTooComplexError = define('PatternTooComplexError', InvalidInputError);
 export const InvalidDurationError = define('InvalidDurationError', InvalidInputError);
 export const InvalidPurgeCommandError = define('InvalidPurgeCommandError', InvalidInputError);
-/** A policy limit the plan would exceed: planning fails closed. */
+/** A limit exceeded: a policy's maxDeletions or maxBytes (planning fails closed), or the WebAssembly build's maxSnapshotBytes. */
 export const LimitExceededError = define('LimitExceededError', RegpruneError);
 
 /** The error class of every core error code. */

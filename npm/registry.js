@@ -88,13 +88,13 @@ export class Transport {
     const token = this.#tokens.get(req.scope);
     if (token) headers.Authorization = token;
     let res = await this.#raw(req.method, this.origin + req.path, headers, body);
-    if (res.status === 401) {
+    // A token can expire between the challenge and its use: authenticate at most twice.
+    for (let i = 0; i < 2 && res.status === 401; i++) {
       const challenge = res.headers.find(([k]) => k.toLowerCase() === 'www-authenticate')?.[1] ?? '';
       const auth = await this.#authenticate(challenge, req.scope);
-      if (auth) {
-        headers.Authorization = auth;
-        res = await this.#raw(req.method, this.origin + req.path, headers, body);
-      }
+      if (!auth) break;
+      headers.Authorization = auth;
+      res = await this.#raw(req.method, this.origin + req.path, headers, body);
     }
     return res;
   }

@@ -47,12 +47,33 @@ fn from_js<T: serde::de::DeserializeOwned>(
 }
 
 /// Reads a snapshot given as a JSON string, JSON bytes (`Uint8Array`) or an object.
+/// The largest snapshot JSON the WebAssembly build takes. wasm32 addresses 4 GiB: the bytes
+/// copied in, the parsed snapshot (about as large) and a plan must fit, so a larger document
+/// gets a typed `limit_exceeded` error instead of a trap when memory runs out. (A 1M-manifest
+/// snapshot is 1.4 GB and plans in Node; use Python or Rust for larger registries.)
+pub const MAX_SNAPSHOT_BYTES: u64 = 1_600_000_000;
+
+fn check_size(len: u64) -> Result<(), JsValue> {
+    if len > MAX_SNAPSHOT_BYTES {
+        return Err(js_error(&regprune_core::Error::LimitExceeded {
+            path: "snapshot".into(),
+            limit: "maxSnapshotBytes".into(),
+            allowed: MAX_SNAPSHOT_BYTES,
+            actual: len,
+        }));
+    }
+    Ok(())
+}
+
 fn snapshot_of(input: JsValue) -> Result<Snapshot, JsValue> {
     if let Some(text) = input.as_string() {
+        check_size(text.len() as u64)?;
         return Snapshot::from_json(text.as_bytes()).map_err(|e| js_error(&e));
     }
     if input.is_instance_of::<js_sys::Uint8Array>() {
-        let bytes = js_sys::Uint8Array::from(input).to_vec();
+        let array = js_sys::Uint8Array::from(input);
+        check_size(u64::from(array.length()))?;
+        let bytes = array.to_vec();
         return Snapshot::from_json(&bytes).map_err(|e| js_error(&e));
     }
     from_js(input, None)

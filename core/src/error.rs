@@ -161,9 +161,9 @@ pub enum Error {
         #[serde(rename = "detail")]
         message: String,
     },
-    /// A policy limit (`maxDeletions`, `maxBytes`) that the plan would exceed: nothing is
-    /// planned, so nothing can be executed.
-    #[error("{path}: the plan would exceed {limit} = {allowed} ({actual}); refusing to plan a deletion this large")]
+    /// A limit exceeded: a policy's `maxDeletions` or `maxBytes` (nothing is planned, so
+    /// nothing can be executed), or the WebAssembly build's `maxSnapshotBytes`.
+    #[error("{path}: {limit} is {allowed}, and this would be {actual}; refused")]
     LimitExceeded {
         /// Where the limit was set.
         path: String,

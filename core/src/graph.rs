@@ -69,6 +69,9 @@ pub(crate) struct Graph<'s> {
     pub subjects: Csr,
     /// Subject → referrers.
     pub referrers: Csr,
+    /// Indexes captured without their list of children, by repository: any untagged
+    /// manifest there may be one of their children.
+    pub shallow_indexes: Map<u32, Vec<Mid>>,
     by_digest: ByDigest<'s>,
     by_name: Map<&'s RepositoryName, u32>,
 }
@@ -166,6 +169,12 @@ impl<'s> Graph<'s> {
                 }
             }
         }
+        let mut shallow_indexes: Map<u32, Vec<Mid>> = hash::map(0);
+        for (id, &(ri, m)) in nodes.iter().enumerate() {
+            if m.is_index() && m.manifests.is_none() {
+                shallow_indexes.entry(ri).or_default().push(id as Mid);
+            }
+        }
         let n = nodes.len();
         let children = Csr::build(n, child_edges);
         let subjects = Csr::build(n, subject_edges);
@@ -178,6 +187,7 @@ impl<'s> Graph<'s> {
             tags: Csr::build(n, tag_edges),
             nodes,
             repo_start,
+            shallow_indexes,
             by_digest,
             by_name,
         })

@@ -87,7 +87,22 @@ pub(crate) fn resolve(g: &Graph<'_>, sel: &Selection, pinned: &Set<&Digest>) -> 
     for &(m, _) in &held {
         state[m as usize] = HELD;
     }
+    let mut spread_in: Vec<u32> = Vec::new();
     while let Some(h) = work.pop() {
+        // A held index whose children are unknown holds every candidate image of its
+        // repository (once per repository).
+        let hm = g.manifest(h);
+        let ri = g.repo_index(h);
+        if hm.is_index() && hm.manifests.is_none() && !spread_in.contains(&ri) {
+            spread_in.push(ri);
+            for c in g.manifests_of(ri) {
+                if state[c as usize] == CANDIDATE && !g.manifest(c).is_index() {
+                    state[c as usize] = HELD;
+                    held.push((c, shallow_index(g, h)));
+                    work.push(c);
+                }
+            }
+        }
         for &c in g.children.of(h) {
             if state[c as usize] == CANDIDATE {
                 state[c as usize] = HELD;
@@ -134,6 +149,20 @@ fn protection(
     if let Some(&p) = g.parents.of(m).iter().find(|&&p| state[p as usize] == NONE) {
         return Some(surviving_index(g, p));
     }
+    // An index whose children were not captured may list any manifest of its repository:
+    // deleting an untagged one could break a multi-arch image (acr purge's known bug).
+    if !g.manifest(m).is_index() {
+        let shallow = g
+            .shallow_indexes
+            .get(&g.repo_index(m))
+            .map_or(&[][..], Vec::as_slice);
+        if let Some(&p) = shallow
+            .iter()
+            .find(|&&p| p != m && state[p as usize] == NONE)
+        {
+            return Some(shallow_index(g, p));
+        }
+    }
     if !named {
         if let Some(&s) = g
             .subjects
@@ -168,6 +197,16 @@ fn surviving_index(g: &Graph<'_>, index: Mid) -> Reason {
         ReasonCode::ChildOfSurvivingIndex,
         format!(
             "the surviving index {} lists it; deleting it would break that index",
+            g.manifest(index).digest
+        ),
+    )
+}
+
+fn shallow_index(g: &Graph<'_>, index: Mid) -> Reason {
+    reason(
+        ReasonCode::ChildOfSurvivingIndex,
+        format!(
+            "the surviving index {} was captured without its list of children, so it may list this manifest; deleting it could break that index",
             g.manifest(index).digest
         ),
     )

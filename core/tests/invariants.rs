@@ -172,6 +172,48 @@ fn idempotent(s: &Snapshot, op: &Operation, opts: &PlanOptions) {
     }
 }
 
+/// `s` as a shallow capture would show it: every third index without its list of children,
+/// every seventh image without its content.
+fn shallow(s: &Snapshot) -> Snapshot {
+    let mut out = s.clone();
+    let mut n = 0;
+    for r in &mut out.repositories {
+        for m in &mut r.manifests {
+            n += 1;
+            if m.is_index() && n % 3 == 0 {
+                m.manifests = None;
+            } else if !m.is_index() && m.subject.is_none() && n % 7 == 0 {
+                m.config = None;
+                m.layers = None;
+            }
+        }
+    }
+    out
+}
+
+/// A plan made from `seen` (a partial view) is safe in `truth`: no surviving index (in truth)
+/// loses a child.
+fn safe_in_truth(truth: &Snapshot, seen: &Snapshot, op: &Operation, opts: &PlanOptions) {
+    let p = plan(seen, op, opts).unwrap();
+    let gone = deleted(&p, truth);
+    for r in &truth.repositories {
+        for m in r
+            .manifests
+            .iter()
+            .filter(|m| !gone.contains(&(r.name.to_string(), m.digest.clone())))
+        {
+            for c in m.manifests.iter().flatten() {
+                assert!(
+                    !gone.contains(&(r.name.to_string(), c.digest.clone())),
+                    "{op:?} on a shallow snapshot deleted {}, a child of the surviving index {}",
+                    c.digest,
+                    m.digest
+                );
+            }
+        }
+    }
+}
+
 fn now() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
 }
@@ -210,10 +252,12 @@ proptest! {
                 {"name": "keep-v1", "action": "keep", "tags": ["v1*"]}],
                 "protect": {"neverEmptyRepository": true}}}),
         ].into_iter().map(|v| regprune_core::from_value(&v).unwrap()).collect();
+        let partial = shallow(&s);
         for op in ops.iter().chain(&more) {
             check(&s, op, &opts, None);
             check(&s, op, &PlanOptions::at(now()), None);
             idempotent(&s, op, &opts);
+            safe_in_truth(&s, &partial, op, &opts);
         }
         let image = ImageReference::Digest { repository: repo.parse().unwrap(), digest: digest.clone() };
         let op = Operation::DeleteImage { image };

@@ -116,3 +116,9 @@ test('deeply nested documents are typed errors, not crashes', () => {
   }
   assert.throws(() => regprune.importSnapshot(`{"format":"acrApi","bodies":[${'['.repeat(100_000)}]`), regprune.InvalidJsonError);
 });
+
+test('a snapshot beyond what wasm32 can hold is a typed limit error, not a trap', () => {
+  // Zero-filled and never touched: the size is refused before anything is copied.
+  const huge = new Uint8Array(1_600_000_001);
+  assert.throws(() => new regprune.LoadedSnapshot(huge), (e) => e instanceof regprune.LimitExceededError && /maxSnapshotBytes/.test(e.message));
+});

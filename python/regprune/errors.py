@@ -139,7 +139,8 @@ class InvalidPurgeCommandError(InvalidInputError):
 
 
 class LimitExceededError(RegpruneError):
-    """A policy limit the plan would exceed: planning fails closed."""
+    """A limit exceeded: a policy's maxDeletions or maxBytes (planning fails closed), or the
+    WebAssembly build's maxSnapshotBytes."""
 
     code = "limit_exceeded"
 

@@ -176,6 +176,15 @@ class Transport:
                     raise InvalidOperationError(
                         f"{path}: the registry sent more than {MAX_BODY} bytes", {"path": path}
                     )
+                length = resp.getheader("Content-Length")
+                if (
+                    method != "HEAD"
+                    and length is not None
+                    and length.isdigit()
+                    and int(length) != len(data)
+                ):
+                    # The connection closed mid-body: a truncated answer is a failed one.
+                    raise http.client.IncompleteRead(data, int(length) - len(data))
                 return resp.status, list(resp.getheaders()), data
             except (http.client.HTTPException, OSError):
                 conn.close()
@@ -193,12 +202,16 @@ class Transport:
         if token:
             hdrs["Authorization"] = token
         status, rheaders, data = self._raw(method, path, hdrs, body)
-        if status == 401:
+        # A token can expire between the challenge and its use: authenticate at most twice.
+        for _ in range(2):
+            if status != 401:
+                break
             challenge = next((v for k, v in rheaders if k.lower() == "www-authenticate"), "")
             auth = self._authenticate(challenge, scope)
-            if auth:
-                hdrs["Authorization"] = auth
-                status, rheaders, data = self._raw(method, path, hdrs, body)
+            if not auth:
+                break
+            hdrs["Authorization"] = auth
+            status, rheaders, data = self._raw(method, path, hdrs, body)
         return status, rheaders, data
 
     def _authenticate(self, challenge: str, scope: str) -> str | None:

@@ -78,8 +78,9 @@ def execute(
         ],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)["report"], out.stdout + out.stderr
 
 
