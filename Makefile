@@ -127,7 +127,7 @@ fuzz: setup
 reliability: fuzz test-rust python npm setup-registry
 	rm -f artifacts/reliability/faults.jsonl
 	cd python && REGPRUNE_FAULT_CAMPAIGN=1 $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/test_faults.py tests/test_races.py tests/test_secrets.py
-	python3 tests/reliability_report.py | tee artifacts/reliability/REPORT.md
+	python3 tests/reliability_report.py --write
 
 test-npm: npm setup-browser setup-registry
 	cd npm && node --test test/

@@ -1,7 +1,11 @@
 """Tables for docs/RELIABILITY.md from the last campaign: artifacts/fuzz/results.json (make
-fuzz) and artifacts/reliability/faults.jsonl (the fault-injection campaign). Prints Markdown."""
+fuzz) and artifacts/reliability/faults.jsonl (the fault-injection campaign). Prints Markdown;
+with --write, also replaces the tables between the markers in docs/RELIABILITY.md."""
 
+import contextlib
+import io
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,4 +39,14 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main()
+    print(out.getvalue(), end="")
+    if "--write" in sys.argv:
+        doc = ROOT / "docs" / "RELIABILITY.md"
+        text = doc.read_text()
+        start, end = "<!-- campaign tables: tests/reliability_report.py -->", "<!-- end of campaign tables -->"
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        doc.write_text(f"{head}{start}\n{out.getvalue()}{end}{tail}")
