@@ -197,6 +197,8 @@ pub struct Execute {
     repos: BTreeMap<RepositoryName, RepoState>,
     /// Repositories in plan order.
     order: Vec<RepositoryName>,
+    /// Something changed since the last `schedule`.
+    dirty: bool,
     queue: VecDeque<(Job, u32, f64)>,
     in_flight: HashMap<u64, (Job, u32)>,
     next_id: u64,
@@ -266,6 +268,7 @@ impl Execute {
             steps,
             repos: BTreeMap::new(),
             order: Vec::new(),
+            dirty: true,
             queue: VecDeque::new(),
             in_flight: HashMap::new(),
             next_id: 1,
@@ -335,9 +338,6 @@ impl Execute {
     /// The next request to send at `now`. A request that deletes carries its journal entry
     /// in `take_journal()`: write it durably before sending the request.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
-        if self.flavour != Flavour::Auto {
-            self.list_ahead();
-        }
         self.schedule();
         let i = self.queue.iter().position(|(_, _, t)| *t <= now)?;
         let (job, attempt, _) = self.queue.remove(i)?;
@@ -515,8 +515,27 @@ impl Execute {
         self.queue.is_empty() && self.in_flight.is_empty()
     }
 
-    /// Moves waiting steps whose turn has come into the queue.
+    /// Moves waiting steps whose turn has come into the queue. Runs only after something
+    /// changed (a response, the start), in one pass: a plan can hold many thousands of steps.
     fn schedule(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        if self.flavour != Flavour::Auto {
+            self.list_ahead();
+        }
+        // The lowest phase with an unfinished step, per repository: a step waits for the
+        // earlier phases of its repository (referrers, then indexes, then the rest).
+        let mut lowest: HashMap<RepositoryName, u8> = HashMap::new();
+        for s in self.steps.iter().filter(|s| !matches!(s.state, StepState::Finished(..))) {
+            match lowest.get_mut(&s.repo) {
+                Some(p) => *p = (*p).min(s.phase),
+                None => {
+                    lowest.insert(s.repo.clone(), s.phase);
+                }
+            }
+        }
         for i in 0..self.steps.len() {
             if self.steps[i].state != StepState::Waiting {
                 continue;
@@ -528,15 +547,13 @@ impl Execute {
             if !rs.listed || rs.pending_heads > 0 {
                 continue;
             }
-            let phase = self.steps[i].phase;
-            let earlier_open = self.steps.iter().any(|s| {
-                &s.repo == repo && s.phase < phase && !matches!(s.state, StepState::Finished(..))
-            });
-            if earlier_open {
+            if lowest.get(repo).is_some_and(|&p| p < self.steps[i].phase) {
                 continue;
             }
             if let Some(verdict) = self.precheck(i) {
                 self.steps[i].state = StepState::Finished(verdict.0, verdict.1);
+                // It may have been the last of its phase.
+                self.dirty = true;
                 continue;
             }
             self.steps[i].state = StepState::Fetching;
@@ -638,6 +655,7 @@ impl Execute {
 
     /// Feeds the response to request `id`, received at `now`.
     pub fn handle_response(&mut self, id: u64, r: &Response, now: f64) -> Result<()> {
+        self.dirty = true;
         let Some((job, attempt)) = self.in_flight.remove(&id) else {
             return Err(Error::InvalidOperation {
                 path: "response".into(),
