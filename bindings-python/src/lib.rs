@@ -297,18 +297,7 @@ fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
 /// only when it is an http(s) URL.
 #[pyfunction]
 fn parse_challenge(header: &str) -> Option<std::collections::BTreeMap<&'static str, String>> {
-    let c = regprune_core::http::parse_challenge(header)?;
-    let mut out = std::collections::BTreeMap::new();
-    out.insert("scheme", c.scheme.clone());
-    if let Some(realm) = c.realm() {
-        out.insert("realm", realm.to_owned());
-    }
-    for key in ["service", "scope"] {
-        if let Some(v) = c.params.get(key) {
-            out.insert(key, v.clone());
-        }
-    }
-    Some(out)
+    regprune_core::http::parse_challenge(header).map(|c| c.summary())
 }
 
 /// The digest a plan (JSON) must carry.

@@ -178,20 +178,10 @@ pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
 /// given only when it is an http(s) URL.
 #[wasm_bindgen(js_name = parseChallenge)]
 pub fn parse_challenge(header: &str) -> Result<JsValue, JsValue> {
-    let Some(c) = regprune_core::http::parse_challenge(header) else {
-        return Ok(JsValue::UNDEFINED);
-    };
-    let mut out = std::collections::BTreeMap::new();
-    out.insert("scheme", c.scheme.clone());
-    if let Some(realm) = c.realm() {
-        out.insert("realm", realm.to_owned());
+    match regprune_core::http::parse_challenge(header) {
+        Some(c) => to_js(&c.summary()),
+        None => Ok(JsValue::UNDEFINED),
     }
-    for key in ["service", "scope"] {
-        if let Some(v) = c.params.get(key) {
-            out.insert(key, v.clone());
-        }
-    }
-    to_js(&out)
 }
 
 /// The digest a plan must carry: sha256 of its canonical JSON without `digest`.

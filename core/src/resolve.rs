@@ -193,22 +193,18 @@ fn protection(
 }
 
 fn surviving_index(g: &Graph<'_>, index: Mid) -> Reason {
-    reason(
-        ReasonCode::ChildOfSurvivingIndex,
-        format!(
-            "the surviving index {} lists it; deleting it would break that index",
-            g.manifest(index).digest
-        ),
-    )
+    index_reason(g, index, "lists it; deleting it would break that index")
 }
 
 fn shallow_index(g: &Graph<'_>, index: Mid) -> Reason {
+    index_reason(g, index, "was captured without its list of children, so it may list this manifest; deleting it could break that index")
+}
+
+fn index_reason(g: &Graph<'_>, index: Mid, why: &str) -> Reason {
+    let digest = &g.manifest(index).digest;
     reason(
         ReasonCode::ChildOfSurvivingIndex,
-        format!(
-            "the surviving index {} was captured without its list of children, so it may list this manifest; deleting it could break that index",
-            g.manifest(index).digest
-        ),
+        format!("the surviving index {digest} {why}"),
     )
 }
 

@@ -16,6 +16,22 @@ pub struct Challenge {
 }
 
 impl Challenge {
+    /// What a client needs, as the bindings hand it over: `scheme`, and `realm` (only when it
+    /// is an http(s) URL), `service` and `scope` when present.
+    pub fn summary(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        out.insert("scheme", self.scheme.clone());
+        if let Some(realm) = self.realm() {
+            out.insert("realm", realm.to_owned());
+        }
+        for key in ["service", "scope"] {
+            if let Some(v) = self.params.get(key) {
+                out.insert(key, v.clone());
+            }
+        }
+        out
+    }
+
     /// The token endpoint of a `Bearer` challenge, when it is an `http` or `https` URL.
     pub fn realm(&self) -> Option<&str> {
         let realm = self.params.get("realm")?;

@@ -528,7 +528,11 @@ impl Execute {
         // The lowest phase with an unfinished step, per repository: a step waits for the
         // earlier phases of its repository (referrers, then indexes, then the rest).
         let mut lowest: HashMap<RepositoryName, u8> = HashMap::new();
-        for s in self.steps.iter().filter(|s| !matches!(s.state, StepState::Finished(..))) {
+        for s in self
+            .steps
+            .iter()
+            .filter(|s| !matches!(s.state, StepState::Finished(..)))
+        {
             match lowest.get_mut(&s.repo) {
                 Some(p) => *p = (*p).min(s.phase),
                 None => {
