@@ -118,8 +118,10 @@ pub(crate) fn split_filter(filter: &str) -> std::result::Result<(String, String)
         let cur = parts.last_mut().unwrap_or_else(|| unreachable!());
         match c {
             b'\\' if i + 1 < b.len() => {
-                cur.push_str(&filter[i..i + 2]);
-                i += 2;
+                // The escaped character may take several bytes (`\é`): copy it whole.
+                let escaped = filter[i + 1..].chars().next().map_or(0, char::len_utf8);
+                cur.push_str(&filter[i..=i + escaped]);
+                i += 1 + escaped;
                 continue;
             }
             b'[' => depth += 1,
@@ -158,6 +160,16 @@ pub(crate) fn split_filter(filter: &str) -> std::result::Result<(String, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_escaped_multibyte_character_stays_whole() {
+        // Found by the fuzzer: `\` before a multi-byte character sliced it in half (a panic).
+        assert_eq!(
+            split_filter("app\\\u{5ea}:v\\é"),
+            Ok(("app\\\u{5ea}".into(), "v\\é".into()))
+        );
+        assert!(split_filter("6\n\\\n\\\u{5ea})").is_err());
+    }
 
     #[test]
     fn filters_split_like_acr() {
