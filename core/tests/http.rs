@@ -742,7 +742,7 @@ fn a_manifest_newly_listed_by_a_tagged_index_is_drift() {
 fn acr_crawl_on_the_published_examples_verifies_digests() {
     let fixture = |name: &str| -> serde_json::Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures/acr-api")
+            .join("../tests/fixtures/acr-api")
             .join(name);
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
