@@ -11,8 +11,12 @@ fn fixture(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/acr-api")
         .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the fixtures live in tests/fixtures/acr-api)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the fixtures live in tests/fixtures/acr-api)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 
