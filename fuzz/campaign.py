@@ -38,7 +38,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     out = HERE.parent / "artifacts" / "fuzz"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(rows, indent=1))
+    (out / os.environ.get("FUZZ_RESULTS", "results.json")).write_text(json.dumps(rows, indent=1))
     print("| target | seconds | executions | corpus | result |\n|---|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['target']} | {r['seconds']} | {r['executions']:,} | {r['corpus']} | {r['result']} |")
