@@ -116,19 +116,7 @@ class Client:
             conn.close()
 
     def blob(self, repo: str, data: bytes) -> dict[str, Any]:
-        digest = sha(data)
-        status, headers, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/")
-        assert status == 202, status
-        loc = urllib.parse.urlsplit(headers["location"])
-        sep = "&" if loc.query else "?"
-        path = (
-            f"{loc.path}?{loc.query}{sep}digest={digest}"
-            if loc.query
-            else f"{loc.path}?digest={digest}"
-        )
-        status, _, _ = self.request("PUT", path, data, {"Content-Type": "application/octet-stream"})
-        assert status == 201, status
-        return {"digest": digest, "size": len(data)}
+        return upload(self, repo, data)
 
     def manifest(self, repo: str, ref: str, doc: dict[str, Any]) -> str:
         data = json.dumps(doc, separators=(",", ":")).encode()
@@ -292,24 +280,21 @@ class Pool:
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
 
 
-def upload(pool: Pool, repo: str, data: bytes) -> dict[str, Any]:
-    status, headers, _ = pool.request("POST", f"/v2/{repo}/blobs/uploads/")
+def upload(client: Client | Pool, repo: str, data: bytes) -> dict[str, Any]:
+    """Uploads a blob (monolithic POST then PUT); returns its descriptor's digest and size."""
+    digest = sha(data)
+    status, headers, _ = client.request("POST", f"/v2/{repo}/blobs/uploads/")
     assert status == 202, status
-    loc = headers["location"].split("://", 1)[-1]
-    loc = loc[loc.index("/") :] if not loc.startswith("/") else loc
-    sep = "&" if "?" in loc else "?"
-    status, _, _ = pool.request(
+    loc = urllib.parse.urlsplit(headers["location"])
+    query = f"{loc.query}&" if loc.query else ""
+    status, _, _ = client.request(
         "PUT",
-        f"{loc}{sep}digest={sha(data)}",
+        f"{loc.path}?{query}digest={digest}",
         data,
         {"Content-Type": "application/octet-stream"},
     )
     assert status == 201, status
-    return {
-        "mediaType": "application/octet-stream",
-        "digest": sha(data),
-        "size": len(data),
-    }
+    return {"digest": digest, "size": len(data)}
 
 
 def push(pool: Pool, repos: int, per_repo: int, salt: str, tags_per_manifest: int = 0) -> int:
@@ -332,7 +317,7 @@ def push(pool: Pool, repos: int, per_repo: int, salt: str, tags_per_manifest: in
                     **config,
                     "mediaType": "application/vnd.oci.image.config.v1+json",
                 },
-                "layers": [layer],
+                "layers": [{**layer, "mediaType": "application/octet-stream"}],
                 "annotations": {"n": f"{salt}-{r}-{i}"},
             }
             data = json.dumps(doc, separators=(",", ":")).encode()

@@ -30,7 +30,7 @@ def image(pool: Pool, repo: str, n: str) -> tuple[bytes, str]:
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {**config, "mediaType": "application/vnd.oci.image.config.v1+json"},
-        "layers": [layer],
+        "layers": [{**layer, "mediaType": "application/octet-stream"}],
         "annotations": {"n": n},
     }
     data = json.dumps(doc, separators=(",", ":")).encode()
@@ -67,7 +67,8 @@ def test_changes_made_while_executing_are_skipped_not_deleted(tmp_path: Path, ad
         pool = Pool(server.url.split("://")[1])
         a, b = f"race/{adapter}-a", f"race/{adapter}-b"
         for i in range(60):
-            put(pool, a, image(pool, a, f"a{i}")[1], image(pool, a, f"a{i}")[0])
+            data, digest = image(pool, a, f"a{i}")
+            put(pool, a, digest, data)
         b1, b1d = image(pool, b, "b1")
         b2, b2d = image(pool, b, "b2")
         c1, c1d = image(pool, b, "c1")
