@@ -26,6 +26,7 @@ impl Pattern {
     pub fn new(path: &str, source: &str, compiled: &str) -> Result<Pattern> {
         let re = RegexBuilder::new(compiled)
             .backtrack_limit(BACKTRACK_LIMIT)
+            .delegate_dfa_size_limit(0)
             .build()
             .map_err(|e| Error::InvalidPattern {
                 path: path.to_owned(),
