@@ -940,3 +940,87 @@ fn an_execution_never_deletes_what_it_could_not_verify() {
         "{report:?}"
     );
 }
+
+/// A crawl that keeps manifest bytes, then an execution handed those bytes: one request per
+/// deletion (no `GET`), and the same journal as an execution that fetches.
+#[test]
+fn manifests_kept_by_the_crawl_spare_the_fetch_before_each_delete() {
+    let (mut fetching, _) = Registry::fixture();
+    let (mut sparing, d) = Registry::fixture();
+    let operation = json!({"op": "deleteRepository", "repository": "multi"});
+    let p = planned(&mut fetching, operation.clone());
+
+    let mut c = Crawl::new(
+        serde_json::from_value::<CrawlOptions>(
+            json!({"registry": "localhost:5000", "keepManifests": true}),
+        )
+        .unwrap(),
+    );
+    let mut kept = Vec::new();
+    while let Some(req) = c.next_request(0.0) {
+        let resp = sparing.serve(&req);
+        c.handle_response(req.id, &resp, 0.0).unwrap();
+        kept.extend(c.take_manifests());
+    }
+    assert!(c.is_done());
+    assert_eq!(
+        plan(&c.snapshot().unwrap(), &op(operation), &opts())
+            .unwrap()
+            .digest,
+        p.digest
+    );
+    let distinct: std::collections::BTreeSet<_> = kept.iter().map(|k| &k.digest).collect();
+    assert_eq!(kept.len(), distinct.len(), "each manifest handed out once");
+    assert!(kept.iter().all(|k| Digest::sha256(&k.bytes) == k.digest));
+
+    let run = |reg: &mut Registry, kept: &[regprune_core::http::KeptManifest]| {
+        let options: ExecuteOptions =
+            serde_json::from_value(json!({"registry": "localhost:5000"})).unwrap();
+        let mut ex = Execute::new(&p, options).unwrap();
+        let mut wanted = 0;
+        for k in kept {
+            wanted += usize::from(
+                ex.known_manifest(&k.digest, k.media_type.as_deref(), k.bytes.clone())
+                    .unwrap(),
+            );
+        }
+        let (mut journal, mut gets) = (Vec::new(), 0);
+        reg.manifest_gets.clear();
+        while let Some(req) = ex.next_request(0.0) {
+            journal.extend(ex.take_journal());
+            gets +=
+                usize::from(req.method == Method::Get && req.path.contains("/manifests/sha256:"));
+            let resp = reg.serve(&req);
+            ex.handle_response(req.id, &resp, 0.0).unwrap();
+        }
+        assert!(ex.is_done() && ex.report().complete(), "{:?}", ex.report());
+        (journal, gets, wanted)
+    };
+    let (fetched_journal, fetched_gets, _) = run(&mut fetching, &[]);
+    let (spared_journal, spared_gets, wanted) = run(&mut sparing, &kept);
+    // The tagged index is fetched once either way, to check which manifests it lists now.
+    assert_eq!(
+        fetched_gets, 4,
+        "without kept bytes, each of the three deletions fetches"
+    );
+    assert_eq!(spared_gets, 1, "with them, none does");
+    assert_eq!(
+        wanted, 3,
+        "the index and its two children; the other repositories' are ignored"
+    );
+    assert_eq!(
+        spared_journal, fetched_journal,
+        "the same journal, byte for byte"
+    );
+    assert!(!sparing.repos["multi"].1.contains_key(&d["idx"]));
+
+    // Bytes that do not hash to the digest are refused, naming both digests.
+    let options: ExecuteOptions =
+        serde_json::from_value(json!({"registry": "localhost:5000"})).unwrap();
+    let mut ex = Execute::new(&p, options).unwrap();
+    let e = ex
+        .known_manifest(&d["idx"], None, b"{}".to_vec())
+        .unwrap_err();
+    assert_eq!(e.code(), "digest_mismatch");
+    assert!(e.to_string().contains(&d["idx"].to_string()), "{e}");
+}

@@ -57,6 +57,21 @@ pub struct CrawlOptions {
     /// The registry's API, or `auto` to detect it.
     #[serde(default)]
     pub flavour: Flavour,
+    /// Hand out each manifest's exact bytes with [`Crawl::take_manifests`], so that an
+    /// execution can journal them without fetching them again.
+    #[serde(default)]
+    pub keep_manifests: bool,
+}
+
+/// A manifest's exact bytes, as the registry served them (checked against the digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptManifest {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: Option<String>,
+    /// The bytes.
+    pub bytes: Vec<u8>,
 }
 
 fn default_page() -> u32 {
@@ -135,6 +150,8 @@ pub struct Crawl {
     acr_bodies: Vec<serde_json::Value>,
     /// Every page a `Link` header sent the crawl to: a page named twice is a loop.
     pages: HashSet<String>,
+    /// Manifest bytes not yet taken, with `keep_manifests`.
+    kept: Vec<KeptManifest>,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -175,6 +192,7 @@ impl Crawl {
             flavour: opts.flavour,
             acr_bodies: Vec::new(),
             pages: HashSet::new(),
+            kept: Vec::new(),
             opts,
         };
         match c.flavour {
@@ -182,6 +200,22 @@ impl Crawl {
             _ => c.begin(),
         }
         c
+    }
+
+    fn keep(&mut self, m: &Manifest, r: &Response) {
+        if self.opts.keep_manifests {
+            self.kept.push(KeptManifest {
+                digest: m.digest.clone(),
+                media_type: m.media_type.as_ref().map(|t| t.as_str().to_owned()),
+                bytes: r.body.clone(),
+            });
+        }
+    }
+
+    /// Manifests fetched since the last call (with `keep_manifests`), their bytes checked
+    /// against their digests: save them for [`crate::http::Execute::known_manifest`].
+    pub fn take_manifests(&mut self) -> Vec<KeptManifest> {
+        std::mem::take(&mut self.kept)
     }
 
     /// Starts listing, once the flavour is known.
@@ -397,6 +431,7 @@ impl Crawl {
                 ok(r, &where_)?;
                 let claimed = r.header("docker-content-digest").and_then(Digest::parse);
                 let m = parse_manifest(&r.body, claimed.as_ref(), r.header("content-type"))?;
+                self.keep(&m, r);
                 let d = m.digest.clone();
                 self.fetching.insert(d.clone());
                 self.contents.insert(d.clone(), m);
@@ -419,6 +454,7 @@ impl Crawl {
                 }
                 ok(r, &where_)?;
                 let m = parse_manifest(&r.body, Some(&digest), r.header("content-type"))?;
+                self.keep(&m, r);
                 self.contents.insert(digest.clone(), m);
                 for waiting in self.waiting.remove(&digest).unwrap_or_default() {
                     self.process(&waiting, &digest);

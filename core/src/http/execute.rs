@@ -4,9 +4,11 @@
 //! is seen: a planned tag that moved, or a new tag on a planned manifest, skips that action
 //! (deleting a manifest deletes every tag on it, and nothing the plan does not name may go).
 //! Within a repository the plan's phases run in order (referrers, indexes, the rest), so a
-//! child is never deleted before its index. Each deletion first fetches the manifest; its
-//! bytes and tags go to the journal, which the adapter writes durably before sending the
-//! `DELETE`, so `undo` can push the image back. 404 means already gone, 405 unsupported, 429
+//! child is never deleted before its index. Each deletion first fetches the manifest, unless
+//! its bytes were handed over with [`Execute::known_manifest`] (from the crawl that made the
+//! plan: content addressed, so they cannot be stale); its bytes and tags go to the journal,
+//! which the adapter writes durably before sending the `DELETE`, so `undo` can push the
+//! image back. 404 means already gone, 405 unsupported, 429
 //! and 5xx are retried with backoff and `Retry-After`; one failure never stops the others.
 //!
 //! On ACR each target is re-checked through `/acr/v1` instead (its tags and locks right
@@ -204,6 +206,9 @@ pub struct Execute {
     next_id: u64,
     journal: Vec<JournalEntry>,
     flavour: Flavour,
+    /// Manifest bytes handed over by the adapter, checked against their digests, with their
+    /// media types: these steps need no fetch.
+    known: HashMap<Digest, (Option<String>, Vec<u8>)>,
 }
 
 /// The order steps run in within a repository: untags, referrers, indexes and other
@@ -274,6 +279,7 @@ impl Execute {
             next_id: 1,
             journal: Vec::new(),
             flavour: Flavour::Auto,
+            known: HashMap::new(),
         };
         ex.flavour = ex.opts.flavour;
         if ex.flavour == Flavour::Auto {
@@ -499,6 +505,60 @@ impl Execute {
         .to_string()
     }
 
+    /// Hands over the exact bytes of a manifest the plan deletes (saved by the crawl that made
+    /// the plan, see `CrawlOptions::keep_manifests`), so its deletion needs no `GET` to be
+    /// journaled: one request per deletion instead of two. Bytes that do not hash to `digest`
+    /// are refused; `Ok(false)` when the plan deletes no such manifest (nothing is kept).
+    pub fn known_manifest(
+        &mut self,
+        digest: &Digest,
+        media_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<bool> {
+        let computed = digest.recompute(&bytes);
+        if computed.as_ref() != Some(digest) {
+            return Err(Error::DigestMismatch {
+                path: "knownManifest".into(),
+                claimed: digest.to_string(),
+                computed: computed
+                    .map_or_else(|| "an unsupported algorithm".into(), |d| d.to_string()),
+            });
+        }
+        let wanted = self
+            .steps
+            .iter()
+            .any(|s| s.digest.as_ref() == Some(digest) && s.state != StepState::Deleting);
+        if wanted {
+            self.known
+                .insert(digest.clone(), (media_type.map(str::to_owned), bytes));
+        }
+        Ok(wanted)
+    }
+
+    /// The step's manifest is needed for the journal: from the handed-over bytes, or a `GET`.
+    fn fetch(&mut self, s: usize) {
+        let known = self.steps[s]
+            .digest
+            .as_ref()
+            .and_then(|d| self.known.remove(d));
+        match known {
+            Some((media_type, bytes)) => {
+                if let Some(d) = &self.steps[s].digest {
+                    // Several steps may delete the same manifest (one per repository).
+                    let again = self.steps.iter().enumerate().any(|(i, o)| {
+                        i != s && o.digest.as_ref() == Some(d) && o.state == StepState::Waiting
+                    });
+                    if again {
+                        self.known
+                            .insert(d.clone(), (media_type.clone(), bytes.clone()));
+                    }
+                }
+                self.journal_and_delete(s, bytes, media_type);
+            }
+            None => self.queue.push_back((Job::Fetch(s), 1, 0.0)),
+        }
+    }
+
     /// Journal entries of deletions handed out since the last call.
     pub fn take_journal(&mut self) -> Vec<JournalEntry> {
         std::mem::take(&mut self.journal)
@@ -561,12 +621,11 @@ impl Execute {
                 continue;
             }
             self.steps[i].state = StepState::Fetching;
-            let first = if self.flavour == Flavour::Acr {
-                Job::AcrCheck(i)
+            if self.flavour == Flavour::Acr {
+                self.queue.push_back((Job::AcrCheck(i), 1, 0.0));
             } else {
-                Job::Fetch(i)
-            };
-            self.queue.push_back((first, 1, 0.0));
+                self.fetch(i);
+            }
         }
     }
 
@@ -701,7 +760,7 @@ impl Execute {
             }
             Job::Unlock(s) => {
                 if matches!(r.status, 200 | 204) {
-                    self.queue.push_back((Job::Fetch(s), 1, 0.0));
+                    self.fetch(s);
                 } else {
                     self.steps[s].state = StepState::Finished(
                         OutcomeKind::Failed,
@@ -872,26 +931,35 @@ impl Execute {
                 return;
             }
         }
-        let Some(digest) = step.digest.clone() else {
+        let Some(digest) = &step.digest else {
             return;
         };
-        if digest.recompute(&r.body).as_ref() != Some(&digest) {
+        if digest.recompute(&r.body).as_ref() != Some(digest) {
             step.state = StepState::Finished(
                 OutcomeKind::Failed,
                 "the registry served bytes that do not match the digest; not deleted".into(),
             );
             return;
         }
-        let Ok(text) = String::from_utf8(r.body.clone()) else {
+        let media_type = r.header("content-type").map(str::to_owned);
+        self.journal_and_delete(s, r.body.clone(), media_type);
+    }
+
+    /// Journals the step's manifest (bytes checked against its digest) and queues its
+    /// deletion.
+    fn journal_and_delete(&mut self, s: usize, bytes: Vec<u8>, media_type: Option<String>) {
+        let step = &mut self.steps[s];
+        let Some(digest) = step.digest.clone() else {
+            return;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
             step.state = StepState::Finished(
                 OutcomeKind::Failed,
                 "the manifest is not UTF-8 JSON; not deleted".into(),
             );
             return;
         };
-        let media_type = r
-            .header("content-type")
-            .map(str::to_owned)
+        let media_type = media_type
             .or_else(|| step.media_type.clone())
             .unwrap_or_default();
         // What an undo must restore: OCI knows the current tags from the re-listing; on ACR
@@ -1090,7 +1158,7 @@ impl Execute {
                 )
             }
             (Some(_), true) => Job::Unlock(s),
-            (None, _) => Job::Fetch(s),
+            (None, _) => return self.fetch(s),
         };
         self.queue.push_back((next, 1, 0.0));
     }

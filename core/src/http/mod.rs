@@ -13,7 +13,7 @@ mod link;
 use serde::{Deserialize, Serialize};
 
 pub use challenge::{parse_challenge, Challenge, MAX_CHALLENGE_LEN};
-pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour};
+pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour, KeptManifest};
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use link::next_link;
 
