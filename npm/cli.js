@@ -25,13 +25,13 @@ const common = {
 
 const USAGE = `usage: regprune <command> [options]
 
-  snapshot --registry URL | --storage DIR [--repository R]... [-o FILE]
-  plan [--snapshot FILE | --registry URL] [--now TIME] [--pin DIGEST]... [-o FILE] OPERATION
+  snapshot --registry URL | --storage DIR [--repository R]... [-o FILE] [--save-manifests DIR]
+  plan [--snapshot FILE | --registry URL [--save-manifests DIR]] [--now TIME] [--pin DIGEST]... [-o FILE] OPERATION
       OPERATION: delete-repo R | delete IMAGE | untag IMAGE | delete-older-than R BEFORE [--field F]
                  | delete-untagged [R] | retention DAYS ENABLED_AT
                  | purge --filter F... (--ago D | --before T) [--keep N] [--untagged]
                  | acr-purge '<acr purge command>' | policy FILE
-  execute PLAN --registry URL [--yes] [--journal FILE]
+  execute PLAN --registry URL [--yes] [--journal FILE] [--manifests DIR]
   undo JOURNAL --registry URL
 
 common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure, --flavour auto|oci|acr,
@@ -91,13 +91,13 @@ async function main(argv) {
     return OK;
   }
   const extra = {
-    snapshot: { storage: { type: 'string' }, repository: { type: 'string', multiple: true } },
+    snapshot: { storage: { type: 'string' }, repository: { type: 'string', multiple: true }, 'save-manifests': { type: 'string' } },
     plan: {
-      snapshot: { type: 'string' }, now: { type: 'string' }, pin: { type: 'string', multiple: true },
+      snapshot: { type: 'string' }, 'save-manifests': { type: 'string' }, now: { type: 'string' }, pin: { type: 'string', multiple: true },
       field: { type: 'string' }, filter: { type: 'string', multiple: true }, ago: { type: 'string' },
       before: { type: 'string' }, keep: { type: 'string' }, untagged: { type: 'boolean' },
     },
-    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' } },
+    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' }, manifests: { type: 'string' } },
     undo: {},
   }[command];
   if (!extra) {
@@ -108,7 +108,7 @@ async function main(argv) {
   const concurrency = Number(v.concurrency);
   const json = v.output === 'json';
   if (command === 'snapshot') {
-    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(await transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl') });
+    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(await transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl'), saveManifests: v['save-manifests'] });
     const text = JSON.stringify(snap, null, json ? undefined : 2);
     if (v.out) {
       writeFileSync(v.out, `${text}\n`);
@@ -118,7 +118,7 @@ async function main(argv) {
     return OK;
   }
   if (command === 'plan') {
-    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(await transport(v), { flavour: v.flavour, concurrency, onProgress: progress('crawl') });
+    const snapshot = v.snapshot ? readFileSync(v.snapshot) : await crawl(await transport(v), { flavour: v.flavour, concurrency, onProgress: progress('crawl'), saveManifests: v['save-manifests'] });
     const p = makePlan(snapshot, operation(positionals, v), { now: v.now, pinned: v.pin ?? [] });
     if (v.out) writeFileSync(v.out, `${JSON.stringify(p)}\n`);
     console.log(json ? JSON.stringify(p) : renderText(p));
@@ -141,7 +141,7 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(p, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute') });
+    const report = await execute(p, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests });
     if (json) console.log(JSON.stringify(report));
     else {
       for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);

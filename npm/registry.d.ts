@@ -50,11 +50,17 @@ export interface RunOptions {
   onProgress?: (handled: number) => void;
 }
 
-export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[] }): Promise<Snapshot>;
+/** `saveManifests` (Node): a directory to save each manifest's bytes in, for `execute`'s `manifests`. */
+export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string }): Promise<Snapshot>;
 export function execute(
   plan: Plan,
   transport: Transport,
-  options?: Omit<RunOptions, 'onProgress'> & { journalPath?: string; onProgress?: (finished: number, total: number) => void },
+  options?: Omit<RunOptions, 'onProgress'> & {
+    journalPath?: string;
+    onProgress?: (finished: number, total: number) => void;
+    /** A directory saved by `crawl`'s `saveManifests`: those manifests are journaled without a GET. */
+    manifests?: string;
+  },
 ): Promise<Report>;
 export function undo(journalPath: string, transport: Transport): Promise<{ repository: string; digest: string; tags: string[]; restored: boolean; statuses: number[] }[]>;
 export function readStorage(root: string, registryName?: string): Promise<Snapshot>;

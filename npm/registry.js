@@ -140,7 +140,7 @@ export class Transport {
 
 
 /** Drives a conversation to its end with up to `concurrency` requests in flight. */
-export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress } = {}) {
+export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress, afterResponse } = {}) {
   const limit = Math.max(1, Math.min(concurrency, MAX_CONCURRENCY));
   const start = performance.now();
   const now = () => (performance.now() - start) / 1000;
@@ -170,6 +170,7 @@ export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENC
     const [id, res] = await Promise.race(inFlight.values());
     inFlight.delete(id);
     call(() => machine.handleResponse(id, res.status, res.headers, res.body, now()));
+    afterResponse?.();
     handled += 1;
     onProgress?.(handled);
   }
@@ -183,16 +184,41 @@ function toRegpruneErrorSafe(fn) {
   }
 }
 
-/** Builds the snapshot of a live registry. */
-export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress } = {}) {
+/**
+ * Where a manifest lives in a manifests directory: `blobs/<algorithm>/<hex>`, the blob layout
+ * of an OCI image layout (digests are validated by the core: no `/`).
+ */
+function manifestPath(path, directory, digest) {
+  const [algorithm, encoded] = digest.split(':');
+  return path.join(directory, 'blobs', algorithm, encoded);
+}
+
+/**
+ * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
+ * manifest's exact bytes are saved there, so `execute(..., { manifests })` can journal them
+ * without fetching each one again.
+ */
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests } = {}) {
   let machine;
   try {
-        machine = new wasm.Crawl({ registry: transport.registry, repositories, flavour });
+        machine = new wasm.Crawl({ registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined });
   } catch (e) {
     throw toRegpruneError(e);
   }
+  let afterResponse;
+  if (saveManifests !== undefined) {
+    const [fs, path] = [await import('node:fs'), await import('node:path')];
+    afterResponse = () => {
+      for (const { digest, manifest } of machine.takeManifests()) {
+        const file = manifestPath(path, saveManifests, digest);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(`${file}.tmp`, manifest);
+        fs.renameSync(`${file}.tmp`, file);
+      }
+    };
+  }
   try {
-    await run(machine, transport, { concurrency, onProgress });
+    await run(machine, transport, { concurrency, onProgress, afterResponse });
     return toRegpruneErrorSafe(() => machine.snapshot());
   } finally {
     machine.free();
@@ -201,14 +227,34 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
 
 /**
  * Carries out exactly the sealed plan; returns the report. Journal lines are written and
- * flushed to disk before the deletions they describe are sent.
+ * flushed to disk before the deletions they describe are sent. `manifests`: a directory saved
+ * by `crawl(..., { saveManifests })`; the manifests found there (checked against their
+ * digests) are journaled without a GET each, the others are fetched.
  */
-export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress } = {}) {
+export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests } = {}) {
   let machine;
   try {
         machine = new wasm.Execute(plan, { registry: transport.registry, flavour });
   } catch (e) {
     throw toRegpruneError(e);
+  }
+  if (manifests !== undefined) {
+    const [fs, path] = [await import('node:fs'), await import('node:path')];
+    try {
+      for (const digest of machine.wantedManifests()) {
+        let bytes;
+        try {
+          bytes = fs.readFileSync(manifestPath(path, manifests, digest));
+        } catch (e) {
+          if (e.code === 'ENOENT') continue;
+          throw e;
+        }
+        toRegpruneErrorSafe(() => machine.knownManifest(digest, bytes));
+      }
+    } catch (e) {
+      machine.free();
+      throw e;
+    }
   }
   const fs = journalPath ? await import('node:fs') : undefined;
   const fd = fs?.openSync(journalPath, 'a');

@@ -7,7 +7,7 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use regprune_core::import::Import;
 use regprune_core::{Digest, Error, GeneratorOptions, Operation, Plan, PlanOptions, Snapshot};
 
@@ -179,6 +179,22 @@ impl Crawl {
         serde_json::to_string(&self.inner.progress()).unwrap_or_default()
     }
 
+    /// Manifests fetched since the last call, with `keepManifests`: `(digest, media type,
+    /// bytes)`, the bytes checked against the digest.
+    fn take_manifests<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> Vec<(String, Option<String>, Bound<'py, PyBytes>)> {
+        self.inner
+            .take_manifests()
+            .into_iter()
+            .map(|k| {
+                let bytes = PyBytes::new(py, &k.bytes);
+                (k.digest.to_string(), k.media_type, bytes)
+            })
+            .collect()
+    }
+
     /// The snapshot (JSON), once done.
     fn snapshot_json(&self, py: Python<'_>) -> PyResult<String> {
         Ok(core(py, self.inner.snapshot())?.to_json())
@@ -206,6 +222,30 @@ impl Execute {
     /// The next request ready at `now`, or None.
     fn next_request(&mut self, now: f64) -> Option<PyRequest> {
         self.inner.next_request(now).map(py_request)
+    }
+
+    /// The distinct manifests (digests) this execution journals, to hand over with
+    /// `known_manifest` where they were saved.
+    fn wanted_manifests(&self) -> Vec<String> {
+        self.inner
+            .wanted_manifests()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
+    /// fetch (its media type is the plan's); False when the plan does not delete it.
+    /// Refuses bytes that do not match.
+    fn known_manifest(&mut self, py: Python<'_>, digest: &str, bytes: Vec<u8>) -> PyResult<bool> {
+        let d = core(
+            py,
+            Digest::parse(digest).ok_or_else(|| Error::InvalidDigest {
+                path: "knownManifest.digest".into(),
+                value: digest.to_owned(),
+            }),
+        )?;
+        core(py, self.inner.known_manifest(&d, None, bytes))
     }
 
     /// Journal lines (JSON) to write durably before sending the requests handed out so far.

@@ -296,6 +296,32 @@ impl Crawl {
         to_js(&self.inner.progress())
     }
 
+    /// Manifests fetched since the last call, with `keepManifests`: `[{digest, mediaType,
+    /// manifest}]`, the manifest's exact text (checked against the digest).
+    #[wasm_bindgen(js_name = takeManifests)]
+    pub fn take_manifests(&mut self) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Kept {
+            digest: String,
+            media_type: Option<String>,
+            manifest: String,
+        }
+        let kept: Vec<Kept> = self
+            .inner
+            .take_manifests()
+            .into_iter()
+            .filter_map(|k| {
+                Some(Kept {
+                    digest: k.digest.to_string(),
+                    media_type: k.media_type,
+                    manifest: String::from_utf8(k.bytes).ok()?,
+                })
+            })
+            .collect();
+        to_js(&kept)
+    }
+
     /// The snapshot, once done.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.snapshot().map_err(|e| js_error(&e))?)
@@ -326,6 +352,33 @@ impl Execute {
             .next_request(now)
             .as_ref()
             .map_or(Ok(JsValue::UNDEFINED), js_request)
+    }
+
+    /// The distinct manifests (digests) this execution journals, to hand over with
+    /// `knownManifest` where they were saved.
+    #[wasm_bindgen(js_name = wantedManifests)]
+    pub fn wanted_manifests(&self) -> Vec<String> {
+        self.inner
+            .wanted_manifests()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
+    /// fetch (its media type is the plan's); `false` when the plan does not delete it.
+    /// Refuses bytes that do not match.
+    #[wasm_bindgen(js_name = knownManifest)]
+    pub fn known_manifest(&mut self, digest: &str, bytes: Vec<u8>) -> Result<bool, JsValue> {
+        let d = Digest::parse(digest).ok_or_else(|| {
+            js_error(&regprune_core::Error::InvalidDigest {
+                path: "knownManifest.digest".into(),
+                value: digest.to_owned(),
+            })
+        })?;
+        self.inner
+            .known_manifest(&d, None, bytes)
+            .map_err(|e| js_error(&e))
     }
 
     /// Journal lines (JSON) to write durably before sending the requests handed out so far.

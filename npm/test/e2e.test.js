@@ -4,10 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plan, InvalidOperationError } from 'regprune';
+import { plan, InvalidOperationError, DigestMismatchError } from 'regprune';
 import { Transport, crawl, execute, readStorage } from 'regprune/registry';
 import { RegistryServer, Client, pushFixture, ACCEPT } from './registry-server.js';
 
@@ -102,6 +103,41 @@ test('the CLI snapshots, plans, executes and undoes', { timeout: 60_000 }, () =>
   r = run('plan', '--snapshot', snapFile, 'delete', 'app');
   assert.equal(r.status, 2, 'bad input is a refusal');
   assert.match(r.stderr, /not a valid image reference/);
+}));
+
+test('saved manifests spare a fetch per deletion and journal the same bytes', { timeout: 60_000 }, () => withRegistry(async (server, client, d) => {
+  const dir = mkdtempSync(join(tmpdir(), 'regprune-saved-'));
+  const saved = join(dir, 'manifests'), planFile = join(dir, 'plan.json'), journal = join(dir, 'j.jsonl');
+  const r = spawnSync('node', [cli, 'plan', '--registry', server.url, '--save-manifests', saved, '--now', NOW, '-o', planFile, 'delete', 'app:v1'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const blobs = join(saved, 'blobs', 'sha256');
+  const files = readdirSync(blobs);
+  const snap = await crawl(new Transport(server.url));
+  assert.equal(files.length, snap.repositories.reduce((n, repo) => n + repo.manifests.length, 0), 'every crawled manifest is saved');
+  for (const f of files) assert.equal(createHash('sha256').update(readFileSync(join(blobs, f))).digest('hex'), f);
+  const p = JSON.parse(readFileSync(planFile, 'utf8'));
+  let digestGets = 0;
+  const counting = (input, init) => {
+    if ((init?.method ?? 'GET') === 'GET' && String(input).includes('/manifests/sha256:')) digestGets += 1;
+    return fetch(input, init);
+  };
+  const transport = new Transport(server.url, { fetch: counting });
+  // A manifest file that does not hash to its name is refused before anything is sent.
+  const victim = join(blobs, d.appV1.split(':')[1]);
+  const good = readFileSync(victim);
+  writeFileSync(victim, good.toString('utf8').replace('{', '{ '));
+  await assert.rejects(execute(p, transport, { manifests: saved }), (e) => e instanceof DigestMismatchError && e.message.includes(d.appV1));
+  assert.ok(await client.exists('app', d.appV1));
+  assert.equal(digestGets, 0);
+  writeFileSync(victim, good);
+  const report = await execute(p, transport, { manifests: saved, journalPath: journal });
+  assert.deepEqual(report.counts, { done: 2 });
+  assert.equal(digestGets, 0, 'no manifest fetched for the journal');
+  assert.equal(await client.exists('app', d.appV1), false);
+  const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const v1 = lines.find((l) => l.digest === d.appV1);
+  assert.equal(v1.manifest, good.toString('utf8'));
+  assert.deepEqual(v1.tags.sort(), ['stable', 'v1']);
 }));
 
 test('plain HTTP is refused off loopback', () => {

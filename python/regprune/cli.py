@@ -88,13 +88,17 @@ def _operation(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    snap = registry.crawl(
-        _transport(args),
-        flavour=args.flavour,
-        repositories=args.repository,
-        concurrency=args.concurrency,
-        on_progress=_progress("crawl"),
-    )
+    if args.storage:
+        snap = registry.read_storage(args.storage, args.registry)
+    else:
+        snap = registry.crawl(
+            _transport(args),
+            flavour=args.flavour,
+            repositories=args.repository,
+            concurrency=args.concurrency,
+            on_progress=_progress("crawl"),
+            save_manifests=args.save_manifests,
+        )
     text = json.dumps(snap, indent=None if args.output == "json" else 2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
@@ -118,6 +122,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             flavour=args.flavour,
             concurrency=args.concurrency,
             on_progress=_progress("crawl"),
+            save_manifests=args.save_manifests,
         )
     plan = regprune.plan(snapshot, _operation(args), now=args.now, pinned=args.pin)
     if args.out:
@@ -152,6 +157,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
         flavour=args.flavour,
         concurrency=args.concurrency,
         on_progress=_bar("execute"),
+        manifests=args.manifests,
     )
     if args.output == "json":
         print(json.dumps(report))
@@ -219,6 +225,11 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--repository", action="append", default=[], help="only these repositories")
     s.add_argument("-o", "--out", help="write the snapshot here")
+    s.add_argument(
+        "--save-manifests",
+        metavar="DIR",
+        help="save each crawled manifest's bytes (blobs/<alg>/<hex>) for `execute --manifests`",
+    )
     s.set_defaults(func=cmd_snapshot)
 
     pl = sub.add_parser("plan", help="plan an operation against a snapshot file or a live registry")
@@ -227,6 +238,11 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--now", help="RFC 3339 time to plan for (default: now)")
     pl.add_argument("--pin", action="append", default=[], help="digest that must survive")
     pl.add_argument("-o", "--out", help="write the plan JSON here, for `regprune execute`")
+    pl.add_argument(
+        "--save-manifests",
+        metavar="DIR",
+        help="save each crawled manifest's bytes (blobs/<alg>/<hex>) for `execute --manifests`",
+    )
     ops = pl.add_subparsers(dest="op", required=True)
     for name in ("delete-repo", "delete", "untag"):
         ops.add_parser(name).add_argument("target")
@@ -256,6 +272,11 @@ def parser() -> argparse.ArgumentParser:
         "--journal",
         default="regprune-journal.jsonl",
         help="where to record what is deleted, for undo",
+    )
+    e.add_argument(
+        "--manifests",
+        metavar="DIR",
+        help="manifests saved by --save-manifests: journaled without fetching each again",
     )
     e.set_defaults(func=cmd_execute)
 

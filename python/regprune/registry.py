@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from regprune import _native
@@ -278,9 +279,11 @@ def run(
     concurrency: int = DEFAULT_CONCURRENCY,
     before_send: Callable[[], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    after_response: Callable[[], None] | None = None,
 ) -> None:
     """Drives a conversation to its end: up to ``concurrency`` requests in flight;
-    ``on_progress`` gets the number of responses handled."""
+    ``on_progress`` gets the number of responses handled; ``after_response`` runs after each
+    response is handled."""
     concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
     start = time.monotonic()
     handled = 0
@@ -307,9 +310,18 @@ def run(
                 rid = in_flight.pop(fut)
                 status, headers, body = fut.result()
                 machine.handle_response(rid, status, headers, body, now)
+                if after_response is not None:
+                    after_response()
                 handled += 1
                 if on_progress is not None:
                     on_progress(handled)
+
+
+def _manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
+    """Where a manifest lives in a manifests directory: ``blobs/<algorithm>/<hex>``, the
+    blob layout of an OCI image layout (digests are validated by the core: no ``/``)."""
+    algorithm, _, encoded = digest.partition(":")
+    return Path(directory) / "blobs" / algorithm / encoded
 
 
 def crawl(
@@ -319,15 +331,34 @@ def crawl(
     repositories: list[str] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: Callable[[int], None] | None = None,
+    save_manifests: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Builds the snapshot of a live registry."""
+    """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's
+    exact bytes are saved in that directory, so that ``execute(manifests=...)`` can journal
+    them without fetching each one again."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
         "flavour": flavour,
+        "keepManifests": save_manifests is not None,
     }
     machine = _native.Crawl(json.dumps(options).encode())
-    run(machine, transport, concurrency=concurrency, on_progress=on_progress)
+
+    def save() -> None:
+        for digest, _media_type, data in machine.take_manifests():
+            path = _manifest_path(save_manifests, digest)  # type: ignore[arg-type]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+
+    run(
+        machine,
+        transport,
+        concurrency=concurrency,
+        on_progress=on_progress,
+        after_response=save if save_manifests is not None else None,
+    )
     return json.loads(machine.snapshot_json())  # type: ignore[no-any-return]
 
 
@@ -339,12 +370,22 @@ def execute(
     flavour: str = "auto",
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: Callable[[int, int], None] | None = None,
+    manifests: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
     flushed to disk before the deletions they describe are sent. ``on_progress`` gets
-    ``(finished, total)`` deletions."""
+    ``(finished, total)`` deletions. ``manifests``: a directory saved by
+    ``crawl(save_manifests=...)``; the manifests found there (checked against their digests)
+    are journaled without a ``GET`` each, the others are fetched."""
     options = {"registry": transport.registry, "flavour": flavour}
     machine = _native.Execute(plan_json.encode(), json.dumps(options).encode())
+    if manifests is not None:
+        for digest in machine.wanted_manifests():
+            try:
+                data = _manifest_path(manifests, digest).read_bytes()
+            except FileNotFoundError:
+                continue
+            machine.known_manifest(digest, data)
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
     def write_journal() -> None:

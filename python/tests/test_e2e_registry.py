@@ -3,6 +3,7 @@ read the state back through the plain API, garbage-collect, drift, undo."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -248,3 +249,53 @@ def test_untag_on_distribution_moves_the_tag_to_a_placeholder_and_deletes_that(
     assert tags["v1"] == d["app_v1"], "the other tag and the image stay"
     assert client.exists("app", d["app_v1"])
     assert plan.reclaim.total_bytes == 0
+
+
+class _Counting(registry.Transport):
+    """Counts `GET /v2/<repo>/manifests/<digest>` requests (the journal's fetches)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.digest_gets = 0
+
+    def send(self, request, body=None):  # type: ignore[no-untyped-def]
+        if request[1] == "GET" and "/manifests/sha256:" in request[2]:
+            self.digest_gets += 1
+        return super().send(request, body)
+
+
+def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
+    server: RegistryServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = Client(server.url)
+    d = push_fixture(client)
+    saved, plan_file, journal = tmp_path / "manifests", tmp_path / "plan.json", tmp_path / "j.jsonl"
+    args = ["plan", "--registry", server.url, "--save-manifests", str(saved), "--now", NOW]
+    assert main([*args, "-o", str(plan_file), "delete", "app:v1"]) == 0
+    capsys.readouterr()
+    files = list((saved / "blobs" / "sha256").iterdir())
+    snap = registry.crawl(registry.Transport(server.url))
+    assert len(files) == sum(len(r["manifests"]) for r in snap["repositories"]), "all saved"
+    assert all(hashlib.sha256(f.read_bytes()).hexdigest() == f.name for f in files)
+    plan_text = plan_file.read_text().strip()
+
+    # A manifest file that does not hash to its name is refused before anything is sent.
+    victim = saved / "blobs" / "sha256" / d["app_v1"].split(":")[1]
+    good = victim.read_bytes()
+    victim.write_bytes(good.replace(b"{", b"{ ", 1))
+    counting = _Counting(server.url)
+    with pytest.raises(regprune.DigestMismatchError) as e:
+        registry.execute(plan_text, counting, manifests=saved)
+    assert d["app_v1"] in str(e.value)
+    assert client.exists("app", d["app_v1"]) and counting.digest_gets == 0
+    victim.write_bytes(good)
+
+    report = registry.execute(plan_text, counting, manifests=saved, journal_path=str(journal))
+    assert report["counts"] == {"done": 2}
+    assert counting.digest_gets == 0, "no manifest fetched for the journal"
+    assert not client.exists("app", d["app_v1"]) and not client.exists("app", d["app_v1_sig"])
+    lines = {x["digest"]: x for x in map(json.loads, journal.read_text().splitlines())}
+    assert lines[d["app_v1"]]["manifest"].encode() == good
+    assert sorted(lines[d["app_v1"]]["tags"]) == ["stable", "v1"]
+    assert main(["undo", str(journal), "--registry", server.url]) == 0
+    assert client.exists("app", d["app_v1"]) and client.tags("app")["v1"] == d["app_v1"]

@@ -535,6 +535,18 @@ impl Execute {
         Ok(wanted)
     }
 
+    /// The distinct manifests this execution will journal (and fetch, unless handed over with
+    /// [`Execute::known_manifest`]), in plan order.
+    pub fn wanted_manifests(&self) -> Vec<Digest> {
+        let mut seen = std::collections::HashSet::new();
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.state, StepState::Waiting | StepState::Fetching))
+            .filter_map(|s| s.digest.clone())
+            .filter(|d| seen.insert(d.clone()))
+            .collect()
+    }
+
     /// The step's manifest is needed for the journal: from the handed-over bytes, or a `GET`.
     fn fetch(&mut self, s: usize) {
         let known = self.steps[s]
