@@ -1,23 +1,25 @@
 // The Node side of the registry benchmarks (bench/registry.py drives it):
-//   node bench/registry-node.mjs execute <url> <plan.json> [journal.jsonl]
+//   node bench/registry-node.mjs execute <url> <plan.json> [journal.jsonl|-] [manifests-dir]
 //   node bench/registry-node.mjs crawl <url>
 // Prints one JSON line: seconds spent in the adapter (module loading excluded), requests by
 // method, and the report's outcome counts or the snapshot's size.
 import { readFileSync } from 'node:fs';
 import { Transport, crawl, execute } from '../npm/registry.js';
 
-const [mode, url, planPath, journalPath] = process.argv.slice(2);
+const [mode, url, planPath, journalArg, manifests] = process.argv.slice(2);
+const journalPath = journalArg === '-' ? undefined : journalArg;
 const requests = {};
-const counting = (input, init) => {
-  const method = init?.method ?? 'GET';
-  requests[method] = (requests[method] ?? 0) + 1;
-  return fetch(input, init);
+// Counted at the transport, so the adapter's default HTTP client (node:http) is the one timed.
+const transport = new Transport(url);
+const send = transport.send.bind(transport);
+transport.send = (req, body) => {
+  requests[req.method] = (requests[req.method] ?? 0) + 1;
+  return send(req, body);
 };
-const transport = new Transport(url, { fetch: counting });
 const started = performance.now();
 let result;
 if (mode === 'execute') {
-  const report = await execute(JSON.parse(readFileSync(planPath, 'utf8')), transport, { journalPath });
+  const report = await execute(JSON.parse(readFileSync(planPath, 'utf8')), transport, { journalPath, manifests });
   const seconds = (performance.now() - started) / 1000;
   result = { seconds, requests, outcomes: report.counts, report };
 } else if (mode === 'crawl') {

@@ -117,7 +117,7 @@ def node(*args: str) -> dict[str, Any]:
 
 
 def execution(
-    server: RegistryServer, pool: Pool, n: int, rounds: int, sample: int
+    server: RegistryServer, pool: Pool, n: int, rounds: int, sample: int, tmp: Path
 ) -> dict[str, Any]:
     netloc = server.url.split("://")[1]
     repos = max(1, n // 200)
@@ -148,8 +148,9 @@ def execution(
                 seconds = skopeo_delete(server.port, targets)
             elif client == "python":
                 t = CountingTransport(server.url)
+                saved = save_manifests(server, tmp)
                 started = time.perf_counter()
-                report = registry.execute(plan.to_json(), t)
+                report = registry.execute(plan.to_json(), t, manifests=saved)
                 seconds = time.perf_counter() - started
                 assert report["counts"] == {"done": len(targets)}, report["counts"]
                 requests["python"] = count_methods(t.sent)
@@ -158,7 +159,8 @@ def execution(
                     "w", suffix=".json", delete=False
                 ) as f:
                     f.write(plan.to_json())
-                result = node("execute", server.url, f.name)
+                saved = save_manifests(server, tmp)
+                result = node("execute", server.url, f.name, "-", str(saved))
                 os.unlink(f.name)
                 assert result["outcomes"] == {"done": len(targets)}, result["outcomes"]
                 seconds = result["seconds"]
@@ -172,6 +174,15 @@ def execution(
         "deletesPerSecond": rows,
         "requests": requests,
     }
+
+
+def save_manifests(server: RegistryServer, tmp: Path) -> Path:
+    """The storage snapshot that made the plan, read again saving each manifest's bytes (not
+    timed), as `snapshot --storage DIR --save-manifests OUT` does: execution then journals
+    them without a GET each."""
+    out = Path(tempfile.mkdtemp(dir=tmp))
+    registry.read_storage(server.storage, save_manifests=out)
+    return out
 
 
 def count_methods(sent: list[tuple[str, str]]) -> dict[str, int]:
@@ -246,7 +257,7 @@ def main() -> None:
             pool = Pool(server.url.split("://")[1])
             out = {
                 "execution": execution(
-                    server, pool, args.deletions, args.rounds, args.skopeo
+                    server, pool, args.deletions, args.rounds, args.skopeo, Path(tmp)
                 ),
                 "crawl": crawl(server, pool, args.repos, args.tags, args.rounds),
             }

@@ -108,7 +108,7 @@ async function main(argv) {
   const concurrency = Number(v.concurrency);
   const json = v.output === 'json';
   if (command === 'snapshot') {
-    const snap = v.storage ? await readStorage(v.storage, v.registry) : await crawl(await transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl'), saveManifests: v['save-manifests'] });
+    const snap = v.storage ? await readStorage(v.storage, v.registry, { saveManifests: v['save-manifests'] }) : await crawl(await transport(v), { repositories: v.repository ?? [], flavour: v.flavour, concurrency, onProgress: progress('crawl'), saveManifests: v['save-manifests'] });
     const text = JSON.stringify(snap, null, json ? undefined : 2);
     if (v.out) {
       writeFileSync(v.out, `${text}\n`);

@@ -9,7 +9,7 @@ export interface TransportOptions {
   password?: string;
   /** Allow plain HTTP to a non-loopback host. */
   insecure?: boolean;
-  /** Injectable `fetch` (defaults to the global one). */
+  /** Injectable `fetch`. Default: node:http(s) with keep-alive in Node (cheaper per request than undici's fetch), the global `fetch` elsewhere. */
   fetch?: typeof fetch;
 }
 
@@ -63,7 +63,7 @@ export function execute(
   },
 ): Promise<Report>;
 export function undo(journalPath: string, transport: Transport): Promise<{ repository: string; digest: string; tags: string[]; restored: boolean; statuses: number[] }[]>;
-export function readStorage(root: string, registryName?: string): Promise<Snapshot>;
+export function readStorage(root: string, registryName?: string, options?: { saveManifests?: string }): Promise<Snapshot>;
 
 /** The username that marks the password as an ACR refresh token. */
 export const ACR_REFRESH_USER: string;

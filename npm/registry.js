@@ -1,6 +1,6 @@
 // Talking to a live registry from JavaScript: a thin adapter around the core's conversations.
 // The core decides every request (Crawl, Execute); this module sends them with `fetch`
-// (injectable), several at a time, handles authentication (anonymous, basic, the bearer
+// (injectable; in Node, node:http(s) by default, see node-http.js), several at a time, handles authentication (anonymous, basic, the bearer
 // challenge with tokens cached per scope) and feeds the answers back. Secrets never appear in
 // output, errors or journals.
 
@@ -50,7 +50,8 @@ export class Transport {
   #tokens = new Map();
   #credentials;
   #insecure;
-  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl = globalThis.fetch } = {}) {
+  #request;
+  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl } = {}) {
     const url = new URL(baseUrl.includes('://') ? baseUrl : `https://${baseUrl}`);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse(`registry: unsupported scheme ${url.protocol}`);
     if (url.protocol === 'http:' && !insecure && !isLoopback(url.hostname)) {
@@ -73,8 +74,13 @@ export class Transport {
   }
 
   async #raw(method, url, headers, body) {
+    if (this.fetch === undefined && globalThis.process?.versions?.node) {
+      this.#request ??= (await import('./node-http.js')).nodeRequester();
+      return this.#request(method, url, headers, body);
+    }
     try {
-      const r = await this.fetch(url, { method, headers, body, redirect: 'manual' });
+      const fetch = this.fetch ?? globalThis.fetch;
+      const r = await fetch(url, { method, headers, body, redirect: 'manual' });
       const data = method === 'HEAD' ? new Uint8Array() : new Uint8Array(await r.arrayBuffer());
       return { status: r.status, headers: [...r.headers.entries()], body: data };
     } catch {
@@ -193,6 +199,13 @@ function manifestPath(path, directory, digest) {
   return path.join(directory, 'blobs', algorithm, encoded);
 }
 
+function saveManifest(fs, path, directory, digest, bytes) {
+  const file = manifestPath(path, directory, digest);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.tmp`, bytes);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
 /**
  * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
  * manifest's exact bytes are saved there, so `execute(..., { manifests })` can journal them
@@ -209,12 +222,7 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
   if (saveManifests !== undefined) {
     const [fs, path] = [await import('node:fs'), await import('node:path')];
     afterResponse = () => {
-      for (const { digest, manifest } of machine.takeManifests()) {
-        const file = manifestPath(path, saveManifests, digest);
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(`${file}.tmp`, manifest);
-        fs.renameSync(`${file}.tmp`, file);
-      }
+      for (const { digest, manifest } of machine.takeManifests()) saveManifest(fs, path, saveManifests, digest, manifest);
     };
   }
   try {
@@ -296,7 +304,7 @@ export async function undo(journalPath, transport) {
  * Reads a distribution registry's storage directory (filesystem driver) into a snapshot: every
  * revision, tagged or not, exact blob sizes, times from the link files (Node only).
  */
-export async function readStorage(root, registryName) {
+export async function readStorage(root, registryName, { saveManifests } = {}) {
   const fs = await import('node:fs');
   const path = await import('node:path');
   const base = path.join(root, 'docker', 'registry', 'v2');
@@ -341,7 +349,10 @@ export async function readStorage(root, registryName) {
       if (!fs.existsSync(data)) continue;
       const digest = `sha256:${hex}`;
       blobSizes[digest] = fs.statSync(data).size;
-      if (wanted.has(digest)) manifests[digest] = fs.readFileSync(data, 'utf8');
+      if (!wanted.has(digest)) continue;
+      const raw = fs.readFileSync(data);
+      manifests[digest] = raw.toString('utf8');
+      if (saveManifests !== undefined) saveManifest(fs, path, saveManifests, digest, raw);
     }
   }
   const listing = { repositories, blobSizes, manifests, ...(registryName ? { registry: registryName } : {}) };

@@ -89,7 +89,9 @@ def _operation(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.storage:
-        snap = registry.read_storage(args.storage, args.registry)
+        snap = registry.read_storage(
+            args.storage, args.registry, save_manifests=args.save_manifests
+        )
     else:
         snap = registry.crawl(
             _transport(args),

@@ -324,6 +324,14 @@ def _manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
     return Path(directory) / "blobs" / algorithm / encoded
 
 
+def _save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -> None:
+    path = _manifest_path(directory, digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
 def crawl(
     transport: Transport,
     *,
@@ -346,11 +354,7 @@ def crawl(
 
     def save() -> None:
         for digest, _media_type, data in machine.take_manifests():
-            path = _manifest_path(save_manifests, digest)  # type: ignore[arg-type]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            _save_manifest(save_manifests, digest, data)  # type: ignore[arg-type]
 
     run(
         machine,
@@ -444,10 +448,16 @@ def undo(journal_path: str, transport: Transport) -> list[dict[str, Any]]:
     return results
 
 
-def read_storage(root: str | os.PathLike[str], registry_name: str | None = None) -> dict[str, Any]:
+def read_storage(
+    root: str | os.PathLike[str],
+    registry_name: str | None = None,
+    *,
+    save_manifests: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Reads a distribution registry's storage directory (filesystem driver) into a snapshot:
     every revision, tagged or not, exact blob sizes, times from the link files. Read it with
-    the registry stopped or read-only, so it does not change underfoot."""
+    the registry stopped or read-only, so it does not change underfoot. ``save_manifests``:
+    as for ``crawl``, a directory for ``execute(manifests=...)``."""
     from datetime import datetime, timezone
 
     base = os.path.join(os.fspath(root), "docker", "registry", "v2")
@@ -499,8 +509,11 @@ def read_storage(root: str | os.PathLike[str], registry_name: str | None = None)
             digest = f"sha256:{hexd}"
             sizes[digest] = os.stat(data).st_size
             if digest in wanted:
-                with open(data, encoding="utf-8") as f:
-                    texts[digest] = f.read()
+                with open(data, "rb") as f:
+                    raw = f.read()
+                texts[digest] = raw.decode("utf-8")
+                if save_manifests is not None:
+                    _save_manifest(save_manifests, digest, raw)
     listing = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
     if registry_name:
         listing["registry"] = registry_name

@@ -171,6 +171,18 @@ struct RepoState {
     indexes: std::collections::BTreeSet<Digest>,
     /// Manifests a currently tagged index lists, with that index.
     listed_by: BTreeMap<Digest, Digest>,
+    /// Its steps, by phase (then plan order).
+    steps: Vec<usize>,
+    /// Its steps by digest.
+    by_digest: HashMap<Digest, Vec<usize>>,
+    /// Steps not finished.
+    open: usize,
+    /// `steps[..first_open]` are finished: the lowest phase with work left is `first_open`'s.
+    first_open: usize,
+    /// `steps[..next]` have left `Waiting` (or were looked at when their phase came).
+    next: usize,
+    /// Queued in `touched`, to be scheduled again.
+    touched: bool,
 }
 
 /// A journal line: what a deletion removes, recorded before the `DELETE` is sent.
@@ -209,6 +221,17 @@ pub struct Execute {
     /// Manifest bytes handed over by the adapter, checked against their digests, with their
     /// media types: these steps need no fetch.
     known: HashMap<Digest, (Option<String>, Vec<u8>)>,
+    /// Every manifest the plan deletes.
+    deletes: std::collections::HashSet<Digest>,
+    /// Repositories whose steps may be ready: only these are looked at by `schedule`, so
+    /// each response costs about the work it unblocks, not a pass over the plan.
+    touched: Vec<RepositoryName>,
+    /// Steps finished.
+    finished: usize,
+    /// Unfinished steps of the repositories whose re-listing started.
+    open_started: usize,
+    /// `order[..next_unstarted]` have started.
+    next_unstarted: usize,
 }
 
 /// The order steps run in within a repository: untags, referrers, indexes and other
@@ -267,6 +290,7 @@ impl Execute {
                 _ => steps.push(base),
             }
         }
+        let deletes = steps.iter().filter_map(|s| s.digest.clone()).collect();
         let mut ex = Execute {
             opts,
             plan_digest: plan.digest.clone(),
@@ -280,6 +304,11 @@ impl Execute {
             journal: Vec::new(),
             flavour: Flavour::Auto,
             known: HashMap::new(),
+            deletes,
+            touched: Vec::new(),
+            finished: 0,
+            open_started: 0,
+            next_unstarted: 0,
         };
         ex.flavour = ex.opts.flavour;
         if ex.flavour == Flavour::Auto {
@@ -298,44 +327,94 @@ impl Execute {
     /// have at most `LOOKAHEAD` deletions left, and a change another client makes meanwhile
     /// to a repository not reached yet is seen and skipped.
     fn begin(&mut self) {
-        let repos: Vec<RepositoryName> = self.steps.iter().map(|s| s.repo.clone()).collect();
-        for r in repos {
-            if self.repos.contains_key(&r) {
-                continue;
+        for (i, step) in self.steps.iter().enumerate() {
+            if !self.repos.contains_key(&step.repo) {
+                self.repos.insert(step.repo.clone(), RepoState::default());
+                self.order.push(step.repo.clone());
             }
-            self.repos.insert(r.clone(), RepoState::default());
-            self.order.push(r.clone());
-            if self.flavour == Flavour::Acr {
+            let Some(rs) = self.repos.get_mut(&step.repo) else {
+                continue;
+            };
+            rs.steps.push(i);
+            if let Some(d) = &step.digest {
+                rs.by_digest.entry(d.clone()).or_default().push(i);
+            }
+            if !matches!(step.state, StepState::Finished(..)) {
+                rs.open += 1;
+            }
+        }
+        for rs in self.repos.values_mut() {
+            let steps = &self.steps;
+            rs.steps.sort_by_key(|&i| (steps[i].phase, i));
+        }
+        if self.flavour == Flavour::Acr {
+            for r in &self.order {
                 // ACR lists every manifest with the children of each index: one listing shows
                 // whether an index that stays now lists a planned manifest.
                 let job = Job::AcrManifests(r.clone(), format!("/acr/v1/{r}/_manifests?n=100"));
                 self.queue.push_back((job, 1, 0.0));
-                if let Some(rs) = self.repos.get_mut(&r) {
-                    rs.started = true;
-                }
+            }
+            for r in self.order.clone() {
+                self.start(&r);
             }
         }
         self.list_ahead();
+    }
+
+    /// Marks a repository's re-listing as sent.
+    fn start(&mut self, repo: &RepositoryName) {
+        if let Some(rs) = self.repos.get_mut(repo) {
+            if !rs.started {
+                rs.started = true;
+                self.open_started += rs.open;
+            }
+        }
+        while self
+            .order
+            .get(self.next_unstarted)
+            .is_some_and(|r| self.repos.get(r).is_some_and(|rs| rs.started))
+        {
+            self.next_unstarted += 1;
+        }
+    }
+
+    /// The repository's steps may be ready to run: `schedule` looks at it again.
+    fn touch(&mut self, repo: &RepositoryName) {
+        self.dirty = true;
+        if let Some(rs) = self.repos.get_mut(repo) {
+            if !rs.touched {
+                rs.touched = true;
+                self.touched.push(repo.clone());
+            }
+        }
+    }
+
+    /// Ends step `s` with an outcome (once: a finished step stays finished).
+    fn end(&mut self, s: usize, kind: OutcomeKind, detail: String) {
+        if matches!(self.steps[s].state, StepState::Finished(..)) {
+            return;
+        }
+        self.steps[s].state = StepState::Finished(kind, detail);
+        self.finished += 1;
+        let repo = self.steps[s].repo.clone();
+        if let Some(rs) = self.repos.get_mut(&repo) {
+            rs.open -= 1;
+            if rs.started {
+                self.open_started -= 1;
+            }
+        }
+        self.touch(&repo);
     }
 
     /// Starts the re-listing of the next repositories (OCI) while few deletions are left in
     /// the ones already started.
     fn list_ahead(&mut self) {
         const LOOKAHEAD: usize = 8;
-        while let Some(next) = self.order.iter().find(|r| !self.repos[*r].started).cloned() {
-            let open = self
-                .steps
-                .iter()
-                .filter(|s| {
-                    self.repos[&s.repo].started && !matches!(s.state, StepState::Finished(..))
-                })
-                .count();
-            if open > LOOKAHEAD {
+        while let Some(next) = self.order.get(self.next_unstarted).cloned() {
+            if self.open_started > LOOKAHEAD {
                 return;
             }
-            if let Some(rs) = self.repos.get_mut(&next) {
-                rs.started = true;
-            }
+            self.start(&next);
             let job = Job::Tags(next.clone(), format!("/v2/{next}/tags/list"));
             self.queue.push_back((job, 1, 0.0));
         }
@@ -524,10 +603,7 @@ impl Execute {
                     .map_or_else(|| "an unsupported algorithm".into(), |d| d.to_string()),
             });
         }
-        let wanted = self
-            .steps
-            .iter()
-            .any(|s| s.digest.as_ref() == Some(digest) && s.state != StepState::Deleting);
+        let wanted = self.deletes.contains(digest);
         if wanted {
             self.known
                 .insert(digest.clone(), (media_type.map(str::to_owned), bytes));
@@ -549,24 +625,14 @@ impl Execute {
 
     /// The step's manifest is needed for the journal: from the handed-over bytes, or a `GET`.
     fn fetch(&mut self, s: usize) {
+        // Kept to the end: several steps may delete the same manifest (one per repository).
         let known = self.steps[s]
             .digest
             .as_ref()
-            .and_then(|d| self.known.remove(d));
+            .and_then(|d| self.known.get(d))
+            .cloned();
         match known {
-            Some((media_type, bytes)) => {
-                if let Some(d) = &self.steps[s].digest {
-                    // Several steps may delete the same manifest (one per repository).
-                    let again = self.steps.iter().enumerate().any(|(i, o)| {
-                        i != s && o.digest.as_ref() == Some(d) && o.state == StepState::Waiting
-                    });
-                    if again {
-                        self.known
-                            .insert(d.clone(), (media_type.clone(), bytes.clone()));
-                    }
-                }
-                self.journal_and_delete(s, bytes, media_type);
-            }
+            Some((media_type, bytes)) => self.journal_and_delete(s, bytes, media_type),
             None => self.queue.push_back((Job::Fetch(s), 1, 0.0)),
         }
     }
@@ -588,7 +654,8 @@ impl Execute {
     }
 
     /// Moves waiting steps whose turn has come into the queue. Runs only after something
-    /// changed (a response, the start), in one pass: a plan can hold many thousands of steps.
+    /// changed, and only for the repositories touched since: a plan can hold many thousands
+    /// of steps, and each response should cost the work it unblocks.
     fn schedule(&mut self) {
         if !self.dirty {
             return;
@@ -597,47 +664,62 @@ impl Execute {
         if self.flavour != Flavour::Auto {
             self.list_ahead();
         }
-        // The lowest phase with an unfinished step, per repository: a step waits for the
-        // earlier phases of its repository (referrers, then indexes, then the rest).
-        let mut lowest: HashMap<RepositoryName, u8> = HashMap::new();
-        for s in self
-            .steps
-            .iter()
-            .filter(|s| !matches!(s.state, StepState::Finished(..)))
-        {
-            match lowest.get_mut(&s.repo) {
-                Some(p) => *p = (*p).min(s.phase),
-                None => {
-                    lowest.insert(s.repo.clone(), s.phase);
-                }
+        while let Some(repo) = self.touched.pop() {
+            if let Some(rs) = self.repos.get_mut(&repo) {
+                rs.touched = false;
             }
+            self.schedule_repo(&repo);
         }
-        for i in 0..self.steps.len() {
-            if self.steps[i].state != StepState::Waiting {
-                continue;
-            }
-            let repo = &self.steps[i].repo;
-            let Some(rs) = self.repos.get(repo) else {
-                continue;
+    }
+
+    /// A step waits for the earlier phases of its repository (referrers, then indexes, then
+    /// the rest): the steps of the lowest phase with work left are checked and queued.
+    fn schedule_repo(&mut self, repo: &RepositoryName) {
+        loop {
+            let Some(rs) = self.repos.get_mut(repo) else {
+                return;
             };
             if !rs.listed || rs.pending_heads > 0 {
-                continue;
+                return;
             }
-            if lowest.get(repo).is_some_and(|&p| p < self.steps[i].phase) {
-                continue;
+            while rs.first_open < rs.steps.len()
+                && matches!(
+                    self.steps[rs.steps[rs.first_open]].state,
+                    StepState::Finished(..)
+                )
+            {
+                rs.first_open += 1;
             }
-            if let Some(verdict) = self.precheck(i) {
-                self.steps[i].state = StepState::Finished(verdict.0, verdict.1);
-                // It may have been the last of its phase.
-                self.dirty = true;
-                continue;
+            let Some(&first) = rs.steps.get(rs.first_open) else {
+                return;
+            };
+            let lowest = self.steps[first].phase;
+            let from = rs.next.max(rs.first_open);
+            let mut to = from;
+            while to < rs.steps.len() && self.steps[rs.steps[to]].phase <= lowest {
+                to += 1;
             }
-            self.steps[i].state = StepState::Fetching;
-            if self.flavour == Flavour::Acr {
-                self.queue.push_back((Job::AcrCheck(i), 1, 0.0));
-            } else {
-                self.fetch(i);
+            rs.next = to;
+            if from == to {
+                return;
             }
+            let ready: Vec<usize> = rs.steps[from..to].to_vec();
+            for i in ready {
+                if self.steps[i].state != StepState::Waiting {
+                    continue;
+                }
+                if let Some((kind, detail)) = self.precheck(i) {
+                    self.end(i, kind, detail);
+                    continue;
+                }
+                self.steps[i].state = StepState::Fetching;
+                if self.flavour == Flavour::Acr {
+                    self.queue.push_back((Job::AcrCheck(i), 1, 0.0));
+                } else {
+                    self.fetch(i);
+                }
+            }
+            // Steps ended by their checks may have finished the phase: look again.
         }
     }
 
@@ -660,14 +742,20 @@ impl Execute {
                 Some(Some(_)) => None,
             };
         }
+        let rs = &self.repos[&s.repo];
+        let same_digest = |d: &Digest| {
+            rs.by_digest
+                .get(d)
+                .into_iter()
+                .flatten()
+                .map(|&o| &self.steps[o])
+        };
         if let Some(parent) = &s.after {
-            let parent_ok = self.steps.iter().any(|p| {
-                p.repo == s.repo
-                    && p.digest.as_ref() == Some(parent)
-                    && matches!(
-                        p.state,
-                        StepState::Finished(OutcomeKind::Done | OutcomeKind::AlreadyGone, _)
-                    )
+            let parent_ok = same_digest(parent).any(|p| {
+                matches!(
+                    p.state,
+                    StepState::Finished(OutcomeKind::Done | OutcomeKind::AlreadyGone, _)
+                )
             });
             if !parent_ok {
                 return Some((
@@ -679,11 +767,8 @@ impl Execute {
             }
         }
         let digest = s.digest.as_ref()?;
-        let rs = &self.repos[&s.repo];
         if let Some(index) = rs.listed_by.get(digest) {
-            let index_goes = self.steps.iter().any(|o| {
-                o.repo == s.repo && o.digest.as_ref() == Some(index) && o.kind != ActionType::Untag
-            });
+            let index_goes = same_digest(index).any(|o| o.kind != ActionType::Untag);
             if !index_goes {
                 return Some((OutcomeKind::Skipped, format!("drift: the tagged index {index} lists it now; deleting it would break that index")));
             }
@@ -702,11 +787,9 @@ impl Execute {
             if !tag.as_str().starts_with(&referrer_tag) {
                 break;
             }
-            let goes = now.as_ref().is_some_and(|r| {
-                self.steps.iter().any(|o| {
-                    o.repo == s.repo && o.digest.as_ref() == Some(r) && o.kind != ActionType::Untag
-                })
-            });
+            let goes = now
+                .as_ref()
+                .is_some_and(|r| same_digest(r).any(|o| o.kind != ActionType::Untag));
             if !goes && !s.whole_repository {
                 return Some((OutcomeKind::Skipped, format!("drift: {tag:?} (a signature, SBOM or attestation by tag) refers to it now, and the plan does not delete it")));
             }
@@ -737,6 +820,33 @@ impl Execute {
                 message: format!("no request {id} is waiting for a response"),
             });
         };
+        let repo = match &job {
+            Job::Detect => None,
+            Job::Tags(r, _)
+            | Job::HeadTag(r, _)
+            | Job::IndexCheck(r, _)
+            | Job::AcrManifests(r, _) => Some(r.clone()),
+            Job::UploadStart(s)
+            | Job::UploadPut(s, _)
+            | Job::Placeholder(s)
+            | Job::AcrCheck(s)
+            | Job::Unlock(s)
+            | Job::Fetch(s)
+            | Job::Delete(s) => Some(self.steps[*s].repo.clone()),
+        };
+        let result = self.handle(job, attempt, r, now);
+        match repo {
+            Some(repo) => self.touch(&repo),
+            None => {
+                for repo in self.order.clone() {
+                    self.touch(&repo);
+                }
+            }
+        }
+        result
+    }
+
+    fn handle(&mut self, job: Job, attempt: u32, r: &Response, now: f64) -> Result<()> {
         if retryable(r.status) {
             if let Job::Fetch(s)
             | Job::Delete(s)
@@ -774,10 +884,8 @@ impl Execute {
                 if matches!(r.status, 200 | 204) {
                     self.fetch(s);
                 } else {
-                    self.steps[s].state = StepState::Finished(
-                        OutcomeKind::Failed,
-                        format!("could not unlock it: {}", status(r.status)),
-                    );
+                    let detail = format!("could not unlock it: {}", status(r.status));
+                    self.end(s, OutcomeKind::Failed, detail);
                 }
             }
             Job::Tags(..) | Job::HeadTag(..) | Job::IndexCheck(..) | Job::AcrManifests(..) => {
@@ -801,7 +909,7 @@ impl Execute {
                         format!("the registry answered {}", status(other)),
                     ),
                 };
-                self.steps[s].state = StepState::Finished(kind, detail);
+                self.end(s, kind, detail);
             }
         }
         Ok(())
@@ -925,33 +1033,24 @@ impl Execute {
     }
 
     fn fetched(&mut self, s: usize, r: &Response) {
-        let step = &mut self.steps[s];
         match r.status {
             404 => {
-                step.state = StepState::Finished(
-                    OutcomeKind::AlreadyGone,
-                    "not in the registry any more".into(),
-                );
-                return;
+                let detail = "not in the registry any more".into();
+                return self.end(s, OutcomeKind::AlreadyGone, detail);
             }
             200 => {}
             other => {
-                step.state = StepState::Finished(
-                    OutcomeKind::Failed,
-                    format!("fetching it failed: {}", status(other)),
-                );
-                return;
+                let detail = format!("fetching it failed: {}", status(other));
+                return self.end(s, OutcomeKind::Failed, detail);
             }
         }
-        let Some(digest) = &step.digest else {
+        let Some(digest) = &self.steps[s].digest else {
             return;
         };
         if digest.recompute(&r.body).as_ref() != Some(digest) {
-            step.state = StepState::Finished(
-                OutcomeKind::Failed,
-                "the registry served bytes that do not match the digest; not deleted".into(),
-            );
-            return;
+            let detail =
+                "the registry served bytes that do not match the digest; not deleted".into();
+            return self.end(s, OutcomeKind::Failed, detail);
         }
         let media_type = r.header("content-type").map(str::to_owned);
         self.journal_and_delete(s, r.body.clone(), media_type);
@@ -960,17 +1059,14 @@ impl Execute {
     /// Journals the step's manifest (bytes checked against its digest) and queues its
     /// deletion.
     fn journal_and_delete(&mut self, s: usize, bytes: Vec<u8>, media_type: Option<String>) {
-        let step = &mut self.steps[s];
-        let Some(digest) = step.digest.clone() else {
+        let Some(digest) = self.steps[s].digest.clone() else {
             return;
         };
         let Ok(text) = String::from_utf8(bytes) else {
-            step.state = StepState::Finished(
-                OutcomeKind::Failed,
-                "the manifest is not UTF-8 JSON; not deleted".into(),
-            );
-            return;
+            let detail = "the manifest is not UTF-8 JSON; not deleted".into();
+            return self.end(s, OutcomeKind::Failed, detail);
         };
+        let step = &mut self.steps[s];
         let media_type = media_type
             .or_else(|| step.media_type.clone())
             .unwrap_or_default();
@@ -1006,11 +1102,9 @@ impl Execute {
     fn give_up(&mut self, job: Job, detail: String) {
         match job {
             Job::Detect => {
-                for st in &mut self.steps {
-                    st.state = StepState::Finished(
-                        OutcomeKind::Failed,
-                        format!("could not reach the registry: {detail}"),
-                    );
+                for s in 0..self.steps.len() {
+                    let detail = format!("could not reach the registry: {detail}");
+                    self.end(s, OutcomeKind::Failed, detail);
                 }
             }
             Job::Fetch(s)
@@ -1019,23 +1113,23 @@ impl Execute {
             | Job::Unlock(s)
             | Job::UploadStart(s)
             | Job::UploadPut(s, _)
-            | Job::Placeholder(s) => {
-                self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
-            }
+            | Job::Placeholder(s) => self.end(s, OutcomeKind::Failed, detail),
             Job::Tags(repo, _)
             | Job::HeadTag(repo, _)
             | Job::IndexCheck(repo, _)
             | Job::AcrManifests(repo, _) => {
                 // Without the repository's current tags drift cannot be checked: fail its steps.
-                for st in self
-                    .steps
-                    .iter_mut()
-                    .filter(|st| st.repo == repo && st.state == StepState::Waiting)
-                {
-                    st.state = StepState::Finished(
-                        OutcomeKind::Failed,
-                        format!("could not re-check the repository before deleting: {detail}"),
-                    );
+                let steps = self
+                    .repos
+                    .get(&repo)
+                    .map(|rs| rs.steps.clone())
+                    .unwrap_or_default();
+                for s in steps {
+                    if self.steps[s].state == StepState::Waiting {
+                        let detail =
+                            format!("could not re-check the repository before deleting: {detail}");
+                        self.end(s, OutcomeKind::Failed, detail);
+                    }
                 }
                 let rs = self.repos.entry(repo).or_default();
                 rs.listed = true;
@@ -1084,7 +1178,7 @@ impl Execute {
     }
 
     fn fail(&mut self, s: usize, detail: String) {
-        self.steps[s].state = StepState::Finished(OutcomeKind::Failed, detail);
+        self.end(s, OutcomeKind::Failed, detail);
     }
 
     /// ACR: the target's current tags and locks, right before deleting it.
@@ -1104,32 +1198,30 @@ impl Execute {
             manifest: Option<Item>,
             tag: Option<Item>,
         }
-        let finish =
-            |st: &mut Step, kind, detail: String| st.state = StepState::Finished(kind, detail);
-        let step = &mut self.steps[s];
         match r.status {
             404 => {
-                return finish(
-                    step,
+                return self.end(
+                    s,
                     OutcomeKind::AlreadyGone,
                     "not in the registry any more".into(),
                 )
             }
             200 => {}
             other => {
-                return finish(
-                    step,
+                return self.end(
+                    s,
                     OutcomeKind::Failed,
                     format!("re-checking it failed: {}", status(other)),
                 )
             }
         }
+        let step = &self.steps[s];
         let Some(item) = serde_json::from_slice::<Body>(&r.body)
             .ok()
             .and_then(|b| b.manifest.or(b.tag))
         else {
-            return finish(
-                step,
+            return self.end(
+                s,
                 OutcomeKind::Failed,
                 "the registry's answer could not be read; not deleted".into(),
             );
@@ -1137,8 +1229,8 @@ impl Execute {
         if step.kind == ActionType::Untag {
             if item.digest.is_some() && item.digest != step.digest {
                 let now = item.digest.map(|d| d.to_string()).unwrap_or_default();
-                return finish(
-                    step,
+                return self.end(
+                    s,
                     OutcomeKind::Skipped,
                     format!("drift: the tag moved to {now} since the plan"),
                 );
@@ -1148,8 +1240,8 @@ impl Execute {
             .iter()
             .find(|t| !step.whole_repository && !step.tags.contains(t))
         {
-            return finish(
-                step,
+            return self.end(
+                s,
                 OutcomeKind::Skipped,
                 format!(
                     "drift: the tag {:?} now points at it, and the plan does not delete that tag",
@@ -1163,8 +1255,8 @@ impl Execute {
             .and_then(crate::snapshot::ChangeableAttributes::lock);
         let next = match (locked, step.unlock) {
             (Some(l), false) => {
-                return finish(
-                    step,
+                return self.end(
+                    s,
                     OutcomeKind::Skipped,
                     format!("drift: it is locked now ({l})"),
                 )
@@ -1177,12 +1269,7 @@ impl Execute {
 
     /// `(finished, total)` deletions, for progress bars.
     pub fn progress(&self) -> (usize, usize) {
-        let done = self
-            .steps
-            .iter()
-            .filter(|s| matches!(s.state, StepState::Finished(..)))
-            .count();
-        (done, self.steps.len())
+        (self.finished, self.steps.len())
     }
 
     /// The report, once `is_done()`.
