@@ -49,7 +49,7 @@ pub use generate::{generate, GeneratorOptions};
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};
 pub use operation::{Operation, PlanOptions, TimeField};
-pub use pattern::BACKTRACK_LIMIT;
+pub use pattern::{BACKTRACK_LIMIT, PATTERN_SIZE_LIMIT};
 pub use plan::{
     Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
 };

@@ -12,6 +12,11 @@ use crate::error::{Error, Result};
 /// Backtracking steps one match may take before it is an error.
 pub const BACKTRACK_LIMIT: usize = 1_000_000;
 
+/// Bytes a compiled pattern may take: names and tags are at most a few hundred characters, so
+/// a pattern this large (`x{50000}`) is a mistake, refused at once instead of compiled for tens
+/// of milliseconds.
+pub const PATTERN_SIZE_LIMIT: usize = 1 << 18;
+
 /// A compiled pattern that remembers where it came from, for errors.
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
@@ -26,6 +31,7 @@ impl Pattern {
     pub fn new(path: &str, source: &str, compiled: &str) -> Result<Pattern> {
         let re = RegexBuilder::new(compiled)
             .backtrack_limit(BACKTRACK_LIMIT)
+            .delegate_size_limit(PATTERN_SIZE_LIMIT)
             .delegate_dfa_size_limit(0)
             .build()
             .map_err(|e| Error::InvalidPattern {
@@ -206,6 +212,15 @@ mod tests {
         let evil = Pattern::new("f", "(a+)+(?=b)", "(a+)+(?=b)").unwrap();
         let e = evil.is_match(&"a".repeat(40)).unwrap_err();
         assert_eq!(e.code(), "pattern_too_complex");
+    }
+
+    #[test]
+    fn oversized_patterns_are_refused_naming_the_pattern() {
+        assert!(Pattern::full("f", "v{1000}").is_ok(), "a large but sane repetition");
+        let e = Pattern::full("filter[0]", "x{54734}{54734}").unwrap_err();
+        assert_eq!(e.code(), "invalid_pattern");
+        let text = e.to_string();
+        assert!(text.contains("filter[0]") && text.contains("x{54734}{54734}"), "{text}");
     }
 
     #[test]
