@@ -87,20 +87,24 @@ def _operation(args: argparse.Namespace) -> dict[str, Any]:
         return {"op": "policy", "policy": json.load(f)}
 
 
+def _crawl(args: argparse.Namespace, repositories: list[str] | None = None) -> dict[str, Any]:
+    return registry.crawl(
+        _transport(args),
+        flavour=args.flavour,
+        repositories=repositories,
+        concurrency=args.concurrency,
+        on_progress=_progress("crawl"),
+        save_manifests=args.save_manifests,
+    )
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.storage:
         snap = registry.read_storage(
             args.storage, args.registry, save_manifests=args.save_manifests
         )
     else:
-        snap = registry.crawl(
-            _transport(args),
-            flavour=args.flavour,
-            repositories=args.repository,
-            concurrency=args.concurrency,
-            on_progress=_progress("crawl"),
-            save_manifests=args.save_manifests,
-        )
+        snap = _crawl(args, args.repository)
     text = json.dumps(snap, indent=None if args.output == "json" else 2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
@@ -116,16 +120,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    if args.snapshot:
-        snapshot: Any = args.snapshot
-    else:
-        snapshot = registry.crawl(
-            _transport(args),
-            flavour=args.flavour,
-            concurrency=args.concurrency,
-            on_progress=_progress("crawl"),
-            save_manifests=args.save_manifests,
-        )
+    snapshot: Any = args.snapshot if args.snapshot else _crawl(args)
     plan = regprune.plan(snapshot, _operation(args), now=args.now, pinned=args.pin)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
