@@ -216,11 +216,17 @@ mod tests {
 
     #[test]
     fn oversized_patterns_are_refused_naming_the_pattern() {
-        assert!(Pattern::full("f", "v{1000}").is_ok(), "a large but sane repetition");
+        assert!(
+            Pattern::full("f", "v{1000}").is_ok(),
+            "a large but sane repetition"
+        );
         let e = Pattern::full("filter[0]", "x{54734}{54734}").unwrap_err();
         assert_eq!(e.code(), "invalid_pattern");
         let text = e.to_string();
-        assert!(text.contains("filter[0]") && text.contains("x{54734}{54734}"), "{text}");
+        assert!(
+            text.contains("filter[0]") && text.contains("x{54734}{54734}"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -125,6 +125,12 @@ pub(crate) fn assemble(
         });
     }
 
+    // Built by pushing: without the spare capacity, a large plan is a third smaller.
+    draft.actions.shrink_to_fit();
+    for a in &mut draft.actions {
+        a.tags.shrink_to_fit();
+    }
+    draft.retained.shrink_to_fit();
     sort_actions(g, &sel, &mut draft.actions);
     draft.retained.sort_by(|a, b| {
         (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))

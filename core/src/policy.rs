@@ -277,7 +277,9 @@ impl Compiled<'_> {
     }
 }
 
-fn rule_reason(code: ReasonCode, rule: &str, message: String) -> Reason {
+fn rule_reason(code: ReasonCode, rule: &str, mut message: String) -> Reason {
+    // `format!` leaves spare capacity, and a large plan holds one message per action.
+    message.shrink_to_fit();
     Reason {
         code,
         message,

@@ -60,9 +60,12 @@ impl Selection {
 }
 
 pub(crate) fn reason(code: ReasonCode, message: impl Into<String>) -> Reason {
+    let mut message = message.into();
+    // `format!` leaves spare capacity, and a large plan holds one message per action.
+    message.shrink_to_fit();
     Reason {
         code,
-        message: message.into(),
+        message,
         rule: None,
     }
 }

@@ -48,10 +48,10 @@ pub struct Repository {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changeable_attributes: Option<ChangeableAttributes>,
     /// Every manifest stored in the repository, tagged or not.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact")]
     pub manifests: Vec<Manifest>,
     /// Every tag of the repository.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exact")]
     pub tags: Vec<Tag>,
 }
 
@@ -266,4 +266,16 @@ impl Snapshot {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a snapshot always serializes")
     }
+}
+
+/// A list read with no spare capacity: a `Vec` grows by doubling while it is read, and for a
+/// million manifests the slack is a quarter of the snapshot's memory.
+fn exact<'de, D, T>(deserializer: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut items = Vec::<T>::deserialize(deserializer)?;
+    items.shrink_to_fit();
+    Ok(items)
 }
