@@ -20,7 +20,7 @@ export function nodeRequester() {
     new Promise((resolve) => {
       const u = new URL(url);
       const send = u.protocol === 'https:' ? https.request : http.request;
-      const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+      const payload = body === undefined ? undefined : Buffer.from(body);
       const all = payload === undefined ? headers : { ...headers, 'Content-Length': String(payload.length) };
       const req = send(u, { method, headers: all, agent: agents[u.protocol], timeout: TIMEOUT_MS }, (res) => {
         const chunks = [];
