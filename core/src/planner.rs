@@ -83,9 +83,13 @@ pub(crate) fn assemble(
     pinned.extend(&sel.pinned);
     let res = resolve(g, &sel, &pinned);
     let untagged_tags: Set<(Mid, u32)> = sel.untags.iter().map(|(m, t, _)| (*m, *t)).collect();
+    let mut retained = std::mem::take(&mut sel.retained);
+    // What the selection passed over can still go by a graph rule (a referrer whose subject
+    // is deleted): then its action says why, and it is not also listed as staying.
+    retained.retain(|r| r.tag.is_some() || !goes(g, &res, r));
     let mut draft = Draft {
         actions: manifest_actions(g, &sel, &res, &untagged_tags),
-        retained: std::mem::take(&mut sel.retained),
+        retained,
         warnings: std::mem::take(&mut sel.warnings),
     };
     draft.retained.extend(
@@ -147,6 +151,15 @@ pub(crate) fn assemble(
         warnings: draft.warnings,
         digest: None,
     }
+}
+
+/// Whether the manifest a retained entry names is deleted after all.
+fn goes(g: &Graph<'_>, res: &Resolution, r: &Retained) -> bool {
+    r.digest.as_ref().is_some_and(|d| {
+        g.repository_by_name(&r.repository)
+            .and_then(|ri| g.find(ri, d))
+            .is_some_and(|m| res.deleted[m as usize])
+    })
 }
 
 /// Turns the per-manifest actions of a repository asked to go as a whole into one

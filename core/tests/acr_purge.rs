@@ -114,3 +114,38 @@ fn errors_serialize_with_their_code_and_fields() {
     );
     assert_eq!(v["code"], e.code());
 }
+
+#[test]
+fn a_skipped_referrer_that_goes_with_its_subject_is_not_also_listed_as_retained() {
+    // acr purge passes over referrers; regprune deletes a referrer with its deleted subject.
+    // The plan then says so once: an action, not also a retained entry.
+    let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let old = "2025-01-01T00:00:00Z";
+    let s = Snapshot::from_json(
+        json!({"complete": true, "repositories": [{"name": "app", "manifests": [
+            {"digest": d('a'), "mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "size": 500, "lastUpdateTime": old, "layers": [{"digest": d('1'), "size": 10}]},
+            {"digest": d('b'), "mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "size": 400, "lastUpdateTime": old, "artifactType": "application/spdx+json",
+             "subject": {"digest": d('a'), "mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 500}}
+        ], "tags": []}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let p = purge(&s, "acr purge --filter 'app:.*' --ago 1d --untagged");
+    let acted: Vec<_> = p
+        .actions
+        .iter()
+        .map(|a| (a.digest.clone().unwrap().to_string(), a.reason.code))
+        .collect();
+    assert_eq!(acted.len(), 2, "{acted:?}");
+    assert!(acted.iter().any(|(x, _)| *x == d('b')), "{acted:?}");
+    assert!(
+        p.retained
+            .iter()
+            .all(|r| r.digest.as_ref().map(ToString::to_string) != Some(d('b'))),
+        "{:?}",
+        p.retained
+    );
+}

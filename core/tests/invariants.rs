@@ -104,6 +104,17 @@ fn check(s: &Snapshot, op: &Operation, opts: &PlanOptions, named: Option<&(Strin
             }
         }
     }
+    // What the plan lists as staying does stay.
+    for r in &p.retained {
+        if let (Some(d), None) = (&r.digest, &r.tag) {
+            assert!(
+                alive(r.repository.as_str(), d),
+                "{}@{d} is both retained ({:?}) and deleted",
+                r.repository,
+                r.reason.code
+            );
+        }
+    }
     // Reclaim equals: blobs referenced before minus blobs still referenced after.
     let freed: Vec<u64> = referenced
         .iter()
