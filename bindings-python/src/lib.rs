@@ -9,7 +9,9 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use regprune_core::import::Import;
-use regprune_core::{Digest, Error, GeneratorOptions, Operation, Plan, PlanOptions, Snapshot};
+use regprune_core::{
+    Digest, Error, GeneratorOptions, IndexedSnapshot, Operation, Plan, PlanOptions, Snapshot,
+};
 
 /// Raises `regprune.errors.ERROR_CLASSES[code](message, fields)` for a core error.
 fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
@@ -50,10 +52,11 @@ fn parse<T: serde::de::DeserializeOwned>(
     )
 }
 
-/// A parsed snapshot kept in native memory, to plan against it many times.
+/// A parsed snapshot kept in native memory, with its graph built once, to plan against it
+/// many times.
 #[pyclass(module = "regprune._native", frozen)]
 struct ParsedSnapshot {
-    snapshot: Snapshot,
+    indexed: IndexedSnapshot,
 }
 
 #[pymethods]
@@ -61,9 +64,9 @@ impl ParsedSnapshot {
     /// Parses a snapshot from JSON bytes (with the GIL released).
     #[new]
     fn new(py: Python<'_>, json: &[u8]) -> PyResult<Self> {
-        let snapshot = py.detach(|| Snapshot::from_json(json));
+        let indexed = py.detach(|| Snapshot::from_json(json).map(IndexedSnapshot::new));
         Ok(ParsedSnapshot {
-            snapshot: core(py, snapshot)?,
+            indexed: core(py, indexed)?,
         })
     }
 
@@ -71,27 +74,28 @@ impl ParsedSnapshot {
     fn plan_json(&self, py: Python<'_>, operation: &[u8], options: &[u8]) -> PyResult<String> {
         let operation: Operation = parse(py, operation, Some("operation"))?;
         let options: PlanOptions = parse(py, options, None)?;
-        let snapshot = &self.snapshot;
-        let plan = py.detach(|| regprune_core::plan_json(snapshot, &operation, &options));
+        let indexed = &self.indexed;
+        let plan = py.detach(|| indexed.plan_json(&operation, &options));
         core(py, plan)
     }
 
     /// The reclaim (JSON) of a plan's (JSON) actions against this snapshot.
     fn reclaim_json(&self, py: Python<'_>, plan: &[u8]) -> PyResult<String> {
         let plan: Plan = parse(py, plan, None)?;
-        let reclaim = core(py, regprune_core::reclaim(&self.snapshot, &plan))?;
+        let reclaim = core(py, self.indexed.reclaim(&plan))?;
         serde_json::to_string(&reclaim).map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The snapshot as JSON.
     fn to_json(&self) -> String {
-        self.snapshot.to_json()
+        self.indexed.snapshot().to_json()
     }
 
     /// Number of manifests.
     #[getter]
     fn manifest_count(&self) -> usize {
-        self.snapshot
+        self.indexed
+            .snapshot()
             .repositories
             .iter()
             .map(|r| r.manifests.len())

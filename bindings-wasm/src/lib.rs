@@ -6,7 +6,8 @@
 
 use regprune_core::import::Import;
 use regprune_core::{
-    from_deserializer, Digest, Error, GeneratorOptions, Operation, Plan, PlanOptions, Snapshot,
+    from_deserializer, Digest, Error, GeneratorOptions, IndexedSnapshot, Operation, Plan,
+    PlanOptions, Snapshot,
 };
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -80,10 +81,10 @@ fn snapshot_of(input: JsValue) -> Result<Snapshot, JsValue> {
 }
 
 /// A parsed snapshot kept in WebAssembly memory, to plan against it many times (the preview
-/// widget re-plans on every keystroke) without parsing it again.
+/// widget re-plans on every keystroke) without parsing or indexing it again.
 #[wasm_bindgen]
 pub struct ParsedSnapshot {
-    snapshot: Snapshot,
+    indexed: IndexedSnapshot,
 }
 
 #[wasm_bindgen]
@@ -92,13 +93,20 @@ impl ParsedSnapshot {
     #[wasm_bindgen(constructor)]
     pub fn new(input: JsValue) -> Result<ParsedSnapshot, JsValue> {
         Ok(ParsedSnapshot {
-            snapshot: snapshot_of(input)?,
+            indexed: IndexedSnapshot::new(snapshot_of(input)?),
         })
     }
 
     /// Plans `operation` with `options` (`{now, pinned}`); returns the plan object.
     pub fn plan(&self, operation: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-        to_js(&plan_with(&self.snapshot, operation, options)?)
+        let operation: Operation = from_js(operation, Some("operation"))?;
+        let options: PlanOptions = from_js(options, None)?;
+        to_js(
+            &self
+                .indexed
+                .plan(&operation, &options)
+                .map_err(|e| js_error(&e))?,
+        )
     }
 
     /// Plans and returns the plan's JSON text exactly as the core writes it.
@@ -106,36 +114,33 @@ impl ParsedSnapshot {
     pub fn plan_json(&self, operation: JsValue, options: JsValue) -> Result<String, JsValue> {
         let operation: Operation = from_js(operation, Some("operation"))?;
         let options: PlanOptions = from_js(options, None)?;
-        regprune_core::plan_json(&self.snapshot, &operation, &options).map_err(|e| js_error(&e))
+        self.indexed
+            .plan_json(&operation, &options)
+            .map_err(|e| js_error(&e))
     }
 
     /// The reclaim of `plan`'s actions against this snapshot.
     pub fn reclaim(&self, plan: JsValue) -> Result<JsValue, JsValue> {
         let plan: Plan = from_js(plan, None)?;
-        to_js(&regprune_core::reclaim(&self.snapshot, &plan).map_err(|e| js_error(&e))?)
+        to_js(&self.indexed.reclaim(&plan).map_err(|e| js_error(&e))?)
     }
 
     /// The snapshot as a plain object.
     #[wasm_bindgen(js_name = toObject)]
     pub fn to_object(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.snapshot)
+        to_js(self.indexed.snapshot())
     }
 
     /// Number of manifests in the snapshot.
     #[wasm_bindgen(getter, js_name = manifestCount)]
     pub fn manifest_count(&self) -> usize {
-        self.snapshot
+        self.indexed
+            .snapshot()
             .repositories
             .iter()
             .map(|r| r.manifests.len())
             .sum()
     }
-}
-
-fn plan_with(snapshot: &Snapshot, operation: JsValue, options: JsValue) -> Result<Plan, JsValue> {
-    let operation: Operation = from_js(operation, Some("operation"))?;
-    let options: PlanOptions = from_js(options, None)?;
-    regprune_core::plan(snapshot, &operation, &options).map_err(|e| js_error(&e))
 }
 
 /// Builds a snapshot from a document of any importer (`{format: "acrListMetadata" | "acrApi",

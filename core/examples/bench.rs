@@ -6,7 +6,8 @@
 //!     alternates "parse only" (the floor: serde_json into the snapshot types) with
 //!     "parse + plan + reclaim" and "plan JSON", and prints one JSON line of timings
 //! bench replan <snapshot.json> <operation.json> <runs>
-//!     plans again and again against one parsed snapshot (what the preview widget does)
+//!     plans (to JSON) again and again against one indexed snapshot (what the preview
+//!     widget does)
 //! bench rss <snapshot.json> <operation.json>        stream-parse and plan once; print peak RSS
 //! ```
 //!
@@ -17,7 +18,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use regprune_core::{
-    generate, plan, GeneratorOptions, Operation, PlanOptions, Snapshot, Timestamp,
+    generate, plan, GeneratorOptions, IndexedSnapshot, Operation, PlanOptions, Snapshot, Timestamp,
 };
 
 type Failure = Box<dyn std::error::Error>;
@@ -47,13 +48,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         ["plan", snapshot, operation, runs] => timings(snapshot, operation, runs.parse()?)?,
         ["replan", snapshot, operation, runs] => {
-            // What the preview widget does on each edit: plan against a parsed snapshot.
-            let parsed = Snapshot::from_json(&std::fs::read(snapshot)?)?;
+            // What the preview widget does on each edit: plan JSON from an indexed snapshot.
+            let indexed = IndexedSnapshot::new(Snapshot::from_json(&std::fs::read(snapshot)?)?);
             let (operation, options) = request(operation)?;
             let mut ns = Vec::new();
             for _ in 0..runs.parse()? {
                 let started = Instant::now();
-                let text = black_box(plan(&parsed, &operation, &options)?.to_json());
+                let text = black_box(indexed.plan_json(&operation, &options)?);
                 ns.push(started.elapsed().as_nanos());
                 drop(text);
             }

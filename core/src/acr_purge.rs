@@ -9,13 +9,14 @@ use crate::acr_command::AcrPurgeArgs;
 use crate::duration::{acr_ago, describe, parse_strict};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Mid};
-use crate::hash::{self, Set};
+use crate::hash::{self, Map, Set};
 use crate::media_type::MediaType;
 use crate::pattern::{split_filter, Pattern};
 use crate::plan::{ReasonCode, Retained, Warning, WarningCode};
 use crate::select::{reason, Request, Selection};
 use crate::snapshot::lock_of;
 use crate::time::Timestamp;
+use std::collections::hash_map::Entry;
 
 /// A filter after splitting: acr's repository regex `^re$`, the grouped `^(?:re)$` that was
 /// probably meant, and the tag regex.
@@ -121,16 +122,31 @@ pub(crate) fn select(
     }
 
     let mut unanchored = Vec::new();
+    // Several filters on one repository: acr joins their tag regexes with `|`. Repositories
+    // hit by the same filters share one compiled pattern.
+    let mut compiled: Map<String, Pattern> = hash::map(0);
     for (ri, hit) in &selected {
         let mut untagged_here: Set<(Mid, u32)> = hash::set(0);
         if !args.untagged_only && !hit.is_empty() {
+            let joined = hit
+                .iter()
+                .map(|f| f.tag.as_str())
+                .collect::<Vec<_>>()
+                .join("|");
+            let regex = match compiled.entry(joined) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let p = Pattern::new(&format!("{path}.filter"), e.key(), e.key())?;
+                    e.insert(p)
+                }
+            };
             tag_phase(
                 g,
                 *ri,
                 hit,
                 args,
                 cutoff,
-                path,
+                regex,
                 &mut s,
                 &mut untagged_here,
                 &mut unanchored,
@@ -158,33 +174,34 @@ fn tag_phase(
     hit: &[&Filter],
     args: &AcrPurgeArgs,
     cutoff: Timestamp,
-    path: &str,
+    regex: &Pattern,
     s: &mut Selection,
     untagged_here: &mut Set<(Mid, u32)>,
     unanchored: &mut Vec<String>,
 ) -> Result<()> {
     let repo = &g.snapshot.repositories[ri as usize];
-    // Several filters on one repository: acr joins their tag regexes with `|`.
-    let joined = hit
-        .iter()
-        .map(|f| f.tag.as_str())
-        .collect::<Vec<_>>()
-        .join("|");
-    let regex = Pattern::new(&format!("{path}.filter"), &joined, &joined)?;
-    // The server's `orderby=timedesc`; ties (and missing times, last) by tag name.
-    let mut tags: Vec<u32> = (0..repo.tags.len() as u32).collect();
-    tags.sort_by(|&a, &b| {
-        let (ta, tb) = (&repo.tags[a as usize], &repo.tags[b as usize]);
+    let joined = regex.source();
+    // The matching tags (and any the pattern fails on, reported in their turn), in the
+    // server's `orderby=timedesc`; ties (and missing times, last) by tag name. Only the
+    // matches are sorted: a narrow filter on a large repository sorts little.
+    let mut tags: Vec<(u32, Result<()>)> = Vec::new();
+    for (ti, tag) in repo.tags.iter().enumerate() {
+        match regex.is_match(tag.name.as_str()) {
+            Ok(false) => {}
+            Ok(true) => tags.push((ti as u32, Ok(()))),
+            Err(e) => tags.push((ti as u32, Err(e))),
+        }
+    }
+    tags.sort_by(|(a, _), (b, _)| {
+        let (ta, tb) = (&repo.tags[*a as usize], &repo.tags[*b as usize]);
         (tb.last_update_time.is_some(), tb.last_update_time, &ta.name)
             .cmp(&(ta.last_update_time.is_some(), ta.last_update_time, &tb.name))
             .then_with(|| ta.name.cmp(&tb.name))
     });
     let mut kept = 0i64;
-    for ti in tags {
+    for (ti, matched) in tags {
+        matched?;
         let tag = &repo.tags[ti as usize];
-        if !regex.is_match(tag.name.as_str())? {
-            continue;
-        }
         let Some(id) = g.find(ri, &tag.digest) else {
             continue;
         };

@@ -74,6 +74,8 @@ pub(crate) struct Graph<'s> {
     pub shallow_indexes: Map<u32, Vec<Mid>>,
     by_digest: ByDigest<'s>,
     by_name: Map<&'s RepositoryName, u32>,
+    /// Blob and manifest digests numbered once, for a graph planned against many times.
+    pub numbering: Option<crate::reclaim::Numbering>,
 }
 
 /// Manifest numbers by repository and digest. Keyed by the digest's eight-byte key, so the
@@ -190,7 +192,14 @@ impl<'s> Graph<'s> {
             shallow_indexes,
             by_digest,
             by_name,
+            numbering: None,
         })
+    }
+
+    /// Numbers the graph's blob and manifest digests, so every later reclaim counts with
+    /// array lookups (worth it when the graph is planned against more than once).
+    pub fn number_blobs(&mut self) {
+        self.numbering = Some(crate::reclaim::Numbering::build(self));
     }
 
     pub fn len(&self) -> usize {

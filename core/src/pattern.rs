@@ -57,6 +57,11 @@ impl Pattern {
         Pattern::new(path, glob, &format!("^{}$", glob_to_regex(glob)))
     }
 
+    /// What the user wrote.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Whether the pattern matches (searches) `subject`.
     pub fn is_match(&self, subject: &str) -> Result<bool> {
         self.re

@@ -34,11 +34,19 @@ pub fn plan_json(
 }
 
 fn unsealed(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
-    let graph = Graph::build(snapshot)?;
-    let selection = select::select(&graph, operation, options)?;
+    unsealed_on(&Graph::build(snapshot)?, operation, options)
+}
+
+/// Plans against a graph already built (an [`crate::IndexedSnapshot`] keeps one).
+pub(crate) fn unsealed_on(
+    graph: &Graph<'_>,
+    operation: &Operation,
+    options: &PlanOptions,
+) -> Result<Plan> {
+    let selection = select::select(graph, operation, options)?;
     let echo = selection.echo.clone().unwrap_or_else(|| operation.clone());
     let limits = selection.limits.clone();
-    let plan = assemble(&graph, echo, options, selection);
+    let plan = assemble(graph, echo, options, selection);
     if let Some(limits) = limits {
         check_limits(&plan, &limits)?;
     }

@@ -94,6 +94,51 @@ pub struct SharedWith {
     pub blob_count: u64,
 }
 
+/// Every distinct layer or config digest, and every distinct manifest digest, of a graph
+/// numbered once. A snapshot planned against many times (an [`crate::IndexedSnapshot`])
+/// counts reclaim with these numbers instead of hashing each reference again.
+pub(crate) struct Numbering {
+    /// The blob numbers of manifest `i`'s references, in [`crate::Manifest::blobs`] order, are
+    /// `refs[offsets[i]..offsets[i + 1]]`.
+    refs: Vec<u32>,
+    offsets: Vec<u32>,
+    /// The number of each manifest's own digest.
+    own: Vec<u32>,
+    blobs: usize,
+    owns: usize,
+}
+
+impl Numbering {
+    pub(crate) fn build(graph: &Graph<'_>) -> Numbering {
+        let mut blobs: Map<&Digest, u32> = crate::hash::map(graph.len() * 4);
+        let mut owns: Map<&Digest, u32> = crate::hash::map(graph.len());
+        let mut refs = Vec::new();
+        let mut offsets = Vec::with_capacity(graph.len() + 1);
+        let mut own = Vec::with_capacity(graph.len());
+        offsets.push(0);
+        for &(_, m) in &graph.nodes {
+            let next = owns.len() as u32;
+            own.push(*owns.entry(&m.digest).or_insert(next));
+            for b in m.blobs() {
+                let next = blobs.len() as u32;
+                refs.push(*blobs.entry(&b.digest).or_insert(next));
+            }
+            offsets.push(refs.len() as u32);
+        }
+        Numbering {
+            refs,
+            offsets,
+            own,
+            blobs: blobs.len(),
+            owns: owns.len(),
+        }
+    }
+
+    fn refs_of(&self, id: usize) -> &[u32] {
+        &self.refs[self.offsets[id] as usize..self.offsets[id + 1] as usize]
+    }
+}
+
 struct Blob<'s> {
     digest: &'s Digest,
     size: u64,
@@ -108,26 +153,46 @@ struct Blob<'s> {
 /// is keyed by a digest's eight-byte key (16-byte entries that stay in cache far better than
 /// digests or pointers); the digest itself is checked on a hit, and digests that share a key
 /// with another go to `spill`.
+/// With a [`Numbering`], `dense` maps each digest's number to its slot instead.
 struct Pool<'s> {
     index: Map<u64, u32>,
     spill: Map<&'s Digest, u32>,
+    dense: Vec<u32>,
     blobs: Vec<Blob<'s>>,
 }
 
 const NOBODY: u32 = u32::MAX;
 
 impl<'s> Pool<'s> {
-    fn with_capacity(n: usize) -> Pool<'s> {
+    /// A pool for about `n` blobs, or for the `numbered` digests of a [`Numbering`].
+    fn new(n: usize, numbered: Option<usize>) -> Pool<'s> {
         Pool {
-            index: crate::hash::map(n),
+            index: crate::hash::map(if numbered.is_some() { 0 } else { n }),
             spill: crate::hash::map(0),
+            dense: numbered.map_or_else(Vec::new, |count| vec![NOBODY; count]),
             blobs: Vec::with_capacity(n),
         }
     }
 
-    /// Records a blob a deleted manifest references (the first record wins).
-    fn record(&mut self, digest: &'s Digest, first_repo: u32, size: impl FnOnce() -> u64) {
+    /// Records a blob a deleted manifest references (the first record wins); `number` is
+    /// its number when the pool is numbered.
+    fn record(
+        &mut self,
+        digest: &'s Digest,
+        number: Option<u32>,
+        first_repo: u32,
+        size: impl FnOnce() -> u64,
+    ) {
         let next = self.blobs.len() as u32;
+        if let Some(n) = number {
+            let slot = &mut self.dense[n as usize];
+            if *slot != NOBODY {
+                return;
+            }
+            *slot = next;
+            self.push(digest, first_repo, size());
+            return;
+        }
         match self.index.entry(digest.key()) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(next);
@@ -142,16 +207,24 @@ impl<'s> Pool<'s> {
                 };
             }
         }
+        self.push(digest, first_repo, size());
+    }
+
+    fn push(&mut self, digest: &'s Digest, first_repo: u32, size: u64) {
         self.blobs.push(Blob {
             digest,
-            size: size(),
+            size,
             first_repo,
             alive: false,
             last_keeper: NOBODY,
         });
     }
 
-    fn slot(&self, digest: &Digest) -> Option<u32> {
+    fn slot(&self, digest: &Digest, number: Option<u32>) -> Option<u32> {
+        if let Some(n) = number {
+            let slot = self.dense[n as usize];
+            return (slot != NOBODY).then_some(slot);
+        }
         let slot = *self.index.get(&digest.key())?;
         if self.blobs[slot as usize].digest == digest {
             Some(slot)
@@ -181,8 +254,12 @@ struct Tally<'s> {
 /// registry is as the snapshot says (for a plan carried to a fresh snapshot, or edited).
 /// Actions naming manifests the snapshot does not hold are an error.
 pub fn reclaim(snapshot: &crate::Snapshot, plan: &crate::Plan) -> crate::Result<Reclaim> {
+    reclaim_on(&Graph::build(snapshot)?, plan)
+}
+
+/// [`reclaim`] against a graph already built.
+pub(crate) fn reclaim_on(graph: &Graph<'_>, plan: &crate::Plan) -> crate::Result<Reclaim> {
     use crate::plan::ActionType;
-    let graph = Graph::build(snapshot)?;
     let mut deleted = vec![false; graph.len()];
     let mut untags: BTreeMap<u32, u64> = BTreeMap::new();
     let missing = |i: usize, a: &crate::Action, d: &Digest| crate::Error::ImageNotFound {
@@ -218,17 +295,18 @@ pub fn reclaim(snapshot: &crate::Snapshot, plan: &crate::Plan) -> crate::Result<
             }
         }
     }
-    Ok(compute(&graph, &deleted, &untags))
+    Ok(compute(graph, &deleted, &untags))
 }
 
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
     let doomed = deleted.iter().filter(|&&d| d).count();
+    let numbering = graph.numbering.as_ref();
     let mut t = Tally {
         // Images reference about eight blobs each; indexes and referrers fewer.
-        blobs: Pool::with_capacity(doomed * 8),
-        own: Pool::with_capacity(doomed),
+        blobs: Pool::new(doomed * 8, numbering.map(|n| n.blobs)),
+        own: Pool::new(doomed, numbering.map(|n| n.owns)),
         kept_by: Vec::new(),
         rows: BTreeMap::new(),
         missing_sizes: 0,
@@ -261,16 +339,19 @@ impl<'s> Tally<'s> {
                     self.shallow_deleted += 1;
                     self.shallow_image_bytes += m.image_size.unwrap_or(0);
                 }
+                let numbers = graph.numbering.as_ref();
                 let missing = &mut self.missing_sizes;
-                self.own.record(&m.digest, ri, || {
+                let own = numbers.map(|n| n.own[id as usize]);
+                self.own.record(&m.digest, own, ri, || {
                     // A shallow manifest's size is already reported as unknown content.
                     m.size.unwrap_or_else(|| {
                         *missing += u64::from(!m.is_shallow());
                         0
                     })
                 });
-                for b in m.blobs() {
-                    self.blobs.record(&b.digest, ri, || {
+                let refs = numbers.map(|n| n.refs_of(id as usize));
+                for (k, b) in m.blobs().enumerate() {
+                    self.blobs.record(&b.digest, refs.map(|r| r[k]), ri, || {
                         b.size.unwrap_or_else(|| {
                             *missing += 1;
                             0
@@ -288,11 +369,13 @@ impl<'s> Tally<'s> {
                 continue;
             }
             self.shallow_alive += u64::from(m.is_shallow());
-            if let Some(slot) = self.own.slot(&m.digest) {
+            let numbers = graph.numbering.as_ref();
+            if let Some(slot) = self.own.slot(&m.digest, numbers.map(|n| n.own[id])) {
                 self.own.blobs[slot as usize].alive = true;
             }
-            for d in m.blobs() {
-                let Some(slot) = self.blobs.slot(&d.digest) else {
+            let refs = numbers.map(|n| n.refs_of(id));
+            for (k, d) in m.blobs().enumerate() {
+                let Some(slot) = self.blobs.slot(&d.digest, refs.map(|r| r[k])) else {
                     continue;
                 };
                 let b = &mut self.blobs.blobs[slot as usize];

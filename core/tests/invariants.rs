@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use proptest::prelude::*;
 use regprune_core::{
     generate, plan, ActionType, ChangeableAttributes, Digest, GeneratorOptions, ImageReference,
-    Operation, Plan, PlanOptions, Snapshot, TimeField, Timestamp,
+    IndexedSnapshot, Operation, Plan, PlanOptions, Snapshot, TimeField, Timestamp,
 };
 
 fn locked(a: Option<&ChangeableAttributes>) -> bool {
@@ -44,6 +44,13 @@ fn check(s: &Snapshot, op: &Operation, opts: &PlanOptions, named: Option<&(Strin
     let p = plan(s, op, opts).unwrap();
     let again = plan(s, op, opts).unwrap();
     assert_eq!(p.to_json(), again.to_json(), "plan is not deterministic");
+    // Planned again from an indexed snapshot (its graph and blob numbers built once): the
+    // same bytes, and the same reclaim recounted from the plan.
+    let indexed = IndexedSnapshot::new(s.clone());
+    for _ in 0..2 {
+        assert_eq!(indexed.plan_json(op, opts).unwrap(), p.to_json());
+    }
+    assert_eq!(indexed.reclaim(&p).unwrap(), p.reclaim);
     assert!(p.verify());
     let gone = deleted(&p, s);
     let pinned: HashSet<&Digest> = opts.pinned.iter().collect();

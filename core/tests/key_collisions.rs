@@ -1,7 +1,7 @@
 //! Hash tables in the planner are keyed by a digest's first eight bytes. Digests that share
 //! them (possible in a hostile snapshot) must still be told apart.
 
-use regprune_core::{plan, Error, Operation, PlanOptions, Snapshot, Timestamp};
+use regprune_core::{plan, Error, IndexedSnapshot, Operation, PlanOptions, Snapshot, Timestamp};
 
 fn digest(prefix: &str, tail: char) -> String {
     format!(
@@ -38,6 +38,12 @@ fn digests_sharing_a_key_are_different_manifests_and_blobs() {
     assert_eq!(p.reclaim.blob_count, 2);
     assert_eq!(p.reclaim.manifest_bytes, 20);
     assert_eq!(p.reclaim.shared.bytes, 1000);
+    // The indexed snapshot counts by numbers instead of keys: the same plan.
+    let indexed = IndexedSnapshot::new(s.clone());
+    assert_eq!(
+        indexed.plan(&op, &PlanOptions::at(now)).unwrap().to_json(),
+        p.to_json()
+    );
 }
 
 #[test]
@@ -47,4 +53,9 @@ fn a_true_duplicate_behind_a_shared_key_is_still_rejected() {
     let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
     let err = plan(&s, &op, &PlanOptions::at(now)).unwrap_err();
     assert!(matches!(err, Error::Duplicate { .. }), "{err:?}");
+    // An indexed snapshot keeps the error and reports it on every plan.
+    let indexed = IndexedSnapshot::new(s);
+    for _ in 0..2 {
+        assert_eq!(indexed.plan(&op, &PlanOptions::at(now)).unwrap_err(), err);
+    }
 }
