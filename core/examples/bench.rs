@@ -66,7 +66,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let started = Instant::now();
             let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(snapshot)?);
             let parsed = Snapshot::from_reader(file)?;
-            eprintln!("streamed parse: {:?}", started.elapsed());
+            eprintln!(
+                "streamed parse: {:?}, peak RSS so far {} bytes",
+                started.elapsed(),
+                peak_rss()?
+            );
             let plan = plan(&parsed, &operation, &options)?;
             println!(
                 r#"{{"fileBytes":{size},"peakRssBytes":{},"actions":{}}}"#,

@@ -1,5 +1,7 @@
 //! Snapshot + operation + options → plan.
 
+use std::collections::BTreeMap;
+
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::graph::{Graph, Mid};
@@ -90,6 +92,9 @@ pub(crate) fn assemble(
     pinned.extend(&options.pinned);
     pinned.extend(&sel.pinned);
     let res = resolve(g, &sel, &pinned);
+    // Reclaim first: its tables are gone before the actions are written, which lowers the
+    // peak memory of a large plan by their size.
+    let reclaim = reclaim::compute(g, &res.deleted, &untag_counts(g, &sel, &res));
     let untagged_tags: Set<(Mid, u32)> = sel.untags.iter().map(|(m, t, _)| (*m, *t)).collect();
     let mut retained = std::mem::take(&mut sel.retained);
     // What the selection passed over can still go by a graph rule (a referrer whose subject
@@ -108,7 +113,7 @@ pub(crate) fn assemble(
     if let Some(ri) = sel.whole_repository {
         whole_repository(g, ri, &res, &mut draft);
     }
-    let untagged = untags(g, &sel, &res, &mut draft);
+    untags(g, &sel, &res, &mut draft);
     if let Some((id, by_tag)) = sel.confirm {
         draft
             .warnings
@@ -155,7 +160,7 @@ pub(crate) fn assemble(
         pinned: options.pinned.clone(),
         actions: draft.actions,
         retained: draft.retained,
-        reclaim: reclaim::compute(g, &res.deleted, &untagged),
+        reclaim,
         warnings: draft.warnings,
         digest: None,
     }
@@ -209,15 +214,38 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft)
     }
 }
 
-/// Untag actions (a locked tag is retained instead); returns how many tags go from
-/// manifests that stay, per repository.
-fn untags(
-    g: &Graph<'_>,
-    sel: &Selection,
-    res: &Resolution,
-    draft: &mut Draft,
-) -> std::collections::BTreeMap<u32, u64> {
-    let mut count = std::collections::BTreeMap::new();
+/// What keeps a selected tag from being untagged (a lock the request cannot lift), and
+/// whether the tag itself is locked.
+fn untag_lock(g: &Graph<'_>, sel: &Selection, id: Mid, ti: u32) -> (Option<String>, bool) {
+    let repo = g.repository(id);
+    let tag = &repo.tags[ti as usize];
+    let repo_lock = lock_of(repo.changeable_attributes.as_ref())
+        .map(|l| format!("its repository is locked ({l})"));
+    let tag_lock =
+        lock_of(tag.changeable_attributes.as_ref()).map(|l| format!("the tag is locked ({l})"));
+    let tag_locked = tag_lock.is_some();
+    let lock = if sel.unlock {
+        repo_lock
+    } else {
+        repo_lock.or(tag_lock)
+    };
+    (lock, tag_locked)
+}
+
+/// How many tags the untag actions remove from manifests that stay, per repository.
+fn untag_counts(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> BTreeMap<u32, u64> {
+    let mut count = BTreeMap::new();
+    for (id, ti, _) in &sel.untags {
+        if untag_lock(g, sel, *id, *ti).0.is_none() {
+            *count.entry(g.repo_index(*id)).or_default() += u64::from(!res.deleted[*id as usize]);
+        }
+    }
+    count
+}
+
+/// Untag actions (a locked tag is retained instead).
+fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) {
+    let mut any = false;
     let mut left = std::collections::BTreeSet::new();
     let mut untagging: Map<Mid, usize> = hash::map(sel.untags.len());
     for (id, _, _) in &sel.untags {
@@ -226,15 +254,7 @@ fn untags(
     for (id, ti, why) in &sel.untags {
         let repo = g.repository(*id);
         let tag = &repo.tags[*ti as usize];
-        let repo_lock = lock_of(repo.changeable_attributes.as_ref())
-            .map(|l| format!("its repository is locked ({l})"));
-        let tag_lock =
-            lock_of(tag.changeable_attributes.as_ref()).map(|l| format!("the tag is locked ({l})"));
-        let lock = if sel.unlock {
-            repo_lock
-        } else {
-            repo_lock.or(tag_lock.clone())
-        };
+        let (lock, tag_locked) = untag_lock(g, sel, *id, *ti);
         if let Some(lock) = lock {
             draft.retained.push(Retained {
                 repository: repo.name.clone(),
@@ -245,7 +265,7 @@ fn untags(
             });
             continue;
         }
-        *count.entry(g.repo_index(*id)).or_default() += u64::from(!res.deleted[*id as usize]);
+        any = true;
         draft.actions.push(Action {
             kind: ActionType::Untag,
             repository: repo.name.clone(),
@@ -256,13 +276,13 @@ fn untags(
             manifests: Vec::new(),
             reason: why.clone(),
             cascade_of: None,
-            unlock: tag_lock.is_some(),
+            unlock: tag_locked,
         });
         if g.tags.of(*id).len() <= untagging[id] && !res.deleted[*id as usize] {
             left.insert(format!("{}@{}", repo.name, tag.digest));
         }
     }
-    if count.values().any(|&n| n > 0) || draft.actions.iter().any(|a| a.kind == ActionType::Untag) {
+    if any {
         draft.warnings.push(Warning {
             code: WarningCode::UntagPlaceholder,
             message: "a registry without tag deletion (the CNCF distribution registry) is untagged by pointing the tag at a small placeholder manifest and deleting that: only the tag goes, and the placeholder's few hundred bytes stay until garbage collection; ACR deletes the tag directly".into(),
@@ -276,7 +296,6 @@ fn untags(
             items: left.into_iter().collect(),
         });
     }
-    count
 }
 
 /// az's warning that deleting an image by tag or digest takes every tag on it.

@@ -143,10 +143,16 @@ struct Blob<'s> {
     digest: &'s Digest,
     size: u64,
     first_repo: u32,
-    alive: bool,
-    /// The last repository whose surviving manifests were seen keeping this blob: manifests
-    /// come repository by repository, so comparing with it records each keeper once.
+    /// The last repository whose surviving manifests were seen keeping this blob (`NOBODY`
+    /// while none does: the blob is given back): manifests come repository by repository,
+    /// so comparing with it records each keeper once.
     last_keeper: u32,
+}
+
+impl Blob<'_> {
+    fn alive(&self) -> bool {
+        self.last_keeper != NOBODY
+    }
 }
 
 /// Blobs by digest: an index into a vector. A registry holds millions of blobs, so the table
@@ -215,7 +221,6 @@ impl<'s> Pool<'s> {
             digest,
             size,
             first_repo,
-            alive: false,
             last_keeper: NOBODY,
         });
     }
@@ -301,11 +306,21 @@ pub(crate) fn reclaim_on(graph: &Graph<'_>, plan: &crate::Plan) -> crate::Result
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
+    // Sized by what the deleted manifests reference (an upper bound of the distinct blobs):
+    // at a million manifests a guess per manifest costs hundreds of MB of table.
     let doomed = deleted.iter().filter(|&&d| d).count();
+    let references: usize = graph
+        .nodes
+        .iter()
+        .zip(deleted)
+        .filter(|(_, &d)| d)
+        .map(|(&(_, m), _)| {
+            usize::from(m.config.is_some()) + m.layers.as_ref().map_or(0, |l| l.len())
+        })
+        .sum();
     let numbering = graph.numbering.as_ref();
     let mut t = Tally {
-        // Images reference about eight blobs each; indexes and referrers fewer.
-        blobs: Pool::new(doomed * 8, numbering.map(|n| n.blobs)),
+        blobs: Pool::new(references, numbering.map(|n| n.blobs)),
         own: Pool::new(doomed, numbering.map(|n| n.owns)),
         kept_by: Vec::new(),
         rows: BTreeMap::new(),
@@ -371,7 +386,7 @@ impl<'s> Tally<'s> {
             self.shallow_alive += u64::from(m.is_shallow());
             let numbers = graph.numbering.as_ref();
             if let Some(slot) = self.own.slot(&m.digest, numbers.map(|n| n.own[id])) {
-                self.own.blobs[slot as usize].alive = true;
+                self.own.blobs[slot as usize].last_keeper = ri;
             }
             let refs = numbers.map(|n| n.refs_of(id));
             for (k, d) in m.blobs().enumerate() {
@@ -379,7 +394,6 @@ impl<'s> Tally<'s> {
                     continue;
                 };
                 let b = &mut self.blobs.blobs[slot as usize];
-                b.alive = true;
                 if b.last_keeper != ri {
                     b.last_keeper = ri;
                     self.kept_by.push((slot, ri));
@@ -401,7 +415,7 @@ impl<'s> Tally<'s> {
             ..Reclaim::default()
         };
         for b in &self.blobs.blobs {
-            if b.alive {
+            if b.alive() {
                 r.shared.bytes += b.size;
                 r.shared.blob_count += 1;
             } else if let Some(row) = self.rows.get_mut(&b.first_repo) {
@@ -409,7 +423,7 @@ impl<'s> Tally<'s> {
                 row.blob_count += 1;
             }
         }
-        for b in self.own.blobs.iter().filter(|b| !b.alive) {
+        for b in self.own.blobs.iter().filter(|b| !b.alive()) {
             if let Some(row) = self.rows.get_mut(&b.first_repo) {
                 row.manifest_bytes += b.size;
             }
