@@ -75,7 +75,7 @@ pub(crate) struct Graph<'s> {
     by_digest: ByDigest<'s>,
     by_name: Map<&'s RepositoryName, u32>,
     /// Blob and manifest digests numbered once, for a graph planned against many times.
-    pub numbering: Option<crate::reclaim::Numbering>,
+    pub numbering: std::sync::OnceLock<crate::reclaim::Numbering>,
 }
 
 /// Manifest numbers by repository and digest. Keyed by the digest's eight-byte key, so the
@@ -192,14 +192,15 @@ impl<'s> Graph<'s> {
             shallow_indexes,
             by_digest,
             by_name,
-            numbering: None,
+            numbering: std::sync::OnceLock::new(),
         })
     }
 
     /// Numbers the graph's blob and manifest digests, so every later reclaim counts with
     /// array lookups (worth it when the graph is planned against more than once).
-    pub fn number_blobs(&mut self) {
-        self.numbering = Some(crate::reclaim::Numbering::build(self));
+    pub fn number_blobs(&self) {
+        self.numbering
+            .get_or_init(|| crate::reclaim::Numbering::build(self));
     }
 
     pub fn len(&self) -> usize {

@@ -2,6 +2,9 @@
 //! every edit, and the graph (every manifest numbered, every edge resolved) depends only on
 //! the snapshot, as does a numbering of its blobs that makes each reclaim a pass over arrays.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
 use crate::error::Result;
 use crate::graph::Graph;
 use crate::operation::{Operation, PlanOptions};
@@ -9,57 +12,75 @@ use crate::plan::Plan;
 use crate::reclaim::Reclaim;
 use crate::snapshot::Snapshot;
 
-/// The graph, or why the snapshot has none (reported by every plan, as [`crate::plan`] does).
-type Built<'s> = Result<Graph<'s>>;
+/// The graph, once a plan needed it, or why the snapshot has none (reported by every plan,
+/// as [`crate::plan`] does).
+type Lazy<'s> = OnceLock<Result<Graph<'s>>>;
 
 self_cell::self_cell!(
     struct Cell {
         owner: Snapshot,
-        #[covariant]
-        dependent: Built,
+        #[not_covariant]
+        dependent: Lazy,
     }
 );
 
-/// A parsed snapshot with its graph built once. Plans from it are byte for byte the plans
-/// [`crate::plan`] makes from the same snapshot.
-pub struct IndexedSnapshot(Cell);
+/// A parsed snapshot whose graph is built by the first plan and kept for the next ones,
+/// which also number its blobs once. Plans from it are byte for byte the plans
+/// [`crate::plan`] makes from the same snapshot; a single plan costs what [`crate::plan`]
+/// costs.
+pub struct IndexedSnapshot {
+    cell: Cell,
+    planned: AtomicBool,
+}
 
 impl IndexedSnapshot {
-    /// Indexes `snapshot`. A snapshot that cannot be indexed (a duplicate, a tag pointing
-    /// nowhere) is kept: each plan reports the error, as [`crate::plan`] would.
+    /// Keeps `snapshot` for planning. A snapshot that cannot be indexed (a duplicate, a tag
+    /// pointing nowhere) is kept too: each plan reports the error, as [`crate::plan`] would.
     pub fn new(snapshot: Snapshot) -> IndexedSnapshot {
-        IndexedSnapshot(Cell::new(snapshot, |s| {
-            Graph::build(s).map(|mut g| {
-                g.number_blobs();
-                g
-            })
-        }))
+        IndexedSnapshot {
+            cell: Cell::new(snapshot, |_| OnceLock::new()),
+            planned: AtomicBool::new(false),
+        }
     }
 
     /// The snapshot.
     pub fn snapshot(&self) -> &Snapshot {
-        self.0.borrow_owner()
+        self.cell.borrow_owner()
     }
 
-    fn graph(&self) -> Result<&Graph<'_>> {
-        self.0.borrow_dependent().as_ref().map_err(Clone::clone)
+    /// Runs `f` on the graph. From the second use on, the blobs are numbered first (the
+    /// numbering costs about one reclaim, so a single plan does without it).
+    fn with_graph<R>(&self, f: impl FnOnce(&Graph<'_>) -> Result<R>) -> Result<R> {
+        let again = self.planned.swap(true, Ordering::Relaxed);
+        self.cell.with_dependent(|snapshot, lazy| {
+            let graph = lazy
+                .get_or_init(|| Graph::build(snapshot))
+                .as_ref()
+                .map_err(Clone::clone)?;
+            if again {
+                graph.number_blobs();
+            }
+            f(graph)
+        })
     }
 
     /// [`crate::plan`] against this snapshot.
     pub fn plan(&self, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
-        let mut plan = crate::planner::unsealed_on(self.graph()?, operation, options)?;
-        plan.seal();
-        Ok(plan)
+        self.with_graph(|g| {
+            let mut plan = crate::planner::unsealed_on(g, operation, options)?;
+            plan.seal();
+            Ok(plan)
+        })
     }
 
     /// [`crate::plan_json`] against this snapshot.
     pub fn plan_json(&self, operation: &Operation, options: &PlanOptions) -> Result<String> {
-        Ok(crate::planner::unsealed_on(self.graph()?, operation, options)?.seal_to_json())
+        self.with_graph(|g| Ok(crate::planner::unsealed_on(g, operation, options)?.seal_to_json()))
     }
 
     /// [`crate::reclaim`] of `plan` against this snapshot.
     pub fn reclaim(&self, plan: &Plan) -> Result<Reclaim> {
-        crate::reclaim::reclaim_on(self.graph()?, plan)
+        self.with_graph(|g| crate::reclaim::reclaim_on(g, plan))
     }
 }
 

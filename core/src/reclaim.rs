@@ -318,7 +318,7 @@ pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32
             usize::from(m.config.is_some()) + m.layers.as_ref().map_or(0, |l| l.len())
         })
         .sum();
-    let numbering = graph.numbering.as_ref();
+    let numbering = graph.numbering.get();
     let mut t = Tally {
         blobs: Pool::new(references, numbering.map(|n| n.blobs)),
         own: Pool::new(doomed, numbering.map(|n| n.owns)),
@@ -354,7 +354,7 @@ impl<'s> Tally<'s> {
                     self.shallow_deleted += 1;
                     self.shallow_image_bytes += m.image_size.unwrap_or(0);
                 }
-                let numbers = graph.numbering.as_ref();
+                let numbers = graph.numbering.get();
                 let missing = &mut self.missing_sizes;
                 let own = numbers.map(|n| n.own[id as usize]);
                 self.own.record(&m.digest, own, ri, || {
@@ -384,7 +384,7 @@ impl<'s> Tally<'s> {
                 continue;
             }
             self.shallow_alive += u64::from(m.is_shallow());
-            let numbers = graph.numbering.as_ref();
+            let numbers = graph.numbering.get();
             if let Some(slot) = self.own.slot(&m.digest, numbers.map(|n| n.own[id])) {
                 self.own.blobs[slot as usize].last_keeper = ri;
             }

@@ -44,8 +44,8 @@ fn check(s: &Snapshot, op: &Operation, opts: &PlanOptions, named: Option<&(Strin
     let p = plan(s, op, opts).unwrap();
     let again = plan(s, op, opts).unwrap();
     assert_eq!(p.to_json(), again.to_json(), "plan is not deterministic");
-    // Planned again from an indexed snapshot (its graph and blob numbers built once): the
-    // same bytes, and the same reclaim recounted from the plan.
+    // Planned again from an indexed snapshot (graph kept from the first plan, blobs numbered
+    // from the second): the same bytes, and the same reclaim recounted from the plan.
     let indexed = IndexedSnapshot::new(s.clone());
     for _ in 0..2 {
         assert_eq!(indexed.plan_json(op, opts).unwrap(), p.to_json());

@@ -39,11 +39,14 @@ fn digests_sharing_a_key_are_different_manifests_and_blobs() {
     assert_eq!(p.reclaim.manifest_bytes, 20);
     assert_eq!(p.reclaim.shared.bytes, 1000);
     // The indexed snapshot counts by numbers instead of keys: the same plan.
+    // (The first plan builds the graph; the second numbers the blobs too.)
     let indexed = IndexedSnapshot::new(s.clone());
-    assert_eq!(
-        indexed.plan(&op, &PlanOptions::at(now)).unwrap().to_json(),
-        p.to_json()
-    );
+    for _ in 0..2 {
+        assert_eq!(
+            indexed.plan(&op, &PlanOptions::at(now)).unwrap().to_json(),
+            p.to_json()
+        );
+    }
 }
 
 #[test]
