@@ -19,7 +19,8 @@ transport.send = (req, body) => {
 const started = performance.now();
 let result;
 if (mode === 'execute') {
-  const report = await execute(JSON.parse(readFileSync(planPath, 'utf8')), transport, { journalPath, manifests });
+  // The plan file's text, as the CLI hands it over.
+  const report = await execute(readFileSync(planPath, 'utf8'), transport, { journalPath, manifests });
   const seconds = (performance.now() - started) / 1000;
   result = { seconds, requests, outcomes: report.counts, report };
 } else if (mode === 'crawl') {

@@ -125,8 +125,10 @@ async function main(argv) {
     return OK;
   }
   if (command === 'execute') {
-    const p = JSON.parse(readFileSync(positionals[0], 'utf8'));
-    if (!verifyPlan(p)) {
+    // The plan goes to the core as the text that was reviewed (exact, and read far faster).
+    const planText = readFileSync(positionals[0], 'utf8');
+    const p = JSON.parse(planText);
+    if (!verifyPlan(planText)) {
       console.error("refused: the plan's digest does not match its content (edited after review?)");
       return REFUSED;
     }
@@ -141,7 +143,7 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(p, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests });
+    const report = await execute(planText, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests });
     if (json) console.log(JSON.stringify(report));
     else {
       for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);

@@ -277,7 +277,7 @@ export class LoadedSnapshot {
   constructor(input: SnapshotInput);
   plan(operation: Operation, options?: PlanOptions): Plan;
   planJson(operation: Operation, options?: PlanOptions): string;
-  reclaim(plan: Plan): Reclaim;
+  reclaim(plan: Plan | string): Reclaim;
   toObject(): Snapshot;
   readonly manifestCount: number;
   free(): void;
@@ -286,12 +286,12 @@ export class LoadedSnapshot {
 export function loadSnapshot(input: SnapshotInput | LoadedSnapshot): LoadedSnapshot;
 export function plan(snapshot: SnapshotInput | LoadedSnapshot, operation: Operation, options?: PlanOptions): Plan;
 export function planJson(snapshot: SnapshotInput | LoadedSnapshot, operation: Operation, options?: PlanOptions): string;
-export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: Plan): Reclaim;
+export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: Plan | string): Reclaim;
 export function importSnapshot(document: ImportDocument): Snapshot;
 export function parseManifest(bytes: Uint8Array, options?: { digest?: Digest; contentType?: string }): Manifest;
-export function renderText(plan: Plan): string;
-export function planDigest(plan: Plan): Digest;
-export function verifyPlan(plan: Plan): boolean;
+export function renderText(plan: Plan | string): string;
+export function planDigest(plan: Plan | string): Digest;
+export function verifyPlan(plan: Plan | string): boolean;
 export function generateJson(options: GeneratorOptions): string;
 export function generate(options: GeneratorOptions): Snapshot;
 

@@ -52,8 +52,9 @@ export interface RunOptions {
 
 /** `saveManifests` (Node): a directory to save each manifest's bytes in, for `execute`'s `manifests`. */
 export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string }): Promise<Snapshot>;
+/** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON text. */
 export function execute(
-  plan: Plan,
+  plan: Plan | string,
   transport: Transport,
   options?: Omit<RunOptions, 'onProgress'> & {
     journalPath?: string;

@@ -214,7 +214,7 @@ function saveManifest(fs, path, directory, digest, bytes) {
 export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests } = {}) {
   let machine;
   try {
-        machine = new wasm.Crawl({ registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined });
+    machine = new wasm.Crawl({ registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined });
   } catch (e) {
     throw toRegpruneError(e);
   }
@@ -234,7 +234,21 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
 }
 
 /**
- * Carries out exactly the sealed plan; returns the report. Journal lines are written and
+ * A plan as JSON text: the core reads text inside WebAssembly far faster than it walks an
+ * object across the boundary field by field (~50 ms for 2,000 actions). What cannot be written
+ * as JSON goes as it is, for the core to say what is wrong with it.
+ */
+function planText(plan) {
+  if (typeof plan === 'string') return plan;
+  try {
+    return JSON.stringify(plan) ?? plan;
+  } catch {
+    return plan;
+  }
+}
+
+/**
+ * Carries out exactly the sealed plan (an object or its JSON text); returns the report. Journal lines are written and
  * flushed to disk before the deletions they describe are sent. `manifests`: a directory saved
  * by `crawl(..., { saveManifests })`; the manifests found there (checked against their
  * digests) are journaled without a GET each, the others are fetched.
@@ -242,7 +256,7 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
 export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests } = {}) {
   let machine;
   try {
-        machine = new wasm.Execute(plan, { registry: transport.registry, flavour });
+    machine = new wasm.Execute(planText(plan), { registry: transport.registry, flavour });
   } catch (e) {
     throw toRegpruneError(e);
   }

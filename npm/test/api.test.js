@@ -88,6 +88,13 @@ test('plans are sealed, verifiable and rendered for people', () => {
   edited.actions[0].digest = edited.actions[0].digest.replace(/.$/, '0');
   assert.equal(regprune.verifyPlan(edited), false, 'an edited plan no longer verifies');
   assert.match(regprune.renderText(p), /This operation will delete the manifest 'sha256:0a2e0185/);
+  // The same plan as JSON text (what a reviewed file holds): the same answers.
+  const text = JSON.stringify(p);
+  assert.equal(regprune.planDigest(text), p.digest);
+  assert.ok(regprune.verifyPlan(text));
+  assert.equal(regprune.verifyPlan(JSON.stringify(edited)), false);
+  assert.equal(regprune.renderText(text), regprune.renderText(p));
+  assert.throws(() => regprune.verifyPlan('{"version": 1,'), (e) => e instanceof regprune.RegpruneError && e.code === 'invalid_json', 'bad text is a typed error');
 });
 
 test('importers, manifest bytes and the generator', () => {
