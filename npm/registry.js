@@ -145,13 +145,16 @@ export class Transport {
 }
 
 
-/** Drives a conversation to its end with up to `concurrency` requests in flight. */
+/**
+ * Drives a conversation to its end with up to `concurrency` requests in flight: each of
+ * `concurrency` lanes takes the next request, sends it, hands the response to the machine and
+ * goes on, so a response is handled as soon as it arrives. The first error stops every lane
+ * and is thrown.
+ */
 export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress, afterResponse } = {}) {
   const limit = Math.max(1, Math.min(concurrency, MAX_CONCURRENCY));
   const start = performance.now();
   const now = () => (performance.now() - start) / 1000;
-  const inFlight = new Map();
-  let handled = 0;
   const call = (fn) => {
     try {
       return fn();
@@ -159,27 +162,54 @@ export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENC
       throw toRegpruneError(e);
     }
   };
-  for (;;) {
-    while (inFlight.size < limit) {
+  let inFlight = 0;
+  let handled = 0;
+  let failed;
+  // Lanes with nothing to send wait for a response (which may make requests ready) or the
+  // machine's next wakeup (a retry's time).
+  let wake;
+  let responded = new Promise((r) => { wake = r; });
+  const notify = () => {
+    const w = wake;
+    responded = new Promise((r) => { wake = r; });
+    w();
+  };
+  const lane = async () => {
+    while (!failed) {
       const req = call(() => machine.nextRequest(now()));
-      if (!req) break;
+      if (!req) {
+        if (inFlight === 0 && call(() => machine.isDone())) {
+          notify();
+          return;
+        }
+        const next = machine.nextWakeup();
+        const wait = Math.min(Math.max(0, ((next ?? now() + 0.05) - now()) * 1000), 5000);
+        let timer;
+        await Promise.race([responded, new Promise((r) => { timer = setTimeout(r, wait); })]);
+        clearTimeout(timer);
+        continue;
+      }
       beforeSend?.();
-      inFlight.set(req.id, transport.send(req).then((res) => [req.id, res]));
+      inFlight += 1;
+      let res;
+      try {
+        res = await transport.send(req);
+      } finally {
+        inFlight -= 1;
+      }
+      if (failed) return;
+      call(() => machine.handleResponse(req.id, res.status, res.headers, res.body, now()));
+      afterResponse?.();
+      handled += 1;
+      onProgress?.(handled);
+      notify();
     }
-    if (inFlight.size === 0) {
-      if (call(() => machine.isDone())) return;
-      const wake = machine.nextWakeup();
-      const wait = Math.min(Math.max(0, ((wake ?? now() + 0.05) - now()) * 1000), 5000);
-      await new Promise((r) => setTimeout(r, wait));
-      continue;
-    }
-    const [id, res] = await Promise.race(inFlight.values());
-    inFlight.delete(id);
-    call(() => machine.handleResponse(id, res.status, res.headers, res.body, now()));
-    afterResponse?.();
-    handled += 1;
-    onProgress?.(handled);
-  }
+  };
+  await Promise.all(Array.from({ length: limit }, () => lane().catch((e) => {
+    failed ??= e;
+    notify();
+  })));
+  if (failed) throw failed;
 }
 
 function toRegpruneErrorSafe(fn) {

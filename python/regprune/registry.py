@@ -17,7 +17,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -283,38 +282,81 @@ def run(
 ) -> None:
     """Drives a conversation to its end: up to ``concurrency`` requests in flight;
     ``on_progress`` gets the number of responses handled; ``after_response`` runs after each
-    response is handled."""
+    response is handled.
+
+    Each of ``concurrency`` threads takes the next request, sends it and hands the response
+    to the machine itself (the machine and the callbacks run under one lock, one at a time),
+    so no response waits for a dispatcher thread to wake up and pass it on. The first error
+    stops every thread and is raised here."""
     concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
     start = time.monotonic()
+    turn = threading.Condition()
+    in_flight = 0
     handled = 0
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        in_flight: dict[Future[Response], int] = {}
-        while True:
+    failure: list[BaseException] = []
+
+    def take() -> Request | None:
+        """The next request to send, waiting while none is ready; None when done or failed."""
+        nonlocal in_flight
+        while not failure:
             now = time.monotonic() - start
-            while len(in_flight) < concurrency:
-                req = machine.next_request(now)
-                if req is None:
-                    break
+            req = machine.next_request(now)
+            if req is not None:
                 if before_send is not None:
                     before_send()
-                in_flight[pool.submit(transport.send, req)] = req[0]
-            if not in_flight:
-                if machine.is_done():
+                in_flight += 1
+                return req
+            if in_flight == 0 and machine.is_done():
+                turn.notify_all()
+                return None
+            # Woken by a response (which may make requests ready) or at the next retry time.
+            wake = machine.next_wakeup()
+            turn.wait(min(max(0.0, (wake or now + 0.05) - now), 5.0))
+        return None
+
+    def worker() -> None:
+        nonlocal in_flight, handled
+        try:
+            while True:
+                with turn:
+                    req = take()
+                if req is None:
                     return
-                wake = machine.next_wakeup()
-                time.sleep(max(0.0, min((wake or now + 0.05) - now, 5.0)))
-                continue
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            now = time.monotonic() - start
-            for fut in done:
-                rid = in_flight.pop(fut)
-                status, headers, body = fut.result()
-                machine.handle_response(rid, status, headers, body, now)
-                if after_response is not None:
-                    after_response()
-                handled += 1
-                if on_progress is not None:
-                    on_progress(handled)
+                status, headers, body = transport.send(req)
+                with turn:
+                    in_flight -= 1
+                    turn.notify_all()
+                    if failure:
+                        return
+                    machine.handle_response(req[0], status, headers, body, time.monotonic() - start)
+                    if after_response is not None:
+                        after_response()
+                    handled += 1
+                    if on_progress is not None:
+                        on_progress(handled)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
+            with turn:
+                failure.append(e)
+                turn.notify_all()
+
+    threads = [
+        threading.Thread(target=worker, name=f"regprune-{i}", daemon=True)
+        for i in range(concurrency)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    except BaseException as e:
+        # Ctrl-C: no new request goes out; those in flight finish and are dropped.
+        with turn:
+            failure.append(e)
+            turn.notify_all()
+        raise
+    if failure:
+        raise failure[0]
 
 
 def _manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
