@@ -127,12 +127,11 @@ async function main(argv) {
   if (command === 'execute') {
     // The plan goes to the core as the text that was reviewed (exact, and read far faster).
     const planText = readFileSync(positionals[0], 'utf8');
-    const p = JSON.parse(planText);
     if (!verifyPlan(planText)) {
       console.error("refused: the plan's digest does not match its content (edited after review?)");
       return REFUSED;
     }
-    if (!json) console.log(renderText(p));
+    if (!json) console.log(renderText(planText));
     if (!v.yes) {
       if (!process.stdin.isTTY) {
         console.error('refused: not confirmed (pass --yes to run without a terminal)');

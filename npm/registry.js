@@ -264,9 +264,9 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
 }
 
 /**
- * A plan as JSON text: the core reads text inside WebAssembly far faster than it walks an
- * object across the boundary field by field (~50 ms for 2,000 actions). What cannot be written
- * as JSON goes as it is, for the core to say what is wrong with it.
+ * A plan as JSON text: the core reads text inside WebAssembly about twice as fast as it walks
+ * an object across the boundary field by field (2,000 actions: ~6 ms against ~15). What cannot
+ * be written as JSON goes as it is, for the core to say what is wrong with it.
  */
 function planText(plan) {
   if (typeof plan === 'string') return plan;
@@ -278,8 +278,8 @@ function planText(plan) {
 }
 
 /**
- * Carries out exactly the sealed plan (an object or its JSON text); returns the report. Journal lines are written and
- * flushed to disk before the deletions they describe are sent. `manifests`: a directory saved
+ * Carries out exactly the sealed plan (an object or its JSON text); returns the report.
+ * Journal lines are written and flushed to disk before the deletions they describe are sent. `manifests`: a directory saved
  * by `crawl(..., { saveManifests })`; the manifests found there (checked against their
  * digests) are journaled without a GET each, the others are fetched.
  */

@@ -81,8 +81,8 @@ fn snapshot_of(input: JsValue) -> Result<Snapshot, JsValue> {
 }
 
 /// Reads a plan given as its JSON text or as an object. Text is the fast way in: `serde_json`
-/// reads it inside WebAssembly, where an object is walked field by field across the boundary
-/// (for 2,000 actions, ~50 ms against a few).
+/// reads it inside WebAssembly about twice as fast as an object is walked field by field
+/// across the boundary (2,000 actions: ~6 ms against ~15), and numbers past 2^53 stay exact.
 fn plan_of(input: JsValue) -> Result<Plan, JsValue> {
     match input.as_string() {
         Some(text) => Plan::from_json(text.as_bytes()).map_err(|e| js_error(&e)),

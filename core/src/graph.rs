@@ -35,6 +35,22 @@ impl Csr {
         }
     }
 
+    /// An empty list of rows, to add with [`Csr::push_row`] (for about `rows` rows).
+    pub(crate) fn with_rows(rows: usize) -> Csr {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Csr {
+            offsets,
+            targets: Vec::new(),
+        }
+    }
+
+    /// Adds the next row, its targets kept in order (not sorted or deduplicated).
+    pub(crate) fn push_row(&mut self, row: impl IntoIterator<Item = u32>) {
+        self.targets.extend(row);
+        self.offsets.push(self.targets.len() as u32);
+    }
+
     pub(crate) fn of(&self, i: Mid) -> &[u32] {
         let i = i as usize;
         &self.targets[self.offsets[i] as usize..self.offsets[i + 1] as usize]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::graph::Graph;
+use crate::graph::{Csr, Graph, Mid};
 use crate::hash::Map;
 use crate::names::RepositoryName;
 
@@ -98,10 +98,8 @@ pub struct SharedWith {
 /// numbered once. A snapshot planned against many times (an [`crate::IndexedSnapshot`])
 /// counts reclaim with these numbers instead of hashing each reference again.
 pub(crate) struct Numbering {
-    /// The blob numbers of manifest `i`'s references, in [`crate::Manifest::blobs`] order, are
-    /// `refs[offsets[i]..offsets[i + 1]]`.
-    refs: Vec<u32>,
-    offsets: Vec<u32>,
+    /// The blob numbers of each manifest's references, in [`crate::Manifest::blobs`] order.
+    refs: Csr,
     /// The number of each manifest's own digest.
     own: Vec<u32>,
     blobs: usize,
@@ -112,30 +110,26 @@ impl Numbering {
     pub(crate) fn build(graph: &Graph<'_>) -> Numbering {
         let mut blobs: Map<&Digest, u32> = crate::hash::map(graph.len() * 4);
         let mut owns: Map<&Digest, u32> = crate::hash::map(graph.len());
-        let mut refs = Vec::new();
-        let mut offsets = Vec::with_capacity(graph.len() + 1);
+        let mut refs = Csr::with_rows(graph.len());
         let mut own = Vec::with_capacity(graph.len());
-        offsets.push(0);
         for &(_, m) in &graph.nodes {
             let next = owns.len() as u32;
             own.push(*owns.entry(&m.digest).or_insert(next));
-            for b in m.blobs() {
+            refs.push_row(m.blobs().map(|b| {
                 let next = blobs.len() as u32;
-                refs.push(*blobs.entry(&b.digest).or_insert(next));
-            }
-            offsets.push(refs.len() as u32);
+                *blobs.entry(&b.digest).or_insert(next)
+            }));
         }
         Numbering {
             refs,
-            offsets,
             own,
             blobs: blobs.len(),
             owns: owns.len(),
         }
     }
 
-    fn refs_of(&self, id: usize) -> &[u32] {
-        &self.refs[self.offsets[id] as usize..self.offsets[id + 1] as usize]
+    fn refs_of(&self, id: Mid) -> &[u32] {
+        self.refs.of(id)
     }
 }
 
@@ -159,6 +153,7 @@ impl Blob<'_> {
 /// is keyed by a digest's eight-byte key (16-byte entries that stay in cache far better than
 /// digests or pointers); the digest itself is checked on a hit, and digests that share a key
 /// with another go to `spill`.
+///
 /// With a [`Numbering`], `dense` maps each digest's number to its slot instead.
 struct Pool<'s> {
     index: Map<u64, u32>,
@@ -314,9 +309,7 @@ pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32
         .iter()
         .zip(deleted)
         .filter(|(_, &d)| d)
-        .map(|(&(_, m), _)| {
-            usize::from(m.config.is_some()) + m.layers.as_ref().map_or(0, |l| l.len())
-        })
+        .map(|(&(_, m), _)| m.blobs().count())
         .sum();
     let numbering = graph.numbering.get();
     let mut t = Tally {
@@ -341,6 +334,7 @@ impl<'s> Tally<'s> {
     /// a blob is attributed to the first repository (by name) that frees it.
     fn collect_deleted(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
         let repos = &graph.snapshot.repositories;
+        let numbers = graph.numbering.get();
         for ri in repo_order_by_name(graph) {
             for id in graph.manifests_of(ri).filter(|&id| deleted[id as usize]) {
                 let m = graph.manifest(id);
@@ -354,7 +348,6 @@ impl<'s> Tally<'s> {
                     self.shallow_deleted += 1;
                     self.shallow_image_bytes += m.image_size.unwrap_or(0);
                 }
-                let numbers = graph.numbering.get();
                 let missing = &mut self.missing_sizes;
                 let own = numbers.map(|n| n.own[id as usize]);
                 self.own.record(&m.digest, own, ri, || {
@@ -364,7 +357,7 @@ impl<'s> Tally<'s> {
                         0
                     })
                 });
-                let refs = numbers.map(|n| n.refs_of(id as usize));
+                let refs = numbers.map(|n| n.refs_of(id));
                 for (k, b) in m.blobs().enumerate() {
                     self.blobs.record(&b.digest, refs.map(|r| r[k]), ri, || {
                         b.size.unwrap_or_else(|| {
@@ -379,16 +372,16 @@ impl<'s> Tally<'s> {
 
     /// Marks every blob a surviving manifest, anywhere in the registry, still references.
     fn mark_survivors(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
+        let numbers = graph.numbering.get();
         for (id, &(ri, m)) in graph.nodes.iter().enumerate() {
             if deleted[id] {
                 continue;
             }
             self.shallow_alive += u64::from(m.is_shallow());
-            let numbers = graph.numbering.get();
             if let Some(slot) = self.own.slot(&m.digest, numbers.map(|n| n.own[id])) {
                 self.own.blobs[slot as usize].last_keeper = ri;
             }
-            let refs = numbers.map(|n| n.refs_of(id));
+            let refs = numbers.map(|n| n.refs_of(id as Mid));
             for (k, d) in m.blobs().enumerate() {
                 let Some(slot) = self.blobs.slot(&d.digest, refs.map(|r| r[k])) else {
                     continue;
