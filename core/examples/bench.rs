@@ -60,6 +60,20 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             println!(r#"{{"planAndJsonNs":{ns:?}}}"#);
         }
+        ["planonly", snapshot, operation, runs] => {
+            // The plan's own work, for profiling: parse once, then plan (with reclaim and seal).
+            let parsed = Snapshot::from_json(&std::fs::read(snapshot)?)?;
+            let (operation, options) = request(operation)?;
+            let (mut ns, mut digest) = (Vec::new(), None);
+            for _ in 0..runs.parse()? {
+                let started = Instant::now();
+                let made = black_box(plan(&parsed, &operation, &options)?);
+                ns.push(started.elapsed().as_nanos());
+                digest = made.digest;
+            }
+            let digest = digest.map(|d| d.to_string()).unwrap_or_default();
+            println!(r#"{{"planNs":{ns:?},"digest":"{digest}"}}"#);
+        }
         ["rss", snapshot, operation] => {
             let (operation, options) = request(operation)?;
             let size = std::fs::metadata(snapshot)?.len();
@@ -80,7 +94,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         _ => {
             return Err(
-                "usage: bench generate N OUT | plan SNAPSHOT OP RUNS | rss SNAPSHOT OP".into(),
+                "usage: bench generate N OUT | plan SNAPSHOT OP RUNS | planonly SNAPSHOT OP RUNS | replan SNAPSHOT OP RUNS | rss SNAPSHOT OP".into(),
             )
         }
     }

@@ -77,8 +77,93 @@ fn check_limits(plan: &Plan, limits: &crate::policy::Limits) -> Result<()> {
 /// The parts of a plan being written.
 struct Draft {
     actions: Vec<Action>,
+    /// Where each action goes in the execution order (parallel to `actions`).
+    places: Vec<Place>,
     retained: Vec<Retained>,
     warnings: Vec<Warning>,
+}
+
+impl Draft {
+    fn push(&mut self, action: Action, place: Place) {
+        self.actions.push(action);
+        self.places.push(place);
+    }
+
+    /// Drops the actions on one repository (`retain` visits each element once, in order).
+    fn drop_repository(&mut self, name: &crate::names::RepositoryName) {
+        let mut keep = self.actions.iter().map(|a| a.repository != *name);
+        self.places.retain(|_| keep.next().unwrap_or(true));
+        self.actions.retain(|a| a.repository != *name);
+    }
+}
+
+/// An action's position in the execution order, before its digest and tag break ties:
+/// per repository (by name), untags first, then referrers, indexes, other manifests, whole
+/// repositories; within a phase oldest first, undated last. Computed when the action is
+/// written, from the manifest it acts on, so ordering needs no lookups.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Place {
+    rank: u32,
+    phase: u8,
+    undated: bool,
+    time: Option<crate::time::Timestamp>,
+}
+
+/// Repository ranks by name, for [`Place`].
+struct Order<'a, 'g> {
+    g: &'a Graph<'g>,
+    rank: Vec<u32>,
+    by: crate::operation::TimeField,
+}
+
+impl<'a, 'g> Order<'a, 'g> {
+    fn new(g: &'a Graph<'g>, sel: &Selection) -> Self {
+        let repos = &g.snapshot.repositories;
+        let mut by_name: Vec<u32> = (0..repos.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
+        let mut rank = vec![0u32; repos.len()];
+        for (r, &ri) in by_name.iter().enumerate() {
+            rank[ri as usize] = r as u32;
+        }
+        Order {
+            g,
+            rank,
+            by: sel.order_by,
+        }
+    }
+
+    /// The place of an action on manifest `id` (an untag's target, or a deleted manifest).
+    fn of(&self, kind: ActionType, id: Mid) -> Place {
+        let g = self.g;
+        let phase = match kind {
+            ActionType::Untag => 0,
+            ActionType::DeleteRepository => 4,
+            ActionType::DeleteManifest
+                if !g.subjects.of(id).is_empty() || g.manifest(id).subject.is_some() =>
+            {
+                1
+            }
+            ActionType::DeleteManifest if g.manifest(id).is_index() => 2,
+            ActionType::DeleteManifest => 3,
+        };
+        let time = select::time_of(g, id, self.by);
+        Place {
+            rank: self.rank[g.repo_index(id) as usize],
+            phase,
+            undated: time.is_none(),
+            time,
+        }
+    }
+
+    /// The place of a `deleteRepository`.
+    fn of_repository(&self, ri: u32) -> Place {
+        Place {
+            rank: self.rank[ri as usize],
+            phase: 4,
+            undated: true,
+            time: None,
+        }
+    }
 }
 
 /// Applies the graph rules to a selection and writes the plan.
@@ -100,20 +185,23 @@ pub(crate) fn assemble(
     // What the selection passed over can still go by a graph rule (a referrer whose subject
     // is deleted): then its action says why, and it is not also listed as staying.
     retained.retain(|r| r.tag.is_some() || !goes(g, &res, r));
+    let order = Order::new(g, &sel);
     let mut draft = Draft {
-        actions: manifest_actions(g, &sel, &res, &untagged_tags),
+        actions: Vec::new(),
+        places: Vec::new(),
         retained,
         warnings: std::mem::take(&mut sel.warnings),
     };
+    manifest_actions(g, &mut sel, &res, &untagged_tags, &order, &mut draft);
     draft.retained.extend(
         res.held
             .iter()
             .map(|(m, why)| retained_manifest(g, *m, why.clone())),
     );
     if let Some(ri) = sel.whole_repository {
-        whole_repository(g, ri, &res, &mut draft);
+        whole_repository(g, ri, &res, &order, &mut draft);
     }
-    untags(g, &sel, &res, &mut draft);
+    untags(g, &sel, &res, &order, &mut draft);
     if let Some((id, by_tag)) = sel.confirm {
         draft
             .warnings
@@ -143,12 +231,9 @@ pub(crate) fn assemble(
     }
 
     // Built by pushing: without the spare capacity, a large plan is a third smaller.
-    draft.actions.shrink_to_fit();
-    for a in &mut draft.actions {
-        a.tags.shrink_to_fit();
-    }
     draft.retained.shrink_to_fit();
-    sort_actions(g, &sel, &mut draft.actions);
+    sort_actions(&mut draft.actions, &draft.places);
+    draft.actions.shrink_to_fit();
     draft.retained.sort_by(|a, b| {
         (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))
     });
@@ -177,31 +262,34 @@ fn goes(g: &Graph<'_>, res: &Resolution, r: &Retained) -> bool {
 
 /// Turns the per-manifest actions of a repository asked to go as a whole into one
 /// `deleteRepository`, or warns why it cannot go whole.
-fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, draft: &mut Draft) {
+fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, order: &Order, draft: &mut Draft) {
     let all_go = g.manifests_of(ri).all(|m| res.deleted[m as usize]);
     let repo = &g.snapshot.repositories[ri as usize];
     if all_go && lock_of(repo.changeable_attributes.as_ref()).is_none() {
-        draft.actions.retain(|a| a.repository != repo.name);
+        draft.drop_repository(&repo.name);
         let mut manifests: Vec<Digest> = repo.manifests.iter().map(|m| m.digest.clone()).collect();
         manifests.sort();
-        draft.actions.push(Action {
-            kind: ActionType::DeleteRepository,
-            repository: repo.name.clone(),
-            digest: None,
-            tag: None,
-            media_type: None,
-            tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
-            manifests,
-            reason: reason(
-                ReasonCode::RepositoryDeleted,
-                format!(
-                    "repository {} is deleted with all its manifests and tags",
-                    repo.name
+        draft.push(
+            Action {
+                kind: ActionType::DeleteRepository,
+                repository: repo.name.clone(),
+                digest: None,
+                tag: None,
+                media_type: None,
+                tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
+                manifests,
+                reason: reason(
+                    ReasonCode::RepositoryDeleted,
+                    format!(
+                        "repository {} is deleted with all its manifests and tags",
+                        repo.name
+                    ),
                 ),
-            ),
-            cascade_of: None,
-            unlock: false,
-        });
+                cascade_of: None,
+                unlock: false,
+            },
+            order.of_repository(ri),
+        );
     } else {
         draft.warnings.push(Warning {
             code: WarningCode::RepositoryPartlyKept,
@@ -244,7 +332,7 @@ fn untag_counts(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> BTreeMap<u3
 }
 
 /// Untag actions (a locked tag is retained instead).
-fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) {
+fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, order: &Order, draft: &mut Draft) {
     let mut any = false;
     let mut left = std::collections::BTreeSet::new();
     let mut untagging: Map<Mid, usize> = hash::map(sel.untags.len());
@@ -266,18 +354,21 @@ fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, draft: &mut Draft) {
             continue;
         }
         any = true;
-        draft.actions.push(Action {
-            kind: ActionType::Untag,
-            repository: repo.name.clone(),
-            digest: Some(tag.digest.clone()),
-            tag: Some(tag.name.clone()),
-            media_type: g.manifest(*id).media_type.clone(),
-            tags: vec![tag.name.clone()],
-            manifests: Vec::new(),
-            reason: why.clone(),
-            cascade_of: None,
-            unlock: tag_locked,
-        });
+        draft.push(
+            Action {
+                kind: ActionType::Untag,
+                repository: repo.name.clone(),
+                digest: Some(tag.digest.clone()),
+                tag: Some(tag.name.clone()),
+                media_type: g.manifest(*id).media_type.clone(),
+                tags: vec![tag.name.clone()],
+                manifests: Vec::new(),
+                reason: why.clone(),
+                cascade_of: None,
+                unlock: tag_locked,
+            },
+            order.of(ActionType::Untag, *id),
+        );
         if g.tags.of(*id).len() <= untagging[id] && !res.deleted[*id as usize] {
             left.insert(format!("{}@{}", repo.name, tag.digest));
         }
@@ -340,18 +431,24 @@ fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
     v
 }
 
+/// The `deleteManifest` actions, written straight into the draft: the reasons the selection
+/// gave are moved, not copied (each request is one manifest).
 fn manifest_actions(
     g: &Graph<'_>,
-    sel: &Selection,
+    sel: &mut Selection,
     res: &Resolution,
     untagged: &Set<(Mid, u32)>,
-) -> Vec<Action> {
-    let mut actions = Vec::new();
+    order: &Order,
+    draft: &mut Draft,
+) {
+    let n = res.cause.iter().filter(|c| c.is_some()).count() + sel.untags.len() + 1;
+    draft.actions.reserve_exact(n);
+    draft.places.reserve_exact(n);
     for (id, _) in res.deleted.iter().enumerate().filter(|(_, d)| **d) {
         let id = id as Mid;
         let m = g.manifest(id);
         let (why, cascade_of) = match res.cause[id as usize] {
-            Some(Cause::Requested(i)) => (sel.requests[i].reason.clone(), None),
+            Some(Cause::Requested(i)) => (take_reason(&mut sel.requests[i].reason), None),
             Some(Cause::Child(p)) => {
                 let p = &g.manifest(p).digest;
                 (
@@ -374,27 +471,45 @@ fn manifest_actions(
             }
             None => continue,
         };
-        actions.push(Action {
-            kind: ActionType::DeleteManifest,
-            repository: g.repository(id).name.clone(),
-            digest: Some(m.digest.clone()),
-            tag: None,
-            media_type: m.media_type.clone(),
-            // Tags an earlier untag action removes are not listed again.
-            tags: sorted(
-                g.tags
-                    .of(id)
-                    .iter()
-                    .filter(|&&t| !untagged.contains(&(id, t)))
-                    .map(|&t| g.repository(id).tags[t as usize].name.clone()),
-            ),
-            manifests: Vec::new(),
-            reason: why,
-            cascade_of,
-            unlock: sel.unlock && g.item_lock(id).is_some(),
-        });
+        let repo = g.repository(id);
+        // Tags an earlier untag action removes are not listed again.
+        let on = g.tags.of(id);
+        let mut tags = Vec::with_capacity(on.len());
+        tags.extend(
+            on.iter()
+                .filter(|&&t| !untagged.contains(&(id, t)))
+                .map(|&t| repo.tags[t as usize].name.clone()),
+        );
+        tags.sort();
+        tags.shrink_to_fit();
+        draft.push(
+            Action {
+                kind: ActionType::DeleteManifest,
+                repository: repo.name.clone(),
+                digest: Some(m.digest.clone()),
+                tag: None,
+                media_type: m.media_type.clone(),
+                tags,
+                manifests: Vec::new(),
+                reason: why,
+                cascade_of,
+                unlock: sel.unlock && g.item_lock(id).is_some(),
+            },
+            order.of(ActionType::DeleteManifest, id),
+        );
     }
-    actions
+}
+
+/// Moves a reason out of the selection, leaving an empty one (no allocation).
+fn take_reason(r: &mut Reason) -> Reason {
+    std::mem::replace(
+        r,
+        Reason {
+            code: r.code,
+            message: String::new(),
+            rule: None,
+        },
+    )
 }
 
 fn retained_manifest(g: &Graph<'_>, id: Mid, why: Reason) -> Retained {
@@ -424,42 +539,29 @@ fn left_behind(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
     })
 }
 
-/// Execution-safe order: per repository (by name), untags first, then referrers, indexes,
-/// other manifests, whole repositories; within a phase oldest first, then by digest or tag.
-fn sort_actions(g: &Graph<'_>, sel: &Selection, actions: &mut [Action]) {
-    let repos = &g.snapshot.repositories;
-    let mut by_name: Vec<u32> = (0..repos.len() as u32).collect();
-    by_name.sort_unstable_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
-    let mut rank = vec![0u32; repos.len()];
-    for (r, &ri) in by_name.iter().enumerate() {
-        rank[ri as usize] = r as u32;
+/// Execution-safe order (see [`Place`]); within a place by digest, then tag, then as written.
+/// The order is found on indexes and applied by following its cycles, so no action is
+/// copied or cloned for it.
+fn sort_actions(actions: &mut [Action], places: &[Place]) {
+    let mut order: Vec<u32> = (0..actions.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&actions[a as usize], &actions[b as usize]);
+        places[a as usize]
+            .cmp(&places[b as usize])
+            .then_with(|| x.digest.cmp(&y.digest))
+            .then_with(|| x.tag.cmp(&y.tag))
+            .then(a.cmp(&b))
+    });
+    // Position i receives the action now at order[i]; a visited position is marked by
+    // pointing at itself.
+    for start in 0..order.len() {
+        let mut at = start;
+        while order[at] as usize != start {
+            let next = order[at] as usize;
+            actions.swap(at, next);
+            order[at] = at as u32;
+            at = next;
+        }
+        order[at] = at as u32;
     }
-    let key = |a: &Action| {
-        let ri = g.repository_by_name(&a.repository);
-        let id = a
-            .digest
-            .as_ref()
-            .and_then(|d| ri.and_then(|ri| g.find(ri, d)));
-        let phase = match a.kind {
-            ActionType::Untag => 0,
-            ActionType::DeleteRepository => 4,
-            ActionType::DeleteManifest => match id {
-                Some(id) if !g.subjects.of(id).is_empty() || g.manifest(id).subject.is_some() => 1,
-                Some(id) if g.manifest(id).is_index() => 2,
-                _ => 3,
-            },
-        };
-        let time = id.and_then(|id| select::time_of(g, id, sel.order_by));
-        // Every action names a repository of the snapshot; the rank orders them by name.
-        let rank = ri.map_or(u32::MAX, |ri| rank[ri as usize]);
-        (
-            rank,
-            phase,
-            time.is_none(),
-            time,
-            a.digest.clone(),
-            a.tag.clone(),
-        )
-    };
-    actions.sort_by_cached_key(key);
 }
