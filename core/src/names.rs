@@ -11,10 +11,10 @@ use crate::field::{self, Kind};
 /// The longest repository name the distribution registry accepts.
 const MAX_NAME: usize = 255;
 
-/// A validated repository name:
+/// A validated repository name (shared, not copied, by the many plan entries that name it):
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RepositoryName(Box<str>);
+pub struct RepositoryName(std::sync::Arc<str>);
 
 impl RepositoryName {
     /// Parses a repository name, `None` if it breaks the grammar or is longer than 255.

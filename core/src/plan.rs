@@ -1,6 +1,8 @@
 //! The plan: regprune's output contract. Every action and every retained item carries a
 //! reason; the digest seals the plan so that exactly the reviewed plan can be executed.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -120,11 +122,12 @@ pub struct Retained {
 pub struct Reason {
     /// Machine-readable reason.
     pub code: ReasonCode,
-    /// The same in plain words, naming the items involved.
-    pub message: String,
+    /// The same in plain words, naming the items involved. Shared: a policy rule gives every
+    /// manifest it deletes the same sentence, and a large plan holds one per action.
+    pub message: Arc<str>,
     /// The policy rule that decided, for `policy` plans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
 }
 
 /// Why something is deleted or kept.

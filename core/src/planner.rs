@@ -506,7 +506,7 @@ fn take_reason(r: &mut Reason) -> Reason {
         r,
         Reason {
             code: r.code,
-            message: String::new(),
+            message: "".into(),
             rule: None,
         },
     )

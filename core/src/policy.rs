@@ -7,6 +7,8 @@
 //! protection applies. Every decision names the rule that made it. Limits fail closed: a plan
 //! that would exceed one is an error, not a smaller plan.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -135,6 +137,10 @@ pub struct Limits {
 /// A rule, compiled.
 struct Compiled<'p> {
     rule: &'p Rule,
+    /// The rule's name, shared by the reasons it gives.
+    name: Arc<str>,
+    /// The reason of every manifest this delete rule deletes (one sentence per rule, shared).
+    deletes: Arc<str>,
     repo_in: Vec<Pattern>,
     repo_out: Vec<Pattern>,
     tag_in: Vec<Pattern>,
@@ -144,8 +150,15 @@ struct Compiled<'p> {
 }
 
 fn compile<'p>(rule: &'p Rule, at: &str, now: Timestamp) -> Result<Compiled<'p>> {
+    let age = rule
+        .older_than
+        .as_ref()
+        .map(|o| format!(" and is older than {o}"))
+        .unwrap_or_default();
     let mut c = Compiled {
         rule,
+        name: rule.name.as_str().into(),
+        deletes: format!("the delete rule {:?} selects it{age}", rule.name).into(),
         repo_in: Vec::new(),
         repo_out: Vec::new(),
         tag_in: Vec::new(),
@@ -277,13 +290,11 @@ impl Compiled<'_> {
     }
 }
 
-fn rule_reason(code: ReasonCode, rule: &str, mut message: String) -> Reason {
-    // `format!` leaves spare capacity, and a large plan holds one message per action.
-    message.shrink_to_fit();
+fn rule_reason(code: ReasonCode, rule: &Compiled, message: impl Into<Arc<str>>) -> Reason {
     Reason {
         code,
-        message,
-        rule: Some(rule.to_owned()),
+        message: message.into(),
+        rule: Some(rule.name.clone()),
     }
 }
 
@@ -355,12 +366,11 @@ pub(crate) fn select(
         let mut requests_here = Vec::new();
         for id in g.manifests_of(ri) {
             let m = g.manifest(id);
-            let tags: Vec<_> = g.tags_of(id).map(|t| t.name.clone()).collect();
             let retain = |why: Reason| Retained {
                 repository: repo.name.clone(),
                 digest: Some(m.digest.clone()),
                 tag: None,
-                tags: tags.clone(),
+                tags: g.tags_of(id).map(|t| t.name.clone()).collect(),
                 reason: why,
             };
             let mut delete_by: Option<usize> = None;
@@ -400,11 +410,11 @@ pub(crate) fn select(
             let Some(d) = delete_by else {
                 if let Some(k) = spared_by {
                     let n = rules[k].rule.keep_most_recent.unwrap_or(0);
-                    s.retained.push(retain(rule_reason(ReasonCode::Keep, &rules[k].rule.name, format!("one of the {n} most recent manifests the rule spares in this repository"))));
+                    s.retained.push(retain(rule_reason(ReasonCode::Keep, &rules[k], format!("one of the {n} most recent manifests the rule spares in this repository"))));
                 } else if let Some(k) = missing_time {
                     s.retained.push(retain(rule_reason(
                         ReasonCode::MissingTimestamp,
-                        &rules[k].rule.name,
+                        &rules[k],
                         format!(
                             "it has no {}, so its age is unknown",
                             rules[k].rule.timestamp.name()
@@ -417,7 +427,7 @@ pub(crate) fn select(
                 tally[k].decided += 1;
                 s.retained.push(retain(rule_reason(
                     ReasonCode::KeptByRule,
-                    &rules[k].rule.name,
+                    &rules[k],
                     format!(
                         "the keep rule {:?} selects it, and keep wins over the delete rule {:?}",
                         rules[k].rule.name, rules[d].rule.name
@@ -433,27 +443,17 @@ pub(crate) fn select(
                 }
             }
             if let Some(tag) = hit {
-                s.retained.push(retain(Reason {
-                    code: ReasonCode::ProtectedTag,
-                    message: format!("its tag {tag:?} is protected by the policy"),
-                    rule: Some(rules[d].rule.name.clone()),
-                }));
+                s.retained.push(retain(rule_reason(
+                    ReasonCode::ProtectedTag,
+                    &rules[d],
+                    format!("its tag {tag:?} is protected by the policy"),
+                )));
                 continue;
             }
             tally[d].decided += 1;
-            let age = rules[d]
-                .rule
-                .older_than
-                .as_ref()
-                .map(|o| format!(" and is older than {o}"))
-                .unwrap_or_default();
             requests_here.push(Request {
                 id,
-                reason: rule_reason(
-                    ReasonCode::RuleMatched,
-                    &rules[d].rule.name,
-                    format!("the delete rule {:?} selects it{age}", rules[d].rule.name),
-                ),
+                reason: rule_reason(ReasonCode::RuleMatched, &rules[d], rules[d].deletes.clone()),
                 named: false,
             });
         }

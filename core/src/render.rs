@@ -102,7 +102,7 @@ pub fn render_text(plan: &Plan) -> String {
                     a.repository.to_string(),
                     target,
                     join_tags(a),
-                    a.reason.message.clone(),
+                    a.reason.message.to_string(),
                 ]
             })
             .collect();

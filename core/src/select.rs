@@ -59,13 +59,11 @@ impl Selection {
     }
 }
 
-pub(crate) fn reason(code: ReasonCode, message: impl Into<String>) -> Reason {
-    let mut message = message.into();
-    // `format!` leaves spare capacity, and a large plan holds one message per action.
-    message.shrink_to_fit();
+pub(crate) fn reason(code: ReasonCode, message: impl Into<std::sync::Arc<str>>) -> Reason {
+    // A `String` becomes an `Arc<str>` of its exact length (no spare capacity from `format!`).
     Reason {
         code,
-        message,
+        message: message.into(),
         rule: None,
     }
 }
