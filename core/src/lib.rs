@@ -30,6 +30,7 @@ mod indexed;
 mod media_type;
 mod names;
 mod operation;
+mod par;
 mod pattern;
 mod plan;
 mod planner;

@@ -234,8 +234,13 @@ impl<'s> Pool<'s> {
     }
 }
 
-/// The counting state of one reclaim computation.
+/// The counting state of one lane of a reclaim computation. Blobs are split between lanes by
+/// digest (its key or number modulo the lane count), so each lane owns its tables and needs
+/// no lock; every lane visits the manifests in the same order, so a blob is attributed to the
+/// same repository whatever the number of lanes.
 struct Tally<'s> {
+    lane: usize,
+    lanes: usize,
     /// Layer and config blobs referenced by deleted manifests.
     blobs: Pool<'s>,
     /// The deleted manifests' own bytes, by digest (a digest stored in two repositories is
@@ -243,6 +248,7 @@ struct Tally<'s> {
     own: Pool<'s>,
     /// Shared blobs (slots in `blobs`) and the repositories whose survivors keep them.
     kept_by: Vec<(u32, u32)>,
+    /// Per repository: manifests deleted and tags removed with them (lane 0 only).
     rows: BTreeMap<u32, RepositoryReclaim>,
     missing_sizes: u64,
     shallow_deleted: u64,
@@ -311,25 +317,72 @@ pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32
         .filter(|(_, &d)| d)
         .map(|(&(_, m), _)| m.blobs().count())
         .sum();
-    let numbering = graph.numbering.get();
-    let mut t = Tally {
-        blobs: Pool::new(references, numbering.map(|n| n.blobs)),
-        own: Pool::new(doomed, numbering.map(|n| n.owns)),
-        kept_by: Vec::new(),
-        rows: BTreeMap::new(),
-        missing_sizes: 0,
-        shallow_deleted: 0,
-        shallow_alive: 0,
-        shallow_image_bytes: 0,
-    };
-    t.collect_deleted(graph, deleted);
-    if !t.blobs.blobs.is_empty() || !t.own.blobs.is_empty() {
-        t.mark_survivors(graph, deleted);
-    }
-    t.finish(graph, untags)
+    compute_in(graph, deleted, untags, crate::par::lanes(references))
+}
+
+/// [`compute`] in `lanes` lanes (the result does not depend on how many).
+fn compute_in(
+    graph: &Graph<'_>,
+    deleted: &[bool],
+    untags: &BTreeMap<u32, u64>,
+    lanes: usize,
+) -> Reclaim {
+    let doomed = deleted.iter().filter(|&&d| d).count();
+    let references: usize = graph
+        .nodes
+        .iter()
+        .zip(deleted)
+        .filter(|(_, &d)| d)
+        .map(|(&(_, m), _)| m.blobs().count())
+        .sum();
+    let tallies = crate::par::each(lanes, |lane| {
+        let mut t = Tally::new(graph, lane, lanes, references, doomed);
+        t.collect_deleted(graph, deleted);
+        if !t.blobs.blobs.is_empty() || !t.own.blobs.is_empty() {
+            t.mark_survivors(graph, deleted);
+        }
+        t
+    });
+    finish(graph, untags, tallies)
 }
 
 impl<'s> Tally<'s> {
+    /// The tally of one lane, its tables sized for its share of `references` and `doomed`.
+    fn new(graph: &Graph<'_>, lane: usize, lanes: usize, references: usize, doomed: usize) -> Self {
+        // A lane's share of uniformly spread digests, with room for the spread.
+        let share = |n: usize| {
+            if lanes == 1 {
+                n
+            } else {
+                n / lanes + n / (lanes * 16) + 64
+            }
+        };
+        let numbering = graph.numbering.get();
+        let numbered = |count: usize| count.div_ceil(lanes);
+        Tally {
+            lane,
+            lanes,
+            blobs: Pool::new(share(references), numbering.map(|n| numbered(n.blobs))),
+            own: Pool::new(share(doomed), numbering.map(|n| numbered(n.owns))),
+            kept_by: Vec::new(),
+            rows: BTreeMap::new(),
+            missing_sizes: 0,
+            shallow_deleted: 0,
+            shallow_alive: 0,
+            shallow_image_bytes: 0,
+        }
+    }
+
+    /// The lane's own position for a digest (its number in the lane's dense table, when
+    /// numbered), or `None` when another lane owns it.
+    fn owns(&self, digest: &Digest, number: Option<u32>) -> Option<Option<u32>> {
+        let lanes = self.lanes as u64;
+        match number {
+            Some(n) => (u64::from(n) % lanes == self.lane as u64).then(|| Some(n / lanes as u32)),
+            None => (digest.key() % lanes == self.lane as u64).then_some(None),
+        }
+    }
+
     /// Records what deleted manifests reference, repository by repository in name order, so
     /// a blob is attributed to the first repository (by name) that frees it.
     fn collect_deleted(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
@@ -338,28 +391,35 @@ impl<'s> Tally<'s> {
         for ri in repo_order_by_name(graph) {
             for id in graph.manifests_of(ri).filter(|&id| deleted[id as usize]) {
                 let m = graph.manifest(id);
-                let row = self
-                    .rows
-                    .entry(ri)
-                    .or_insert_with(|| empty_row(&repos[ri as usize].name));
-                row.manifests += 1;
-                row.tags += graph.tags.of(id).len() as u64;
-                if m.is_shallow() {
-                    self.shallow_deleted += 1;
-                    self.shallow_image_bytes += m.image_size.unwrap_or(0);
+                if self.lane == 0 {
+                    let row = self
+                        .rows
+                        .entry(ri)
+                        .or_insert_with(|| empty_row(&repos[ri as usize].name));
+                    row.manifests += 1;
+                    row.tags += graph.tags.of(id).len() as u64;
+                    if m.is_shallow() {
+                        self.shallow_deleted += 1;
+                        self.shallow_image_bytes += m.image_size.unwrap_or(0);
+                    }
                 }
-                let missing = &mut self.missing_sizes;
-                let own = numbers.map(|n| n.own[id as usize]);
-                self.own.record(&m.digest, own, ri, || {
-                    // A shallow manifest's size is already reported as unknown content.
-                    m.size.unwrap_or_else(|| {
-                        *missing += u64::from(!m.is_shallow());
-                        0
-                    })
-                });
+                if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id as usize])) {
+                    let missing = &mut self.missing_sizes;
+                    self.own.record(&m.digest, own, ri, || {
+                        // A shallow manifest's size is already reported as unknown content.
+                        m.size.unwrap_or_else(|| {
+                            *missing += u64::from(!m.is_shallow());
+                            0
+                        })
+                    });
+                }
                 let refs = numbers.map(|n| n.refs_of(id));
                 for (k, b) in m.blobs().enumerate() {
-                    self.blobs.record(&b.digest, refs.map(|r| r[k]), ri, || {
+                    let Some(number) = self.owns(&b.digest, refs.map(|r| r[k])) else {
+                        continue;
+                    };
+                    let missing = &mut self.missing_sizes;
+                    self.blobs.record(&b.digest, number, ri, || {
                         b.size.unwrap_or_else(|| {
                             *missing += 1;
                             0
@@ -377,13 +437,20 @@ impl<'s> Tally<'s> {
             if deleted[id] {
                 continue;
             }
-            self.shallow_alive += u64::from(m.is_shallow());
-            if let Some(slot) = self.own.slot(&m.digest, numbers.map(|n| n.own[id])) {
-                self.own.blobs[slot as usize].last_keeper = ri;
+            if self.lane == 0 {
+                self.shallow_alive += u64::from(m.is_shallow());
+            }
+            if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id])) {
+                if let Some(slot) = self.own.slot(&m.digest, own) {
+                    self.own.blobs[slot as usize].last_keeper = ri;
+                }
             }
             let refs = numbers.map(|n| n.refs_of(id as Mid));
             for (k, d) in m.blobs().enumerate() {
-                let Some(slot) = self.blobs.slot(&d.digest, refs.map(|r| r[k])) else {
+                let Some(number) = self.owns(&d.digest, refs.map(|r| r[k])) else {
+                    continue;
+                };
+                let Some(slot) = self.blobs.slot(&d.digest, number) else {
                     continue;
                 };
                 let b = &mut self.blobs.blobs[slot as usize];
@@ -394,73 +461,82 @@ impl<'s> Tally<'s> {
             }
         }
     }
+}
 
-    fn finish(mut self, graph: &Graph<'_>, untags: &BTreeMap<u32, u64>) -> Reclaim {
-        let repos = &graph.snapshot.repositories;
-        for (&ri, &n) in untags {
-            self.rows
-                .entry(ri)
-                .or_insert_with(|| empty_row(&repos[ri as usize].name))
-                .tags += n;
-        }
-        let mut r = Reclaim {
-            shallow_image_bytes: self.shallow_image_bytes,
-            ..Reclaim::default()
-        };
-        for b in &self.blobs.blobs {
+/// Adds the lanes' tallies up: sums, so the figures do not depend on the number of lanes.
+fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut tallies: Vec<Tally<'_>>) -> Reclaim {
+    let repos = &graph.snapshot.repositories;
+    let mut r = Reclaim::default();
+    // Lane 0 counted the manifests and tags.
+    let mut rows = tallies
+        .first_mut()
+        .map(|t| std::mem::take(&mut t.rows))
+        .unwrap_or_default();
+    let (mut shallow_deleted, mut shallow_alive, mut missing_sizes) = (0, 0, 0);
+    for (&ri, &n) in untags {
+        rows.entry(ri)
+            .or_insert_with(|| empty_row(&repos[ri as usize].name))
+            .tags += n;
+    }
+    let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
+    for mut t in tallies {
+        r.shallow_image_bytes += t.shallow_image_bytes;
+        shallow_deleted += t.shallow_deleted;
+        shallow_alive += t.shallow_alive;
+        missing_sizes += t.missing_sizes;
+        for b in &t.blobs.blobs {
             if b.alive() {
                 r.shared.bytes += b.size;
                 r.shared.blob_count += 1;
-            } else if let Some(row) = self.rows.get_mut(&b.first_repo) {
+            } else if let Some(row) = rows.get_mut(&b.first_repo) {
                 row.blob_bytes += b.size;
                 row.blob_count += 1;
             }
         }
-        for b in self.own.blobs.iter().filter(|b| !b.alive()) {
-            if let Some(row) = self.rows.get_mut(&b.first_repo) {
+        for b in t.own.blobs.iter().filter(|b| !b.alive()) {
+            if let Some(row) = rows.get_mut(&b.first_repo) {
                 row.manifest_bytes += b.size;
             }
         }
         // Keepers were recorded once per run of a repository's manifests; a repository whose
         // manifests are not contiguous may repeat, so pairs are deduplicated here.
-        self.kept_by.sort_unstable();
-        self.kept_by.dedup();
-        let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
-        for &(slot, ri) in &self.kept_by {
+        t.kept_by.sort_unstable();
+        t.kept_by.dedup();
+        for &(slot, ri) in &t.kept_by {
             let name = &repos[ri as usize].name;
             let e = with.entry(name).or_insert_with(|| SharedWith {
                 repository: name.clone(),
                 bytes: 0,
                 blob_count: 0,
             });
-            e.bytes += self.blobs.blobs[slot as usize].size;
+            e.bytes += t.blobs.blobs[slot as usize].size;
             e.blob_count += 1;
         }
-        r.shared.with = with.into_values().collect();
-        let mut rows: Vec<RepositoryReclaim> = self.rows.into_values().collect();
-        rows.sort_by(|a, b| a.repository.cmp(&b.repository));
-        for row in &rows {
-            r.manifests += row.manifests;
-            r.tags += row.tags;
-            r.blob_bytes += row.blob_bytes;
-            r.blob_count += row.blob_count;
-            r.manifest_bytes += row.manifest_bytes;
-        }
-        r.total_bytes = r.blob_bytes + r.manifest_bytes;
-        r.by_repository = rows;
-        if graph.snapshot.untagged_listed == Some(false) && r.manifests > 0 {
-            r.inexact_reasons.push("the registry's API cannot list untagged manifests; dangling ones keep the blobs they share, so the figures are an upper bound".into());
-        }
-        r.inexact_reasons.extend(inexact_reasons(
-            graph.snapshot.complete,
-            r.manifests > 0,
-            self.shallow_deleted,
-            self.shallow_alive,
-            self.missing_sizes,
-        ));
-        r.exact = r.inexact_reasons.is_empty();
-        r
     }
+    r.shared.with = with.into_values().collect();
+    let mut rows: Vec<RepositoryReclaim> = rows.into_values().collect();
+    rows.sort_by(|a, b| a.repository.cmp(&b.repository));
+    for row in &rows {
+        r.manifests += row.manifests;
+        r.tags += row.tags;
+        r.blob_bytes += row.blob_bytes;
+        r.blob_count += row.blob_count;
+        r.manifest_bytes += row.manifest_bytes;
+    }
+    r.total_bytes = r.blob_bytes + r.manifest_bytes;
+    r.by_repository = rows;
+    if graph.snapshot.untagged_listed == Some(false) && r.manifests > 0 {
+        r.inexact_reasons.push("the registry's API cannot list untagged manifests; dangling ones keep the blobs they share, so the figures are an upper bound".into());
+    }
+    r.inexact_reasons.extend(inexact_reasons(
+        graph.snapshot.complete,
+        r.manifests > 0,
+        shallow_deleted,
+        shallow_alive,
+        missing_sizes,
+    ));
+    r.exact = r.inexact_reasons.is_empty();
+    r
 }
 
 fn empty_row(name: &RepositoryName) -> RepositoryReclaim {
@@ -510,4 +586,42 @@ fn repo_order_by_name(graph: &Graph<'_>) -> Vec<u32> {
     let mut order: Vec<u32> = (0..repos.len() as u32).collect();
     order.sort_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{generate, GeneratorOptions};
+
+    /// Lanes split the blobs between them; the figures must not depend on how many there are,
+    /// with or without a numbering, whatever is deleted.
+    #[test]
+    fn figures_do_not_depend_on_the_number_of_lanes() {
+        let snapshot = generate(&GeneratorOptions {
+            seed: 3,
+            manifests: 3_000,
+            repositories: None,
+        });
+        let graph = Graph::build(&snapshot).unwrap();
+        let n = graph.len();
+        let mut untags = BTreeMap::new();
+        untags.insert(0, 3);
+        for numbered in [false, true] {
+            if numbered {
+                let _ = graph.numbering.set(Numbering::build(&graph));
+            }
+            for every in [2, 3, 7] {
+                let deleted: Vec<bool> = (0..n).map(|i| i % every != 0).collect();
+                let one = compute_in(&graph, &deleted, &untags, 1);
+                assert!(one.blob_count > 0 && one.shared.blob_count > 0);
+                for lanes in [2, 3, 5] {
+                    assert_eq!(
+                        compute_in(&graph, &deleted, &untags, lanes),
+                        one,
+                        "{lanes} lanes"
+                    );
+                }
+            }
+        }
+    }
 }
