@@ -234,6 +234,10 @@ impl<'s> Pool<'s> {
     }
 }
 
+/// A digest's number in its lane's dense table (`None` when the graph is not numbered).
+#[derive(Clone, Copy)]
+struct Local(Option<u32>);
+
 /// The counting state of one lane of a reclaim computation. Blobs are split between lanes by
 /// digest (its key or number modulo the lane count), so each lane owns its tables and needs
 /// no lock; every lane visits the manifests in the same order, so a blob is attributed to the
@@ -307,6 +311,17 @@ pub(crate) fn reclaim_on(graph: &Graph<'_>, plan: &crate::Plan) -> crate::Result
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
+    compute_in(graph, deleted, untags, None)
+}
+
+/// [`compute`] in `lanes` lanes, by default as many as the work is worth (the result does not
+/// depend on how many).
+fn compute_in(
+    graph: &Graph<'_>,
+    deleted: &[bool],
+    untags: &BTreeMap<u32, u64>,
+    lanes: Option<usize>,
+) -> Reclaim {
     // Sized by what the deleted manifests reference (an upper bound of the distinct blobs):
     // at a million manifests a guess per manifest costs hundreds of MB of table.
     let doomed = deleted.iter().filter(|&&d| d).count();
@@ -317,24 +332,7 @@ pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32
         .filter(|(_, &d)| d)
         .map(|(&(_, m), _)| m.blobs().count())
         .sum();
-    compute_in(graph, deleted, untags, crate::par::lanes(references))
-}
-
-/// [`compute`] in `lanes` lanes (the result does not depend on how many).
-fn compute_in(
-    graph: &Graph<'_>,
-    deleted: &[bool],
-    untags: &BTreeMap<u32, u64>,
-    lanes: usize,
-) -> Reclaim {
-    let doomed = deleted.iter().filter(|&&d| d).count();
-    let references: usize = graph
-        .nodes
-        .iter()
-        .zip(deleted)
-        .filter(|(_, &d)| d)
-        .map(|(&(_, m), _)| m.blobs().count())
-        .sum();
+    let lanes = lanes.unwrap_or_else(|| crate::par::lanes(references));
     let tallies = crate::par::each(lanes, |lane| {
         let mut t = Tally::new(graph, lane, lanes, references, doomed);
         t.collect_deleted(graph, deleted);
@@ -373,13 +371,15 @@ impl<'s> Tally<'s> {
         }
     }
 
-    /// The lane's own position for a digest (its number in the lane's dense table, when
-    /// numbered), or `None` when another lane owns it.
-    fn owns(&self, digest: &Digest, number: Option<u32>) -> Option<Option<u32>> {
+    /// Whether this lane owns a digest, given its number when the graph is numbered; if so,
+    /// the number in the lane's own dense table.
+    fn owns(&self, digest: &Digest, number: Option<u32>) -> Option<Local> {
         let lanes = self.lanes as u64;
         match number {
-            Some(n) => (u64::from(n) % lanes == self.lane as u64).then(|| Some(n / lanes as u32)),
-            None => (digest.key() % lanes == self.lane as u64).then_some(None),
+            Some(n) => {
+                (u64::from(n) % lanes == self.lane as u64).then(|| Local(Some(n / lanes as u32)))
+            }
+            None => (digest.key() % lanes == self.lane as u64).then_some(Local(None)),
         }
     }
 
@@ -405,7 +405,7 @@ impl<'s> Tally<'s> {
                 }
                 if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id as usize])) {
                     let missing = &mut self.missing_sizes;
-                    self.own.record(&m.digest, own, ri, || {
+                    self.own.record(&m.digest, own.0, ri, || {
                         // A shallow manifest's size is already reported as unknown content.
                         m.size.unwrap_or_else(|| {
                             *missing += u64::from(!m.is_shallow());
@@ -419,7 +419,7 @@ impl<'s> Tally<'s> {
                         continue;
                     };
                     let missing = &mut self.missing_sizes;
-                    self.blobs.record(&b.digest, number, ri, || {
+                    self.blobs.record(&b.digest, number.0, ri, || {
                         b.size.unwrap_or_else(|| {
                             *missing += 1;
                             0
@@ -441,7 +441,7 @@ impl<'s> Tally<'s> {
                 self.shallow_alive += u64::from(m.is_shallow());
             }
             if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id])) {
-                if let Some(slot) = self.own.slot(&m.digest, own) {
+                if let Some(slot) = self.own.slot(&m.digest, own.0) {
                     self.own.blobs[slot as usize].last_keeper = ri;
                 }
             }
@@ -450,7 +450,7 @@ impl<'s> Tally<'s> {
                 let Some(number) = self.owns(&d.digest, refs.map(|r| r[k])) else {
                     continue;
                 };
-                let Some(slot) = self.blobs.slot(&d.digest, number) else {
+                let Some(slot) = self.blobs.slot(&d.digest, number.0) else {
                     continue;
                 };
                 let b = &mut self.blobs.blobs[slot as usize];
@@ -612,11 +612,11 @@ mod tests {
             }
             for every in [2, 3, 7] {
                 let deleted: Vec<bool> = (0..n).map(|i| i % every != 0).collect();
-                let one = compute_in(&graph, &deleted, &untags, 1);
+                let one = compute_in(&graph, &deleted, &untags, Some(1));
                 assert!(one.blob_count > 0 && one.shared.blob_count > 0);
                 for lanes in [2, 3, 5] {
                     assert_eq!(
-                        compute_in(&graph, &deleted, &untags, lanes),
+                        compute_in(&graph, &deleted, &untags, Some(lanes)),
                         one,
                         "{lanes} lanes"
                     );
