@@ -88,48 +88,63 @@ pub(crate) struct Graph<'s> {
     /// Indexes captured without their list of children, by repository: any untagged
     /// manifest there may be one of their children.
     pub shallow_indexes: Map<u32, Vec<Mid>>,
-    by_digest: ByDigest<'s>,
+    by_digest: ByDigest,
     by_name: Map<&'s RepositoryName, u32>,
     /// Blob and manifest digests numbered once, for a graph planned against many times.
     pub numbering: std::sync::OnceLock<crate::reclaim::Numbering>,
 }
 
-/// Manifest numbers by repository and digest. Keyed by the digest's eight-byte key, so the
-/// table stays small and a probe never reads the scattered manifests; a hit is checked against
-/// the manifest's digest, and digests that share a key with another go to `spill`.
-struct ByDigest<'s> {
-    index: Map<(u32, u64), Mid>,
-    spill: Map<(u32, &'s Digest), Mid>,
+/// Manifest numbers by repository and digest: each repository's `(key, number)` pairs, sorted,
+/// in the repository's range of numbers. A digest's eight-byte key is all a search reads, and a
+/// repository's tags are resolved while its small range is in cache (a registry-wide hash
+/// table missed the cache on every probe); a hit is checked against the manifest's digest, and
+/// digests that share a key sit next to each other.
+struct ByDigest {
+    sorted: Vec<(u64, Mid)>,
 }
 
-impl<'s> ByDigest<'s> {
-    /// Adds manifest `id`; false when the repository already holds its digest.
-    fn insert(
-        &mut self,
-        nodes: &[(u32, &'s Manifest)],
-        ri: u32,
-        digest: &'s Digest,
-        id: Mid,
-    ) -> bool {
-        match self.index.entry((ri, digest.key())) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(id);
-                true
-            }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                nodes[*e.get() as usize].1.digest != *digest
-                    && self.spill.insert((ri, digest), id).is_none()
-            }
-        }
+impl ByDigest {
+    /// The manifest of `range` (a repository's numbers) with `digest`.
+    fn get(
+        &self,
+        nodes: &[(u32, &Manifest)],
+        range: std::ops::Range<Mid>,
+        digest: &Digest,
+    ) -> Option<Mid> {
+        let pairs = &self.sorted[range.start as usize..range.end as usize];
+        let key = digest.key();
+        let first = pairs.partition_point(|&(k, _)| k < key);
+        pairs[first..]
+            .iter()
+            .take_while(|&&(k, _)| k == key)
+            .map(|&(_, id)| id)
+            .find(|&id| nodes[id as usize].1.digest == *digest)
     }
 
-    fn get(&self, nodes: &[(u32, &'s Manifest)], ri: u32, digest: &Digest) -> Option<Mid> {
-        let id = *self.index.get(&(ri, digest.key()))?;
-        if nodes[id as usize].1.digest == *digest {
-            Some(id)
-        } else {
-            self.spill.get(&(ri, digest)).copied()
+    /// Adds the repository whose manifests are `nodes[range]`; the first manifest (by number)
+    /// that repeats an earlier one's digest, if any.
+    fn add(&mut self, nodes: &[(u32, &Manifest)], range: std::ops::Range<Mid>) -> Option<Mid> {
+        let start = self.sorted.len();
+        self.sorted
+            .extend(range.map(|id| (nodes[id as usize].1.digest.key(), id)));
+        let pairs = &mut self.sorted[start..];
+        pairs.sort_unstable();
+        let mut repeat: Option<Mid> = None;
+        for run in pairs
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|run| run.len() > 1)
+        {
+            for (k, &(_, later)) in run.iter().enumerate() {
+                let digest = &nodes[later as usize].1.digest;
+                if run[..k]
+                    .iter()
+                    .any(|&(_, id)| nodes[id as usize].1.digest == *digest)
+                {
+                    repeat = Some(repeat.map_or(later, |r| r.min(later)));
+                }
+            }
         }
+        repeat
     }
 }
 
@@ -144,8 +159,7 @@ impl<'s> Graph<'s> {
         let mut nodes = Vec::with_capacity(total);
         let mut repo_start = Vec::with_capacity(snapshot.repositories.len() + 1);
         let mut by_digest = ByDigest {
-            index: hash::map(total),
-            spill: hash::map(0),
+            sorted: Vec::with_capacity(total),
         };
         let mut by_name = hash::map(snapshot.repositories.len());
         for (ri, repo) in snapshot.repositories.iter().enumerate() {
@@ -155,16 +169,14 @@ impl<'s> Graph<'s> {
                     value: repo.name.to_string(),
                 });
             }
-            repo_start.push(nodes.len() as Mid);
-            for (mi, m) in repo.manifests.iter().enumerate() {
-                let id = nodes.len() as Mid;
-                if !by_digest.insert(&nodes, ri as u32, &m.digest, id) {
-                    return Err(Error::Duplicate {
-                        path: format!("repositories[{ri}].manifests[{mi}].digest"),
-                        value: m.digest.to_string(),
-                    });
-                }
-                nodes.push((ri as u32, m));
+            let start = nodes.len() as Mid;
+            repo_start.push(start);
+            nodes.extend(repo.manifests.iter().map(|m| (ri as u32, m)));
+            if let Some(id) = by_digest.add(&nodes, start..nodes.len() as Mid) {
+                return Err(Error::Duplicate {
+                    path: format!("repositories[{ri}].manifests[{}].digest", id - start),
+                    value: nodes[id as usize].1.digest.to_string(),
+                });
             }
         }
         repo_start.push(nodes.len() as Mid);
@@ -173,7 +185,8 @@ impl<'s> Graph<'s> {
         let mut child_edges = Vec::new();
         let mut subject_edges = Vec::new();
         for (ri, repo) in snapshot.repositories.iter().enumerate() {
-            let find = |d: &Digest| by_digest.get(&nodes, ri as u32, d);
+            let range = repo_start[ri]..repo_start[ri + 1];
+            let find = |d: &Digest| by_digest.get(&nodes, range.clone(), d);
             check_tags(ri, repo, &find, &mut tag_edges, &mut subject_edges)?;
             for (offset, m) in repo.manifests.iter().enumerate() {
                 let id = repo_start[ri] + offset as Mid;
@@ -240,7 +253,8 @@ impl<'s> Graph<'s> {
     }
 
     pub fn find(&self, repo: u32, digest: &Digest) -> Option<Mid> {
-        self.by_digest.get(&self.nodes, repo, digest)
+        self.by_digest
+            .get(&self.nodes, self.manifests_of(repo), digest)
     }
 
     /// Manifest numbers of repository `repo`.
