@@ -4,6 +4,7 @@
 //! threads do not exist (wasm32), for small inputs, or with `REGPRUNE_THREADS=1`, every lane
 //! runs on the calling thread.
 
+use std::io::Write as _;
 use std::sync::OnceLock;
 
 /// Below this much work (references to visit), a second thread costs more than it saves.
@@ -60,6 +61,118 @@ pub(crate) fn each<T: Send>(lanes: usize, f: impl Fn(usize) -> T + Sync) -> Vec<
     })
 }
 
+/// Bytes handed from one thread to another a block at a time.
+const BLOCK: usize = 1 << 16;
+
+/// Runs `produce`, which writes bytes, and writes them to `consume` in order: on a second
+/// thread when `lanes > 1` (the writer fills a block while the other thread consumes the last
+/// one; at most four blocks are in flight), else on the calling thread (also when no thread
+/// can be started: a copy of the fresh `consume` is kept for that). Returns `consume`, which
+/// holds whatever it accumulated. `consume` must not fail (a hasher, a buffer): its errors are
+/// dropped.
+pub(crate) fn pipe<C, P>(lanes: usize, consume: C, produce: P) -> C
+where
+    C: std::io::Write + Send + Clone,
+    P: FnOnce(&mut Blocks<'_>),
+{
+    let on_this_thread = |mut consume: C, produce: P| {
+        let mut out = Blocks::new(To::Here(&mut consume));
+        produce(&mut out);
+        out.send();
+        drop(out);
+        consume
+    };
+    if lanes <= 1 {
+        return on_this_thread(consume, produce);
+    }
+    let fallback = consume.clone();
+    std::thread::scope(|s| {
+        let (full, blocks) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (empty, spares) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut consume = consume;
+        let consumer = std::thread::Builder::new().spawn_scoped(s, move || {
+            for block in blocks {
+                let _ = consume.write_all(&block);
+                // The writer may be gone already; the block is then dropped here.
+                let _ = empty.send(block);
+            }
+            consume
+        });
+        let Ok(consumer) = consumer else {
+            return on_this_thread(fallback, produce);
+        };
+        let mut out = Blocks::new(To::There { full, spares });
+        produce(&mut out);
+        out.send();
+        // Closing the channel ends the consumer's loop.
+        drop(out);
+        consumer
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
+/// The writer [`pipe`] hands out: a concrete type, so a serializer's many small writes are
+/// inlined appends; whole blocks go on to the consumer.
+pub(crate) struct Blocks<'c> {
+    block: Vec<u8>,
+    to: To<'c>,
+}
+
+enum To<'c> {
+    /// The consumer, on this thread.
+    Here(&'c mut dyn std::io::Write),
+    /// The consumer's thread, which sends emptied blocks back for reuse.
+    There {
+        full: std::sync::mpsc::SyncSender<Vec<u8>>,
+        spares: std::sync::mpsc::Receiver<Vec<u8>>,
+    },
+}
+
+impl<'c> Blocks<'c> {
+    fn new(to: To<'c>) -> Self {
+        Blocks {
+            block: Vec::with_capacity(BLOCK),
+            to,
+        }
+    }
+
+    fn send(&mut self) {
+        if self.block.is_empty() {
+            return;
+        }
+        match &mut self.to {
+            To::Here(consume) => {
+                let _ = consume.write_all(&self.block);
+                self.block.clear();
+            }
+            To::There { full, spares } => {
+                let mut next = spares.try_recv().unwrap_or_default();
+                next.clear();
+                next.reserve(BLOCK);
+                let block = std::mem::replace(&mut self.block, next);
+                // The consumer stops early only by panicking, which is resumed when it is
+                // joined.
+                let _ = full.send(block);
+            }
+        }
+    }
+}
+
+impl std::io::Write for Blocks<'_> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.block.extend_from_slice(buf);
+        if self.block.len() >= BLOCK {
+            self.send();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +181,20 @@ mod tests {
     fn lanes_come_back_in_order() {
         assert_eq!(each(4, |i| i * 10), vec![0, 10, 20, 30]);
         assert_eq!(each(1, |i| i + 1), vec![1]);
+    }
+
+    #[test]
+    fn piped_bytes_arrive_whole_and_in_order() {
+        let produce = |out: &mut Blocks<'_>| {
+            for i in 0..200_000u32 {
+                out.write_all(&i.to_le_bytes()).unwrap();
+            }
+        };
+        let expected: Vec<u8> = (0..200_000u32).flat_map(u32::to_le_bytes).collect();
+        for lanes in [1, 2] {
+            let got = pipe(lanes, Vec::new(), produce);
+            assert_eq!(got, expected, "{lanes} lanes");
+        }
     }
 
     #[test]

@@ -245,16 +245,14 @@ impl Plan {
     }
 
     /// The sha256 of the canonical JSON, hashed as it is written (a large plan is not
-    /// copied or buffered for it).
+    /// copied or buffered for it); for a large plan, hashed on a second thread while the
+    /// rest is written.
     fn canonical_digest(&self) -> Digest {
-        // serde_json writes a token at a time; the buffer hands the hasher whole blocks.
-        let mut out =
-            std::io::BufWriter::with_capacity(1 << 16, HashWriter(sha2::Sha256::default()));
-        serde_json::to_writer(&mut out, &Unsealed(self)).expect("a plan always serializes");
-        let hasher = out
-            .into_inner()
-            .unwrap_or_else(|_| unreachable!("hashing cannot fail"));
-        Digest::from_sha256(sha2::Digest::finalize(hasher.0).into())
+        let lanes = crate::par::lanes(self.actions.len() * 16);
+        let hasher = crate::par::pipe(lanes, sha2::Sha256::default(), |out| {
+            serde_json::to_writer(out, &Unsealed(self)).expect("a plan always serializes");
+        });
+        Digest::from_sha256(sha2::Digest::finalize(hasher).into())
     }
 
     /// Computes and stores the digest.
@@ -328,18 +326,6 @@ impl Serialize for Unsealed<'_> {
 }
 
 /// Feeds written bytes to a hasher.
-struct HashWriter(sha2::Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        sha2::Digest::update(&mut self.0, buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
