@@ -13,8 +13,27 @@ const MIN_WORK: usize = 1 << 16;
 /// More lanes than this split a pass into tables too small to pay for the extra scans.
 const MAX_LANES: usize = 8;
 
+#[cfg(test)]
+thread_local! {
+    static FORCED: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every pass it starts on this thread split into `lanes` lanes, whatever its
+/// size (tests check that results do not depend on the lanes).
+#[cfg(test)]
+pub(crate) fn with_lanes<T>(lanes: usize, f: impl FnOnce() -> T) -> T {
+    FORCED.with(|c| c.set(Some(lanes)));
+    let out = f();
+    FORCED.with(|c| c.set(None));
+    out
+}
+
 /// How many lanes a pass over `work` items uses.
 pub(crate) fn lanes(work: usize) -> usize {
+    #[cfg(test)]
+    if let Some(n) = FORCED.with(std::cell::Cell::get) {
+        return n;
+    }
     if cfg!(target_family = "wasm") || work < MIN_WORK {
         return 1;
     }

@@ -565,3 +565,46 @@ fn sort_actions(actions: &mut [Action], places: &[Place]) {
         order[at] = at as u32;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{generate, GeneratorOptions};
+    use crate::par::with_lanes;
+    use crate::time::Timestamp;
+
+    /// Selection, reclaim and the seal run in lanes on large inputs; the plan must be byte
+    /// for byte the one a single lane writes, for every kind of request that uses them.
+    #[test]
+    fn plans_do_not_depend_on_the_number_of_lanes() {
+        let snapshot = generate(&GeneratorOptions {
+            seed: 11,
+            manifests: 4_000,
+            repositories: None,
+        });
+        let options = PlanOptions::at(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+        let requests = [
+            r#"{"op": "purge", "filter": [".*:.*"], "ago": "365d", "untagged": true, "keep": 2}"#,
+            r#"{"op": "purge", "filter": ["team[0-3]/.*:v.*-.*"], "ago": "30d"}"#,
+            r#"{"op": "acrPurge", "filter": [".*:.*"], "ago": "30d", "untagged": true}"#,
+            r#"{"op": "deleteUntagged"}"#,
+            r#"{"op": "policy", "policy": {"rules": [
+                {"name": "keep-releases", "action": "keep", "tags": ["v1", "v1-*"]},
+                {"name": "untagged-30d", "action": "delete", "tagState": "untagged", "olderThan": "30d"},
+                {"name": "old-variants", "action": "delete", "tags": ["v*-*"], "olderThan": "180d", "keepMostRecent": 5},
+                {"name": "ancient", "action": "delete", "tagState": "any", "olderThan": "540d", "keepMostRecent": 10},
+                {"name": "never", "action": "delete", "tags": ["no-such-tag"]}]}}"#,
+        ];
+        for request in requests {
+            let op = Operation::from_json(request.as_bytes()).unwrap();
+            let one = with_lanes(1, || plan_json(&snapshot, &op, &options)).unwrap();
+            assert!(one.contains(r#""actions":[{"#), "{request}: no actions");
+            for lanes in [2, 3] {
+                let many = with_lanes(lanes, || plan_json(&snapshot, &op, &options)).unwrap();
+                assert!(one == many, "{request}: {lanes} lanes wrote another plan");
+                let sealed = with_lanes(lanes, || plan(&snapshot, &op, &options)).unwrap();
+                assert_eq!(sealed.to_json(), one, "{request}: {lanes} lanes");
+            }
+        }
+    }
+}

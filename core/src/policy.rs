@@ -326,154 +326,156 @@ pub(crate) fn select(
     for (i, r) in policy.protect.tag_regex.iter().enumerate() {
         protected.push(Pattern::full(&format!("{path}.protect.tagRegex[{i}]"), r)?);
     }
-    let mut s = Selection::new();
-    s.warnings.extend(lint_patterns(policy));
-    let mut tally: Vec<Tally> = rules.iter().map(|_| Tally::default()).collect();
-    let mut deleted_by_earlier: Vec<usize> = vec![0; rules.len()];
-
-    for (ri, repo) in g.snapshot.repositories.iter().enumerate() {
-        let ri = ri as u32;
-        let mut applies = Vec::with_capacity(rules.len());
-        for r in &rules {
-            applies.push(r.repository(repo.name.as_str())?);
-        }
-        // Per delete rule with keepMostRecent: the manifests it spares in this repository.
-        let mut spared: Vec<Set<Mid>> = Vec::with_capacity(rules.len());
-        for (k, r) in rules.iter().enumerate() {
-            let mut set = hash::set(0);
-            if let (true, Some(n), RuleAction::Delete) =
-                (applies[k], r.rule.keep_most_recent, r.rule.action)
-            {
-                let mut picked = Vec::new();
-                for id in g.manifests_of(ri) {
-                    if r.selects(g, id)? {
-                        picked.push(id);
-                    }
-                }
-                picked.sort_by(|&x, &y| {
-                    let (tx, ty) = (
-                        time_of(g, x, r.rule.timestamp),
-                        time_of(g, y, r.rule.timestamp),
-                    );
-                    (ty.is_some(), ty)
-                        .cmp(&(tx.is_some(), tx))
-                        .then_with(|| g.manifest(x).digest.cmp(&g.manifest(y).digest))
-                });
-                set.extend(picked.into_iter().take(n as usize));
+    let (mut s, lanes) = crate::select::by_repository(g, |repos, s| {
+        let mut tally: Vec<Tally> = rules.iter().map(|_| Tally::default()).collect();
+        let mut deleted_by_earlier: Vec<usize> = vec![0; rules.len()];
+        for ri in repos {
+            let repo = &g.snapshot.repositories[ri as usize];
+            let mut applies = Vec::with_capacity(rules.len());
+            for r in &rules {
+                applies.push(r.repository(repo.name.as_str())?);
             }
-            spared.push(set);
-        }
-        let mut requests_here = Vec::new();
-        for id in g.manifests_of(ri) {
-            let m = g.manifest(id);
-            let retain = |why: Reason| Retained {
-                repository: repo.name.clone(),
-                digest: Some(m.digest.clone()),
-                tag: None,
-                tags: g.tags_of(id).map(|t| t.name.clone()).collect(),
-                reason: why,
-            };
-            let mut delete_by: Option<usize> = None;
-            let mut keep_by: Option<usize> = None;
-            let mut spared_by: Option<usize> = None;
-            let mut missing_time: Option<usize> = None;
+            // Per delete rule with keepMostRecent: the manifests it spares in this repository.
+            let mut spared: Vec<Set<Mid>> = Vec::with_capacity(rules.len());
             for (k, r) in rules.iter().enumerate() {
-                if !applies[k] || !r.selects(g, id)? {
-                    continue;
-                }
-                match r.rule.action {
-                    RuleAction::Keep => {
-                        if r.age(g, id) == Some(true) {
-                            tally[k].selected += 1;
-                            keep_by = keep_by.or(Some(k));
+                let mut set = hash::set(0);
+                if let (true, Some(n), RuleAction::Delete) =
+                    (applies[k], r.rule.keep_most_recent, r.rule.action)
+                {
+                    let mut picked = Vec::new();
+                    for id in g.manifests_of(ri) {
+                        if r.selects(g, id)? {
+                            picked.push(id);
                         }
                     }
-                    RuleAction::Delete => {
-                        if spared[k].contains(&id) {
-                            spared_by = spared_by.or(Some(k));
-                            continue;
-                        }
-                        match r.age(g, id) {
-                            Some(true) => {
-                                tally[k].selected += 1;
-                                if delete_by.is_some() {
-                                    deleted_by_earlier[k] += 1;
-                                }
-                                delete_by = delete_by.or(Some(k));
-                            }
-                            Some(false) => {}
-                            None => missing_time = missing_time.or(Some(k)),
-                        }
-                    }
+                    picked.sort_by(|&x, &y| {
+                        let (tx, ty) = (
+                            time_of(g, x, r.rule.timestamp),
+                            time_of(g, y, r.rule.timestamp),
+                        );
+                        (ty.is_some(), ty)
+                            .cmp(&(tx.is_some(), tx))
+                            .then_with(|| g.manifest(x).digest.cmp(&g.manifest(y).digest))
+                    });
+                    set.extend(picked.into_iter().take(n as usize));
                 }
+                spared.push(set);
             }
-            let Some(d) = delete_by else {
-                if let Some(k) = spared_by {
-                    let n = rules[k].rule.keep_most_recent.unwrap_or(0);
-                    s.retained.push(retain(rule_reason(ReasonCode::Keep, &rules[k], format!("one of the {n} most recent manifests the rule spares in this repository"))));
-                } else if let Some(k) = missing_time {
+            let mut requests_here = Vec::new();
+            for id in g.manifests_of(ri) {
+                let m = g.manifest(id);
+                let retain = |why: Reason| Retained {
+                    repository: repo.name.clone(),
+                    digest: Some(m.digest.clone()),
+                    tag: None,
+                    tags: g.tags_of(id).map(|t| t.name.clone()).collect(),
+                    reason: why,
+                };
+                let mut delete_by: Option<usize> = None;
+                let mut keep_by: Option<usize> = None;
+                let mut spared_by: Option<usize> = None;
+                let mut missing_time: Option<usize> = None;
+                for (k, r) in rules.iter().enumerate() {
+                    if !applies[k] || !r.selects(g, id)? {
+                        continue;
+                    }
+                    match r.rule.action {
+                        RuleAction::Keep => {
+                            if r.age(g, id) == Some(true) {
+                                tally[k].selected += 1;
+                                keep_by = keep_by.or(Some(k));
+                            }
+                        }
+                        RuleAction::Delete => {
+                            if spared[k].contains(&id) {
+                                spared_by = spared_by.or(Some(k));
+                                continue;
+                            }
+                            match r.age(g, id) {
+                                Some(true) => {
+                                    tally[k].selected += 1;
+                                    if delete_by.is_some() {
+                                        deleted_by_earlier[k] += 1;
+                                    }
+                                    delete_by = delete_by.or(Some(k));
+                                }
+                                Some(false) => {}
+                                None => missing_time = missing_time.or(Some(k)),
+                            }
+                        }
+                    }
+                }
+                let Some(d) = delete_by else {
+                    if let Some(k) = spared_by {
+                        let n = rules[k].rule.keep_most_recent.unwrap_or(0);
+                        s.retained.push(retain(rule_reason(ReasonCode::Keep, &rules[k], format!("one of the {n} most recent manifests the rule spares in this repository"))));
+                    } else if let Some(k) = missing_time {
+                        s.retained.push(retain(rule_reason(
+                            ReasonCode::MissingTimestamp,
+                            &rules[k],
+                            format!(
+                                "it has no {}, so its age is unknown",
+                                rules[k].rule.timestamp.name()
+                            ),
+                        )));
+                    }
+                    continue;
+                };
+                if let Some(k) = keep_by {
+                    tally[k].decided += 1;
                     s.retained.push(retain(rule_reason(
-                        ReasonCode::MissingTimestamp,
+                        ReasonCode::KeptByRule,
                         &rules[k],
                         format!(
-                            "it has no {}, so its age is unknown",
-                            rules[k].rule.timestamp.name()
-                        ),
-                    )));
-                }
-                continue;
-            };
-            if let Some(k) = keep_by {
-                tally[k].decided += 1;
-                s.retained.push(retain(rule_reason(
-                    ReasonCode::KeptByRule,
-                    &rules[k],
-                    format!(
                         "the keep rule {:?} selects it, and keep wins over the delete rule {:?}",
                         rules[k].rule.name, rules[d].rule.name
                     ),
-                )));
-                continue;
-            }
-            let mut hit = None;
-            for t in g.tags_of(id) {
-                if any_match(&protected, t.name.as_str())? {
-                    hit = Some(t.name.as_str());
-                    break;
+                    )));
+                    continue;
                 }
+                let mut hit = None;
+                for t in g.tags_of(id) {
+                    if any_match(&protected, t.name.as_str())? {
+                        hit = Some(t.name.as_str());
+                        break;
+                    }
+                }
+                if let Some(tag) = hit {
+                    s.retained.push(retain(rule_reason(
+                        ReasonCode::ProtectedTag,
+                        &rules[d],
+                        format!("its tag {tag:?} is protected by the policy"),
+                    )));
+                    continue;
+                }
+                tally[d].decided += 1;
+                requests_here.push(Request {
+                    id,
+                    reason: rule_reason(
+                        ReasonCode::RuleMatched,
+                        &rules[d],
+                        rules[d].deletes.clone(),
+                    ),
+                    named: false,
+                });
             }
-            if let Some(tag) = hit {
-                s.retained.push(retain(rule_reason(
-                    ReasonCode::ProtectedTag,
-                    &rules[d],
-                    format!("its tag {tag:?} is protected by the policy"),
-                )));
-                continue;
-            }
-            tally[d].decided += 1;
-            requests_here.push(Request {
-                id,
-                reason: rule_reason(ReasonCode::RuleMatched, &rules[d], rules[d].deletes.clone()),
-                named: false,
-            });
-        }
-        if policy.protect.never_empty_repository
-            && !requests_here.is_empty()
-            && requests_here.len() == repo.manifests.len()
-        {
-            // Spare the most recent manifest (by lastUpdateTime, then the larger digest).
-            let newest = requests_here
-                .iter()
-                .enumerate()
-                .max_by(|(_, a), (_, b)| {
-                    let (ma, mb) = (g.manifest(a.id), g.manifest(b.id));
-                    (ma.last_update_time, &mb.digest).cmp(&(mb.last_update_time, &ma.digest))
-                })
-                .map(|(i, _)| i);
-            if let Some(i) = newest {
-                let r = requests_here.remove(i);
-                let m = g.manifest(r.id);
-                s.retained.push(Retained {
+            if policy.protect.never_empty_repository
+                && !requests_here.is_empty()
+                && requests_here.len() == repo.manifests.len()
+            {
+                // Spare the most recent manifest (by lastUpdateTime, then the larger digest).
+                let newest = requests_here
+                    .iter()
+                    .enumerate()
+                    .max_by(|(_, a), (_, b)| {
+                        let (ma, mb) = (g.manifest(a.id), g.manifest(b.id));
+                        (ma.last_update_time, &mb.digest).cmp(&(mb.last_update_time, &ma.digest))
+                    })
+                    .map(|(i, _)| i);
+                if let Some(i) = newest {
+                    let r = requests_here.remove(i);
+                    let m = g.manifest(r.id);
+                    s.retained.push(Retained {
                     repository: repo.name.clone(),
                     digest: Some(m.digest.clone()),
                     tag: None,
@@ -484,10 +486,25 @@ pub(crate) fn select(
                         rule: r.reason.rule,
                     },
                 });
+                }
             }
+            s.requests.extend(requests_here);
         }
-        s.requests.extend(requests_here);
+        Ok((tally, deleted_by_earlier))
+    })?;
+    // What each rule decided, over every lane.
+    let mut tally: Vec<Tally> = rules.iter().map(|_| Tally::default()).collect();
+    let mut deleted_by_earlier: Vec<usize> = vec![0; rules.len()];
+    for (lane_tally, lane_earlier) in lanes {
+        for (k, t) in lane_tally.into_iter().enumerate() {
+            tally[k].selected += t.selected;
+            tally[k].decided += t.decided;
+            deleted_by_earlier[k] += lane_earlier[k];
+        }
     }
+    let mut warnings = lint_patterns(policy);
+    warnings.append(&mut s.warnings);
+    s.warnings = warnings;
     s.warnings
         .extend(lint_rules(policy, &tally, &deleted_by_earlier));
     Ok(s)

@@ -68,22 +68,25 @@ pub(crate) fn select(
         })?;
         filters.push((Pattern::full(&at, &repo)?, Pattern::full(&at, &tag)?));
     }
-    let mut s = Selection::new();
-    s.order_by = args.timestamp;
-    for (ri, repo) in g.snapshot.repositories.iter().enumerate() {
-        let mut tag_patterns = Vec::new();
-        for (rp, tp) in &filters {
-            if rp.is_match(repo.name.as_str())? {
-                tag_patterns.push(tp);
+    let (mut s, _) = crate::select::by_repository(g, |repos, s| {
+        for ri in repos {
+            let repo = &g.snapshot.repositories[ri as usize];
+            let mut tag_patterns = Vec::new();
+            for (rp, tp) in &filters {
+                if rp.is_match(repo.name.as_str())? {
+                    tag_patterns.push(tp);
+                }
+            }
+            if !tag_patterns.is_empty() {
+                images(g, ri, &tag_patterns, args, cutoff, s)?;
+            }
+            if args.untagged && (!tag_patterns.is_empty() || filters.is_empty()) {
+                untagged(g, ri, args.timestamp, cutoff, s);
             }
         }
-        if !tag_patterns.is_empty() {
-            images(g, ri as u32, &tag_patterns, args, cutoff, &mut s)?;
-        }
-        if args.untagged && (!tag_patterns.is_empty() || filters.is_empty()) {
-            untagged(g, ri as u32, args.timestamp, cutoff, &mut s);
-        }
-    }
+        Ok(())
+    })?;
+    s.order_by = args.timestamp;
     Ok(s)
 }
 

@@ -57,6 +57,45 @@ impl Selection {
             ..Selection::default()
         }
     }
+
+    /// Appends what another lane selected (its requests are numbered after these).
+    fn append(&mut self, other: Selection) {
+        self.requests.extend(other.requests);
+        self.untags.extend(other.untags);
+        self.retained.extend(other.retained);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// Runs `select` over the repositories in lanes of consecutive repositories (about the same
+/// number of manifests each), each writing its own selection, joined in repository order: the
+/// result is the one a single pass in order gives. Each lane's extra result comes back in
+/// order; the first error (in repository order) wins.
+pub(crate) fn by_repository<T: Send>(
+    g: &Graph<'_>,
+    select: impl Fn(std::ops::Range<u32>, &mut Selection) -> Result<T> + Sync,
+) -> Result<(Selection, Vec<T>)> {
+    let repos = g.snapshot.repositories.len() as u32;
+    let lanes = crate::par::lanes(g.len() * 8).min(repos.max(1) as usize);
+    let bound = |k: usize| {
+        if k == lanes {
+            return repos;
+        }
+        let at = (g.len() * k / lanes) as Mid;
+        g.repo_start[..repos as usize].partition_point(|&start| start < at) as u32
+    };
+    let parts = crate::par::each(lanes, |k| {
+        let mut s = Selection::new();
+        select(bound(k)..bound(k + 1), &mut s).map(|t| (s, t))
+    });
+    let mut joined = Selection::new();
+    let mut extra = Vec::with_capacity(lanes);
+    for part in parts {
+        let (s, t) = part?;
+        joined.append(s);
+        extra.push(t);
+    }
+    Ok((joined, extra))
 }
 
 pub(crate) fn reason(code: ReasonCode, message: impl Into<std::sync::Arc<str>>) -> Reason {
