@@ -60,10 +60,21 @@ impl Selection {
 
     /// Appends what another lane selected (its requests are numbered after these).
     fn append(&mut self, other: Selection) {
-        self.requests.extend(other.requests);
-        self.untags.extend(other.untags);
-        self.retained.extend(other.retained);
-        self.warnings.extend(other.warnings);
+        join(&mut self.requests, other.requests);
+        join(&mut self.untags, other.untags);
+        join(&mut self.retained, other.retained);
+        join(&mut self.warnings, other.warnings);
+    }
+}
+
+/// `into` followed by `more`, without the spare capacity a growing vector leaves (a large
+/// selection is hundreds of MB).
+fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
+    if into.is_empty() {
+        std::mem::swap(into, &mut more);
+    } else {
+        into.reserve_exact(more.len());
+        into.append(&mut more);
     }
 }
 
