@@ -192,7 +192,7 @@ pub(crate) fn assemble(
         retained,
         warnings: std::mem::take(&mut sel.warnings),
     };
-    manifest_actions(g, &mut sel, &res, &untagged_tags, &order, &mut draft);
+    manifest_actions(g, &sel, &res, &untagged_tags, &order, &mut draft);
     draft.retained.extend(
         res.held
             .iter()
@@ -431,85 +431,110 @@ fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
     v
 }
 
-/// The `deleteManifest` actions, written straight into the draft: the reasons the selection
-/// gave are moved, not copied (each request is one manifest).
+/// The `deleteManifest` actions, written in lanes over consecutive manifests and joined in
+/// order into the draft (sized for every action the plan will hold, so nothing is moved
+/// twice). Reasons are shared with the selection, not copied.
 fn manifest_actions(
     g: &Graph<'_>,
-    sel: &mut Selection,
+    sel: &Selection,
     res: &Resolution,
     untagged: &Set<(Mid, u32)>,
     order: &Order,
     draft: &mut Draft,
 ) {
-    let n = res.cause.iter().filter(|c| c.is_some()).count() + sel.untags.len() + 1;
-    draft.actions.reserve_exact(n);
-    draft.places.reserve_exact(n);
-    for (id, _) in res.deleted.iter().enumerate().filter(|(_, d)| **d) {
-        let id = id as Mid;
-        let m = g.manifest(id);
-        let (why, cascade_of) = match res.cause[id as usize] {
-            Some(Cause::Requested(i)) => (take_reason(&mut sel.requests[i].reason), None),
-            Some(Cause::Child(p)) => {
-                let p = &g.manifest(p).digest;
-                (
-                    reason(
-                        ReasonCode::ChildOfDeletedIndex,
-                        format!("the deleted index {p} lists it, and no surviving index does"),
-                    ),
-                    Some(p.clone()),
-                )
-            }
-            Some(Cause::Referrer(s)) => {
-                let s = &g.manifest(s).digest;
-                (
-                    reason(
-                        ReasonCode::ReferrerOfDeletedSubject,
-                        format!("it refers to the deleted manifest {s} (a signature, SBOM or attestation)"),
-                    ),
-                    Some(s.clone()),
-                )
-            }
-            None => continue,
+    let doomed = |ids: std::ops::Range<usize>| {
+        ids.filter(|&id| res.deleted[id] && res.cause[id].is_some())
+            .count()
+    };
+    let n = g.len();
+    let lanes = crate::par::lanes(n * 4);
+    let others = sel.untags.len() + 1;
+    let parts = crate::par::each(lanes, |k| {
+        let ids = n * k / lanes..n * (k + 1) / lanes;
+        let room = doomed(ids.clone())
+            + if k == 0 {
+                doomed(ids.end..n) + others
+            } else {
+                0
+            };
+        let mut part = Draft {
+            actions: Vec::with_capacity(room),
+            places: Vec::with_capacity(room),
+            retained: Vec::new(),
+            warnings: Vec::new(),
         };
-        let repo = g.repository(id);
-        // Tags an earlier untag action removes are not listed again.
-        let on = g.tags.of(id);
-        let mut tags = Vec::with_capacity(on.len());
-        tags.extend(
-            on.iter()
-                .filter(|&&t| !untagged.contains(&(id, t)))
-                .map(|&t| repo.tags[t as usize].name.clone()),
-        );
-        tags.sort();
-        tags.shrink_to_fit();
-        draft.push(
-            Action {
-                kind: ActionType::DeleteManifest,
-                repository: repo.name.clone(),
-                digest: Some(m.digest.clone()),
-                tag: None,
-                media_type: m.media_type.clone(),
-                tags,
-                manifests: Vec::new(),
-                reason: why,
-                cascade_of,
-                unlock: sel.unlock && g.item_lock(id).is_some(),
-            },
-            order.of(ActionType::DeleteManifest, id),
-        );
+        for id in ids {
+            if res.deleted[id] {
+                if let Some(action) = manifest_action(g, sel, res, untagged, id as Mid) {
+                    part.push(action, order.of(ActionType::DeleteManifest, id as Mid));
+                }
+            }
+        }
+        part
+    });
+    for part in parts {
+        crate::select::join(&mut draft.actions, part.actions);
+        crate::select::join(&mut draft.places, part.places);
     }
 }
 
-/// Moves a reason out of the selection, leaving an empty one (no allocation).
-fn take_reason(r: &mut Reason) -> Reason {
-    std::mem::replace(
-        r,
-        Reason {
-            code: r.code,
-            message: "".into(),
-            rule: None,
-        },
-    )
+/// The `deleteManifest` action of deleted manifest `id` (`None` if nothing caused it).
+fn manifest_action(
+    g: &Graph<'_>,
+    sel: &Selection,
+    res: &Resolution,
+    untagged: &Set<(Mid, u32)>,
+    id: Mid,
+) -> Option<Action> {
+    let m = g.manifest(id);
+    let (why, cascade_of) = match res.cause[id as usize]? {
+        Cause::Requested(i) => (sel.requests[i].reason.clone(), None),
+        Cause::Child(p) => {
+            let p = &g.manifest(p).digest;
+            (
+                reason(
+                    ReasonCode::ChildOfDeletedIndex,
+                    format!("the deleted index {p} lists it, and no surviving index does"),
+                ),
+                Some(p.clone()),
+            )
+        }
+        Cause::Referrer(s) => {
+            let s = &g.manifest(s).digest;
+            (
+                reason(
+                    ReasonCode::ReferrerOfDeletedSubject,
+                    format!(
+                        "it refers to the deleted manifest {s} (a signature, SBOM or attestation)"
+                    ),
+                ),
+                Some(s.clone()),
+            )
+        }
+    };
+    let repo = g.repository(id);
+    // Tags an earlier untag action removes are not listed again.
+    let on = g.tags.of(id);
+    let mut tags = Vec::with_capacity(on.len());
+    tags.extend(
+        on.iter()
+            .filter(|&&t| !untagged.contains(&(id, t)))
+            .map(|&t| repo.tags[t as usize].name.clone()),
+    );
+    tags.sort();
+    tags.shrink_to_fit();
+    Some(Action {
+        kind: ActionType::DeleteManifest,
+        repository: repo.name.clone(),
+        digest: Some(m.digest.clone()),
+        tag: None,
+        media_type: m.media_type.clone(),
+        tags,
+        manifests: Vec::new(),
+        reason: why,
+        cascade_of,
+        unlock: sel.unlock && g.item_lock(id).is_some(),
+    })
 }
 
 fn retained_manifest(g: &Graph<'_>, id: Mid, why: Reason) -> Retained {

@@ -69,7 +69,7 @@ impl Selection {
 
 /// `into` followed by `more`, without the spare capacity a growing vector leaves (a large
 /// selection is hundreds of MB).
-fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
+pub(crate) fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
     if into.is_empty() {
         std::mem::swap(into, &mut more);
     } else {
