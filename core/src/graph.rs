@@ -181,24 +181,47 @@ impl<'s> Graph<'s> {
         }
         repo_start.push(nodes.len() as Mid);
 
-        let mut tag_edges = Vec::new();
-        let mut child_edges = Vec::new();
-        let mut subject_edges = Vec::new();
-        for (ri, repo) in snapshot.repositories.iter().enumerate() {
-            let range = repo_start[ri]..repo_start[ri + 1];
-            let find = |d: &Digest| by_digest.get(&nodes, range.clone(), d);
-            check_tags(ri, repo, &find, &mut tag_edges, &mut subject_edges)?;
-            for (offset, m) in repo.manifests.iter().enumerate() {
-                let id = repo_start[ri] + offset as Mid;
-                for child in m.manifests.iter().flatten() {
-                    if let Some(c) = find(&child.digest) {
-                        child_edges.push((id, c));
+        // Edges, in lanes of consecutive repositories (about the same number of manifests
+        // each), joined in order; the first error in repository order wins.
+        let repos = snapshot.repositories.len();
+        let lanes = crate::par::lanes(total * 4).min(repos.max(1));
+        let bound = |k: usize| {
+            let at = (total * k / lanes) as Mid;
+            if k == lanes {
+                repos
+            } else {
+                repo_start[..repos].partition_point(|&start| start < at)
+            }
+        };
+        let parts = crate::par::each(lanes, |k| -> Result<[Vec<(Mid, Mid)>; 3]> {
+            let (mut tag_edges, mut child_edges, mut subject_edges) =
+                (Vec::new(), Vec::new(), Vec::new());
+            for ri in bound(k)..bound(k + 1) {
+                let repo = &snapshot.repositories[ri];
+                let range = repo_start[ri]..repo_start[ri + 1];
+                let find = |d: &Digest| by_digest.get(&nodes, range.clone(), d);
+                check_tags(ri, repo, &find, &mut tag_edges, &mut subject_edges)?;
+                for (offset, m) in repo.manifests.iter().enumerate() {
+                    let id = repo_start[ri] + offset as Mid;
+                    for child in m.manifests.iter().flatten() {
+                        if let Some(c) = find(&child.digest) {
+                            child_edges.push((id, c));
+                        }
+                    }
+                    if let Some(s) = m.subject.as_ref().and_then(|s| find(&s.digest)) {
+                        subject_edges.push((id, s));
                     }
                 }
-                if let Some(s) = m.subject.as_ref().and_then(|s| find(&s.digest)) {
-                    subject_edges.push((id, s));
-                }
             }
+            Ok([tag_edges, child_edges, subject_edges])
+        });
+        let [mut tag_edges, mut child_edges, mut subject_edges] =
+            [Vec::new(), Vec::new(), Vec::new()];
+        for part in parts {
+            let [tags, children, subjects] = part?;
+            crate::select::join(&mut tag_edges, tags);
+            crate::select::join(&mut child_edges, children);
+            crate::select::join(&mut subject_edges, subjects);
         }
         let mut shallow_indexes: Map<u32, Vec<Mid>> = hash::map(0);
         for (id, &(ri, m)) in nodes.iter().enumerate() {
@@ -331,4 +354,44 @@ fn check_tags(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{generate, GeneratorOptions};
+    use crate::par::with_lanes;
+
+    /// Edges are found in lanes; a broken snapshot must fail with the error of the first
+    /// broken repository, whatever the lanes.
+    #[test]
+    fn the_first_broken_repository_is_reported_in_any_lanes() {
+        let mut snapshot = generate(&GeneratorOptions {
+            seed: 5,
+            manifests: 3_000,
+            repositories: None,
+        });
+        let last = snapshot.repositories.len() - 1;
+        let dangling = Digest::sha256(b"nowhere");
+        snapshot.repositories[last].tags[0].digest = dangling;
+        let early = snapshot.repositories.len() / 3;
+        let copy = snapshot.repositories[early].tags[0].clone();
+        snapshot.repositories[early].tags.push(copy);
+        for lanes in [1, 2, 3] {
+            let Err(e) = with_lanes(lanes, || Graph::build(&snapshot)) else {
+                panic!("{lanes} lanes: a duplicate tag was accepted");
+            };
+            assert!(
+                matches!(&e, Error::Duplicate { path, .. } if path.starts_with(&format!("repositories[{early}].tags["))),
+                "{lanes} lanes: {e}"
+            );
+        }
+        snapshot.repositories[early].tags.pop();
+        for lanes in [1, 2, 3] {
+            let Err(e) = with_lanes(lanes, || Graph::build(&snapshot)) else {
+                panic!("{lanes} lanes: a dangling tag was accepted");
+            };
+            assert!(matches!(e, Error::DanglingTag { .. }), "{lanes} lanes: {e}");
+        }
+    }
 }
