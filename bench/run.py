@@ -147,6 +147,22 @@ def main() -> None:
                 )
             )
             native[(label, op)] = out
+    # The same on one lane: what a one-core machine (or wasm) gets.
+    one_lane: dict[tuple[str, str], dict[str, Any]] = {}
+    for label in [x for x in ("L", "XL") if x in sizes]:
+        for op in REQUESTS:
+            one_lane[(label, op)] = last_json(
+                run(
+                    [
+                        str(NATIVE),
+                        "plan",
+                        str(inputs[label]["path"]),
+                        str(OUT / f"{op}.json"),
+                        str(runs[label]),
+                    ],
+                    env={**os.environ, "REGPRUNE_THREADS": "1"},
+                )
+            )
 
     # 2: peak memory, parsing as the file streams in.
     rss = {
@@ -341,6 +357,16 @@ def write_report(
         w(
             f"- `{op}`: worst ratio on {', '.join(big)} = {worst:.2f} (target ≤ 1.5: {verdict(worst <= 1.5)}); "
             f"time per manifest, largest over S = {growth:.2f}× (target < 2×: {verdict(growth < 2)})."
+        )
+    if one_lane:
+        w(
+            "- On one lane (`REGPRUNE_THREADS=1`; the default splits graph, selection, actions and reclaim in lanes "
+            "over the cores, and hashes the seal on a second thread): "
+            + "; ".join(
+                f"{label} `{op}` {stats(d['parsePlanReclaimNs'])['median'] / stats(d['parseNs'])['median']:.2f}"
+                for (label, op), d in one_lane.items()
+            )
+            + "."
         )
     w("")
 
