@@ -132,37 +132,22 @@ def main() -> None:
         }
 
     # 1 and 3: planning against the parse floor, and scaling.
-    native: dict[tuple[str, str], dict[str, Any]] = {}
-    for label in sizes:
-        for op in REQUESTS:
-            out = last_json(
-                run(
-                    [
-                        str(NATIVE),
-                        "plan",
-                        str(inputs[label]["path"]),
-                        str(OUT / f"{op}.json"),
-                        str(runs[label]),
-                    ]
-                )
-            )
-            native[(label, op)] = out
+    def plan_timings(label: str, op: str, **kw: Any) -> dict[str, Any]:
+        path, request = str(inputs[label]["path"]), str(OUT / f"{op}.json")
+        return last_json(
+            run([str(NATIVE), "plan", path, request, str(runs[label])], **kw)
+        )
+
+    native = {(label, op): plan_timings(label, op) for label in sizes for op in REQUESTS}
     # The same on one lane: what a one-core machine (or wasm) gets.
-    one_lane: dict[tuple[str, str], dict[str, Any]] = {}
-    for label in [x for x in ("L", "XL") if x in sizes]:
-        for op in REQUESTS:
-            one_lane[(label, op)] = last_json(
-                run(
-                    [
-                        str(NATIVE),
-                        "plan",
-                        str(inputs[label]["path"]),
-                        str(OUT / f"{op}.json"),
-                        str(runs[label]),
-                    ],
-                    env={**os.environ, "REGPRUNE_THREADS": "1"},
-                )
-            )
+    one_lane = {
+        (label, op): plan_timings(
+            label, op, env={**os.environ, "REGPRUNE_THREADS": "1"}
+        )
+        for label in ("L", "XL")
+        if label in sizes
+        for op in REQUESTS
+    }
 
     # 2: peak memory, parsing as the file streams in.
     rss = {

@@ -185,18 +185,10 @@ impl<'s> Graph<'s> {
         // each), joined in order; the first error in repository order wins.
         let repos = snapshot.repositories.len();
         let lanes = crate::par::lanes(total * 4).min(repos.max(1));
-        let bound = |k: usize| {
-            let at = (total * k / lanes) as Mid;
-            if k == lanes {
-                repos
-            } else {
-                repo_start[..repos].partition_point(|&start| start < at)
-            }
-        };
         let parts = crate::par::each(lanes, |k| -> Result<[Vec<(Mid, Mid)>; 3]> {
             let (mut tag_edges, mut child_edges, mut subject_edges) =
                 (Vec::new(), Vec::new(), Vec::new());
-            for ri in bound(k)..bound(k + 1) {
+            for ri in repository_lane(&repo_start, lanes, k) {
                 let repo = &snapshot.repositories[ri];
                 let range = repo_start[ri]..repo_start[ri + 1];
                 let find = |d: &Digest| by_digest.get(&nodes, range.clone(), d);
@@ -219,9 +211,9 @@ impl<'s> Graph<'s> {
             [Vec::new(), Vec::new(), Vec::new()];
         for part in parts {
             let [tags, children, subjects] = part?;
-            crate::select::join(&mut tag_edges, tags);
-            crate::select::join(&mut child_edges, children);
-            crate::select::join(&mut subject_edges, subjects);
+            crate::par::join(&mut tag_edges, tags);
+            crate::par::join(&mut child_edges, children);
+            crate::par::join(&mut subject_edges, subjects);
         }
         let mut shallow_indexes: Map<u32, Vec<Mid>> = hash::map(0);
         for (id, &(ri, m)) in nodes.iter().enumerate() {
@@ -269,6 +261,15 @@ impl<'s> Graph<'s> {
 
     pub fn repository(&self, id: Mid) -> &'s Repository {
         &self.snapshot.repositories[self.repo_index(id) as usize]
+    }
+
+    /// Repository indexes sorted by name (reclaim attributes blobs and actions are ordered
+    /// in this order, whatever the snapshot's).
+    pub fn repositories_by_name(&self) -> Vec<u32> {
+        let repos = &self.snapshot.repositories;
+        let mut order: Vec<u32> = (0..repos.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
+        order
     }
 
     pub fn repository_by_name(&self, name: &RepositoryName) -> Option<u32> {
@@ -319,6 +320,25 @@ impl<'s> Graph<'s> {
                 .map(|l| format!("its tag {:?} is locked ({l})", t.name.as_str()))
         })
     }
+}
+
+/// Lane `k` of `lanes`: consecutive repositories holding about `1 / lanes` of the manifests
+/// (`repo_start` holds each repository's first manifest number, then the total).
+pub(crate) fn repository_lane(
+    repo_start: &[Mid],
+    lanes: usize,
+    k: usize,
+) -> std::ops::Range<usize> {
+    let repos = repo_start.len() - 1;
+    let total = repo_start[repos] as usize;
+    let bound = |k: usize| {
+        if k == lanes {
+            return repos;
+        }
+        let at = (total * k / lanes) as Mid;
+        repo_start[..repos].partition_point(|&start| start < at)
+    };
+    bound(k)..bound(k + 1)
 }
 
 /// Checks one repository's tags (no duplicates, every digest present) and records the tag and

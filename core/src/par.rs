@@ -192,6 +192,17 @@ impl std::io::Write for Blocks<'_> {
     }
 }
 
+/// `into` followed by `more`, without the spare capacity a growing vector leaves (a large
+/// selection is hundreds of MB).
+pub(crate) fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
+    if into.is_empty() {
+        std::mem::swap(into, &mut more);
+    } else {
+        into.reserve_exact(more.len());
+        into.append(&mut more);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

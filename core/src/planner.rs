@@ -118,10 +118,8 @@ struct Order<'a, 'g> {
 
 impl<'a, 'g> Order<'a, 'g> {
     fn new(g: &'a Graph<'g>, sel: &Selection) -> Self {
-        let repos = &g.snapshot.repositories;
-        let mut by_name: Vec<u32> = (0..repos.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
-        let mut rank = vec![0u32; repos.len()];
+        let by_name = g.repositories_by_name();
+        let mut rank = vec![0u32; by_name.len()];
         for (r, &ri) in by_name.iter().enumerate() {
             rank[ri as usize] = r as u32;
         }
@@ -473,8 +471,8 @@ fn manifest_actions(
         part
     });
     for part in parts {
-        crate::select::join(&mut draft.actions, part.actions);
-        crate::select::join(&mut draft.places, part.places);
+        crate::par::join(&mut draft.actions, part.actions);
+        crate::par::join(&mut draft.places, part.places);
     }
 }
 

@@ -388,7 +388,7 @@ impl<'s> Tally<'s> {
     fn collect_deleted(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
         let repos = &graph.snapshot.repositories;
         let numbers = graph.numbering.get();
-        for ri in repo_order_by_name(graph) {
+        for ri in graph.repositories_by_name() {
             for id in graph.manifests_of(ri).filter(|&id| deleted[id as usize]) {
                 let m = graph.manifest(id);
                 if self.lane == 0 {
@@ -577,15 +577,6 @@ fn inexact_reasons(
         ));
     }
     why
-}
-
-/// Repository indexes sorted by name, so per-repository attribution does not depend on the
-/// order of the snapshot.
-fn repo_order_by_name(graph: &Graph<'_>) -> Vec<u32> {
-    let repos = &graph.snapshot.repositories;
-    let mut order: Vec<u32> = (0..repos.len() as u32).collect();
-    order.sort_by(|&a, &b| repos[a as usize].name.cmp(&repos[b as usize].name));
-    order
 }
 
 #[cfg(test)]

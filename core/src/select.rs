@@ -60,21 +60,10 @@ impl Selection {
 
     /// Appends what another lane selected (its requests are numbered after these).
     fn append(&mut self, other: Selection) {
-        join(&mut self.requests, other.requests);
-        join(&mut self.untags, other.untags);
-        join(&mut self.retained, other.retained);
-        join(&mut self.warnings, other.warnings);
-    }
-}
-
-/// `into` followed by `more`, without the spare capacity a growing vector leaves (a large
-/// selection is hundreds of MB).
-pub(crate) fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
-    if into.is_empty() {
-        std::mem::swap(into, &mut more);
-    } else {
-        into.reserve_exact(more.len());
-        into.append(&mut more);
+        crate::par::join(&mut self.requests, other.requests);
+        crate::par::join(&mut self.untags, other.untags);
+        crate::par::join(&mut self.retained, other.retained);
+        crate::par::join(&mut self.warnings, other.warnings);
     }
 }
 
@@ -88,16 +77,10 @@ pub(crate) fn by_repository<T: Send>(
 ) -> Result<(Selection, Vec<T>)> {
     let repos = g.snapshot.repositories.len() as u32;
     let lanes = crate::par::lanes(g.len() * 8).min(repos.max(1) as usize);
-    let bound = |k: usize| {
-        if k == lanes {
-            return repos;
-        }
-        let at = (g.len() * k / lanes) as Mid;
-        g.repo_start[..repos as usize].partition_point(|&start| start < at) as u32
-    };
     let parts = crate::par::each(lanes, |k| {
         let mut s = Selection::new();
-        select(bound(k)..bound(k + 1), &mut s).map(|t| (s, t))
+        let lane = crate::graph::repository_lane(&g.repo_start, lanes, k);
+        select(lane.start as u32..lane.end as u32, &mut s).map(|t| (s, t))
     });
     let mut joined = Selection::new();
     let mut extra = Vec::with_capacity(lanes);
