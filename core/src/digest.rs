@@ -186,6 +186,16 @@ fn sha256_text<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 71]) -> &'b str {
     std::str::from_utf8(buf).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
 }
 
+impl Digest {
+    /// Appends the digest's text (it never needs escaping in JSON).
+    pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Sha256(b) => out.extend_from_slice(sha256_text(b, &mut [0; 71]).as_bytes()),
+            Repr::Other(s) => out.extend_from_slice(s.as_bytes()),
+        }
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {

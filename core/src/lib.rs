@@ -33,6 +33,7 @@ mod operation;
 mod par;
 mod pattern;
 mod plan;
+mod plan_writer;
 mod planner;
 mod policy;
 mod purge;

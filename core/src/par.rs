@@ -192,6 +192,17 @@ impl std::io::Write for Blocks<'_> {
     }
 }
 
+impl crate::plan_writer::Sink for Blocks<'_> {
+    fn bytes(&mut self) -> &mut Vec<u8> {
+        &mut self.block
+    }
+    fn item_done(&mut self) {
+        if self.block.len() >= BLOCK {
+            self.send();
+        }
+    }
+}
+
 /// `into` followed by `more`, without the spare capacity a growing vector leaves (a large
 /// selection is hundreds of MB).
 pub(crate) fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {

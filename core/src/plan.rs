@@ -11,6 +11,7 @@ use crate::field;
 use crate::media_type::MediaType;
 use crate::names::{RepositoryName, TagName};
 use crate::operation::Operation;
+use crate::plan_writer::write_plan;
 use crate::reclaim::Reclaim;
 use crate::time::Timestamp;
 
@@ -241,7 +242,9 @@ impl Plan {
     /// # Panics
     /// Never: every field of a plan serializes to JSON.
     pub fn canonical_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&Unsealed(self)).expect("a plan always serializes")
+        let mut out = Vec::new();
+        write_plan(self, false, &mut out);
+        out
     }
 
     /// The sha256 of the canonical JSON, hashed as it is written (a large plan is not
@@ -250,7 +253,7 @@ impl Plan {
     fn canonical_digest(&self) -> Digest {
         let lanes = crate::par::lanes(self.actions.len() * 16);
         let hasher = crate::par::pipe(lanes, sha2::Sha256::default(), |out| {
-            serde_json::to_writer(out, &Unsealed(self)).expect("a plan always serializes");
+            write_plan(self, false, out);
         });
         Digest::from_sha256(sha2::Digest::finalize(hasher).into())
     }
@@ -275,22 +278,25 @@ impl Plan {
     /// # Panics
     /// Never: every field of a plan serializes to JSON, as a `}`-terminated object.
     pub fn seal_to_json(&mut self) -> String {
-        let mut bytes = serde_json::to_vec(&Unsealed(self)).expect("a plan always serializes");
+        let mut bytes = self.canonical_json();
         let digest = Digest::sha256(&bytes);
         assert_eq!(bytes.pop(), Some(b'}'), "a plan serializes as an object");
         bytes.extend_from_slice(b",\"digest\":\"");
         bytes.extend_from_slice(digest.to_string().as_bytes());
         bytes.extend_from_slice(b"\"}");
         self.digest = Some(digest);
-        String::from_utf8(bytes).expect("serde_json writes UTF-8")
+        String::from_utf8(bytes).expect("the plan writer writes UTF-8")
     }
 
-    /// The plan as JSON (the contract shared by Rust, Python and JavaScript).
+    /// The plan as JSON (the contract shared by Rust, Python and JavaScript): the bytes
+    /// `serde_json` writes for it, written without its per-field machinery.
     ///
     /// # Panics
     /// Never: every field of a plan serializes to JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("a plan always serializes")
+        let mut out = Vec::new();
+        write_plan(self, true, &mut out);
+        String::from_utf8(out).expect("the plan writer writes UTF-8")
     }
 
     /// Parses a plan from JSON.
@@ -299,33 +305,6 @@ impl Plan {
     }
 }
 
-/// A plan serialized without its digest: the canonical form the digest seals. The fields and
-/// their order are the derived `Serialize` of [`Plan`] (a test keeps them equal).
-struct Unsealed<'a>(&'a Plan);
-
-impl Serialize for Unsealed<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let p = self.0;
-        let mut st = s.serialize_struct("Plan", 9)?;
-        st.serialize_field("version", &p.version)?;
-        if let Some(registry) = &p.registry {
-            st.serialize_field("registry", registry)?;
-        }
-        st.serialize_field("operation", &p.operation)?;
-        st.serialize_field("now", &p.now)?;
-        if !p.pinned.is_empty() {
-            st.serialize_field("pinned", &p.pinned)?;
-        }
-        st.serialize_field("actions", &p.actions)?;
-        st.serialize_field("retained", &p.retained)?;
-        st.serialize_field("reclaim", &p.reclaim)?;
-        st.serialize_field("warnings", &p.warnings)?;
-        st.end()
-    }
-}
-
-/// Feeds written bytes to a hasher.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,322 @@
+//! The plan's JSON, written straight into bytes.
+//!
+//! A large plan holds hundreds of thousands of actions, and `serde_json`'s serializer spent
+//! most of the seal and of `to_json` in its per-field machinery (a key escaped, a separator
+//! and a value written through a trait object for every field). This writer emits the bytes
+//! `serde_json` writes for the derived `Serialize` of [`Plan`], so the derive stays the
+//! definition of the format: the per-item bulk (actions and retained items) is written by
+//! hand, everything else through `serde_json`, and tests compare the two byte for byte on every
+//! operation and on strings that need escaping.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::plan::{Action, Plan, Reason, Retained};
+
+/// Where the writer appends: a buffer it can write into directly, told after each item so a
+/// streaming consumer can take full blocks.
+pub(crate) trait Sink {
+    /// The bytes written so far (and not yet taken).
+    fn bytes(&mut self) -> &mut Vec<u8>;
+    /// An item is complete; a streaming sink may hand its buffer on.
+    fn item_done(&mut self) {}
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
+/// Writes the plan as JSON: its canonical form (no `digest` member) unless `with_digest`,
+/// then the digest, when there is one, as the last member. Equal to `serde_json`'s output for
+/// `Plan` (with the digest) or the plan without its digest (without).
+pub(crate) fn write_plan(p: &Plan, with_digest: bool, out: &mut impl Sink) {
+    let mut w = Writer::default();
+    let b = out.bytes();
+    b.extend_from_slice(b"{\"version\":");
+    serde_into(b, &p.version);
+    if let Some(registry) = &p.registry {
+        b.extend_from_slice(b",\"registry\":");
+        string(b, registry);
+    }
+    b.extend_from_slice(b",\"operation\":");
+    serde_into(b, &p.operation);
+    b.extend_from_slice(b",\"now\":");
+    serde_into(b, &p.now);
+    if !p.pinned.is_empty() {
+        b.extend_from_slice(b",\"pinned\":");
+        serde_into(b, &p.pinned);
+    }
+    b.extend_from_slice(b",\"actions\":[");
+    for (i, a) in p.actions.iter().enumerate() {
+        let b = out.bytes();
+        if i > 0 {
+            b.push(b',');
+        }
+        w.action(b, a);
+        out.item_done();
+    }
+    out.bytes().extend_from_slice(b"],\"retained\":[");
+    for (i, r) in p.retained.iter().enumerate() {
+        let b = out.bytes();
+        if i > 0 {
+            b.push(b',');
+        }
+        w.retained(b, r);
+        out.item_done();
+    }
+    let b = out.bytes();
+    b.extend_from_slice(b"],\"reclaim\":");
+    serde_into(b, &p.reclaim);
+    b.extend_from_slice(b",\"warnings\":");
+    serde_into(b, &p.warnings);
+    if let Some(digest) = p.digest.as_ref().filter(|_| with_digest) {
+        b.extend_from_slice(b",\"digest\":");
+        self::digest(b, digest);
+    }
+    b.push(b'}');
+    out.item_done();
+}
+
+/// What the items of one plan repeat: the JSON of each enum value met so far (from serde, so
+/// the names are the derive's), and the last reason sentence, which a rule shares with every
+/// item it decides.
+#[derive(Default)]
+struct Writer {
+    names: Vec<(Key, Box<[u8]>)>,
+    last_message: Option<(Arc<str>, Box<[u8]>)>,
+}
+
+/// An enum value whose JSON is a fixed string.
+#[derive(PartialEq)]
+enum Key {
+    Action(crate::plan::ActionType),
+    Reason(crate::plan::ReasonCode),
+}
+
+impl Writer {
+    fn action(&mut self, b: &mut Vec<u8>, a: &Action) {
+        b.extend_from_slice(b"{\"type\":");
+        self.name(b, Key::Action(a.kind), &a.kind);
+        b.extend_from_slice(b",\"repository\":");
+        string(b, a.repository.as_str());
+        if let Some(d) = &a.digest {
+            b.extend_from_slice(b",\"digest\":");
+            digest(b, d);
+        }
+        if let Some(t) = &a.tag {
+            b.extend_from_slice(b",\"tag\":");
+            string(b, t.as_str());
+        }
+        if let Some(m) = &a.media_type {
+            b.extend_from_slice(b",\"mediaType\":");
+            string(b, m.as_str());
+        }
+        b.extend_from_slice(b",\"tags\":[");
+        for (i, t) in a.tags.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            string(b, t.as_str());
+        }
+        b.push(b']');
+        if !a.manifests.is_empty() {
+            b.extend_from_slice(b",\"manifests\":[");
+            for (i, d) in a.manifests.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                digest(b, d);
+            }
+            b.push(b']');
+        }
+        b.extend_from_slice(b",\"reason\":");
+        self.reason(b, &a.reason);
+        if let Some(d) = &a.cascade_of {
+            b.extend_from_slice(b",\"cascadeOf\":");
+            digest(b, d);
+        }
+        if a.unlock {
+            b.extend_from_slice(b",\"unlock\":true");
+        }
+        b.push(b'}');
+    }
+
+    fn retained(&mut self, b: &mut Vec<u8>, r: &Retained) {
+        b.extend_from_slice(b"{\"repository\":");
+        string(b, r.repository.as_str());
+        if let Some(d) = &r.digest {
+            b.extend_from_slice(b",\"digest\":");
+            digest(b, d);
+        }
+        if let Some(t) = &r.tag {
+            b.extend_from_slice(b",\"tag\":");
+            string(b, t.as_str());
+        }
+        if !r.tags.is_empty() {
+            b.extend_from_slice(b",\"tags\":[");
+            for (i, t) in r.tags.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                string(b, t.as_str());
+            }
+            b.push(b']');
+        }
+        b.extend_from_slice(b",\"reason\":");
+        self.reason(b, &r.reason);
+        b.push(b'}');
+    }
+
+    fn reason(&mut self, b: &mut Vec<u8>, r: &Reason) {
+        b.extend_from_slice(b"{\"code\":");
+        self.name(b, Key::Reason(r.code), &r.code);
+        b.extend_from_slice(b",\"message\":");
+        match &self.last_message {
+            Some((m, text)) if Arc::ptr_eq(m, &r.message) => b.extend_from_slice(text),
+            _ => {
+                let start = b.len();
+                string(b, &r.message);
+                self.last_message = Some((r.message.clone(), b[start..].into()));
+            }
+        }
+        if let Some(rule) = &r.rule {
+            b.extend_from_slice(b",\"rule\":");
+            string(b, rule);
+        }
+        b.push(b'}');
+    }
+
+    /// An enum value, as serde writes it (looked up after the first time).
+    fn name(&mut self, b: &mut Vec<u8>, key: Key, value: &impl Serialize) {
+        if let Some((_, text)) = self.names.iter().find(|(k, _)| *k == key) {
+            b.extend_from_slice(text);
+            return;
+        }
+        let start = b.len();
+        serde_into(b, value);
+        self.names.push((key, b[start..].into()));
+    }
+}
+
+fn digest(b: &mut Vec<u8>, d: &Digest) {
+    b.push(b'"');
+    d.write_text(b);
+    b.push(b'"');
+}
+
+/// A JSON string: copied when nothing in it needs escaping (names, tags, digests, most
+/// sentences), else escaped by `serde_json`.
+fn string(b: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+        b.push(b'"');
+        b.extend_from_slice(s.as_bytes());
+        b.push(b'"');
+    } else {
+        serde_into(b, s);
+    }
+}
+
+fn serde_into(b: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    serde_json::to_writer(b, value).expect("plan values serialize to JSON");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{ActionType, ReasonCode};
+    use crate::{generate, plan, GeneratorOptions, Operation, PlanOptions, Timestamp};
+
+    fn written(p: &Plan, with_digest: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_plan(p, with_digest, &mut out);
+        out
+    }
+
+    fn assert_same_as_serde(p: &Plan) {
+        assert_eq!(
+            String::from_utf8(written(p, true)).unwrap(),
+            serde_json::to_string(p).unwrap()
+        );
+        let mut unsealed = p.clone();
+        unsealed.digest = None;
+        assert_eq!(written(p, false), serde_json::to_vec(&unsealed).unwrap());
+    }
+
+    #[test]
+    fn writes_what_serde_writes_for_every_operation() {
+        let s = generate(&GeneratorOptions {
+            seed: 11,
+            manifests: 600,
+            repositories: None,
+        });
+        let now = PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000));
+        for op in [
+            r#"{"op": "deleteUntagged"}"#,
+            r#"{"op": "purge", "filter": [".*:.*"], "ago": "30d", "untagged": true}"#,
+            r#"{"op": "acrPurge", "filter": [".*:v.*"], "ago": "1d", "keep": 2, "untagged": true}"#,
+            r#"{"op": "deleteRepository", "repository": "team0/service-0"}"#,
+            r#"{"op": "policy", "policy": {"rules": [
+                {"name": "keep", "action": "keep", "tags": ["v1"]},
+                {"name": "old", "action": "delete", "tagState": "any", "olderThan": "90d", "keepMostRecent": 3}
+            ]}}"#,
+        ] {
+            let op = Operation::from_json(op.as_bytes()).unwrap();
+            let mut p = plan(&s, &op, &now).unwrap();
+            assert!(!p.actions.is_empty(), "{op:?} plans nothing");
+            assert_same_as_serde(&p);
+            p.registry = Some("r.io".into());
+            p.digest = None;
+            assert_same_as_serde(&p);
+        }
+    }
+
+    #[test]
+    fn escapes_what_serde_escapes() {
+        let s = generate(&GeneratorOptions {
+            seed: 3,
+            manifests: 50,
+            repositories: None,
+        });
+        let op = Operation::from_json(br#"{"op": "deleteUntagged"}"#).unwrap();
+        let mut p = plan(
+            &s,
+            &op,
+            &PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000)),
+        )
+        .unwrap();
+        // Each class of character on its own, so a fast path that lets one through shows.
+        let shared: Arc<str> = "a \"quoted\" rule".into();
+        let messages: Vec<Arc<str>> = vec![
+            shared.clone(),
+            shared.clone(),
+            "plain".into(),
+            "back\\slash".into(),
+            "new\nline".into(),
+            "tab\t".into(),
+            "control \u{1} \u{1f}".into(),
+            "\u{7f} é ✓ \u{2028}".into(),
+            shared,
+        ];
+        let template = p.actions[0].clone();
+        p.actions.clear();
+        for (i, message) in messages.into_iter().enumerate() {
+            let mut a = template.clone();
+            a.kind = [ActionType::Untag, ActionType::DeleteRepository][i % 2];
+            a.reason = Reason {
+                code: [ReasonCode::Keep, ReasonCode::Untagged][i % 2],
+                message,
+                rule: Some("r\"1".into()),
+            };
+            a.unlock = i == 1;
+            a.cascade_of = a.digest.clone();
+            a.manifests = a.digest.iter().cloned().collect();
+            p.actions.push(a);
+        }
+        p.registry = Some("odd \"registry\"\u{0}".into());
+        assert_same_as_serde(&p);
+    }
+}
