@@ -2,14 +2,15 @@
 
 Run by bench/run.py with the project's virtualenv (it needs the regprune package):
 
-    python bench/registry.py --deletions 2000 --rounds 3 --skopeo 100 --out result.json
+    python bench/registry.py --deletions 2000 --rounds 5 --skopeo 100 --out result.json
 
-Execution: each round pushes fresh, distinct manifests, plans their deletion from the storage
-directory (deleteUntagged) and deletes them with one client: a minimal raw HTTP client (one
-DELETE per manifest, keep-alive, same concurrency: the ceiling), the Python adapter, the Node
-adapter, and the seed's approach of one CLI process per deletion (``skopeo delete``, as the
-ACR guide's ``xargs`` script runs ``az acr repository delete``) on a sample. Every client must
-leave every planned manifest gone; the run fails otherwise.
+Execution: each round pushes fresh, distinct, untagged manifests, plans their deletion from the
+storage directory (a ``purge`` of the round's repositories) and deletes them with one client: a
+minimal raw HTTP client (one DELETE per manifest, keep-alive, same concurrency: the ceiling),
+the Python adapter, the Node adapter, and the seed's approach of one CLI process per deletion
+(``skopeo delete`` started by ``xargs``, as the ACR guide's script starts ``az acr repository
+delete``) on a sample. Every client must leave every planned manifest gone; the run fails
+otherwise.
 
 Crawl: 50 repositories x 200 tags (two tags per manifest) crawled by both adapters, counting
 requests by method; the raw ceiling replays the very same request list with the same
@@ -47,7 +48,10 @@ def plan_deletion(server: RegistryServer, netloc: str, prefix: str) -> regprune.
 
 
 def raw_delete(
-    pool: Pool, targets: list[tuple[str, str]], fetch_first: bool = False
+    pool: Pool,
+    targets: list[tuple[str, str]],
+    fetch_first: bool = False,
+    concurrency: int = CONCURRENCY,
 ) -> float:
     """DELETE each target; with ``fetch_first``, GET its manifest first, as the adapters do
     to journal its bytes for undo (the same work, without regprune)."""
@@ -61,7 +65,7 @@ def raw_delete(
         return pool.request("DELETE", f"/v2/{t[0]}/manifests/{t[1]}")[0]
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(CONCURRENCY) as ex:
+    with ThreadPoolExecutor(concurrency) as ex:
         statuses = list(ex.map(one, targets))
     seconds = time.perf_counter() - started
     assert all(s == 202 for s in statuses), sorted(set(statuses))
@@ -69,19 +73,24 @@ def raw_delete(
 
 
 def skopeo_delete(port: int, targets: list[tuple[str, str]]) -> float:
+    """The seed's approach, literally: references piped to ``xargs``, which starts one
+    ``skopeo delete`` per reference, one after the other."""
+    refs = "".join(f"127.0.0.1:{port}/{repo}@{digest}\n" for repo, digest in targets)
     started = time.perf_counter()
-    for repo, digest in targets:
-        subprocess.run(
-            [
-                "skopeo",
-                "delete",
-                "--tls-verify=false",
-                f"docker://127.0.0.1:{port}/{repo}@{digest}",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    subprocess.run(
+        ["xargs", "-I%", "skopeo", "delete", "--tls-verify=false", "docker://%"],
+        input=refs.encode(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
+
+
+def registry_cpu_seconds(server: RegistryServer) -> float:
+    """The CPU time (user + system) the registry process has used so far (Linux)."""
+    assert server.proc is not None
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def gone(pool: Pool, targets: list[tuple[str, str]]) -> bool:
@@ -129,6 +138,7 @@ def execution(
         "node": [],
         "skopeo": [],
     }
+    cpu_ms: dict[str, list[float]] = {k: [] for k in rows}
     requests: dict[str, Any] = {}
     for rnd in range(rounds):
         for client in rows:
@@ -140,6 +150,7 @@ def execution(
             plan = plan_deletion(server, netloc, prefix)
             targets = [(a.repository, a.digest) for a in plan.actions if a.digest]
             assert len(targets) == reps * per, (len(targets), reps * per)
+            cpu_before = registry_cpu_seconds(server)
             if client in ("raw", "rawGetDelete"):
                 seconds = raw_delete(
                     pool, targets, fetch_first=client == "rawGetDelete"
@@ -165,15 +176,43 @@ def execution(
                 assert result["outcomes"] == {"done": len(targets)}, result["outcomes"]
                 seconds = result["seconds"]
                 requests["node"] = result["requests"]
+            cpu_ms[client].append(
+                (registry_cpu_seconds(server) - cpu_before) * 1000 / len(targets)
+            )
             assert gone(pool, targets), f"{client} left planned manifests behind"
             rows[client].append(len(targets) / seconds)
     return {
         "deletions": n,
+        "rawByConcurrency": raw_sweep(server, pool, n, netloc),
         "skopeoSample": sample,
         "concurrency": CONCURRENCY,
         "deletesPerSecond": rows,
+        "registryCpuMsPerDeletion": cpu_ms,
         "requests": requests,
     }
+
+
+def raw_sweep(
+    server: RegistryServer, pool: Pool, n: int, netloc: str
+) -> list[dict[str, float]]:
+    """The raw client at other concurrencies, once each: whether the registry, not the
+    number of requests in flight, bounds the rate."""
+    out = []
+    for concurrency in (4, 16, 32):
+        salt = f"sweep{concurrency}"
+        push(pool, max(1, n // 200), min(n, 200), salt)
+        plan = plan_deletion(server, netloc, f"bench/{salt}-")
+        targets = [(a.repository, a.digest) for a in plan.actions if a.digest]
+        before = registry_cpu_seconds(server)
+        seconds = raw_delete(pool, targets, concurrency=concurrency)
+        out.append(
+            {
+                "concurrency": concurrency,
+                "deletesPerSecond": len(targets) / seconds,
+                "registryCores": (registry_cpu_seconds(server) - before) / seconds,
+            }
+        )
+    return out
 
 
 def save_manifests(server: RegistryServer, tmp: Path) -> Path:

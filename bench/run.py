@@ -214,7 +214,7 @@ def main() -> None:
             "40",
         ]
         if smoke
-        else ["--deletions", "2000", "--rounds", "3", "--skopeo", "100"]
+        else ["--deletions", "2000", "--rounds", "5", "--skopeo", "100"]
     )
     run(
         [
@@ -427,15 +427,18 @@ def write_report(
         f"adapters run as a user does after `plan --save-manifests DIR`: `execute --manifests DIR` journals the saved "
         f"bytes (checked against their digests) instead of fetching each manifest (the crawl itself is not timed). "
         f"rawGetDelete: a raw client that also GETs each manifest, as an execution without saved manifests does. "
-        f"skopeo: one process per deletion (the seed's `xargs` approach), on {ex['skopeoSample']} deletions per round."
+        f"skopeo: one `skopeo delete` process per deletion, started by `xargs` as the seed's script starts `az`, on "
+        f"{ex['skopeoSample']} deletions per round. The registry's CPU per deletion is read from its `/proc/PID/stat` "
+        f"around each client's run."
     )
     w("")
-    w("| client | deletes/s (median, min–max) | requests |")
-    w("|---|---|---|")
+    w("| client | deletes/s (median, min–max) | registry CPU per deletion | requests |")
+    w("|---|---|---|---|")
+    cpu = {k: statistics.median(v) for k, v in ex["registryCpuMsPerDeletion"].items()}
     for k, v in ex["deletesPerSecond"].items():
         s = stats(v)
         w(
-            f"| {k} | {s['median']:,.0f} ({s['min']:,.0f}–{s['max']:,.0f}) | {json.dumps(ex['requests'].get(k, {}))} |"
+            f"| {k} | {s['median']:,.0f} ({s['min']:,.0f}–{s['max']:,.0f}) | {cpu[k]:.2f} ms | {json.dumps(ex['requests'].get(k, {}))} |"
         )
     w("")
     for k in ("python", "node"):
@@ -444,6 +447,17 @@ def write_report(
             f"{rate[k] / rate['rawGetDelete']:.2f}× a raw client doing GET + DELETE per manifest; "
             f"{rate[k] / rate['skopeo']:.1f}× skopeo-per-deletion (target ≥ 20: {verdict(rate[k] / rate['skopeo'] >= 20)})."
         )
+    sweep = ", ".join(
+        f"{r['concurrency']}: {r['deletesPerSecond']:,.0f}/s ({r['registryCores']:.2f} cores)"
+        for r in ex["rawByConcurrency"]
+    )
+    w(
+        f"- The bound is the registry: the raw ceiling itself is {rate['raw'] / rate['skopeo']:.1f}× skopeo. The raw "
+        f"client at other concurrencies, once each, with the registry's CPU use: {sweep}; at {ex['concurrency']} "
+        f"(median) {rate['raw']:,.0f}/s. A raw `DELETE` costs the registry {cpu['raw']:.2f} ms of CPU; skopeo's "
+        f"deletion {cpu['skopeo']:.2f} ms (it also pings the registry and fetches the manifest), and most of its "
+        f"{1000 / rate['skopeo']:.1f} ms per deletion is the process starting."
+    )
     w("")
 
     cr = registry["crawl"]
