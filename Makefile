@@ -92,8 +92,8 @@ lint-npm: npm
 
 ## lint-python: ruff, mypy --strict on the package, stubtest of the native module
 lint-python: python
-	$(VENV)/bin/ruff check python
-	$(VENV)/bin/ruff format --check python
+	$(VENV)/bin/ruff check python bench
+	$(VENV)/bin/ruff format --check python bench
 	cd python && $(CURDIR)/$(VENV)/bin/mypy
 	cd python && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest regprune._native
 

@@ -141,7 +141,7 @@ def execution(
     cpu_ms: dict[str, list[float]] = {k: [] for k in rows}
     requests: dict[str, Any] = {}
     for rnd in range(rounds):
-        for client in rows:
+        for client, rates in rows.items():
             count = sample if client == "skopeo" else n
             reps, per = (1, count) if client == "skopeo" else (repos, per_repo)
             salt = f"x{rnd}{client.lower()}"
@@ -180,7 +180,7 @@ def execution(
                 (registry_cpu_seconds(server) - cpu_before) * 1000 / len(targets)
             )
             assert gone(pool, targets), f"{client} left planned manifests behind"
-            rows[client].append(len(targets) / seconds)
+            rates.append(len(targets) / seconds)
     return {
         "deletions": n,
         "rawByConcurrency": raw_sweep(server, pool, n, netloc),

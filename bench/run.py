@@ -138,7 +138,9 @@ def main() -> None:
             run([str(NATIVE), "plan", path, request, str(runs[label])], **kw)
         )
 
-    native = {(label, op): plan_timings(label, op) for label in sizes for op in REQUESTS}
+    native = {
+        (label, op): plan_timings(label, op) for label in sizes for op in REQUESTS
+    }
     # The same on one lane: what a one-core machine (or wasm) gets.
     one_lane = {
         (label, op): plan_timings(
@@ -480,18 +482,28 @@ def write_report(
 
     w("## 7. Widget")
     w("")
-    w("`<regprune-preview>` in headless Chromium on the generated 10,000-manifest registry. Each edit is timed "
-      "from the change to the painted frame; the worker's planning and the main thread's parse + render are read "
-      "from the element. Two requests: the worst case, an `acrPurge` of every tag older than N days with "
-      "`untagged` (tens of thousands of actions, a ~10 MB plan), and a typical cleanup, untagged manifests older "
-      "than N days. Target: median under 50 ms.")
+    w(
+        "`<regprune-preview>` in headless Chromium on the generated 10,000-manifest registry. Each edit is timed "
+        "from the change to the painted frame; the worker's planning and the main thread's parse + render are read "
+        "from the element. Two requests: the worst case, an `acrPurge` of every tag older than N days with "
+        "`untagged` (tens of thousands of actions, a ~10 MB plan), and a typical cleanup, untagged manifests older "
+        "than N days. Target: median under 50 ms."
+    )
     w("")
-    w("| request | actions | edit → painted | worker (plan + JSON) | main thread (parse + render) | target |")
+    w(
+        "| request | actions | edit → painted | worker (plan + JSON) | main thread (parse + render) | target |"
+    )
     w("|---|---:|---|---|---|---|")
     for name, case in widget.items():
-        e2e, wk, rd = stats(case["endToEndMs"]), stats(case["workerMs"]), stats(case["renderMs"])
-        w(f"| {name} | {case['actions']:,} | {fmt(e2e, 1, 'ms')} | {fmt(wk, 1, 'ms')} | {fmt(rd, 1, 'ms')} | "
-          f"{verdict(e2e['median'] < 50)} |")
+        e2e, wk, rd = (
+            stats(case["endToEndMs"]),
+            stats(case["workerMs"]),
+            stats(case["renderMs"]),
+        )
+        w(
+            f"| {name} | {case['actions']:,} | {fmt(e2e, 1, 'ms')} | {fmt(wk, 1, 'ms')} | {fmt(rd, 1, 'ms')} | "
+            f"{verdict(e2e['median'] < 50)} |"
+        )
     w("")
     w((ROOT / "bench" / "FINDINGS.md").read_text().rstrip())
     return "\n".join(L) + "\n"
