@@ -140,8 +140,11 @@ def execution(
     }
     cpu_ms: dict[str, list[float]] = {k: [] for k in rows}
     requests: dict[str, Any] = {}
+    clients = list(rows)
     for rnd in range(rounds):
-        for client, rates in rows.items():
+        # Each round starts with a different client, so none always runs first or last.
+        for client in clients[rnd % len(clients) :] + clients[: rnd % len(clients)]:
+            rates = rows[client]
             count = sample if client == "skopeo" else n
             reps, per = (1, count) if client == "skopeo" else (repos, per_repo)
             salt = f"x{rnd}{client.lower()}"

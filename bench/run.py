@@ -99,7 +99,7 @@ def main() -> None:
         if smoke
         else {"S": 1_000, "M": 100_000, "L": 500_000, "XL": 1_000_000}
     )
-    runs = {"S": 5, "M": 3} if smoke else {"S": 15, "M": 5, "L": 3, "XL": 3}
+    runs = {"S": 5, "M": 3} if smoke else {"S": 15, "M": 5, "L": 5, "XL": 5}
     big = ["M"] if smoke else ["L", "XL"]
     binding_sizes = ["M"] if smoke else ["M", "L"]
     started = time.time()
