@@ -306,24 +306,32 @@ impl Plan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::{generate, plan, GeneratorOptions, Operation, PlanOptions, Timestamp};
+    use crate::{generate, plan, GeneratorOptions, Operation, PlanOptions, Snapshot, Timestamp};
+
+    /// A generated registry of `manifests` manifests, and the time tests plan at.
+    pub(crate) fn registry(seed: u64, manifests: usize) -> (Snapshot, PlanOptions) {
+        let s = generate(&GeneratorOptions {
+            seed,
+            manifests,
+            repositories: None,
+        });
+        (
+            s,
+            PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000)),
+        )
+    }
+
+    /// The plan of `op` (JSON) on [`registry`].
+    pub(crate) fn planned(seed: u64, manifests: usize, op: &str) -> Plan {
+        let (s, now) = registry(seed, manifests);
+        plan(&s, &Operation::from_json(op.as_bytes()).unwrap(), &now).unwrap()
+    }
 
     #[test]
     fn the_canonical_form_is_the_plan_without_its_digest() {
-        let s = generate(&GeneratorOptions {
-            seed: 2,
-            manifests: 300,
-            repositories: None,
-        });
-        let op = Operation::from_json(br#"{"op": "deleteUntagged"}"#).unwrap();
-        let mut p = plan(
-            &s,
-            &op,
-            &PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000)),
-        )
-        .unwrap();
+        let mut p = planned(2, 300, r#"{"op": "deleteUntagged"}"#);
         p.registry = None;
         for registry in [None, Some("r.io".to_owned())] {
             p.registry = registry;
@@ -338,12 +346,7 @@ mod tests {
 
     #[test]
     fn one_pass_json_is_the_sealed_plan_as_json() {
-        let s = generate(&GeneratorOptions {
-            seed: 5,
-            manifests: 400,
-            repositories: None,
-        });
-        let now = PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000));
+        let (s, now) = registry(5, 400);
         for op in [
             r#"{"op": "deleteUntagged"}"#,
             r#"{"op": "acrPurge", "filter": [".*:.*"], "ago": "30d", "untagged": true}"#,

@@ -227,8 +227,9 @@ fn serde_into(b: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::tests::{planned, registry};
     use crate::plan::{ActionType, ReasonCode};
-    use crate::{generate, plan, GeneratorOptions, Operation, PlanOptions, Timestamp};
+    use crate::{plan, Operation};
 
     fn written(p: &Plan, with_digest: bool) -> Vec<u8> {
         let mut out = Vec::new();
@@ -248,12 +249,7 @@ mod tests {
 
     #[test]
     fn writes_what_serde_writes_for_every_operation() {
-        let s = generate(&GeneratorOptions {
-            seed: 11,
-            manifests: 600,
-            repositories: None,
-        });
-        let now = PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000));
+        let (s, now) = registry(11, 600);
         for op in [
             r#"{"op": "deleteUntagged"}"#,
             r#"{"op": "purge", "filter": [".*:.*"], "ago": "30d", "untagged": true}"#,
@@ -276,18 +272,7 @@ mod tests {
 
     #[test]
     fn escapes_what_serde_escapes() {
-        let s = generate(&GeneratorOptions {
-            seed: 3,
-            manifests: 50,
-            repositories: None,
-        });
-        let op = Operation::from_json(br#"{"op": "deleteUntagged"}"#).unwrap();
-        let mut p = plan(
-            &s,
-            &op,
-            &PlanOptions::at(Timestamp::from_unix_seconds(1_800_000_000)),
-        )
-        .unwrap();
+        let mut p = planned(3, 50, r#"{"op": "deleteUntagged"}"#);
         // Each class of character on its own, so a fast path that lets one through shows.
         let shared: Arc<str> = "a \"quoted\" rule".into();
         let messages: Vec<Arc<str>> = vec![
