@@ -47,6 +47,23 @@ def plan_deletion(server: RegistryServer, netloc: str, prefix: str) -> regprune.
     return regprune.plan(snapshot, op)
 
 
+def fresh(
+    server: RegistryServer,
+    pool: Pool,
+    netloc: str,
+    repos: int,
+    per_repo: int,
+    salt: str,
+) -> tuple[regprune.Plan, list[tuple[str, str]]]:
+    """Pushes ``per_repo`` new manifests into each of ``repos`` repositories and plans their
+    deletion; returns the plan and its (repository, digest) targets, one per manifest."""
+    push(pool, repos, per_repo, salt)
+    plan = plan_deletion(server, netloc, f"bench/{salt}-")
+    targets = [(a.repository, a.digest) for a in plan.actions if a.digest]
+    assert len(targets) == repos * per_repo, (len(targets), repos * per_repo)
+    return plan, targets
+
+
 def raw_delete(
     pool: Pool,
     targets: list[tuple[str, str]],
@@ -147,12 +164,9 @@ def execution(
             rates = rows[client]
             count = sample if client == "skopeo" else n
             reps, per = (1, count) if client == "skopeo" else (repos, per_repo)
-            salt = f"x{rnd}{client.lower()}"
-            prefix = f"bench/{salt}-"
-            push(pool, reps, per, salt)
-            plan = plan_deletion(server, netloc, prefix)
-            targets = [(a.repository, a.digest) for a in plan.actions if a.digest]
-            assert len(targets) == reps * per, (len(targets), reps * per)
+            plan, targets = fresh(
+                server, pool, netloc, reps, per, f"x{rnd}{client.lower()}"
+            )
             cpu_before = registry_cpu_seconds(server)
             if client in ("raw", "rawGetDelete"):
                 seconds = raw_delete(
@@ -202,10 +216,9 @@ def raw_sweep(
     number of requests in flight, bounds the rate."""
     out = []
     for concurrency in (4, 16, 32):
-        salt = f"sweep{concurrency}"
-        push(pool, max(1, n // 200), min(n, 200), salt)
-        plan = plan_deletion(server, netloc, f"bench/{salt}-")
-        targets = [(a.repository, a.digest) for a in plan.actions if a.digest]
+        _, targets = fresh(
+            server, pool, netloc, max(1, n // 200), min(n, 200), f"sweep{concurrency}"
+        )
         before = registry_cpu_seconds(server)
         seconds = raw_delete(pool, targets, concurrency=concurrency)
         out.append(

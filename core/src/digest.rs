@@ -187,21 +187,24 @@ fn sha256_text<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 71]) -> &'b str {
 }
 
 impl Digest {
+    /// The digest's text; a `sha256` digest is written into `buf` (no allocation: plans and
+    /// snapshots hold millions of digests).
+    fn text<'b>(&'b self, buf: &'b mut [u8; 71]) -> &'b str {
+        match &self.0 {
+            Repr::Sha256(b) => sha256_text(b, buf),
+            Repr::Other(s) => s,
+        }
+    }
+
     /// Appends the digest's text (it never needs escaping in JSON).
     pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
-        match &self.0 {
-            Repr::Sha256(b) => out.extend_from_slice(sha256_text(b, &mut [0; 71]).as_bytes()),
-            Repr::Other(s) => out.extend_from_slice(s.as_bytes()),
-        }
+        out.extend_from_slice(self.text(&mut [0; 71]).as_bytes());
     }
 }
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Repr::Sha256(b) => f.write_str(sha256_text(b, &mut [0; 71])),
-            Repr::Other(s) => f.write_str(s),
-        }
+        f.write_str(self.text(&mut [0; 71]))
     }
 }
 
@@ -214,10 +217,7 @@ impl fmt::Debug for Digest {
 impl Serialize for Digest {
     /// One string, without a formatter: plans and snapshots hold millions of digests.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            Repr::Sha256(b) => s.serialize_str(sha256_text(b, &mut [0; 71])),
-            Repr::Other(text) => s.serialize_str(text),
-        }
+        s.serialize_str(self.text(&mut [0; 71]))
     }
 }
 

@@ -131,8 +131,8 @@ where
     })
 }
 
-/// The writer [`pipe`] hands out: a concrete type, so a serializer's many small writes are
-/// inlined appends; whole blocks go on to the consumer.
+/// The writer [`pipe`] hands out: the producer appends to its block (as a
+/// [`crate::plan_writer::Sink`]), and each full block goes on to the consumer.
 pub(crate) struct Blocks<'c> {
     block: Vec<u8>,
     to: To<'c>,
@@ -178,20 +178,6 @@ impl<'c> Blocks<'c> {
     }
 }
 
-impl std::io::Write for Blocks<'_> {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.block.extend_from_slice(buf);
-        if self.block.len() >= BLOCK {
-            self.send();
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl crate::plan_writer::Sink for Blocks<'_> {
     fn bytes(&mut self) -> &mut Vec<u8> {
         &mut self.block
@@ -217,6 +203,7 @@ pub(crate) fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan_writer::Sink;
 
     #[test]
     fn lanes_come_back_in_order() {
@@ -228,7 +215,8 @@ mod tests {
     fn piped_bytes_arrive_whole_and_in_order() {
         let produce = |out: &mut Blocks<'_>| {
             for i in 0..200_000u32 {
-                out.write_all(&i.to_le_bytes()).unwrap();
+                out.bytes().extend_from_slice(&i.to_le_bytes());
+                out.item_done();
             }
         };
         let expected: Vec<u8> = (0..200_000u32).flat_map(u32::to_le_bytes).collect();
