@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::digest::Digest;
+use crate::names::{RepositoryName, TagName};
 use crate::plan::{Action, Plan, Reason, Retained};
 
 /// Where the writer appends: a buffer it can write into directly, told after each item so a
@@ -101,37 +102,17 @@ impl Writer {
     fn action(&mut self, b: &mut Vec<u8>, a: &Action) {
         b.extend_from_slice(b"{\"type\":");
         self.name(b, Key::Action(a.kind), &a.kind);
-        b.extend_from_slice(b",\"repository\":");
-        string(b, a.repository.as_str());
-        if let Some(d) = &a.digest {
-            b.extend_from_slice(b",\"digest\":");
-            digest(b, d);
-        }
-        if let Some(t) = &a.tag {
-            b.extend_from_slice(b",\"tag\":");
-            string(b, t.as_str());
-        }
+        b.push(b',');
+        target(b, &a.repository, a.digest.as_ref(), a.tag.as_ref());
         if let Some(m) = &a.media_type {
             b.extend_from_slice(b",\"mediaType\":");
             string(b, m.as_str());
         }
-        b.extend_from_slice(b",\"tags\":[");
-        for (i, t) in a.tags.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            string(b, t.as_str());
-        }
-        b.push(b']');
+        b.extend_from_slice(b",\"tags\":");
+        array(b, &a.tags, |b, t| string(b, t.as_str()));
         if !a.manifests.is_empty() {
-            b.extend_from_slice(b",\"manifests\":[");
-            for (i, d) in a.manifests.iter().enumerate() {
-                if i > 0 {
-                    b.push(b',');
-                }
-                digest(b, d);
-            }
-            b.push(b']');
+            b.extend_from_slice(b",\"manifests\":");
+            array(b, &a.manifests, digest);
         }
         b.extend_from_slice(b",\"reason\":");
         self.reason(b, &a.reason);
@@ -146,25 +127,11 @@ impl Writer {
     }
 
     fn retained(&mut self, b: &mut Vec<u8>, r: &Retained) {
-        b.extend_from_slice(b"{\"repository\":");
-        string(b, r.repository.as_str());
-        if let Some(d) = &r.digest {
-            b.extend_from_slice(b",\"digest\":");
-            digest(b, d);
-        }
-        if let Some(t) = &r.tag {
-            b.extend_from_slice(b",\"tag\":");
-            string(b, t.as_str());
-        }
+        b.push(b'{');
+        target(b, &r.repository, r.digest.as_ref(), r.tag.as_ref());
         if !r.tags.is_empty() {
-            b.extend_from_slice(b",\"tags\":[");
-            for (i, t) in r.tags.iter().enumerate() {
-                if i > 0 {
-                    b.push(b',');
-                }
-                string(b, t.as_str());
-            }
-            b.push(b']');
+            b.extend_from_slice(b",\"tags\":");
+            array(b, &r.tags, |b, t| string(b, t.as_str()));
         }
         b.extend_from_slice(b",\"reason\":");
         self.reason(b, &r.reason);
@@ -200,6 +167,33 @@ impl Writer {
         serde_into(b, value);
         self.names.push((key, b[start..].into()));
     }
+}
+
+/// The members naming what an action or a retained item is about: `repository`, then
+/// `digest` and `tag` when present.
+fn target(b: &mut Vec<u8>, repository: &RepositoryName, d: Option<&Digest>, tag: Option<&TagName>) {
+    b.extend_from_slice(b"\"repository\":");
+    string(b, repository.as_str());
+    if let Some(d) = d {
+        b.extend_from_slice(b",\"digest\":");
+        digest(b, d);
+    }
+    if let Some(t) = tag {
+        b.extend_from_slice(b",\"tag\":");
+        string(b, t.as_str());
+    }
+}
+
+/// A JSON array of `items`, each written by `each`.
+fn array<T>(b: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+    b.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        each(b, item);
+    }
+    b.push(b']');
 }
 
 fn digest(b: &mut Vec<u8>, d: &Digest) {
