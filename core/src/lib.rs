@@ -44,7 +44,7 @@ mod select;
 mod snapshot;
 mod time;
 
-pub use digest::Digest;
+pub use digest::{install_sha256, software_sha256, Digest, Sha256Fn};
 pub use duration::parse_strict as parse_duration;
 pub use error::{Error, Result};
 pub use field::{from_deserializer, from_json, from_reader, from_value};

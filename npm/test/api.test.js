@@ -97,6 +97,33 @@ test('plans are sealed, verifiable and rendered for people', () => {
   assert.throws(() => regprune.verifyPlan('{"version": 1,'), (e) => e instanceof regprune.RegpruneError && e.code === 'invalid_json', 'bad text is a typed error');
 });
 
+test("a host sha256 (Node's crypto, installed by the package) hashes seals; one that fails falls back to the module's own", async () => {
+  const wasm = await import('../wasm/regprune.js');
+  const { createHash } = await import('node:crypto');
+  const node = (bytes) => createHash('sha256').update(bytes).digest();
+  const p = regprune.plan(example, { op: 'deleteImage', image: 'acr-helloworld:latest' }, { now });
+  let calls = 0;
+  try {
+    wasm.useSha256((bytes) => {
+      calls += 1;
+      return node(bytes);
+    });
+    assert.ok(regprune.verifyPlan(p));
+    assert.equal(regprune.plan(example, { op: 'deleteImage', image: 'acr-helloworld:latest' }, { now }).digest, p.digest);
+    assert.ok(calls >= 2, `the host function hashed the seals (${calls} calls)`);
+    // Answers that are not a digest, and throws, fall back: the seal is still sha256.
+    for (const bad of [() => new Uint8Array(5), () => 'sha256', () => { throw new Error('no'); }]) {
+      wasm.useSha256(bad);
+      assert.equal(regprune.planDigest(p), p.digest);
+      assert.ok(regprune.verifyPlan(p));
+    }
+    wasm.useSha256(undefined);
+    assert.equal(regprune.planDigest(p), p.digest);
+  } finally {
+    wasm.useSha256(node);
+  }
+});
+
 test('importers, manifest bytes and the generator', () => {
   const s = regprune.importSnapshot({ format: 'acrListMetadata', repository: 'r', body: [{ digest: `sha256:${'a'.repeat(64)}`, tags: ['x'] }] });
   assert.equal(s.repositories[0].tags[0].name, 'x');
