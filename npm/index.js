@@ -11,7 +11,7 @@ if (typeof process !== 'undefined' && process.versions?.node) {
   // its fetch implementation (~20 ms of start-up for nothing).
   const [{ readFileSync }, { createHash }] = [await import('node:fs'), await import('node:crypto')];
   wasm.initSync({ module: readFileSync(wasmUrl) });
-  // Executions verify the plan's seal and each saved manifest with Node's native sha256.
+  // Seals (made and checked) and saved manifests are hashed with Node's native sha256.
   wasm.useSha256((bytes) => createHash('sha256').update(bytes).digest());
 } else {
   await initWasm({ module_or_path: wasmUrl });
