@@ -27,13 +27,13 @@ pub type Sha256Fn = fn(&[u8]) -> [u8; 32];
 
 static SHA256: std::sync::OnceLock<Sha256Fn> = std::sync::OnceLock::new();
 
-/// Makes every sha256 the core computes (plan seals and their verification, manifests checked
-/// against their digests) use the host's `sha256`, installed once per process, as rustls installs a
-/// default crypto provider. For where the host's is faster than the core's own: a
-/// WebAssembly build hashes in software (no SHA instructions), and slowly until the engine
-/// has optimized the code (a 30 MB plan's seal took 1.4 s of a first plan in Node, against
-/// ~20 ms natively), while Node's `crypto` hashes natively. Whatever it returns is trusted.
-/// `Err` with the one installed when one already is.
+/// Makes every sha256 the core computes (plan seals and their verification, manifests
+/// checked against their digests) use the host's `sha256`, installed once per process, as
+/// rustls installs a default crypto provider. For where the host's is faster than the core's
+/// own: a WebAssembly build hashes in software (no SHA instructions), and slowly until the
+/// engine has optimized the code (a 30 MB plan's seal took 1.4 s of a first plan in Node,
+/// against ~20 ms natively), while Node's `crypto` hashes natively. Whatever it returns is
+/// trusted. `Err` with the one installed when one already is.
 pub fn install_sha256(sha256: Sha256Fn) -> Result<(), Sha256Fn> {
     SHA256.set(sha256)
 }
