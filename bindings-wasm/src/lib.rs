@@ -239,10 +239,9 @@ pub fn use_sha256(sha256: Option<js_sys::Function>) {
 }
 
 fn host_sha256(bytes: &[u8]) -> [u8; 32] {
-    let digest = HOST_SHA256.with(|h| {
-        let out = h
-            .borrow()
-            .as_ref()?
+    // Taken out before the call, so a function that calls `useSha256` finds it unborrowed.
+    let digest = HOST_SHA256.with(|h| h.borrow().clone()).and_then(|f| {
+        let out = f
             .call1(&JsValue::NULL, &js_sys::Uint8Array::from(bytes))
             .ok()?
             .dyn_into::<js_sys::Uint8Array>()
