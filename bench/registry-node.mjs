@@ -1,10 +1,12 @@
 // The Node side of the registry benchmarks (bench/registry.py drives it):
 //   node bench/registry-node.mjs execute <url> <plan.json> [journal.jsonl|-] [manifests-dir]
 //   node bench/registry-node.mjs crawl <url>
+//   node bench/registry-node.mjs raw-delete <url> <plan.json>
 // Prints one JSON line: seconds spent in the adapter (module loading excluded), requests by
 // method, and the report's outcome counts or the snapshot's size.
 import { readFileSync } from 'node:fs';
-import { Transport, crawl, execute } from '../npm/registry.js';
+import { DEFAULT_CONCURRENCY, Transport, crawl, execute } from '../npm/registry.js';
+import { nodeRequester } from '../npm/node-http.js';
 
 const [mode, url, planPath, journalArg, manifests] = process.argv.slice(2);
 const journalPath = journalArg === '-' ? undefined : journalArg;
@@ -29,8 +31,24 @@ if (mode === 'execute') {
   const manifests = snapshot.repositories.reduce((n, r) => n + r.manifests.length, 0);
   const tags = snapshot.repositories.reduce((n, r) => n + r.tags.length, 0);
   result = { seconds, requests, manifests, tags };
+} else if (mode === 'raw-delete') {
+  // Node's own ceiling: one DELETE per planned manifest through the adapter's HTTP client
+  // (node:http, keep-alive), at the adapter's concurrency, and nothing else (no regprune).
+  const plan = JSON.parse(readFileSync(planPath, 'utf8'));
+  const targets = plan.actions.filter((a) => a.digest).map((a) => `${url}/v2/${a.repository}/manifests/${a.digest}`);
+  const send = nodeRequester();
+  const begun = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < targets.length) {
+      const res = await send('DELETE', targets[next++], {});
+      if (res.status !== 202) throw new Error(`DELETE answered ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: DEFAULT_CONCURRENCY }, lane));
+  result = { seconds: (performance.now() - begun) / 1000, requests: { DELETE: targets.length } };
 } else {
-  console.error('usage: registry-node.mjs execute URL PLAN | crawl URL');
+  console.error('usage: registry-node.mjs execute URL PLAN | crawl URL | raw-delete URL PLAN');
   process.exit(2);
 }
 console.log(JSON.stringify(result));

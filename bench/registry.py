@@ -7,7 +7,8 @@ Run by bench/run.py with the project's virtualenv (it needs the regprune package
 Execution: each round pushes fresh, distinct, untagged manifests, plans their deletion from the
 storage directory (a ``purge`` of the round's repositories) and deletes them with one client: a
 minimal raw HTTP client (one DELETE per manifest, keep-alive, same concurrency: the ceiling),
-the Python adapter, the Node adapter, and the seed's approach of one CLI process per deletion
+the Python adapter, the Node adapter, the same raw client in Node (node:http, the adapter's
+HTTP client: Node's own ceiling), and the seed's approach of one CLI process per deletion
 (``skopeo delete`` started by ``xargs``, as the ACR guide's script starts ``az acr repository
 delete``) on a sample. Every client must leave every planned manifest gone; the run fails
 otherwise.
@@ -151,6 +152,7 @@ def execution(
     rows: dict[str, list[float]] = {
         "raw": [],
         "rawGetDelete": [],
+        "rawNode": [],
         "python": [],
         "node": [],
         "skopeo": [],
@@ -174,6 +176,13 @@ def execution(
                 )
             elif client == "skopeo":
                 seconds = skopeo_delete(server.port, targets)
+            elif client == "rawNode":
+                with tempfile.NamedTemporaryFile(
+                    "w", suffix=".json", delete=False
+                ) as f:
+                    f.write(plan.to_json())
+                seconds = node("raw-delete", server.url, f.name)["seconds"]
+                os.unlink(f.name)
             elif client == "python":
                 t = CountingTransport(server.url)
                 saved = save_manifests(server, tmp)

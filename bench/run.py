@@ -449,6 +449,8 @@ def write_report(
         f"adapters run as a user does after `plan --save-manifests DIR`: `execute --manifests DIR` journals the saved "
         f"bytes (checked against their digests) instead of fetching each manifest (the crawl itself is not timed). "
         f"rawGetDelete: a raw client that also GETs each manifest, as an execution without saved manifests does. "
+        f"rawNode: the raw client written in Node with the adapter's HTTP client (node:http, keep-alive), no regprune: "
+        f"what any Node client reaches here. "
         f"skopeo: one `skopeo delete` process per deletion, started by `xargs` as the seed's script starts `az`, on "
         f"{ex['skopeoSample']} deletions per round. The registry's CPU per deletion is read from its `/proc/PID/stat` "
         f"around each client's run."
@@ -468,6 +470,13 @@ def write_report(
             f"- {k}: {rate[k] / rate['raw']:.2f}× the raw DELETE ceiling (target ≥ 0.8: {verdict(rate[k] / rate['raw'] >= 0.8)}); "
             f"{rate[k] / rate['rawGetDelete']:.2f}× a raw client doing GET + DELETE per manifest; "
             f"{rate[k] / rate['skopeo']:.1f}× skopeo-per-deletion (target ≥ 20: {verdict(rate[k] / rate['skopeo'] >= 20)})."
+        )
+    if "rawNode" in rate:
+        w(
+            f"- node against Node's own ceiling (rawNode): {rate['node'] / rate['rawNode']:.2f}×; rawNode itself is "
+            f"{rate['rawNode'] / rate['raw']:.2f}× the raw ceiling and {rate['rawNode'] / rate['skopeo']:.1f}× skopeo, "
+            f"with registry CPU per deletion {cpu['rawNode']:.2f} ms (see the findings: on two cores the client's "
+            f"CPU is taken from the registry, and Node's HTTP stack spends more per request)."
         )
     sweep = ", ".join(
         f"{r['concurrency']}: {r['deletesPerSecond']:,.0f}/s ({r['registryCores']:.2f} cores)"
