@@ -177,12 +177,8 @@ def execution(
             elif client == "skopeo":
                 seconds = skopeo_delete(server.port, targets)
             elif client == "rawNode":
-                with tempfile.NamedTemporaryFile(
-                    "w", suffix=".json", delete=False
-                ) as f:
-                    f.write(plan.to_json())
-                seconds = node("raw-delete", server.url, f.name)["seconds"]
-                os.unlink(f.name)
+                path = plan_file(plan, tmp)
+                seconds = node("raw-delete", server.url, path)["seconds"]
             elif client == "python":
                 t = CountingTransport(server.url)
                 saved = save_manifests(server, tmp)
@@ -192,13 +188,9 @@ def execution(
                 assert report["counts"] == {"done": len(targets)}, report["counts"]
                 requests["python"] = count_methods(t.sent)
             else:
-                with tempfile.NamedTemporaryFile(
-                    "w", suffix=".json", delete=False
-                ) as f:
-                    f.write(plan.to_json())
+                path = plan_file(plan, tmp)
                 saved = save_manifests(server, tmp)
-                result = node("execute", server.url, f.name, "-", str(saved))
-                os.unlink(f.name)
+                result = node("execute", server.url, path, "-", str(saved))
                 assert result["outcomes"] == {"done": len(targets)}, result["outcomes"]
                 seconds = result["seconds"]
                 requests["node"] = result["requests"]
@@ -238,6 +230,14 @@ def raw_sweep(
             }
         )
     return out
+
+
+def plan_file(plan: regprune.Plan, tmp: Path) -> str:
+    """The plan's JSON in a file of its own under ``tmp`` (removed with it), for Node."""
+    fd, path = tempfile.mkstemp(suffix=".json", dir=tmp)
+    with os.fdopen(fd, "w") as f:
+        f.write(plan.to_json())
+    return path
 
 
 def save_manifests(server: RegistryServer, tmp: Path) -> Path:

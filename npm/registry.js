@@ -221,17 +221,18 @@ function toRegpruneErrorSafe(fn) {
 }
 
 /**
- * Where a manifest lives in a manifests directory: `blobs/<algorithm>/<hex>`, the blob layout
- * of an OCI image layout (digests are validated by the core: no `/`).
+ * Where a manifest lives in a manifests directory's `blobs` (`path.join(directory, 'blobs')`):
+ * `<algorithm>/<hex>`, the blob layout of an OCI image layout (digests are validated by the
+ * core: no `/`). Joined as text: path.join normalizes every part, a fifth of reading 2,000
+ * saved manifests.
  */
-function manifestPath(path, directory, digest) {
-  // Joined as text: path.join normalizes every part, a fifth of reading 2,000 saved manifests.
+function manifestPath(path, blobs, digest) {
   const [algorithm, encoded] = digest.split(':');
-  return `${path.join(directory, 'blobs')}${path.sep}${algorithm}${path.sep}${encoded}`;
+  return `${blobs}${path.sep}${algorithm}${path.sep}${encoded}`;
 }
 
-function saveManifest(fs, path, directory, digest, bytes) {
-  const file = manifestPath(path, directory, digest);
+function saveManifest(fs, path, blobs, digest, bytes) {
+  const file = manifestPath(path, blobs, digest);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(`${file}.tmp`, bytes);
   fs.renameSync(`${file}.tmp`, file);
@@ -252,8 +253,9 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
   let afterResponse;
   if (saveManifests !== undefined) {
     const [fs, path] = [await import('node:fs'), await import('node:path')];
+    const blobs = path.join(saveManifests, 'blobs');
     afterResponse = () => {
-      for (const { digest, manifest } of machine.takeManifests()) saveManifest(fs, path, saveManifests, digest, manifest);
+      for (const { digest, manifest } of machine.takeManifests()) saveManifest(fs, path, blobs, digest, manifest);
     };
   }
   try {
@@ -293,11 +295,12 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
   }
   if (manifests !== undefined) {
     const [fs, path] = [await import('node:fs'), await import('node:path')];
+    const blobs = path.join(manifests, 'blobs');
     try {
       for (const digest of machine.wantedManifests()) {
         let bytes;
         try {
-          bytes = fs.readFileSync(manifestPath(path, manifests, digest));
+          bytes = fs.readFileSync(manifestPath(path, blobs, digest));
         } catch (e) {
           if (e.code === 'ENOENT') continue;
           throw e;
@@ -388,6 +391,7 @@ export async function readStorage(root, registryName, { saveManifests } = {}) {
   const blobSizes = {};
   const manifests = {};
   const blobs = path.join(base, 'blobs', 'sha256');
+  const savedBlobs = saveManifests === undefined ? undefined : path.join(saveManifests, 'blobs');
   for (const prefix of fs.existsSync(blobs) ? fs.readdirSync(blobs) : []) {
     for (const hex of fs.readdirSync(path.join(blobs, prefix))) {
       const data = path.join(blobs, prefix, hex, 'data');
@@ -397,7 +401,7 @@ export async function readStorage(root, registryName, { saveManifests } = {}) {
       if (!wanted.has(digest)) continue;
       const raw = fs.readFileSync(data);
       manifests[digest] = raw.toString('utf8');
-      if (saveManifests !== undefined) saveManifest(fs, path, saveManifests, digest, raw);
+      if (savedBlobs !== undefined) saveManifest(fs, path, savedBlobs, digest, raw);
     }
   }
   const listing = { repositories, blobSizes, manifests, ...(registryName ? { registry: registryName } : {}) };

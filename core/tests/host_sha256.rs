@@ -37,8 +37,8 @@ fn the_installed_sha256_seals_and_verifies_plans_and_is_installed_once() {
         manifests: 300,
         repositories: None,
     });
-    let op: Operation =
-        serde_json::from_str(r#"{"op":"purge","filter":[".*:.*"],"ago":"0d","untagged":true}"#)
+    let op =
+        Operation::from_json(br#"{"op":"purge","filter":[".*:.*"],"ago":"0d","untagged":true}"#)
             .unwrap();
     let now = PlanOptions::at(Timestamp::parse("2030-01-01T00:00:00Z").unwrap());
     let p = plan(&snapshot, &op, &now).unwrap();

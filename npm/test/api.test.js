@@ -111,7 +111,6 @@ test("a host sha256 (Node's crypto, installed by the package) hashes seals; one 
     assert.ok(regprune.verifyPlan(p));
     assert.equal(regprune.plan(example, { op: 'deleteImage', image: 'acr-helloworld:latest' }, { now }).digest, p.digest);
     assert.ok(calls >= 2, `the host function hashed the seals (${calls} calls)`);
-    // Answers that are not a digest, and throws, fall back: the seal is still sha256.
     // One that swaps itself out while hashing (the module must not be holding it then).
     let after = 0;
     const swapping = (bytes) => {
@@ -125,6 +124,7 @@ test("a host sha256 (Node's crypto, installed by the package) hashes seals; one 
     assert.ok(regprune.verifyPlan(p));
     assert.ok(regprune.verifyPlan(p));
     assert.ok(after >= 1, 'the function it swapped in hashes the next seal');
+    // Answers that are not a digest, and throws, fall back: the seal is still sha256.
     for (const bad of [() => new Uint8Array(5), () => 'sha256', () => { throw new Error('no'); }]) {
       wasm.useSha256(bad);
       assert.equal(regprune.planDigest(p), p.digest);
