@@ -4,6 +4,7 @@
 //! note), regprune's graph rules keep it and the plan says what acr would have done.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::acr_command::AcrPurgeArgs;
 use crate::duration::{acr_ago, describe, parse_strict};
@@ -180,7 +181,12 @@ fn tag_phase(
     unanchored: &mut Vec<String>,
 ) -> Result<()> {
     let repo = &g.snapshot.repositories[ri as usize];
-    let joined = regex.source();
+    // Each untag's sentence differs only in the tag's time: the rest is written once.
+    let (before, after) = (
+        format!("the tag matches {:?} and was last updated ", regex.source()),
+        format!(", before the cut-off {cutoff}"),
+    );
+    let mut scratch = String::new();
     // The matching tags (and any the pattern fails on, reported in their turn), in the
     // server's `orderby=timedesc`; ties (and missing times, last) by tag name. Only the
     // matches are sorted: a narrow filter on a large repository sorts little.
@@ -259,9 +265,7 @@ fn tag_phase(
             ti,
             reason(
                 ReasonCode::PurgeMatched,
-                format!(
-                    "the tag matches {joined:?} and was last updated {t}, before the cut-off {cutoff}"
-                ),
+                sentence(&mut scratch, &before, Some(t), &after),
             ),
         ));
     }
@@ -361,6 +365,9 @@ fn apply_keep(
     });
     let spared = candidates.len().min(keep);
     let mut compounded = Vec::new();
+    let before = "the manifest has no tags (after the tag phase) and was last updated ";
+    let after = format!(", at or before the cut-off {cutoff}");
+    let mut scratch = String::new();
     for (i, id) in candidates.into_iter().enumerate() {
         let m = g.manifest(id);
         if i < spared {
@@ -380,14 +387,11 @@ fn apply_keep(
             compounded.push(format!("{}@{}", repo.name, m.digest));
             continue;
         }
-        let t = m
-            .last_update_time
-            .map_or_else(String::new, |t| t.to_string());
         s.requests.push(Request {
             id,
             reason: reason(
                 ReasonCode::Untagged,
-                format!("the manifest has no tags (after the tag phase) and was last updated {t}, at or before the cut-off {cutoff}"),
+                sentence(&mut scratch, before, m.last_update_time, &after),
             ),
             named: false,
         });
@@ -464,4 +468,17 @@ pub(crate) fn overruled(
         });
     }
     out
+}
+
+/// `before`, the time (nothing when unknown), `after`: a reason's sentence, built in `scratch`
+/// and copied once into its shared string.
+fn sentence(scratch: &mut String, before: &str, t: Option<Timestamp>, after: &str) -> Arc<str> {
+    use std::fmt::Write as _;
+    scratch.clear();
+    scratch.push_str(before);
+    if let Some(t) = t {
+        let _ = write!(scratch, "{t}");
+    }
+    scratch.push_str(after);
+    Arc::from(scratch.as_str())
 }

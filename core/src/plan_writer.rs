@@ -202,16 +202,50 @@ fn digest(b: &mut Vec<u8>, d: &Digest) {
     b.push(b'"');
 }
 
-/// A JSON string: copied when nothing in it needs escaping (names, tags, digests, most
-/// sentences), else escaped by `serde_json`.
+/// A JSON string, escaped as `serde_json` escapes it (`\"`, `\\`, the short forms of
+/// backspace, form feed, newline, carriage return and tab, `\u00XX` for other control
+/// characters). Most strings (names, tags, digests) need none and are copied whole; in the
+/// others, the runs between escapes are.
 fn string(b: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    b.reserve(bytes.len() + 2);
+    b.push(b'"');
+    if bytes.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+        b.extend_from_slice(bytes);
         b.push(b'"');
-        b.extend_from_slice(s.as_bytes());
-        b.push(b'"');
-    } else {
-        serde_into(b, s);
+        return;
     }
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let short: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        b.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        if short.is_empty() {
+            b.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]);
+        } else {
+            b.extend_from_slice(short);
+        }
+    }
+    b.extend_from_slice(&bytes[start..]);
+    b.push(b'"');
 }
 
 fn serde_into(b: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
@@ -277,6 +311,11 @@ mod tests {
             "new\nline".into(),
             "tab\t".into(),
             "control \u{1} \u{1f}".into(),
+            (0u8..0x20)
+                .map(char::from)
+                .chain("\"\\x\"\\".chars())
+                .collect::<String>()
+                .into(),
             "\u{7f} é ✓ \u{2028}".into(),
             shared,
         ];
