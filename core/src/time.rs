@@ -317,7 +317,7 @@ mod tests {
             rem % 60
         );
         if t.nanos() > 0 {
-            out += &format!(".{:09}", t.nanos()).trim_end_matches('0');
+            out += format!(".{:09}", t.nanos()).trim_end_matches('0');
         }
         out + "Z"
     }
