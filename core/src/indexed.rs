@@ -73,6 +73,13 @@ impl IndexedSnapshot {
         })
     }
 
+    /// The plan [`IndexedSnapshot::plan`] makes, not yet sealed (`digest` is `None`): what a
+    /// preview shows while the user edits the request ([`crate::review`]). Seal it
+    /// ([`Plan::seal`], [`Plan::seal_to_json`]) before it is saved or executed.
+    pub fn plan_unsealed(&self, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
+        self.with_graph(|g| crate::planner::unsealed_on(g, operation, options))
+    }
+
     /// [`crate::plan_json`] against this snapshot.
     pub fn plan_json(&self, operation: &Operation, options: &PlanOptions) -> Result<String> {
         self.with_graph(|g| Ok(crate::planner::unsealed_on(g, operation, options)?.seal_to_json()))

@@ -40,6 +40,7 @@ mod purge;
 mod reclaim;
 mod render;
 mod resolve;
+pub mod review;
 mod select;
 mod snapshot;
 mod time;
