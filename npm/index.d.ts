@@ -277,9 +277,56 @@ export class LoadedSnapshot {
   constructor(input: SnapshotInput);
   plan(operation: Operation, options?: PlanOptions): Plan;
   planJson(operation: Operation, options?: PlanOptions): string;
+  /** Plans for a preview: the plan stays in WebAssembly memory, unsealed. */
+  preview(operation: Operation, options?: PlanOptions): PlanPreview;
   reclaim(plan: Plan | string): Reclaim;
   toObject(): Snapshot;
   readonly manifestCount: number;
+  free(): void;
+}
+
+/** Which items of a plan, in which order, which page (`review::ItemQuery`). */
+export interface ItemQuery {
+  /** Only items with this text in a cell, ignoring case. */
+  matching?: string;
+  /** Sorted by this, then repository, then target, then plan order (default `repository`). */
+  sort?: 'repository' | 'kind' | 'reason';
+  offset?: number;
+  /** Default 200. */
+  limit?: number;
+}
+
+/** A row of a plan's review table: an action or a retained item, in words. */
+export interface Item {
+  kind: Action['type'] | 'retained';
+  repository: string;
+  /** `:tag`, the digest, or `N manifests`. */
+  target: string;
+  /** Comma-separated. */
+  tags: string;
+  reason: string;
+  code: ReasonCode;
+}
+
+/** What a preview shows above its items. */
+export interface PlanSummary {
+  actions: number;
+  retained: number;
+  manifests: number;
+  tags: number;
+  totalBytes: number;
+  exact: boolean;
+  inexactReasons: string[];
+  byRepository: RepositoryReclaim[];
+  warnings: Array<{ code: Warning['code']; message: string; items: string[]; itemCount: number }>;
+}
+
+/** A plan held for a preview (`LoadedSnapshot.preview`). */
+export class PlanPreview {
+  summary(): PlanSummary;
+  items(query?: ItemQuery): { total: number; items: Item[] };
+  /** The sealed plan's JSON, UTF-8. */
+  sealedJson(): Uint8Array;
   free(): void;
 }
 

@@ -118,6 +118,13 @@ export class LoadedSnapshot {
   planJson(operation, opts) {
     return call(() => this.#inner.planJson(operation, options(opts)));
   }
+  /**
+   * Plans `operation` for a preview: the plan stays in WebAssembly memory, unsealed; read its
+   * summary and pages of its items, and seal it (`sealedJson()`) only to save it.
+   */
+  preview(operation, opts) {
+    return new PlanPreview(call(() => this.#inner.preview(operation, options(opts))));
+  }
   /** The reclaim of a plan's actions against this snapshot. */
   reclaim(plan) {
     return call(() => this.#inner.reclaim(plan));
@@ -129,6 +136,33 @@ export class LoadedSnapshot {
   /** Number of manifests. */
   get manifestCount() {
     return this.#inner.manifestCount;
+  }
+  /** Releases the WebAssembly memory now. */
+  free() {
+    this.#inner.free();
+  }
+}
+
+/**
+ * A plan held for a preview (from `LoadedSnapshot.preview`): a 30,000-action plan need not be
+ * copied out, nor sealed, to show its totals and its first rows. Call `free()` when done.
+ */
+export class PlanPreview {
+  #inner;
+  constructor(inner) {
+    this.#inner = inner;
+  }
+  /** Totals, reclaim per repository, warnings (each with its first five items). */
+  summary() {
+    return call(() => this.#inner.summary());
+  }
+  /** `{total, items}`: the items matching `query.matching`, sorted by `query.sort`, one page. */
+  items(query) {
+    return call(() => this.#inner.items(query));
+  }
+  /** The sealed plan's JSON as UTF-8 bytes, exactly as the core writes it. */
+  sealedJson() {
+    return this.#inner.sealedJson();
   }
   /** Releases the WebAssembly memory now. */
   free() {

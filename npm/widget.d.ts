@@ -1,5 +1,5 @@
 // Types of `regprune/widget`: the <regprune-preview> element.
-import type { Operation, Plan, Snapshot } from './index.js';
+import type { Operation, Plan, PlanSummary, Snapshot } from './index.js';
 
 /** Bytes in human units (`21.8 MiB`). */
 export function humanBytes(n: number): string;
@@ -10,10 +10,19 @@ export class RegprunePreview extends HTMLElement {
   set snapshot(input: Snapshot | string | unknown[]);
   /** Sets the request form: `acrPurge` flags or command, or a `policy`. */
   set operation(op: Operation);
-  /** The current plan. */
+  /** The latest sealed plan (parsed when first read). */
   readonly plan: Plan | undefined;
-  /** Resolves when the latest change has been planned (or refused). */
+  /** Resolves when the latest change has been previewed and its plan sealed (or refused). */
   whenSettled(): Promise<void>;
+  addEventListener<K extends keyof RegprunePreviewEventMap>(type: K, listener: (this: RegprunePreview, ev: RegprunePreviewEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+}
+
+/** Events of `<regprune-preview>`: `preview` when an edit's totals and items are shown (the
+ * worker's summary), then `plan` when its sealed plan arrives (parsed when `detail` is read). */
+export interface RegprunePreviewEventMap extends HTMLElementEventMap {
+  preview: CustomEvent<PlanSummary>;
+  plan: Event & { readonly detail: Plan };
 }
 
 declare global {

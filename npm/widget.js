@@ -7,7 +7,9 @@
 // user drops (regprune snapshot JSON, or `az acr manifest list-metadata` output). The request
 // is a purge form, an `acr purge` command line, or a policy JSON; the plan is recomputed as
 // the user types. The snapshot is parsed once, in a worker's WebAssembly memory, and plans are
-// computed there, so typing stays responsive on large registries.
+// computed there, so typing stays responsive on large registries. Each edit shows its preview
+// first (totals, warnings, one page of items: the worker keeps the plan and sends only what is
+// shown), then the sealed plan follows (`plan`, the `plan` event, the download).
 
 import { importSnapshot, RegpruneError, ERROR_CLASSES } from './index.js';
 
@@ -100,6 +102,18 @@ const TEMPLATE = `
 
 const SHOWN = 200;
 
+/** The `plan` event: its `detail` is the sealed plan, parsed when first read. */
+class PlanEvent extends Event {
+  #read;
+  constructor(read) {
+    super('plan');
+    this.#read = read;
+  }
+  get detail() {
+    return this.#read();
+  }
+}
+
 function text(el, value) {
   el.textContent = value;
   return el;
@@ -127,15 +141,19 @@ export class RegprunePreview extends HTMLElement {
   #root;
   #worker;
   #loaded = false;
-  #seq = 0;
+  /** Request ids: the latest plan request's, and the latest request for a page of items. */
+  #ids = 0;
+  #planId = 0;
+  #viewId = 0;
+  #awaitingPlan = false;
+  #awaitingView = false;
   /** Resolves when no planning is outstanding; `#settle` resolves it. */
   #settled;
   #settle = () => {};
   #repoBytes = new Map();
+  /** The sealed plan's JSON bytes, and the plan parsed from them when first read. */
+  #bytes;
   #plan;
-  #json;
-  #items = [];
-  #itemsOf;
   #timer;
 
   constructor() {
@@ -150,13 +168,13 @@ export class RegprunePreview extends HTMLElement {
     };
     const $ = (s) => this.#root.querySelector(s);
     this.#root.addEventListener('input', (e) => {
-      if (e.target.name === 'itemFilter' || e.target.name === 'sort') this.#renderItems();
+      if (e.target.name === 'itemFilter' || e.target.name === 'sort') this.#requestItems();
       else if (e.target.name === 'mode') this.#switchMode();
       else if (e.target.name !== 'repository') this.#schedule();
     });
     this.#root.addEventListener('change', (e) => {
       if (e.target.name === 'mode') this.#switchMode();
-      if (e.target.name === 'sort') this.#renderItems();
+      if (e.target.name === 'sort') this.#requestItems();
     });
     $('button[name=download]').addEventListener('click', () => this.#download());
     const drop = $('.drop');
@@ -191,18 +209,21 @@ export class RegprunePreview extends HTMLElement {
       text(this.#root.querySelector('.source'), `${manifests} manifests in ${doc.repositories?.length ?? 0} repositories`);
       this.#loaded = false;
       this.#pending();
-      this.#worker.postMessage({ id: ++this.#seq, kind: 'load', snapshot: typeof input === 'string' && !Array.isArray(doc) ? input : JSON.stringify(doc) });
+      this.#planId = ++this.#ids;
+      this.#awaitingPlan = true;
+      this.#worker.postMessage({ id: this.#planId, kind: 'load', snapshot: typeof input === 'string' && !Array.isArray(doc) ? input : JSON.stringify(doc) });
     } catch (e) {
       this.#error(e.message);
     }
   }
 
-  /** The current plan (read-only). */
+  /** The latest sealed plan (read-only), parsed from the worker's bytes when first read. */
   get plan() {
+    if (this.#plan === undefined && this.#bytes) this.#plan = JSON.parse(new TextDecoder().decode(this.#bytes));
     return this.#plan;
   }
 
-  /** Resolves when the latest change has been planned (or refused). */
+  /** Resolves when the latest change has been planned and sealed (or refused). */
   whenSettled() {
     return this.#settled ?? Promise.resolve();
   }
@@ -219,29 +240,39 @@ export class RegprunePreview extends HTMLElement {
     });
   }
 
-  /** An answer from the worker: only the latest request's answer is shown. */
+  /** An answer from the worker: only answers to the latest requests are shown. */
   #answer(msg) {
-    if (msg.id !== this.#seq) return;
-    if (msg.error) {
+    if (msg.id === this.#planId && msg.kind === 'error') {
       const Class = ERROR_CLASSES[msg.error.code];
       this.#error(Class ? msg.error.message : `unexpected: ${msg.error.message}`);
-      this.#settle();
-      return;
-    }
-    if (msg.json === undefined) {
+      this.#awaitingPlan = false;
+      this.#awaitingView = false;
+    } else if (msg.id === this.#planId && msg.kind === 'load') {
       this.#loaded = true;
+      this.#awaitingPlan = false;
       this.#recompute();
-      return;
+    } else if (msg.id === this.#planId && msg.kind === 'preview') {
+      const started = performance.now();
+      this.dataset.millis = String(msg.millis);
+      this.#error(null);
+      this.#render(msg.summary);
+      if (msg.id === this.#viewId) {
+        this.#renderItems(msg.page);
+        this.#awaitingView = false;
+      }
+      this.dataset.renderMillis = String(performance.now() - started);
+      this.dispatchEvent(new CustomEvent('preview', { detail: msg.summary }));
+    } else if (msg.id === this.#planId && msg.kind === 'plan') {
+      this.#bytes = msg.bytes;
+      this.#plan = undefined;
+      this.dataset.sealMillis = String(msg.millis);
+      this.#awaitingPlan = false;
+      this.dispatchEvent(new PlanEvent(() => this.plan));
+    } else if (msg.id === this.#viewId && msg.kind === 'items') {
+      if (msg.page) this.#renderItems(msg.page);
+      this.#awaitingView = false;
     }
-    const started = performance.now();
-    this.#json = msg.json;
-    this.#plan = JSON.parse(msg.json);
-    this.dataset.millis = String(msg.millis);
-    this.#error(null);
-    this.#render();
-    this.dataset.renderMillis = String(performance.now() - started);
-    this.dispatchEvent(new CustomEvent('plan', { detail: this.#plan }));
-    this.#settle();
+    if (!this.#awaitingPlan && !this.#awaitingView) this.#settle();
   }
 
   /** Sets the request form from an operation (`acrPurge` fields or command, or `policy`). */
@@ -305,14 +336,39 @@ export class RegprunePreview extends HTMLElement {
   #recompute() {
     if (!this.#loaded) return;
     this.#pending();
+    const id = ++this.#ids;
     try {
       const now = this.getAttribute('now') ?? new Date().toISOString();
-      this.#worker.postMessage({ id: ++this.#seq, kind: 'plan', operation: this.#operation(), now });
+      this.#worker.postMessage({ id, kind: 'plan', operation: this.#operation(), now, query: this.#query() });
+      this.#planId = id;
+      this.#viewId = id;
+      this.#awaitingPlan = true;
+      this.#awaitingView = true;
     } catch (e) {
-      this.#seq += 1; // a pending answer is stale now
+      // Answers still on their way are stale now.
+      this.#planId = id;
+      this.#viewId = id;
+      this.#awaitingPlan = false;
+      this.#awaitingView = false;
       this.#error(e instanceof RegpruneError ? e.message : `unexpected: ${e.message}`);
       this.#settle();
     }
+  }
+
+  /** The items table's filter and order. */
+  #query() {
+    const $ = (s) => this.#root.querySelector(s);
+    return { matching: $('input[name=itemFilter]').value.trim(), sort: $('select[name=sort]').value, limit: SHOWN };
+  }
+
+  /** Asks the worker for the page of items the filter and order now select (from the plan
+   * it holds: it answers in order, so after any plan requested before). */
+  #requestItems() {
+    if (!this.#loaded) return;
+    this.#pending();
+    this.#viewId = ++this.#ids;
+    this.#awaitingView = true;
+    this.#worker.postMessage({ id: this.#viewId, kind: 'items', query: this.#query() });
   }
 
   #error(message) {
@@ -322,19 +378,18 @@ export class RegprunePreview extends HTMLElement {
     this.#root.querySelector('.result').style.opacity = message ? '0.45' : '';
   }
 
-  #render() {
-    const p = this.#plan;
-    const r = p.reclaim;
+  /** Totals, warnings and the per-repository chart, from the worker's summary. */
+  #render(r) {
     const $ = (s) => this.#root.querySelector(s);
     text($('[data-total=bytes]'), humanBytes(r.totalBytes));
     text($('[data-total=exact]'), r.exact ? ' exact' : ' upper bound or unknown (see warnings)');
     $('[data-total=bytes]').dataset.value = String(r.totalBytes);
     text($('[data-total=manifests]'), String(r.manifests));
     text($('[data-total=tags]'), String(r.tags));
-    text($('[data-total=retained]'), String(p.retained.length));
+    text($('[data-total=retained]'), String(r.retained));
     const warnings = $('.warnings');
-    warnings.replaceChildren(...p.warnings.map((w) => {
-      const d = text(document.createElement('div'), `${w.message}${w.items?.length ? ` (${w.items.slice(0, 5).join(', ')}${w.items.length > 5 ? ', …' : ''})` : ''}`);
+    warnings.replaceChildren(...r.warnings.map((w) => {
+      const d = text(document.createElement('div'), `${w.message}${w.itemCount ? ` (${w.items.join(', ')}${w.itemCount > w.items.length ? ', …' : ''})` : ''}`);
       d.className = 'warning';
       d.setAttribute('role', 'note');
       return d;
@@ -365,28 +420,12 @@ export class RegprunePreview extends HTMLElement {
       rows.push(tr);
     }
     $('.chart tbody').replaceChildren(...rows);
-    this.#renderItems();
   }
 
-  #renderItems() {
-    const p = this.#plan;
-    if (!p) return;
+  /** A page of items from the worker: filtered and sorted there, in code-point order. */
+  #renderItems(page) {
     const $ = (s) => this.#root.querySelector(s);
-    const needle = $('input[name=itemFilter]').value.trim().toLowerCase();
-    const key = $('select[name=sort]').value;
-    // One row model per plan (typing in the filter does not rebuild it); code-point order,
-    // which is deterministic and an order of magnitude faster than localeCompare on 30k rows.
-    if (this.#itemsOf !== p) {
-      this.#itemsOf = p;
-      this.#items = [
-        ...p.actions.map((a) => ({ kind: a.type, repository: a.repository, target: a.tag ? `:${a.tag}` : a.digest ? a.digest : `${a.manifests.length} manifests`, tags: a.tags.join(', '), reason: a.reason.message, code: a.reason.code })),
-        ...p.retained.map((x) => ({ kind: 'retained', repository: x.repository, target: x.tag ? `:${x.tag}` : x.digest ?? '', tags: (x.tags ?? []).join(', '), reason: x.reason.message, code: x.reason.code })),
-      ];
-    }
-    const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-    const items = this.#items.filter((i) => !needle || Object.values(i).some((v) => String(v).toLowerCase().includes(needle)));
-    items.sort((a, b) => cmp(String(a[key]), String(b[key])) || cmp(a.repository, b.repository) || cmp(a.target, b.target));
-    const rows = items.slice(0, SHOWN).map((i) => {
+    const rows = page.items.map((i) => {
       const tr = document.createElement('tr');
       tr.dataset.kind = i.kind;
       const target = text(document.createElement('td'), i.target);
@@ -395,17 +434,20 @@ export class RegprunePreview extends HTMLElement {
       return tr;
     });
     $('.items tbody').replaceChildren(...rows);
-    text($('.more'), items.length > SHOWN ? `Showing ${SHOWN} of ${items.length} items; filter to narrow.` : `${items.length} items.`);
+    text($('.more'), page.total > rows.length ? `Showing ${rows.length} of ${page.total} items; filter to narrow.` : `${page.total} items.`);
   }
 
-  #download() {
-    if (!this.#plan) return;
-    // The worker's text, byte for byte: the bytes the plan's digest seals (a re-serialization
-    // could differ, e.g. in sizes above 2^53).
-    const blob = new Blob([`${this.#json}\n`], { type: 'application/json' });
+  async #download() {
+    await this.whenSettled();
+    const bytes = this.#bytes;
+    if (!bytes) return;
+    // The worker's bytes as they are: the bytes the plan's digest seals (a re-serialization
+    // could differ, e.g. in sizes above 2^53). The digest is the last member.
+    const digest = /"digest":"(?:sha256:)?([0-9a-f]{12})/.exec(new TextDecoder().decode(bytes.subarray(-100)))?.[1] ?? 'unsealed';
+    const blob = new Blob([bytes, '\n'], { type: 'application/json' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = `plan-${(this.#plan.digest ?? 'unsealed').slice(7, 19)}.json`;
+    a.download = `plan-${digest}.json`;
     this.#root.append(a);
     a.click();
     a.remove();

@@ -5,6 +5,7 @@
 //! `RegpruneError` subclasses.
 
 use regprune_core::import::Import;
+use regprune_core::review;
 use regprune_core::{
     from_deserializer, Digest, Error, GeneratorOptions, IndexedSnapshot, Operation, Plan,
     PlanOptions, Snapshot,
@@ -149,6 +150,18 @@ impl ParsedSnapshot {
             .map_err(|e| js_error(&e))
     }
 
+    /// Plans `operation` for a preview: the plan stays in WebAssembly memory, unsealed, and
+    /// is read a page at a time (`summary`, `items`); `sealedJson` seals it when it is saved.
+    pub fn preview(&self, operation: JsValue, options: JsValue) -> Result<PlanPreview, JsValue> {
+        let operation: Operation = from_js(operation, Some("operation"))?;
+        let options: PlanOptions = from_js(options, None)?;
+        let plan = self
+            .indexed
+            .plan_unsealed(&operation, &options)
+            .map_err(|e| js_error(&e))?;
+        Ok(PlanPreview { plan })
+    }
+
     /// The reclaim of `plan`'s actions against this snapshot.
     pub fn reclaim(&self, plan: JsValue) -> Result<JsValue, JsValue> {
         let plan = plan_of(plan)?;
@@ -170,6 +183,38 @@ impl ParsedSnapshot {
             .iter()
             .map(|r| r.manifests.len())
             .sum()
+    }
+}
+
+/// A plan kept in WebAssembly memory for a preview: its summary and pages of its items cross
+/// to JavaScript, the whole plan only when it is sealed.
+#[wasm_bindgen]
+pub struct PlanPreview {
+    plan: Plan,
+}
+
+#[wasm_bindgen]
+impl PlanPreview {
+    /// The totals, the reclaim per repository and the warnings (their first five items).
+    pub fn summary(&self) -> Result<JsValue, JsValue> {
+        to_js(&review::summary(&self.plan))
+    }
+
+    /// `{total, items}`: a page of the items that match `query` (`{matching, sort, offset,
+    /// limit}`), sorted.
+    pub fn items(&self, query: JsValue) -> Result<JsValue, JsValue> {
+        let query: review::ItemQuery = if query.is_undefined() || query.is_null() {
+            review::ItemQuery::default()
+        } else {
+            from_js(query, Some("query"))?
+        };
+        to_js(&review::items(&self.plan, &query))
+    }
+
+    /// The sealed plan's JSON as UTF-8 bytes, exactly as the core writes it.
+    #[wasm_bindgen(js_name = sealedJson)]
+    pub fn sealed_json(&mut self) -> Vec<u8> {
+        self.plan.seal_to_json().into_bytes()
     }
 }
 

@@ -137,6 +137,39 @@ test("a host sha256 (Node's crypto, installed by the package) hashes seals; one 
   }
 });
 
+test('a preview keeps the plan in WebAssembly: its summary, pages of items, and the sealed bytes of the plan', () => {
+  const snapshot = regprune.loadSnapshot(regprune.generateJson({ seed: 4, manifests: 400 }));
+  try {
+    const op = { op: 'acrPurge', filter: ['.*:.*'], ago: '30d', untagged: true };
+    const preview = snapshot.preview(op, { now });
+    const full = JSON.parse(snapshot.planJson(op, { now }));
+    const bytes = preview.sealedJson();
+    assert.ok(bytes instanceof Uint8Array);
+    assert.equal(new TextDecoder().decode(bytes), snapshot.planJson(op, { now }), 'the same bytes as planJson');
+    const summary = preview.summary();
+    assert.equal(summary.actions, full.actions.length);
+    assert.equal(summary.retained, full.retained.length);
+    assert.equal(summary.totalBytes, full.reclaim.totalBytes);
+    assert.deepEqual(summary.byRepository, full.reclaim.byRepository);
+    const rows = full.actions.length + full.retained.length;
+    const first = preview.items();
+    assert.equal(first.total, rows);
+    assert.equal(first.items.length, Math.min(200, rows));
+    // Sorted by repository, then target; a page further on continues it.
+    const all = preview.items({ limit: rows }).items;
+    assert.deepEqual(preview.items({ offset: 10, limit: 5 }).items, all.slice(10, 15));
+    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].repository <= all[i].repository, `row ${i}`);
+    // Filtered ignoring case, in every cell.
+    const kinds = preview.items({ matching: 'UNTAG', sort: 'kind', limit: rows });
+    assert.ok(kinds.total > 0 && kinds.total < rows);
+    assert.ok(kinds.items.every((i) => Object.values(i).some((v) => v.toLowerCase().includes('untag'))));
+    assert.throws(() => preview.items({ sort: 'size' }), (e) => e instanceof regprune.InvalidJsonError && /query\.sort/.test(e.path));
+    preview.free();
+  } finally {
+    snapshot.free();
+  }
+});
+
 test('importers, manifest bytes and the generator', () => {
   const s = regprune.importSnapshot({ format: 'acrListMetadata', repository: 'r', body: [{ digest: `sha256:${'a'.repeat(64)}`, tags: ['x'] }] });
   assert.equal(s.repositories[0].tags[0].name, 'x');

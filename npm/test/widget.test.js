@@ -113,6 +113,43 @@ test('the widget previews live, like Node and Python, by keyboard, with readable
     console.log(`# widget re-plan on 10,000 manifests: median ${times[3].toFixed(1)} ms (min ${times[0].toFixed(1)}, max ${times[6].toFixed(1)})`);
     assert.ok(Number(await shadow('[data-total=bytes]').getAttribute('data-value')) > 0);
 
+    // Each edit shows its preview first, then its sealed plan follows.
+    const order = await page.evaluate(async () => {
+      const el = document.getElementById('preview');
+      const seen = [];
+      el.addEventListener('preview', (e) => seen.push(`preview:${e.detail.actions}`), { once: true });
+      el.addEventListener('plan', (e) => seen.push(`plan:${e.detail.actions.length}`), { once: true });
+      el.operation = { op: 'acrPurge', filter: ['.*:.*'], ago: '45d', untagged: true };
+      await el.whenSettled();
+      return seen;
+    });
+    assert.equal(order.length, 2);
+    assert.match(order[0], /^preview:\d+$/);
+    assert.equal(order[1].replace('plan', 'preview'), order[0], 'the preview counts what the plan holds');
+
+    // The items table is filtered and sorted in the worker: what the page shows is the plan's
+    // rows filtered (ignoring case) and sorted as the page itself would.
+    await shadow('input[name=itemFilter]').fill('V1');
+    await shadow('select[name=sort]').selectOption('kind');
+    await page.evaluate(() => document.getElementById('preview').whenSettled());
+    const table = await page.evaluate(() => {
+      const el = document.getElementById('preview');
+      const p = el.plan;
+      const rows = [
+        ...p.actions.map((a) => ({ kind: a.type, repository: a.repository, target: a.tag ? `:${a.tag}` : a.digest ?? `${a.manifests.length} manifests`, tags: a.tags.join(', '), reason: a.reason.message, code: a.reason.code })),
+        ...p.retained.map((x) => ({ kind: 'retained', repository: x.repository, target: x.tag ? `:${x.tag}` : x.digest ?? '', tags: (x.tags ?? []).join(', '), reason: x.reason.message, code: x.reason.code })),
+      ].filter((r) => Object.values(r).some((v) => v.toLowerCase().includes('v1')));
+      const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+      rows.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.repository, b.repository) || cmp(a.target, b.target));
+      const shown = [...el.shadowRoot.querySelectorAll('.items tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent));
+      return { shown, expected: rows.slice(0, 200).map((r) => [r.kind, r.repository, r.target, r.tags, r.reason]), total: rows.length, more: el.shadowRoot.querySelector('.more').textContent };
+    });
+    assert.ok(table.total > 200, `${table.total} rows match`);
+    assert.deepEqual(table.shown, table.expected);
+    assert.equal(table.more, `Showing 200 of ${table.total} items; filter to narrow.`);
+    await shadow('input[name=itemFilter]').fill('');
+    await shadow('select[name=sort]').selectOption('repository');
+
     // Download: the plan JSON with its digest.
     const [download] = await Promise.all([page.waitForEvent('download'), shadow('button[name=download]').click()]);
     assert.match(download.suggestedFilename(), /^plan-[0-9a-f]{12}\.json$/);
