@@ -129,7 +129,7 @@ test('the widget previews live, like Node and Python, by keyboard, with readable
 
     // The items table is filtered and sorted in the worker: what the page shows is the plan's
     // rows filtered (ignoring case) and sorted as the page itself would.
-    await shadow('input[name=itemFilter]').fill('V1');
+    await shadow('input[name=itemFilter]').fill('TEAM1/');
     await shadow('select[name=sort]').selectOption('kind');
     await page.evaluate(() => document.getElementById('preview').whenSettled());
     const table = await page.evaluate(() => {
@@ -138,13 +138,15 @@ test('the widget previews live, like Node and Python, by keyboard, with readable
       const rows = [
         ...p.actions.map((a) => ({ kind: a.type, repository: a.repository, target: a.tag ? `:${a.tag}` : a.digest ?? `${a.manifests.length} manifests`, tags: a.tags.join(', '), reason: a.reason.message, code: a.reason.code })),
         ...p.retained.map((x) => ({ kind: 'retained', repository: x.repository, target: x.tag ? `:${x.tag}` : x.digest ?? '', tags: (x.tags ?? []).join(', '), reason: x.reason.message, code: x.reason.code })),
-      ].filter((r) => Object.values(r).some((v) => v.toLowerCase().includes('v1')));
+      ].filter((r) => Object.values(r).some((v) => v.toLowerCase().includes('team1/')));
       const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+      const byRepository = [...rows].sort((a, b) => cmp(a.repository, b.repository) || cmp(a.target, b.target)).slice(0, 200).map((r) => r.target);
       rows.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.repository, b.repository) || cmp(a.target, b.target));
       const shown = [...el.shadowRoot.querySelectorAll('.items tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent));
-      return { shown, expected: rows.slice(0, 200).map((r) => [r.kind, r.repository, r.target, r.tags, r.reason]), total: rows.length, more: el.shadowRoot.querySelector('.more').textContent };
+      return { shown, expected: rows.slice(0, 200).map((r) => [r.kind, r.repository, r.target, r.tags, r.reason]), byRepository, total: rows.length, more: el.shadowRoot.querySelector('.more').textContent };
     });
     assert.ok(table.total > 200, `${table.total} rows match`);
+    assert.notDeepEqual(table.expected.map((r) => r[2]), table.byRepository, 'sorting by kind changes the page');
     assert.deepEqual(table.shown, table.expected);
     assert.equal(table.more, `Showing 200 of ${table.total} items; filter to narrow.`);
     await shadow('input[name=itemFilter]').fill('');
