@@ -27,11 +27,13 @@ self.onmessage = async (event) => {
       latest = id;
       const started = performance.now();
       const preview = loaded.preview(event.data.operation, { now: event.data.now });
-      current?.free();
+      const previous = current;
       current = preview;
       const summary = preview.summary();
       const page = preview.items(event.data.query);
       self.postMessage({ id, kind: 'preview', summary, page, millis: performance.now() - started });
+      // The previous plan is freed once the preview is on its way.
+      previous?.free();
       setTimeout(() => {
         if (latest !== id || current !== preview) return;
         const sealing = performance.now();
