@@ -172,10 +172,6 @@ export class RegprunePreview extends HTMLElement {
       else if (e.target.name === 'mode') this.#switchMode();
       else if (e.target.name !== 'repository') this.#schedule();
     });
-    this.#root.addEventListener('change', (e) => {
-      if (e.target.name === 'mode') this.#switchMode();
-      if (e.target.name === 'sort') this.#requestItems();
-    });
     $('button[name=download]').addEventListener('click', () => this.#download());
     const drop = $('.drop');
     const file = $('input[type=file]');
