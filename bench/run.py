@@ -513,7 +513,7 @@ def write_report(
     w("")
     w(
         "`<regprune-preview>` in headless Chromium on the generated 10,000-manifest registry. Each edit is timed "
-        "from the change to the frame that shows its preview (totals, warnings, the first 200 items: the worker "
+        "from the change to the frame that shows its preview (totals, warnings, the first page of 50 items: the worker "
         "plans, keeps the plan and sends only what is shown), and to the arrival of its sealed plan (the worker "
         "seals it next and transfers its JSON bytes); the worker's times and the main thread's render are read "
         "from the element. Two requests: the worst case, an `acrPurge` of every tag older than N days with "

@@ -96,11 +96,13 @@ const TEMPLATE = `
   <label>Sort by <select name="sort"><option value="repository">repository</option><option value="kind">kind</option><option value="reason">reason</option></select></label>
   <button type="button" name="download">Download plan JSON</button>
   <table class="items"><thead><tr><th>Kind</th><th>Repository</th><th>Target</th><th>Tags</th><th>Reason</th></tr></thead><tbody></tbody></table>
-  <p class="muted more"></p>
+  <p class="pager"><button type="button" name="previous">Previous</button> <span class="muted more"></span> <button type="button" name="next">Next</button></p>
 </section>
 `;
 
-const SHOWN = 200;
+/** Rows per page of the items table: a page of 200 rows with their sentences took the browser
+ * longer to lay out and paint than the worker took to plan (bench/FINDINGS.md). */
+const SHOWN = 50;
 
 /** The `plan` event: its `detail` is the sealed plan, parsed when first read. */
 class PlanEvent extends Event {
@@ -155,6 +157,8 @@ export class RegprunePreview extends HTMLElement {
   #bytes;
   #plan;
   #timer;
+  /** The first item shown: a new plan, filter or order starts again at 0. */
+  #offset = 0;
 
   constructor() {
     super();
@@ -168,11 +172,22 @@ export class RegprunePreview extends HTMLElement {
     };
     const $ = (s) => this.#root.querySelector(s);
     this.#root.addEventListener('input', (e) => {
-      if (e.target.name === 'itemFilter' || e.target.name === 'sort') this.#requestItems();
+      if (e.target.name === 'itemFilter' || e.target.name === 'sort') {
+        this.#offset = 0;
+        this.#requestItems();
+      }
       else if (e.target.name === 'mode') this.#switchMode();
       else if (e.target.name !== 'repository') this.#schedule();
     });
     $('button[name=download]').addEventListener('click', () => this.#download());
+    $('button[name=previous]').addEventListener('click', () => {
+      this.#offset = Math.max(0, this.#offset - SHOWN);
+      this.#requestItems();
+    });
+    $('button[name=next]').addEventListener('click', () => {
+      this.#offset += SHOWN;
+      this.#requestItems();
+    });
     const drop = $('.drop');
     const file = $('input[type=file]');
     drop.addEventListener('keydown', (e) => { if ((e.key === 'Enter' || e.key === ' ') && e.target === drop) { e.preventDefault(); file.click(); } });
@@ -332,6 +347,7 @@ export class RegprunePreview extends HTMLElement {
   #recompute() {
     if (!this.#loaded) return;
     this.#pending();
+    this.#offset = 0;
     const id = ++this.#ids;
     try {
       const now = this.getAttribute('now') ?? new Date().toISOString();
@@ -354,7 +370,7 @@ export class RegprunePreview extends HTMLElement {
   /** The items table's filter and order. */
   #query() {
     const $ = (s) => this.#root.querySelector(s);
-    return { matching: $('input[name=itemFilter]').value.trim(), sort: $('select[name=sort]').value, limit: SHOWN };
+    return { matching: $('input[name=itemFilter]').value.trim(), sort: $('select[name=sort]').value, offset: this.#offset, limit: SHOWN };
   }
 
   /** Asks the worker for the page of items the filter and order now select (from the plan
@@ -430,7 +446,10 @@ export class RegprunePreview extends HTMLElement {
       return tr;
     });
     $('.items tbody').replaceChildren(...rows);
-    text($('.more'), page.total > rows.length ? `Showing ${rows.length} of ${page.total} items; filter to narrow.` : `${page.total} items.`);
+    const first = Math.min(this.#offset + 1, page.total);
+    text($('.more'), `Items ${first}–${this.#offset + rows.length} of ${page.total}`);
+    $('button[name=previous]').disabled = this.#offset === 0;
+    $('button[name=next]').disabled = this.#offset + rows.length >= page.total;
   }
 
   async #download() {

@@ -1,6 +1,6 @@
 //! A plan for people to review: its totals, and its items (actions and retained items) as the
 //! rows of a table, filtered, sorted and paged. The preview widget shows these: a plan of
-//! 30,000 actions need not cross to the page, nor be sealed, for its first 200 rows to show.
+//! 30,000 actions need not cross to the page, nor be sealed, for a page of its rows to show.
 
 use std::cmp::Ordering;
 use std::sync::Arc;

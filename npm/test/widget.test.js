@@ -127,8 +127,8 @@ test('the widget previews live, like Node and Python, by keyboard, with readable
     assert.match(order[0], /^preview:\d+$/);
     assert.equal(order[1].replace('plan', 'preview'), order[0], 'the preview counts what the plan holds');
 
-    // The items table is filtered and sorted in the worker: what the page shows is the plan's
-    // rows filtered (ignoring case) and sorted as the page itself would.
+    // The items table is filtered and sorted in the worker, 50 rows a page: what the page
+    // shows is the plan's rows filtered (ignoring case) and sorted as the page itself would.
     await shadow('input[name=itemFilter]').fill('TEAM1/');
     await shadow('select[name=sort]').selectOption('kind');
     await page.evaluate(() => document.getElementById('preview').whenSettled());
@@ -140,15 +140,24 @@ test('the widget previews live, like Node and Python, by keyboard, with readable
         ...p.retained.map((x) => ({ kind: 'retained', repository: x.repository, target: x.tag ? `:${x.tag}` : x.digest ?? '', tags: (x.tags ?? []).join(', '), reason: x.reason.message, code: x.reason.code })),
       ].filter((r) => Object.values(r).some((v) => v.toLowerCase().includes('team1/')));
       const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-      const byRepository = [...rows].sort((a, b) => cmp(a.repository, b.repository) || cmp(a.target, b.target)).slice(0, 200).map((r) => r.target);
+      const byRepository = [...rows].sort((a, b) => cmp(a.repository, b.repository) || cmp(a.target, b.target)).slice(0, 50).map((r) => r.target);
       rows.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.repository, b.repository) || cmp(a.target, b.target));
       const shown = [...el.shadowRoot.querySelectorAll('.items tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent));
-      return { shown, expected: rows.slice(0, 200).map((r) => [r.kind, r.repository, r.target, r.tags, r.reason]), byRepository, total: rows.length, more: el.shadowRoot.querySelector('.more').textContent };
+      return { shown, expected: rows.map((r) => [r.kind, r.repository, r.target, r.tags, r.reason]), byRepository, total: rows.length, more: el.shadowRoot.querySelector('.more').textContent };
     });
     assert.ok(table.total > 200, `${table.total} rows match`);
-    assert.notDeepEqual(table.expected.map((r) => r[2]), table.byRepository, 'sorting by kind changes the page');
-    assert.deepEqual(table.shown, table.expected);
-    assert.equal(table.more, `Showing 200 of ${table.total} items; filter to narrow.`);
+    assert.deepEqual(table.shown, table.expected.slice(0, 50));
+    assert.equal(table.more, `Items 1–50 of ${table.total}`);
+    assert.notDeepEqual(table.expected.slice(0, 50).map((r) => r[2]), table.byRepository, 'sorting by kind changes the page');
+    // The next page continues it.
+    await shadow('button[name=next]').click();
+    await page.evaluate(() => document.getElementById('preview').whenSettled());
+    const next = await page.evaluate(() => {
+      const root = document.getElementById('preview').shadowRoot;
+      return { shown: [...root.querySelectorAll('.items tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)), more: root.querySelector('.more').textContent };
+    });
+    assert.deepEqual(next.shown, table.expected.slice(50, 100));
+    assert.equal(next.more, `Items 51–100 of ${table.total}`);
     await shadow('input[name=itemFilter]').fill('');
     await shadow('select[name=sort]').selectOption('repository');
 
