@@ -253,11 +253,11 @@ export class RegprunePreview extends HTMLElement {
 
   /** An answer from the worker: only answers to the latest requests are shown. */
   #answer(msg) {
-    if (msg.id === this.#planId && msg.kind === 'error') {
+    if (msg.kind === 'error' && (msg.id === this.#planId || msg.id === this.#viewId)) {
       const Class = ERROR_CLASSES[msg.error.code];
       this.#error(Class ? msg.error.message : `unexpected: ${msg.error.message}`);
-      this.#awaitingPlan = false;
-      this.#awaitingView = false;
+      if (msg.id === this.#planId) this.#awaitingPlan = false;
+      if (msg.id === this.#viewId) this.#awaitingView = false;
     } else if (msg.id === this.#planId && msg.kind === 'load') {
       this.#loaded = true;
       this.#awaitingPlan = false;
@@ -348,18 +348,15 @@ export class RegprunePreview extends HTMLElement {
     if (!this.#loaded) return;
     this.#pending();
     this.#offset = 0;
-    const id = ++this.#ids;
+    // Answers still on their way are stale from here on.
+    this.#planId = ++this.#ids;
+    this.#viewId = this.#planId;
     try {
       const now = this.getAttribute('now') ?? new Date().toISOString();
-      this.#worker.postMessage({ id, kind: 'plan', operation: this.#operation(), now, query: this.#query() });
-      this.#planId = id;
-      this.#viewId = id;
+      this.#worker.postMessage({ id: this.#planId, kind: 'plan', operation: this.#operation(), now, query: this.#query() });
       this.#awaitingPlan = true;
       this.#awaitingView = true;
     } catch (e) {
-      // Answers still on their way are stale now.
-      this.#planId = id;
-      this.#viewId = id;
       this.#awaitingPlan = false;
       this.#awaitingView = false;
       this.#error(e instanceof RegpruneError ? e.message : `unexpected: ${e.message}`);

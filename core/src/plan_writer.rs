@@ -82,26 +82,47 @@ pub(crate) fn write_plan(p: &Plan, with_digest: bool, out: &mut impl Sink) {
     out.item_done();
 }
 
-/// What the items of one plan repeat: the JSON of each enum value met so far (from serde, so
-/// the names are the derive's), and the last reason sentence, which a rule shares with every
-/// item it decides.
+/// What the items of one plan repeat: the names of the enum values met so far, and the last
+/// reason sentence, which a rule shares with every item it decides.
 #[derive(Default)]
 struct Writer {
-    names: Vec<(Key, Box<[u8]>)>,
+    names: Names,
     last_message: Option<(Arc<str>, Box<[u8]>)>,
 }
 
-/// An enum value whose JSON is a fixed string.
-#[derive(PartialEq)]
-enum Key {
+/// An enum value of a plan item whose JSON is a fixed string.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Key {
     Action(crate::plan::ActionType),
     Reason(crate::plan::ReasonCode),
+}
+
+/// The names serde gives the enum values of plan items (so they are the derive's), each asked
+/// of serde once: a plan repeats a handful of them over all its items.
+#[derive(Default)]
+pub(crate) struct Names(Vec<(Key, Arc<str>)>);
+
+impl Names {
+    pub(crate) fn of(&mut self, key: Key) -> &Arc<str> {
+        if let Some(at) = self.0.iter().position(|(k, _)| *k == key) {
+            return &self.0[at].1;
+        }
+        let value = match key {
+            Key::Action(a) => serde_json::to_value(a),
+            Key::Reason(r) => serde_json::to_value(r),
+        };
+        let Ok(serde_json::Value::String(name)) = value else {
+            unreachable!("plan enums serialize as strings")
+        };
+        self.0.push((key, name.into()));
+        &self.0[self.0.len() - 1].1
+    }
 }
 
 impl Writer {
     fn action(&mut self, b: &mut Vec<u8>, a: &Action) {
         b.extend_from_slice(b"{\"type\":");
-        self.name(b, Key::Action(a.kind), &a.kind);
+        self.name(b, Key::Action(a.kind));
         b.push(b',');
         target(b, &a.repository, a.digest.as_ref(), a.tag.as_ref());
         if let Some(m) = &a.media_type {
@@ -140,7 +161,7 @@ impl Writer {
 
     fn reason(&mut self, b: &mut Vec<u8>, r: &Reason) {
         b.extend_from_slice(b"{\"code\":");
-        self.name(b, Key::Reason(r.code), &r.code);
+        self.name(b, Key::Reason(r.code));
         b.extend_from_slice(b",\"message\":");
         match &self.last_message {
             Some((m, text)) if Arc::ptr_eq(m, &r.message) => b.extend_from_slice(text),
@@ -157,15 +178,11 @@ impl Writer {
         b.push(b'}');
     }
 
-    /// An enum value, as serde writes it (looked up after the first time).
-    fn name(&mut self, b: &mut Vec<u8>, key: Key, value: &impl Serialize) {
-        if let Some((_, text)) = self.names.iter().find(|(k, _)| *k == key) {
-            b.extend_from_slice(text);
-            return;
-        }
-        let start = b.len();
-        serde_into(b, value);
-        self.names.push((key, b[start..].into()));
+    /// An enum value, as serde writes it (its camelCase name needs no escaping).
+    fn name(&mut self, b: &mut Vec<u8>, key: Key) {
+        b.push(b'"');
+        b.extend_from_slice(self.names.of(key).as_bytes());
+        b.push(b'"');
     }
 }
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::hash::Map;
 use crate::names::TagName;
-use crate::plan::{Action, Plan, Retained, Warning, WarningCode};
+use crate::plan::{Action, Plan, ReasonCode, Retained, Warning, WarningCode};
+use crate::plan_writer::{Key, Names};
 use crate::reclaim::RepositoryReclaim;
 
 /// The column items are sorted by (then by repository, then by target, then in plan order).
@@ -147,6 +147,13 @@ impl<'a> Of<'a> {
         }
     }
 
+    fn code(self) -> ReasonCode {
+        match self {
+            Of::Action(a) => a.reason.code,
+            Of::Retained(r) => r.reason.code,
+        }
+    }
+
     fn reason(self) -> &'a Arc<str> {
         match self {
             Of::Action(a) => &a.reason.message,
@@ -177,29 +184,16 @@ impl<'a> Of<'a> {
     }
 }
 
-/// Serde's names of the kinds and codes, one shared string each.
-#[derive(Default)]
-struct Names(Map<String, Arc<str>>);
-
-impl Names {
-    fn of(&mut self, value: &impl Serialize) -> Arc<str> {
-        let name = match serde_json::to_value(value) {
-            Ok(serde_json::Value::String(s)) => s,
-            _ => String::new(),
-        };
-        self.0
-            .entry(name)
-            .or_insert_with_key(|k| k.as_str().into())
-            .clone()
-    }
-}
-
 /// The plan's items that match `query`, sorted, one page of them. Text compares in code-point
 /// order (deterministic, and what a byte comparison gives); `matching` ignores case as
 /// Unicode lowercase does.
 pub fn items(plan: &Plan, query: &ItemQuery) -> ItemPage {
     let mut names = Names::default();
-    let kinds: Vec<Arc<str>> = plan.actions.iter().map(|a| names.of(&a.kind)).collect();
+    let kinds: Vec<Arc<str>> = plan
+        .actions
+        .iter()
+        .map(|a| names.of(Key::Action(a.kind)).clone())
+        .collect();
     let retained: Arc<str> = "retained".into();
     let all = plan
         .actions
@@ -212,17 +206,13 @@ pub fn items(plan: &Plan, query: &ItemQuery) -> ItemPage {
         all.collect()
     } else {
         all.filter(|(of, kind)| {
-            let code = match of {
-                Of::Action(a) => names.of(&a.reason.code),
-                Of::Retained(r) => names.of(&r.reason.code),
-            };
             [
                 kind.as_ref(),
                 of.repository(),
                 &of.target().text(),
                 &of.tags(),
                 of.reason(),
-                &code,
+                names.of(Key::Reason(of.code())),
             ]
             .iter()
             .any(|cell| contains_ignoring_case(cell, &needle))
@@ -261,19 +251,13 @@ pub fn items(plan: &Plan, query: &ItemQuery) -> ItemPage {
         .into_iter()
         .skip(query.offset)
         .take(query.limit)
-        .map(|(of, kind)| {
-            let code = match of {
-                Of::Action(a) => names.of(&a.reason.code),
-                Of::Retained(r) => names.of(&r.reason.code),
-            };
-            Item {
-                kind: kind.clone(),
-                repository: of.repository().to_owned(),
-                target: of.target().text(),
-                tags: of.tags(),
-                reason: of.reason().clone(),
-                code,
-            }
+        .map(|(of, kind)| Item {
+            kind: kind.clone(),
+            repository: of.repository().to_owned(),
+            target: of.target().text(),
+            tags: of.tags(),
+            reason: of.reason().clone(),
+            code: names.of(Key::Reason(of.code())).clone(),
         })
         .collect();
     ItemPage { total, items }
