@@ -222,6 +222,8 @@ export interface Plan {
 
 /** A snapshot as JSON text, JSON bytes, or an object. */
 export type SnapshotInput = Snapshot | string | Uint8Array;
+/** A plan as an object, or its JSON as text or UTF-8 bytes. */
+export type PlanInput = Plan | string | Uint8Array;
 
 export interface GeneratorOptions {
   seed?: number;
@@ -279,7 +281,7 @@ export class LoadedSnapshot {
   planJson(operation: Operation, options?: PlanOptions): string;
   /** Plans for a preview: the plan stays in WebAssembly memory, unsealed. */
   preview(operation: Operation, options?: PlanOptions): PlanPreview;
-  reclaim(plan: Plan | string): Reclaim;
+  reclaim(plan: PlanInput): Reclaim;
   toObject(): Snapshot;
   readonly manifestCount: number;
   free(): void;
@@ -333,14 +335,17 @@ export class PlanPreview {
 export function loadSnapshot(input: SnapshotInput | LoadedSnapshot): LoadedSnapshot;
 export function plan(snapshot: SnapshotInput | LoadedSnapshot, operation: Operation, options?: PlanOptions): Plan;
 export function planJson(snapshot: SnapshotInput | LoadedSnapshot, operation: Operation, options?: PlanOptions): string;
-export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: Plan | string): Reclaim;
+export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: PlanInput): Reclaim;
 export function importSnapshot(document: ImportDocument): Snapshot;
 export function parseManifest(bytes: Uint8Array, options?: { digest?: Digest; contentType?: string }): Manifest;
-export function renderText(plan: Plan | string): string;
-export function planDigest(plan: Plan | string): Digest;
-export function verifyPlan(plan: Plan | string): boolean;
+export function renderText(plan: PlanInput): string;
+export function planDigest(plan: PlanInput): Digest;
+export function verifyPlan(plan: PlanInput): boolean;
 export function generateJson(options: GeneratorOptions): string;
 export function generate(options: GeneratorOptions): Snapshot;
+
+/** JSON text as UTF-8 bytes (the fast way into the core); anything else unchanged. */
+export function jsonIn<T>(value: T): T extends string ? Uint8Array : T;
 
 /** The RegpruneError subclass for an error thrown by the WebAssembly core (others unchanged). */
 export function toRegpruneError(e: unknown): unknown;

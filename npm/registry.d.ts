@@ -1,5 +1,5 @@
 // Types of `regprune/registry`: the adapter that talks to live registries.
-import type { Plan, Snapshot } from './index.js';
+import type { Plan, PlanInput, Snapshot } from './index.js';
 
 export const DEFAULT_CONCURRENCY: number;
 export const MAX_CONCURRENCY: number;
@@ -52,9 +52,9 @@ export interface RunOptions {
 
 /** `saveManifests` (Node): a directory to save each manifest's bytes in, for `execute`'s `manifests`. */
 export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string }): Promise<Snapshot>;
-/** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON text. */
+/** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON, text or UTF-8 bytes. */
 export function execute(
-  plan: Plan | string,
+  plan: PlanInput,
   transport: Transport,
   options?: Omit<RunOptions, 'onProgress'> & {
     journalPath?: string;
