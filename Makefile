@@ -26,10 +26,14 @@ WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml
 
 # wasm-opt comes from the npm package binaryen (pinned in npm/package.json): Debian's binaryen
 # is too old for the reference types rustc now emits, and breaks the module.
+# -ocimfs: binaryen inlines every function that has one caller, whatever its size; V8 compiles
+# and optimizes per function, so a rare branch inlined into a hot function (the 14 KB tag
+# re-listing into the response handler) was optimized with it on every execution. Planning
+# speed is unchanged (bench/FINDINGS.md).
 npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
 	$(CARGO) build --quiet -p regprune-wasm --target wasm32-unknown-unknown --release
 	wasm-bindgen --target web --out-dir npm/wasm --out-name regprune $(WASM_OUT)
-	npm/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue npm/wasm/regprune_bg.wasm -o npm/wasm/regprune_bg.wasm
+	npm/node_modules/.bin/wasm-opt -O3 -ocimfs=500 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue npm/wasm/regprune_bg.wasm -o npm/wasm/regprune_bg.wasm
 
 ## setup-browser: Debian's Chromium for the browser tests (playwright-core drives it)
 setup-browser:

@@ -204,7 +204,7 @@ export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENC
         inFlight -= 1;
       }
       if (failed) return;
-      call(() => machine.handleResponse(req.id, res.status, res.headers, res.body, now()));
+      call(() => machine.handleResponse(req.id, res.status, headerBlock(res.headers), res.body, now()));
       afterResponse?.();
       handled += 1;
       onProgress?.(handled);
@@ -216,6 +216,17 @@ export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENC
     notify();
   })));
   if (failed) throw failed;
+}
+
+/**
+ * Headers as one block of `name: value` lines for the core: one string crosses into
+ * WebAssembly in one call, where pairs take a few calls each. HTTP forbids line breaks in
+ * names and values, so the block is exact.
+ */
+function headerBlock(pairs) {
+  let block = '';
+  for (const [name, value] of pairs) block += `${name}: ${value}\n`;
+  return block;
 }
 
 function toRegpruneErrorSafe(fn) {

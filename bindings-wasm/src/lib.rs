@@ -346,12 +346,32 @@ fn js_request(r: &regprune_core::http::Request) -> Result<JsValue, JsValue> {
     to_js(r)
 }
 
+/// Response headers from JS: `[[name, value], …]`, or the same as one block of `name: value`
+/// lines, which crosses into WebAssembly in one call instead of a few per header (the npm
+/// adapter sends the block: one response per deletion).
+fn js_headers(headers: JsValue) -> Result<Vec<(String, String)>, JsValue> {
+    let Some(block) = headers.as_string() else {
+        return from_js(headers, Some("headers"));
+    };
+    block
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => Ok((name.to_owned(), value.trim().to_owned())),
+            None => Err(js_error(&Error::InvalidJson {
+                path: "headers".into(),
+                message: format!("not a `name: value` line: {line:?}"),
+            })),
+        })
+        .collect()
+}
+
 fn js_response(
     status: u16,
     headers: JsValue,
     body: Vec<u8>,
 ) -> Result<regprune_core::http::Response, JsValue> {
-    let headers: Vec<(String, String)> = from_js(headers, None)?;
+    let headers = js_headers(headers)?;
     Ok(regprune_core::http::Response {
         status,
         headers,
@@ -384,7 +404,8 @@ impl Crawl {
             .map_or(Ok(JsValue::UNDEFINED), js_request)
     }
 
-    /// Feeds a response: status, headers as `[[name, value]]`, body bytes.
+    /// Feeds a response: status, headers (`[[name, value]]`, or one block of `name: value`
+    /// lines), body bytes.
     #[wasm_bindgen(js_name = handleResponse)]
     pub fn handle_response(
         &mut self,
@@ -521,7 +542,7 @@ impl Execute {
         self.inner.take_journal();
     }
 
-    /// Feeds a response.
+    /// Feeds a response, as `Crawl.handleResponse` takes it.
     #[wasm_bindgen(js_name = handleResponse)]
     pub fn handle_response(
         &mut self,

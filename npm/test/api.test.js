@@ -202,3 +202,31 @@ test('a snapshot beyond what wasm32 can hold is a typed limit error, not a trap'
   const huge = new Uint8Array(1_600_000_001);
   assert.throws(() => new regprune.LoadedSnapshot(huge), (e) => e instanceof regprune.LimitExceededError && /maxSnapshotBytes/.test(e.message));
 });
+
+test('response headers reach the core as pairs or as one block of lines, alike; a bad line is a typed error', async () => {
+  const wasm = await import('../wasm/regprune.js');
+  const link = '</v2/_catalog?last=b&n=2>; rel="next"';
+  const page = new TextEncoder().encode('{"repositories":["a","b"]}');
+  const after = (headers) => {
+    const c = new wasm.Crawl({ registry: 'r.example', pageSize: 2 });
+    const detect = c.nextRequest(0);
+    c.handleResponse(detect.id, 404, [], new Uint8Array(), 0);
+    const catalog = c.nextRequest(0);
+    try {
+      c.handleResponse(catalog.id, 200, headers, page, 0);
+    } catch (e) {
+      return regprune.toRegpruneError(e);
+    }
+    const paths = [];
+    for (let r = c.nextRequest(0); r; r = c.nextRequest(0)) paths.push(r.path);
+    return paths;
+  };
+  const expected = ['/v2/a/tags/list', '/v2/b/tags/list', '/v2/_catalog?last=b&n=2'];
+  assert.deepEqual(after([['Link', link], ['Content-Type', 'application/json']]), expected);
+  assert.deepEqual(after(`Content-Type: application/json\nLink:  ${link} \n`), expected);
+  assert.deepEqual(after(`link: ${link}\r\n`), expected);
+  const bad = after(`Link ${link}\n`);
+  assert.ok(bad instanceof regprune.InvalidJsonError, String(bad));
+  assert.equal(bad.path, 'headers');
+  assert.match(bad.message, /Link </);
+});

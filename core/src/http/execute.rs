@@ -917,6 +917,10 @@ impl Execute {
 
     /// The re-listing of a repository: OCI tags and each tag's digest (and tagged indexes);
     /// ACR manifests with each index's children.
+    // This and the other handlers of rare answers stay out of `handle`, which runs for every
+    // response: in WebAssembly, V8 optimizes a function whole once it is hot, rare branches
+    // and all (the Makefile's wasm-opt keeps them apart too).
+    #[inline(never)]
     fn listed(&mut self, job: Job, r: &Response) -> Result<()> {
         match job {
             Job::AcrManifests(repo, _) => self.acr_listed(repo, r)?,
@@ -992,6 +996,7 @@ impl Execute {
     }
 
     /// ACR: a page of a repository's manifests, with the children of each index.
+    #[inline(never)]
     fn acr_listed(&mut self, repo: RepositoryName, r: &Response) -> Result<()> {
         #[derive(Deserialize)]
         struct Page {
@@ -1032,6 +1037,7 @@ impl Execute {
         Ok(())
     }
 
+    #[inline(never)]
     fn fetched(&mut self, s: usize, r: &Response) {
         match r.status {
             404 => {
@@ -1099,6 +1105,7 @@ impl Execute {
         self.queue.push_back((next, 1, 0.0));
     }
 
+    #[inline(never)]
     fn give_up(&mut self, job: Job, detail: String) {
         match job {
             Job::Detect => {
@@ -1140,6 +1147,7 @@ impl Execute {
 
     /// The steps of a Distribution untag: upload `{}`, point the tag at a placeholder, delete
     /// the placeholder.
+    #[inline(never)]
     fn untag_step(&mut self, job: &Job, r: &Response) {
         match *job {
             Job::UploadStart(s) => match (r.status, r.header("location")) {
@@ -1182,6 +1190,7 @@ impl Execute {
     }
 
     /// ACR: the target's current tags and locks, right before deleting it.
+    #[inline(never)]
     fn acr_checked(&mut self, s: usize, r: &Response) {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
