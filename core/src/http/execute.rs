@@ -15,13 +15,14 @@
 //! before the delete); untags use ACR's tag deletion, and locked items of an
 //! `--include-locked` plan are unlocked with `PATCH` first.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use super::{backoff, next_link, retryable, Flavour, Method, Request, Response, MANIFEST_ACCEPT};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::hash::{Map, Set};
 use crate::names::{RepositoryName, TagName};
 use crate::plan::{Action, ActionType, Plan, ReasonCode};
 
@@ -174,7 +175,7 @@ struct RepoState {
     /// Its steps, by phase (then plan order).
     steps: Vec<usize>,
     /// Its steps by digest.
-    by_digest: HashMap<Digest, Vec<usize>>,
+    by_digest: Map<Digest, Vec<usize>>,
     /// Steps not finished.
     open: usize,
     /// `steps[..first_open]` are finished: the lowest phase with work left is `first_open`'s.
@@ -214,15 +215,15 @@ pub struct Execute {
     /// Something changed since the last `schedule`.
     dirty: bool,
     queue: VecDeque<(Job, u32, f64)>,
-    in_flight: HashMap<u64, (Job, u32)>,
+    in_flight: Map<u64, (Job, u32)>,
     next_id: u64,
     journal: Vec<JournalEntry>,
     flavour: Flavour,
     /// Manifest bytes handed over by the adapter, checked against their digests, with their
     /// media types: these steps need no fetch.
-    known: HashMap<Digest, (Option<String>, Vec<u8>)>,
+    known: Map<Digest, (Option<String>, Vec<u8>)>,
     /// Every manifest the plan deletes.
-    deletes: std::collections::HashSet<Digest>,
+    deletes: Set<Digest>,
     /// Repositories whose steps may be ready: only these are looked at by `schedule`, so
     /// each response costs about the work it unblocks, not a pass over the plan.
     touched: Vec<RepositoryName>,
@@ -299,11 +300,11 @@ impl Execute {
             order: Vec::new(),
             dirty: true,
             queue: VecDeque::new(),
-            in_flight: HashMap::new(),
+            in_flight: Map::default(),
             next_id: 1,
             journal: Vec::new(),
             flavour: Flavour::Auto,
-            known: HashMap::new(),
+            known: Map::default(),
             deletes,
             touched: Vec::new(),
             finished: 0,
@@ -614,7 +615,7 @@ impl Execute {
     /// The distinct manifests this execution will journal (and fetch, unless handed over with
     /// [`Execute::known_manifest`]), in plan order.
     pub fn wanted_manifests(&self) -> Vec<Digest> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = Set::default();
         self.steps
             .iter()
             .filter(|s| matches!(s.state, StepState::Waiting | StepState::Fetching))
