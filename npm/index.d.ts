@@ -344,8 +344,5 @@ export function verifyPlan(plan: PlanInput): boolean;
 export function generateJson(options: GeneratorOptions): string;
 export function generate(options: GeneratorOptions): Snapshot;
 
-/** JSON text as UTF-8 bytes (the fast way into the core); anything else unchanged. */
-export function jsonIn<T>(value: T): T extends string ? Uint8Array : T;
-
 /** The RegpruneError subclass for an error thrown by the WebAssembly core (others unchanged). */
 export function toRegpruneError(e: unknown): unknown;

@@ -17,16 +17,6 @@ if (typeof process !== 'undefined' && process.versions?.node) {
   await initWasm({ module_or_path: wasmUrl });
 }
 
-const utf8 = new TextEncoder();
-/**
- * JSON text as UTF-8 bytes for the core: the encoder is native, while wasm-bindgen copies a
- * string in with a character loop that runs cold in a fresh process (~10 ms on a 700 KB
- * plan). Anything else goes as it is.
- */
-export function jsonIn(value) {
-  return typeof value === 'string' ? utf8.encode(value) : value;
-}
-
 /** Base class of every error regprune raises; `code` is the core's stable error code. */
 export class RegpruneError extends Error {
   constructor(message, fields = {}) {
@@ -118,7 +108,7 @@ function options(opts = {}) {
 export class LoadedSnapshot {
   #inner;
   constructor(input) {
-    this.#inner = call(() => new wasm.ParsedSnapshot(jsonIn(input)));
+    this.#inner = call(() => new wasm.ParsedSnapshot(input));
   }
   /** Plans `operation`; `options.now` defaults to the current time. */
   plan(operation, opts) {
@@ -137,7 +127,7 @@ export class LoadedSnapshot {
   }
   /** The reclaim of a plan's actions against this snapshot. */
   reclaim(plan) {
-    return call(() => this.#inner.reclaim(jsonIn(plan)));
+    return call(() => this.#inner.reclaim(plan));
   }
   /** The snapshot as a plain object. */
   toObject() {
@@ -222,17 +212,17 @@ export function parseManifest(bytes, { digest, contentType } = {}) {
 
 /** The human preview of a plan: az's confirmation sentences, a table, sizes in human units. */
 export function renderText(plan) {
-  return call(() => wasm.renderText(jsonIn(plan)));
+  return call(() => wasm.renderText(plan));
 }
 
 /** The digest a plan must carry (sha256 of its canonical JSON without `digest`). */
 export function planDigest(plan) {
-  return call(() => wasm.planDigest(jsonIn(plan)));
+  return call(() => wasm.planDigest(plan));
 }
 
 /** Whether `plan.digest` matches the plan: nothing was edited since it was made. */
 export function verifyPlan(plan) {
-  return call(() => wasm.verifyPlan(jsonIn(plan)));
+  return call(() => wasm.verifyPlan(plan));
 }
 
 /** A deterministic synthetic registry, as JSON text. */

@@ -101,11 +101,10 @@ fn snapshot_of(input: JsValue) -> Result<Snapshot, JsValue> {
     from_js(input, None)
 }
 
-/// Reads a plan given as its JSON (bytes or text) or as an object. JSON is the fast way in:
-/// `serde_json` reads it inside WebAssembly about twice as fast as an object is walked field
-/// by field across the boundary (2,000 actions: ~6 ms against ~15), and numbers past 2^53
-/// stay exact. Bytes are copied in natively; text goes through wasm-bindgen's character loop,
-/// which ran cold for ~10 ms on a 700 KB plan (the JavaScript wrappers pass UTF-8 bytes).
+/// Reads a plan given as its JSON (text or UTF-8 bytes, like a snapshot) or as an object.
+/// JSON is the fast way in: `serde_json` reads it inside WebAssembly about twice as fast as
+/// an object is walked field by field across the boundary (2,000 actions: ~6 ms against
+/// ~15), and numbers past 2^53 stay exact.
 fn plan_of(input: JsValue) -> Result<Plan, JsValue> {
     if let Some(text) = input.as_string() {
         return Plan::from_json(text.as_bytes()).map_err(|e| js_error(&e));

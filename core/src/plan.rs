@@ -242,7 +242,7 @@ impl Plan {
     /// # Panics
     /// Never: every field of a plan serializes to JSON.
     pub fn canonical_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.json_size_hint());
+        let mut out = Vec::new();
         write_plan(self, false, &mut out);
         out
     }
@@ -297,16 +297,9 @@ impl Plan {
     /// # Panics
     /// Never: every field of a plan serializes to JSON.
     pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(self.json_size_hint());
+        let mut out = Vec::new();
         write_plan(self, true, &mut out);
         String::from_utf8(out).expect("the plan writer writes UTF-8")
-    }
-
-    /// About as many bytes as the plan's JSON takes (an action with its reason is ~350), so
-    /// the writer's buffer is allocated once: growing it by doubling grew WebAssembly's
-    /// memory a step at a time, which V8 does slowly (8 ms to check a 2,000-action seal).
-    fn json_size_hint(&self) -> usize {
-        1024 + 384 * self.actions.len() + 256 * self.retained.len()
     }
 
     /// Parses a plan from JSON.

@@ -94,6 +94,12 @@ test('plans are sealed, verifiable and rendered for people', () => {
   assert.ok(regprune.verifyPlan(text));
   assert.equal(regprune.verifyPlan(JSON.stringify(edited)), false);
   assert.equal(regprune.renderText(text), regprune.renderText(p));
+  // And as UTF-8 bytes (a plan file read without decoding it).
+  const bytes = new TextEncoder().encode(text);
+  assert.equal(regprune.planDigest(bytes), p.digest);
+  assert.ok(regprune.verifyPlan(bytes));
+  assert.equal(regprune.verifyPlan(new TextEncoder().encode(JSON.stringify(edited))), false);
+  assert.equal(regprune.renderText(bytes), regprune.renderText(p));
   assert.throws(() => regprune.verifyPlan('{"version": 1,'), (e) => e instanceof regprune.RegpruneError && e.code === 'invalid_json', 'bad text is a typed error');
 });
 
