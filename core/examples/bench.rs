@@ -8,6 +8,9 @@
 //! bench replan <snapshot.json> <operation.json> <runs>
 //!     plans (to JSON) again and again against one indexed snapshot (what the preview
 //!     widget does)
+//! bench preview <snapshot.json> <operation.json> <runs>
+//!     plans unsealed against one indexed snapshot, again and again (the widget's worker,
+//!     natively, for profiling; REGPRUNE_THREADS=1 for its one lane): median and min
 //! bench rss <snapshot.json> <operation.json>        stream-parse and plan once; print peak RSS
 //! ```
 //!
@@ -59,6 +62,20 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 drop(text);
             }
             println!(r#"{{"planAndJsonNs":{ns:?}}}"#);
+        }
+        ["preview", snapshot, operation, runs] => {
+            let indexed = IndexedSnapshot::new(Snapshot::from_json(&std::fs::read(snapshot)?)?);
+            let (operation, options) = request(operation)?;
+            let mut ns = Vec::new();
+            let mut actions = 0;
+            for _ in 0..runs.parse()? {
+                let started = Instant::now();
+                let made = black_box(indexed.plan_unsealed(&operation, &options)?);
+                ns.push(started.elapsed().as_nanos());
+                actions = made.actions.len();
+            }
+            ns.sort_unstable();
+            println!(r#"{{"actions":{actions},"medianNs":{},"minNs":{}}}"#, ns[ns.len() / 2], ns[0]);
         }
         ["planonly", snapshot, operation, runs] => {
             // The plan's own work, for profiling: parse once, then plan (with reclaim and seal).

@@ -87,6 +87,20 @@ impl Digest {
         }
     }
 
+    /// A number that orders like the digest, for sorting: its first eight bytes for sha256,
+    /// above every sha256 for any other algorithm. Digests with different numbers are ordered
+    /// by them; equal numbers say nothing.
+    pub(crate) fn order_prefix(&self) -> u64 {
+        match &self.0 {
+            Repr::Sha256(b) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[..8]);
+                u64::from_be_bytes(w)
+            }
+            Repr::Other(_) => u64::MAX,
+        }
+    }
+
     /// A sha256 digest from its 32 bytes.
     pub fn from_sha256(bytes: [u8; 32]) -> Digest {
         Digest(Repr::Sha256(bytes))
@@ -265,6 +279,29 @@ mod tests {
     fn sha256_of_empty_input_matches_the_well_known_value() {
         assert_eq!(Digest::sha256(b"").to_string(), EMPTY);
         assert_eq!(Digest::parse(EMPTY).unwrap(), Digest::sha256(b""));
+    }
+
+    /// The planner sorts by the prefix first: it may tie where digests differ, never order
+    /// two digests the other way round.
+    #[test]
+    fn order_prefix_never_contradicts_the_order() {
+        let mut digests: Vec<Digest> = (0u32..300)
+            .map(|i| Digest::sha256(&i.to_le_bytes()))
+            .collect();
+        let mut same_prefix = [0u8; 32];
+        same_prefix[31] = 1;
+        digests.push(Digest::from_sha256(same_prefix));
+        digests.push(Digest::from_sha256([0; 32]));
+        digests.push(Digest::from_sha256([0xff; 32]));
+        digests.push(Digest::parse(&format!("sha512:{}", "0".repeat(128))).unwrap());
+        digests.push(Digest::parse("blake3:ffff").unwrap());
+        for a in &digests {
+            for b in &digests {
+                if a < b {
+                    assert!(a.order_prefix() <= b.order_prefix(), "{a} < {b}");
+                }
+            }
+        }
     }
 
     #[test]

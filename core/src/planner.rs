@@ -74,27 +74,55 @@ fn check_limits(plan: &Plan, limits: &crate::policy::Limits) -> Result<()> {
     Ok(())
 }
 
-/// The parts of a plan being written.
+/// The parts of a plan being written. Actions start as slots (what each acts on, and its
+/// place in the execution order); the slots are sorted and the actions written in that order,
+/// so no action is moved to order it.
 struct Draft {
-    actions: Vec<Action>,
-    /// Where each action goes in the execution order (parallel to `actions`).
-    places: Vec<Place>,
+    slots: Vec<Slot>,
     retained: Vec<Retained>,
     warnings: Vec<Warning>,
 }
 
 impl Draft {
-    fn push(&mut self, action: Action, place: Place) {
-        self.actions.push(action);
-        self.places.push(place);
+    fn push(&mut self, what: What, place: Place, digest: Option<&Digest>) {
+        let made = self.slots.last().map_or(0, |s| s.made + 1);
+        self.slots.push(Slot::new(what, place, digest, made));
     }
+}
 
-    /// Drops the actions on one repository (`retain` visits each element once, in order).
-    fn drop_repository(&mut self, name: &crate::names::RepositoryName) {
-        let mut keep = self.actions.iter().map(|a| a.repository != *name);
-        self.places.retain(|_| keep.next().unwrap_or(true));
-        self.actions.retain(|a| a.repository != *name);
+/// An action before it is written.
+#[derive(Clone, Copy)]
+struct Slot {
+    place: Place,
+    /// [`Digest::order_prefix`] of its digest (0 without one): orders most actions that share
+    /// a place without reading their digests.
+    prefix: u64,
+    what: What,
+    /// Its number among the slots as they were made, the last tie-break.
+    made: u32,
+}
+
+impl Slot {
+    fn new(what: What, place: Place, digest: Option<&Digest>, made: u32) -> Slot {
+        Slot {
+            place,
+            prefix: digest.map_or(0, Digest::order_prefix),
+            what,
+            made,
+        }
     }
+}
+
+/// What an action acts on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum What {
+    /// `deleteManifest` of a deleted manifest.
+    Manifest(Mid),
+    /// `untag` of the selection's untag number `k`; `unlock` when the tag itself is locked
+    /// and the request lifts locks.
+    Untag { k: u32, unlock: bool },
+    /// `deleteRepository` of repository number `ri`.
+    Repository(u32),
 }
 
 /// An action's position in the execution order, before its digest and tag break ties:
@@ -177,7 +205,12 @@ pub(crate) fn assemble(
     let res = resolve(g, &sel, &pinned);
     // Reclaim first: its tables are gone before the actions are written, which lowers the
     // peak memory of a large plan by their size.
-    let reclaim = reclaim::compute(g, &res.deleted, &untag_counts(g, &sel, &res));
+    let untag_locks: Vec<(Option<String>, bool)> = sel
+        .untags
+        .iter()
+        .map(|(id, ti, _)| untag_lock(g, &sel, *id, *ti))
+        .collect();
+    let reclaim = reclaim::compute(g, &res.deleted, &untag_counts(g, &sel, &res, &untag_locks));
     let untagged_tags: Set<(Mid, u32)> = sel.untags.iter().map(|(m, t, _)| (*m, *t)).collect();
     let mut retained = std::mem::take(&mut sel.retained);
     // What the selection passed over can still go by a graph rule (a referrer whose subject
@@ -185,12 +218,10 @@ pub(crate) fn assemble(
     retained.retain(|r| r.tag.is_some() || !goes(g, &res, r));
     let order = Order::new(g, &sel);
     let mut draft = Draft {
-        actions: Vec::new(),
-        places: Vec::new(),
+        slots: manifest_slots(g, &res, &order, sel.untags.len() + 1),
         retained,
         warnings: std::mem::take(&mut sel.warnings),
     };
-    manifest_actions(g, &sel, &res, &untagged_tags, &order, &mut draft);
     draft.retained.extend(
         res.held
             .iter()
@@ -199,11 +230,14 @@ pub(crate) fn assemble(
     if let Some(ri) = sel.whole_repository {
         whole_repository(g, ri, &res, &order, &mut draft);
     }
-    untags(g, &sel, &res, &order, &mut draft);
+    untags(g, &sel, &res, &untag_locks, &order, &mut draft);
+    sort_slots(g, &sel, &mut draft.slots);
+    let actions = write_actions(g, &sel, &res, &untagged_tags, &draft.slots);
+    drop(std::mem::take(&mut draft.slots));
     if let Some((id, by_tag)) = sel.confirm {
         draft
             .warnings
-            .extend(confirm_warning(g, id, by_tag, &res, &draft.actions));
+            .extend(confirm_warning(g, id, by_tag, &res, &actions));
     }
     if sel.acr {
         let requested: Set<Mid> = sel.requests.iter().map(|r| r.id).collect();
@@ -220,7 +254,7 @@ pub(crate) fn assemble(
         });
     }
     let asked = !sel.requests.is_empty() || !sel.untags.is_empty();
-    if asked && draft.actions.is_empty() {
+    if asked && actions.is_empty() {
         draft.warnings.push(Warning {
             code: WarningCode::NothingDeleted,
             message: "nothing the request selected can be deleted; see retained for why".into(),
@@ -230,8 +264,6 @@ pub(crate) fn assemble(
 
     // Built by pushing: without the spare capacity, a large plan is a third smaller.
     draft.retained.shrink_to_fit();
-    sort_actions(&mut draft.actions, &draft.places);
-    draft.actions.shrink_to_fit();
     draft.retained.sort_by(|a, b| {
         (&a.repository, &a.digest, &a.tag).cmp(&(&b.repository, &b.digest, &b.tag))
     });
@@ -241,7 +273,7 @@ pub(crate) fn assemble(
         operation,
         now: options.now,
         pinned: options.pinned.clone(),
-        actions: draft.actions,
+        actions,
         retained: draft.retained,
         reclaim,
         warnings: draft.warnings,
@@ -264,30 +296,10 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, order: &Order, dra
     let all_go = g.manifests_of(ri).all(|m| res.deleted[m as usize]);
     let repo = &g.snapshot.repositories[ri as usize];
     if all_go && lock_of(repo.changeable_attributes.as_ref()).is_none() {
-        draft.drop_repository(&repo.name);
-        let mut manifests: Vec<Digest> = repo.manifests.iter().map(|m| m.digest.clone()).collect();
-        manifests.sort();
-        draft.push(
-            Action {
-                kind: ActionType::DeleteRepository,
-                repository: repo.name.clone(),
-                digest: None,
-                tag: None,
-                media_type: None,
-                tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
-                manifests,
-                reason: reason(
-                    ReasonCode::RepositoryDeleted,
-                    format!(
-                        "repository {} is deleted with all its manifests and tags",
-                        repo.name
-                    ),
-                ),
-                cascade_of: None,
-                unlock: false,
-            },
-            order.of_repository(ri),
-        );
+        draft
+            .slots
+            .retain(|s| !matches!(s.what, What::Manifest(id) if g.repo_index(id) == ri));
+        draft.push(What::Repository(ri), order.of_repository(ri), None);
     } else {
         draft.warnings.push(Warning {
             code: WarningCode::RepositoryPartlyKept,
@@ -297,6 +309,31 @@ fn whole_repository(g: &Graph<'_>, ri: u32, res: &Resolution, order: &Order, dra
             ),
             items: vec![repo.name.to_string()],
         });
+    }
+}
+
+/// The `deleteRepository` of repository `ri`.
+fn repository_action(g: &Graph<'_>, ri: u32) -> Action {
+    let repo = &g.snapshot.repositories[ri as usize];
+    let mut manifests: Vec<Digest> = repo.manifests.iter().map(|m| m.digest.clone()).collect();
+    manifests.sort();
+    Action {
+        kind: ActionType::DeleteRepository,
+        repository: repo.name.clone(),
+        digest: None,
+        tag: None,
+        media_type: None,
+        tags: sorted(repo.tags.iter().map(|t| t.name.clone())),
+        manifests,
+        reason: reason(
+            ReasonCode::RepositoryDeleted,
+            format!(
+                "repository {} is deleted with all its manifests and tags",
+                repo.name
+            ),
+        ),
+        cascade_of: None,
+        unlock: false,
     }
 }
 
@@ -319,54 +356,55 @@ fn untag_lock(g: &Graph<'_>, sel: &Selection, id: Mid, ti: u32) -> (Option<Strin
 }
 
 /// How many tags the untag actions remove from manifests that stay, per repository.
-fn untag_counts(g: &Graph<'_>, sel: &Selection, res: &Resolution) -> BTreeMap<u32, u64> {
+fn untag_counts(
+    g: &Graph<'_>,
+    sel: &Selection,
+    res: &Resolution,
+    locks: &[(Option<String>, bool)],
+) -> BTreeMap<u32, u64> {
     let mut count = BTreeMap::new();
-    for (id, ti, _) in &sel.untags {
-        if untag_lock(g, sel, *id, *ti).0.is_none() {
+    for ((id, _, _), (lock, _)) in sel.untags.iter().zip(locks) {
+        if lock.is_none() {
             *count.entry(g.repo_index(*id)).or_default() += u64::from(!res.deleted[*id as usize]);
         }
     }
     count
 }
 
-/// Untag actions (a locked tag is retained instead).
-fn untags(g: &Graph<'_>, sel: &Selection, res: &Resolution, order: &Order, draft: &mut Draft) {
+/// Untag actions (a locked tag is retained instead); `locks` are [`untag_lock`] of each.
+fn untags(
+    g: &Graph<'_>,
+    sel: &Selection,
+    res: &Resolution,
+    locks: &[(Option<String>, bool)],
+    order: &Order,
+    draft: &mut Draft,
+) {
     let mut any = false;
     let mut left = std::collections::BTreeSet::new();
     let mut untagging: Map<Mid, usize> = hash::map(sel.untags.len());
     for (id, _, _) in &sel.untags {
         *untagging.entry(*id).or_default() += 1;
     }
-    for (id, ti, why) in &sel.untags {
+    for (k, ((id, ti, _), (lock, tag_locked))) in sel.untags.iter().zip(locks).enumerate() {
         let repo = g.repository(*id);
         let tag = &repo.tags[*ti as usize];
-        let (lock, tag_locked) = untag_lock(g, sel, *id, *ti);
         if let Some(lock) = lock {
             draft.retained.push(Retained {
                 repository: repo.name.clone(),
                 digest: Some(tag.digest.clone()),
                 tag: Some(tag.name.clone()),
                 tags: Vec::new(),
-                reason: reason(ReasonCode::Locked, lock),
+                reason: reason(ReasonCode::Locked, lock.clone()),
             });
             continue;
         }
         any = true;
-        draft.push(
-            Action {
-                kind: ActionType::Untag,
-                repository: repo.name.clone(),
-                digest: Some(tag.digest.clone()),
-                tag: Some(tag.name.clone()),
-                media_type: g.manifest(*id).media_type.clone(),
-                tags: vec![tag.name.clone()],
-                manifests: Vec::new(),
-                reason: why.clone(),
-                cascade_of: None,
-                unlock: tag_locked,
-            },
-            order.of(ActionType::Untag, *id),
-        );
+        let what = What::Untag {
+            k: k as u32,
+            unlock: *tag_locked,
+        };
+        draft.push(what, order.of(ActionType::Untag, *id), Some(&tag.digest));
         if g.tags.of(*id).len() <= untagging[id] && !res.deleted[*id as usize] {
             left.insert(format!("{}@{}", repo.name, tag.digest));
         }
@@ -429,50 +467,110 @@ fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
     v
 }
 
-/// The `deleteManifest` actions, written in lanes over consecutive manifests and joined in
-/// order into the draft (sized for every action the plan will hold, so nothing is moved
-/// twice). Reasons are shared with the selection, not copied.
-fn manifest_actions(
+/// The slots of the `deleteManifest` actions, made in lanes over consecutive manifests and
+/// joined in order, with room for `others` more.
+fn manifest_slots(g: &Graph<'_>, res: &Resolution, order: &Order, others: usize) -> Vec<Slot> {
+    let goes = |id: usize| res.deleted[id] && res.cause[id].is_some();
+    let n = g.len();
+    let lanes = crate::par::lanes(n * 4);
+    let parts = crate::par::each(lanes, |k| {
+        let ids = n * k / lanes..n * (k + 1) / lanes;
+        let room = if k == 0 {
+            (0..n).filter(|&id| goes(id)).count() + others
+        } else {
+            ids.clone().filter(|&id| goes(id)).count()
+        };
+        let mut part = Vec::with_capacity(room);
+        for id in ids.filter(|&id| goes(id)) {
+            let id = id as Mid;
+            let place = order.of(ActionType::DeleteManifest, id);
+            part.push(Slot::new(
+                What::Manifest(id),
+                place,
+                Some(&g.manifest(id).digest),
+                id,
+            ));
+        }
+        part
+    });
+    let mut slots = Vec::new();
+    for part in parts {
+        crate::par::join(&mut slots, part);
+    }
+    slots
+}
+
+/// Sorts the slots into the execution order (see [`Place`]); within a place by digest, then
+/// tag, then as made.
+fn sort_slots(g: &Graph<'_>, sel: &Selection, slots: &mut [Slot]) {
+    let digest = |w: What| match w {
+        What::Manifest(id) => Some(&g.manifest(id).digest),
+        What::Untag { k, .. } => {
+            let (id, ti, _) = &sel.untags[k as usize];
+            Some(&g.repository(*id).tags[*ti as usize].digest)
+        }
+        What::Repository(_) => None,
+    };
+    let tag = |w: What| match w {
+        What::Untag { k, .. } => {
+            let (id, ti, _) = &sel.untags[k as usize];
+            Some(&g.repository(*id).tags[*ti as usize].name)
+        }
+        What::Manifest(_) | What::Repository(_) => None,
+    };
+    slots.sort_unstable_by(|a, b| {
+        (a.place, a.prefix)
+            .cmp(&(b.place, b.prefix))
+            .then_with(|| digest(a.what).cmp(&digest(b.what)))
+            .then_with(|| tag(a.what).cmp(&tag(b.what)))
+            .then(a.made.cmp(&b.made))
+    });
+}
+
+/// The actions of sorted slots, written in lanes over consecutive slots and joined in order.
+/// Reasons are shared with the selection, not copied.
+fn write_actions(
     g: &Graph<'_>,
     sel: &Selection,
     res: &Resolution,
     untagged: &Set<(Mid, u32)>,
-    order: &Order,
-    draft: &mut Draft,
-) {
-    let doomed = |ids: std::ops::Range<usize>| {
-        ids.filter(|&id| res.deleted[id] && res.cause[id].is_some())
-            .count()
-    };
-    let n = g.len();
-    let lanes = crate::par::lanes(n * 4);
-    let others = sel.untags.len() + 1;
+    slots: &[Slot],
+) -> Vec<Action> {
+    let n = slots.len();
+    let lanes = crate::par::lanes(n * 16);
     let parts = crate::par::each(lanes, |k| {
-        let ids = n * k / lanes..n * (k + 1) / lanes;
-        let room = doomed(ids.clone())
-            + if k == 0 {
-                doomed(ids.end..n) + others
-            } else {
-                0
-            };
-        let mut part = Draft {
-            actions: Vec::with_capacity(room),
-            places: Vec::with_capacity(room),
-            retained: Vec::new(),
-            warnings: Vec::new(),
-        };
-        for id in ids {
-            if res.deleted[id] {
-                if let Some(action) = manifest_action(g, sel, res, untagged, id as Mid) {
-                    part.push(action, order.of(ActionType::DeleteManifest, id as Mid));
-                }
-            }
-        }
+        let mut part = Vec::with_capacity(if k == 0 { n } else { 0 });
+        part.extend(slots[n * k / lanes..n * (k + 1) / lanes].iter().filter_map(
+            |s| match s.what {
+                What::Manifest(id) => manifest_action(g, sel, res, untagged, id),
+                What::Untag { k, unlock } => Some(untag_action(g, sel, k, unlock)),
+                What::Repository(ri) => Some(repository_action(g, ri)),
+            },
+        ));
         part
     });
+    let mut actions = Vec::new();
     for part in parts {
-        crate::par::join(&mut draft.actions, part.actions);
-        crate::par::join(&mut draft.places, part.places);
+        crate::par::join(&mut actions, part);
+    }
+    actions
+}
+
+/// The `untag` action of the selection's untag number `k`.
+fn untag_action(g: &Graph<'_>, sel: &Selection, k: u32, unlock: bool) -> Action {
+    let (id, ti, why) = &sel.untags[k as usize];
+    let tag = &g.repository(*id).tags[*ti as usize];
+    Action {
+        kind: ActionType::Untag,
+        repository: g.repository(*id).name.clone(),
+        digest: Some(tag.digest.clone()),
+        tag: Some(tag.name.clone()),
+        media_type: g.manifest(*id).media_type.clone(),
+        tags: vec![tag.name.clone()],
+        manifests: Vec::new(),
+        reason: why.clone(),
+        cascade_of: None,
+        unlock,
     }
 }
 
@@ -560,33 +658,6 @@ fn left_behind(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
         message: "these referrers stay (see retained for why) although the manifest they refer to is deleted; they will point at nothing".into(),
         items,
     })
-}
-
-/// Execution-safe order (see [`Place`]); within a place by digest, then tag, then as written.
-/// The order is found on indexes and applied by following its cycles, so no action is
-/// copied or cloned for it.
-fn sort_actions(actions: &mut [Action], places: &[Place]) {
-    let mut order: Vec<u32> = (0..actions.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&actions[a as usize], &actions[b as usize]);
-        places[a as usize]
-            .cmp(&places[b as usize])
-            .then_with(|| x.digest.cmp(&y.digest))
-            .then_with(|| x.tag.cmp(&y.tag))
-            .then(a.cmp(&b))
-    });
-    // Position i receives the action now at order[i]; a visited position is marked by
-    // pointing at itself.
-    for start in 0..order.len() {
-        let mut at = start;
-        while order[at] as usize != start {
-            let next = order[at] as usize;
-            actions.swap(at, next);
-            order[at] = at as u32;
-            at = next;
-        }
-        order[at] = at as u32;
-    }
 }
 
 #[cfg(test)]
