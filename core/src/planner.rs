@@ -15,6 +15,7 @@ use crate::reclaim;
 use crate::resolve::{resolve, Cause, Resolution};
 use crate::select::{self, reason, Selection};
 use crate::snapshot::{lock_of, Snapshot};
+use crate::time::Timestamp;
 
 /// Plans `operation` against `snapshot` at `options.now`.
 ///
@@ -90,10 +91,13 @@ impl Draft {
     }
 }
 
-/// An action before it is written.
+/// An action before it is written: its place (flattened, so a slot is 40 bytes), its
+/// digest's order prefix, what it acts on.
 #[derive(Clone, Copy)]
 struct Slot {
-    place: Place,
+    group: u64,
+    secs: u64,
+    nanos: u32,
     /// [`Digest::order_prefix`] of its digest (0 without one): orders most actions that share
     /// a place without reading their digests.
     prefix: u64,
@@ -105,11 +109,18 @@ struct Slot {
 impl Slot {
     fn new(what: What, place: Place, digest: Option<&Digest>, made: u32) -> Slot {
         Slot {
-            place,
+            group: place.group,
+            secs: place.secs,
+            nanos: place.nanos,
             prefix: digest.map_or(0, Digest::order_prefix),
             what,
             made,
         }
+    }
+
+    /// What orders slots before their digests are read.
+    fn key(&self) -> (u64, u64, u32, u64) {
+        (self.group, self.secs, self.nanos, self.prefix)
     }
 }
 
@@ -128,13 +139,26 @@ enum What {
 /// An action's position in the execution order, before its digest and tag break ties:
 /// per repository (by name), untags first, then referrers, indexes, other manifests, whole
 /// repositories; within a phase oldest first, undated last. Computed when the action is
-/// written, from the manifest it acts on, so ordering needs no lookups.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// written, from the manifest it acts on, so ordering needs no lookups; held as numbers that
+/// compare as the position does (one comparison of integers each, not a walk through
+/// options and timestamps).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Place {
-    rank: u32,
-    phase: u8,
-    undated: bool,
-    time: Option<crate::time::Timestamp>,
+    /// Rank, phase and undatedness, in that order of significance.
+    group: u64,
+    /// The time's seconds, their sign bit flipped so they order as unsigned numbers.
+    secs: u64,
+    nanos: u32,
+}
+
+impl Place {
+    fn new(rank: u32, phase: u8, time: Option<Timestamp>) -> Place {
+        Place {
+            group: u64::from(rank) << 32 | u64::from(phase) << 1 | u64::from(time.is_none()),
+            secs: time.map_or(0, |t| t.unix_seconds() as u64 ^ (1 << 63)),
+            nanos: time.map_or(0, Timestamp::subsec_nanos),
+        }
+    }
 }
 
 /// Repository ranks by name, for [`Place`].
@@ -172,23 +196,13 @@ impl<'a, 'g> Order<'a, 'g> {
             ActionType::DeleteManifest if g.manifest(id).is_index() => 2,
             ActionType::DeleteManifest => 3,
         };
-        let time = select::time_of(g, id, self.by);
-        Place {
-            rank: self.rank[g.repo_index(id) as usize],
-            phase,
-            undated: time.is_none(),
-            time,
-        }
+        let rank = self.rank[g.repo_index(id) as usize];
+        Place::new(rank, phase, select::time_of(g, id, self.by))
     }
 
     /// The place of a `deleteRepository`.
     fn of_repository(&self, ri: u32) -> Place {
-        Place {
-            rank: self.rank[ri as usize],
-            phase: 4,
-            undated: true,
-            time: None,
-        }
+        Place::new(self.rank[ri as usize], 4, None)
     }
 }
 
@@ -519,8 +533,8 @@ fn sort_slots(g: &Graph<'_>, sel: &Selection, slots: &mut [Slot]) {
         What::Manifest(_) | What::Repository(_) => None,
     };
     slots.sort_unstable_by(|a, b| {
-        (a.place, a.prefix)
-            .cmp(&(b.place, b.prefix))
+        a.key()
+            .cmp(&b.key())
             .then_with(|| digest(a.what).cmp(&digest(b.what)))
             .then_with(|| tag(a.what).cmp(&tag(b.what)))
             .then(a.made.cmp(&b.made))
@@ -665,7 +679,38 @@ mod tests {
     use super::*;
     use crate::generate::{generate, GeneratorOptions};
     use crate::par::with_lanes;
-    use crate::time::Timestamp;
+
+    /// Places order as (rank, phase, undated last, time) would, for any timestamp.
+    #[test]
+    fn places_order_as_their_parts() {
+        let times = [
+            None,
+            Some(Timestamp::from_unix_seconds(i64::MIN)),
+            Some(Timestamp::from_unix_seconds(-1)),
+            Timestamp::parse("1969-12-31T23:59:59.5Z"),
+            Some(Timestamp::from_unix_seconds(0)),
+            Timestamp::parse("1970-01-01T00:00:00.000000001Z"),
+            Timestamp::parse("2026-01-01T00:00:00Z"),
+            Timestamp::parse("2026-01-01T00:00:00.999999999Z"),
+            Some(Timestamp::from_unix_seconds(i64::MAX)),
+        ];
+        let mut all = Vec::new();
+        for rank in [0, 1, u32::MAX] {
+            for phase in 0..=4 {
+                for time in times {
+                    all.push((
+                        (rank, phase, time.is_none(), time),
+                        Place::new(rank, phase, time),
+                    ));
+                }
+            }
+        }
+        for (a, pa) in &all {
+            for (b, pb) in &all {
+                assert_eq!(a.cmp(b), pa.cmp(pb), "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     /// Selection, reclaim and the seal run in lanes on large inputs; the plan must be byte
     /// for byte the one a single lane writes, for every kind of request that uses them.
