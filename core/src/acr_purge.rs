@@ -204,11 +204,19 @@ fn tag_phase(
             .cmp(&(ta.last_update_time.is_some(), ta.last_update_time, &tb.name))
             .then_with(|| ta.name.cmp(&tb.name))
     });
+    // Each tag's manifest, from the graph's manifest -> tags edges (one pass over the
+    // repository instead of a digest search per tag).
+    let mut target: Vec<Option<Mid>> = vec![None; repo.tags.len()];
+    for id in g.manifests_of(ri) {
+        for &t in g.tags.of(id) {
+            target[t as usize] = Some(id);
+        }
+    }
     let mut kept = 0i64;
     for (ti, matched) in tags {
         matched?;
         let tag = &repo.tags[ti as usize];
-        let Some(id) = g.find(ri, &tag.digest) else {
+        let Some(id) = target[ti as usize] else {
             continue;
         };
         let retain = |code, message: String| Retained {

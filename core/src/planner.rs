@@ -532,10 +532,24 @@ fn sort_slots(g: &Graph<'_>, sel: &Selection, slots: &mut [Slot]) {
         }
         What::Manifest(_) | What::Repository(_) => None,
     };
+    // Untags of one manifest (an image's several tags) share its place and digest: their
+    // order is their tags'.
+    let same_manifest = |a: What, b: What| match (a, b) {
+        (What::Untag { k: x, .. }, What::Untag { k: y, .. }) => {
+            sel.untags[x as usize].0 == sel.untags[y as usize].0
+        }
+        _ => false,
+    };
     slots.sort_unstable_by(|a, b| {
         a.key()
             .cmp(&b.key())
-            .then_with(|| digest(a.what).cmp(&digest(b.what)))
+            .then_with(|| {
+                if same_manifest(a.what, b.what) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    digest(a.what).cmp(&digest(b.what))
+                }
+            })
             .then_with(|| tag(a.what).cmp(&tag(b.what)))
             .then(a.made.cmp(&b.made))
     });
