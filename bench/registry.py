@@ -143,23 +143,24 @@ def node(*args: str) -> dict[str, Any]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
+CLIENTS = ("raw", "rawGetDelete", "rawNode", "python", "node", "skopeo")
+
+
 def execution(
-    server: RegistryServer, pool: Pool, n: int, rounds: int, sample: int, tmp: Path
+    server: RegistryServer,
+    pool: Pool,
+    n: int,
+    rounds: int,
+    sample: int,
+    tmp: Path,
+    clients: tuple[str, ...] = CLIENTS,
 ) -> dict[str, Any]:
     netloc = server.url.split("://")[1]
     repos = max(1, n // 200)
     per_repo = n // repos
-    rows: dict[str, list[float]] = {
-        "raw": [],
-        "rawGetDelete": [],
-        "rawNode": [],
-        "python": [],
-        "node": [],
-        "skopeo": [],
-    }
+    rows: dict[str, list[float]] = {k: [] for k in clients}
     cpu_ms: dict[str, list[float]] = {k: [] for k in rows}
     requests: dict[str, Any] = {}
-    clients = list(rows)
     for rnd in range(rounds):
         # Each round starts with a different client, so none always runs first or last.
         for client in clients[rnd % len(clients) :] + clients[: rnd % len(clients)]:
@@ -312,19 +313,45 @@ def main() -> None:
     )
     ap.add_argument("--repos", type=int, default=50)
     ap.add_argument("--tags", type=int, default=200)
+    ap.add_argument(
+        "--gogc",
+        help="the registry's GOGC (Go's garbage collector target; unset: as Debian runs it)",
+    )
+    ap.add_argument(
+        "--clients",
+        default=",".join(CLIENTS),
+        help=f"execution clients, comma-separated (default: all of {','.join(CLIENTS)})",
+    )
+    ap.add_argument(
+        "--no-crawl", action="store_true", help="only the execution benchmark"
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    clients = tuple(args.clients.split(","))
+    unknown = sorted(set(clients) - set(CLIENTS))
+    if unknown or "raw" not in clients:
+        ap.error(
+            f"--clients: unknown {unknown}" if unknown else "--clients must include raw"
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        server = RegistryServer(Path(tmp))
+        server = RegistryServer(Path(tmp), {"GOGC": args.gogc} if args.gogc else None)
         server.start()
         try:
             pool = Pool(server.url.split("://")[1])
-            out = {
+            out: dict[str, Any] = {
+                "gogc": args.gogc,
                 "execution": execution(
-                    server, pool, args.deletions, args.rounds, args.skopeo, Path(tmp)
+                    server,
+                    pool,
+                    args.deletions,
+                    args.rounds,
+                    args.skopeo,
+                    Path(tmp),
+                    clients,
                 ),
-                "crawl": crawl(server, pool, args.repos, args.tags, args.rounds),
             }
+            if not args.no_crawl:
+                out["crawl"] = crawl(server, pool, args.repos, args.tags, args.rounds)
         finally:
             server.stop()
     Path(args.out).write_text(json.dumps(out, indent=1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -35,8 +36,9 @@ def free_port() -> int:
 class RegistryServer:
     """Starts, stops and garbage-collects a filesystem-backed registry with deletes enabled."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.env = env or {}
         self.storage = root / "storage"
         self.port = free_port()
         self.config = root / "config.yml"
@@ -57,6 +59,7 @@ class RegistryServer:
             ["docker-registry", "serve", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
