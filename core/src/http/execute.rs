@@ -167,7 +167,13 @@ struct RepoState {
     started: bool,
     listed: bool,
     pending_heads: usize,
+    /// Each listed tag and the manifest it points at now (`None` until its `HEAD` answers,
+    /// or when it answered with no manifest). Written only through [`RepoState::point`].
     current: BTreeMap<TagName, Option<Digest>>,
+    /// The same, by manifest: the tags pointing at each, in order. A step's drift check and
+    /// journal entry read its manifest's tags here instead of walking every tag of the
+    /// repository (which made a repository's deletions quadratic in its tags).
+    tags_at: Map<Digest, std::collections::BTreeSet<TagName>>,
     /// Tagged indexes whose children were checked (or are being checked).
     indexes: std::collections::BTreeSet<Digest>,
     /// Manifests a currently tagged index lists, with that index.
@@ -184,6 +190,29 @@ struct RepoState {
     next: usize,
     /// Queued in `touched`, to be scheduled again.
     touched: bool,
+}
+
+impl RepoState {
+    /// Records that `tag` points at `digest` now (`None`: at nothing known).
+    fn point(&mut self, tag: &TagName, digest: Option<&Digest>) {
+        if let Some(d) = digest {
+            self.tags_at
+                .entry(d.clone())
+                .or_default()
+                .insert(tag.clone());
+        }
+        let before = self.current.insert(tag.clone(), digest.cloned());
+        if let Some(old) = before.flatten().filter(|old| Some(old) != digest) {
+            if let Some(tags) = self.tags_at.get_mut(&old) {
+                tags.remove(tag);
+            }
+        }
+    }
+
+    /// The tags pointing at `digest` now, in order.
+    fn tags_at(&self, digest: &Digest) -> impl Iterator<Item = &TagName> {
+        self.tags_at.get(digest).into_iter().flatten()
+    }
 }
 
 /// A journal line: what a deletion removes, recorded before the `DELETE` is sent.
@@ -774,9 +803,9 @@ impl Execute {
                 return Some((OutcomeKind::Skipped, format!("drift: the tagged index {index} lists it now; deleting it would break that index")));
             }
         }
-        for (tag, now) in &rs.current {
+        for tag in rs.tags_at(digest) {
             let planned = s.whole_repository || s.tags.contains(tag);
-            if now.as_ref() == Some(digest) && !planned {
+            if !planned {
                 return Some((OutcomeKind::Skipped, format!("drift: the tag {tag:?} now points at it, and the plan does not delete that tag")));
             }
         }
@@ -941,7 +970,7 @@ impl Execute {
                 let tags = list.tags.unwrap_or_default();
                 rs.pending_heads += tags.len();
                 for t in tags {
-                    rs.current.insert(t.clone(), None);
+                    rs.point(&t, None);
                     self.queue
                         .push_back((Job::HeadTag(repo.clone(), t), 1, 0.0));
                 }
@@ -969,7 +998,7 @@ impl Execute {
                             .push_back((Job::IndexCheck(repo.clone(), d), 1, 0.0));
                     }
                 }
-                self.repos.entry(repo).or_default().current.insert(tag, d);
+                self.repos.entry(repo).or_default().point(&tag, d.as_ref());
             }
             Job::IndexCheck(repo, index) => {
                 #[derive(Deserialize)]
@@ -1082,12 +1111,7 @@ impl Execute {
         let tags: Vec<TagName> = match (self.flavour, step.kind, &step.tag) {
             (_, ActionType::Untag, Some(t)) => vec![t.clone()],
             (Flavour::Acr, ..) => step.tags.clone(),
-            _ => self.repos[&step.repo]
-                .current
-                .iter()
-                .filter(|(_, d)| d.as_ref() == Some(&digest))
-                .map(|(t, _)| t.clone())
-                .collect(),
+            _ => self.repos[&step.repo].tags_at(&digest).cloned().collect(),
         };
         self.journal.push(JournalEntry {
             plan: self.plan_digest.clone(),
@@ -1326,5 +1350,45 @@ fn status(s: u16) -> String {
         "no response (connection failed)".into()
     } else {
         format!("HTTP {s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The by-manifest index follows every change of `current`: a tag that moves leaves its
+    /// old manifest's tags, and one that points at nothing is in no manifest's.
+    #[test]
+    fn tags_by_manifest_follow_the_current_tags() {
+        let d = |s: &[u8]| Digest::sha256(s);
+        let t = |s: &str| TagName::parse(s).unwrap();
+        let tags_at = |rs: &RepoState, digest: &Digest| {
+            rs.tags_at(digest)
+                .map(TagName::to_string)
+                .collect::<Vec<_>>()
+        };
+        let mut rs = RepoState::default();
+        rs.point(&t("b"), None);
+        rs.point(&t("a"), None);
+        rs.point(&t("b"), Some(&d(b"1")));
+        rs.point(&t("a"), Some(&d(b"1")));
+        assert_eq!(tags_at(&rs, &d(b"1")), ["a", "b"]);
+        rs.point(&t("a"), Some(&d(b"2")));
+        assert_eq!(tags_at(&rs, &d(b"1")), ["b"]);
+        assert_eq!(tags_at(&rs, &d(b"2")), ["a"]);
+        rs.point(&t("a"), Some(&d(b"2")));
+        assert_eq!(tags_at(&rs, &d(b"2")), ["a"]);
+        rs.point(&t("b"), None);
+        assert!(tags_at(&rs, &d(b"1")).is_empty());
+        for (tag, now) in &rs.current {
+            let listed: Vec<&Digest> = rs
+                .tags_at
+                .iter()
+                .filter(|(_, tags)| tags.contains(tag))
+                .map(|(d, _)| d)
+                .collect();
+            assert_eq!(listed, now.iter().collect::<Vec<_>>(), "{tag}");
+        }
     }
 }
