@@ -102,7 +102,8 @@ struct Slot {
     /// a place without reading their digests.
     prefix: u64,
     what: What,
-    /// Its number among the slots as they were made, the last tie-break.
+    /// Grows in the order the slots were made (a manifest's slot takes its number, the
+    /// others count on from the last): the last tie-break.
     made: u32,
 }
 
@@ -156,7 +157,7 @@ impl Place {
         Place {
             group: u64::from(rank) << 32 | u64::from(phase) << 1 | u64::from(time.is_none()),
             secs: time.map_or(0, |t| t.unix_seconds() as u64 ^ (1 << 63)),
-            nanos: time.map_or(0, Timestamp::subsec_nanos),
+            nanos: time.map_or(0, Timestamp::nanos),
         }
     }
 }

@@ -29,13 +29,9 @@ impl Timestamp {
         }
     }
 
-    fn nanos(self) -> u32 {
-        self.nanos_plus_one.get() - 1
-    }
-
     /// The nanoseconds past the second (`0..1_000_000_000`).
-    pub(crate) fn subsec_nanos(self) -> u32 {
-        self.nanos()
+    pub(crate) fn nanos(self) -> u32 {
+        self.nanos_plus_one.get() - 1
     }
 }
 
