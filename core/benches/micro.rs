@@ -100,96 +100,124 @@ fn stages(c: &mut Criterion) {
     }
 }
 
-/// Manifests' bytes by digest, as `execute --manifests` hands them over.
-type Saved = Vec<(Digest, Vec<u8>)>;
-/// Tags and the manifest each points at.
-type Tags = Vec<(String, Digest)>;
-
-/// One repository of `2n` tagged manifests, half of them old, and the plan that deletes the
-/// old half; with each manifest's bytes and the tag each is known by.
-fn one_repository(n: usize) -> (Plan, Saved, Tags) {
-    const MEDIA: &str = "application/vnd.oci.image.manifest.v1+json";
-    let mut manifests = Vec::new();
-    let mut bytes = Vec::new();
-    let mut tags = Vec::new();
-    for i in 0..2 * n {
-        let body = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{MEDIA}","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}},"layers":[],"annotations":{{"i":"{i}"}}}}"#
-        );
-        let digest = Digest::sha256(body.as_bytes());
-        let created = if i % 2 == 0 {
-            "2020-01-01T00:00:00Z"
-        } else {
-            "2026-01-01T00:00:00Z"
-        };
-        manifests.push(serde_json::json!({"digest": digest.to_string(), "mediaType": MEDIA, "createdTime": created, "lastUpdateTime": created}));
-        tags.push(serde_json::json!({"name": format!("t{i}"), "digest": digest.to_string()}));
-        bytes.push((digest, body.into_bytes()));
-    }
-    let snapshot = serde_json::json!({"registry": "localhost:5000", "repositories": [
-        {"name": "big", "manifests": manifests, "tags": tags}]});
-    let snapshot = Snapshot::from_json(snapshot.to_string().as_bytes()).expect("a snapshot");
-    let op = operation(r#"{"op": "deleteOlderThan", "repository": "big", "before": "2025-01-01"}"#);
-    let now = PlanOptions::at(Timestamp::parse("2026-06-01T00:00:00Z").expect("a timestamp"));
-    let made = plan(&snapshot, &op, &now).expect("plans");
-    assert_eq!(made.actions.len(), n);
-    let by_tag = (0..2 * n)
-        .map(|i| (format!("t{i}"), bytes[i].0.clone()))
-        .collect();
-    (made, bytes, by_tag)
+/// One repository of `2n` tagged manifests, half of them old: the plan that deletes the old
+/// half, each manifest's bytes (as `execute --manifests` hands them over), and what an
+/// in-memory Distribution registry answers for it, made once so that a run times the
+/// executor, not the registry.
+struct OneRepository {
+    plan: Plan,
+    saved: Vec<(Digest, Vec<u8>)>,
+    /// The answer to `GET /v2/big/tags/list`.
+    tag_list: Response,
+    /// The answers to `HEAD /v2/big/manifests/<tag>`, by tag.
+    heads: std::collections::HashMap<String, Response>,
+    /// The answer to a `DELETE`, and to anything else.
+    accepted: Response,
+    not_found: Response,
 }
 
-/// Executes `plan` against an in-memory Distribution registry that holds `tags` (the
-/// manifests' bytes handed over, as `execute --manifests` does): the machine's own work.
-fn execute(plan: &Plan, manifests: &Saved, tags: &Tags) -> usize {
-    let options: ExecuteOptions =
-        serde_json::from_value(serde_json::json!({"registry": "localhost:5000", "flavour": "oci"}))
-            .expect("options");
-    let mut ex = Execute::new(plan, options).expect("executes");
-    for (digest, bytes) in manifests {
-        ex.known_manifest(digest, None, bytes.clone())
-            .expect("its digest");
+/// An answer with no headers and no body.
+fn bare(status: u16) -> Response {
+    Response {
+        status,
+        headers: Vec::new(),
+        body: Vec::new(),
     }
-    let list =
-        serde_json::json!({"name": "big", "tags": tags.iter().map(|t| &t.0).collect::<Vec<_>>()})
-            .to_string()
-            .into_bytes();
-    let by_tag: std::collections::HashMap<&str, &Digest> =
-        tags.iter().map(|(t, d)| (t.as_str(), d)).collect();
-    let answer = |req: &Request| -> Response {
-        let (status, headers, body) = if req.path.ends_with("/tags/list") {
-            (200, Vec::new(), list.clone())
-        } else if req.method == Method::Head {
-            let tag = req.path.rsplit('/').next().unwrap_or_default();
-            let digest = by_tag[tag].to_string();
-            let media = "application/vnd.oci.image.manifest.v1+json".to_owned();
+}
+
+impl OneRepository {
+    fn new(n: usize) -> OneRepository {
+        const MEDIA: &str = "application/vnd.oci.image.manifest.v1+json";
+        let (mut manifests, mut tags, mut saved) = (Vec::new(), Vec::new(), Vec::new());
+        let mut heads = std::collections::HashMap::new();
+        for i in 0..2 * n {
+            let body = format!(
+                r#"{{"schemaVersion":2,"mediaType":"{MEDIA}","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}},"layers":[],"annotations":{{"i":"{i}"}}}}"#
+            );
+            let digest = Digest::sha256(body.as_bytes());
+            let created = if i % 2 == 0 {
+                "2020-01-01T00:00:00Z"
+            } else {
+                "2026-01-01T00:00:00Z"
+            };
+            let tag = format!("t{i}");
+            manifests.push(serde_json::json!({"digest": digest.to_string(), "mediaType": MEDIA, "createdTime": created, "lastUpdateTime": created}));
+            tags.push(serde_json::json!({"name": tag, "digest": digest.to_string()}));
             let headers = vec![
-                ("Docker-Content-Digest".into(), digest),
-                ("Content-Type".into(), media),
+                ("Docker-Content-Digest".into(), digest.to_string()),
+                ("Content-Type".into(), MEDIA.into()),
             ];
-            (200, headers, Vec::new())
-        } else if req.method == Method::Delete {
-            (202, Vec::new(), Vec::new())
-        } else {
-            (404, Vec::new(), Vec::new())
-        };
-        Response {
-            status,
-            headers,
-            body,
+            heads.insert(
+                tag,
+                Response {
+                    headers,
+                    ..bare(200)
+                },
+            );
+            saved.push((digest, body.into_bytes()));
         }
-    };
-    let mut sent = 0;
-    while !ex.is_done() {
-        let Some(req) = ex.next_request(0.0) else {
-            panic!("the machine waits with nothing in flight");
+        let names: Vec<&serde_json::Value> = tags.iter().map(|t| &t["name"]).collect();
+        let tag_list = Response {
+            body: serde_json::json!({"name": "big", "tags": names})
+                .to_string()
+                .into_bytes(),
+            ..bare(200)
         };
-        ex.take_journal();
-        let response = answer(&req);
-        ex.handle_response(req.id, &response, 0.0).expect("handles");
-        sent += 1;
+        let snapshot = serde_json::json!({"registry": "localhost:5000", "repositories": [
+            {"name": "big", "manifests": manifests, "tags": tags}]});
+        let snapshot = Snapshot::from_json(snapshot.to_string().as_bytes()).expect("a snapshot");
+        let op =
+            operation(r#"{"op": "deleteOlderThan", "repository": "big", "before": "2025-01-01"}"#);
+        let now = PlanOptions::at(Timestamp::parse("2026-06-01T00:00:00Z").expect("a timestamp"));
+        let plan = plan(&snapshot, &op, &now).expect("plans");
+        assert_eq!(plan.actions.len(), n);
+        OneRepository {
+            plan,
+            saved,
+            tag_list,
+            heads,
+            accepted: bare(202),
+            not_found: bare(404),
+        }
     }
-    sent
+
+    /// The registry's answer to `req`.
+    fn answer(&self, req: &Request) -> &Response {
+        if req.path.ends_with("/tags/list") {
+            &self.tag_list
+        } else if req.method == Method::Head {
+            &self.heads[req.path.rsplit('/').next().unwrap_or_default()]
+        } else if req.method == Method::Delete {
+            &self.accepted
+        } else {
+            &self.not_found
+        }
+    }
+
+    /// Executes the plan to the end (the manifests' bytes handed over): the executor's own
+    /// work, checking each manifest's digest included. Returns the requests sent.
+    fn execute(&self) -> usize {
+        let options: ExecuteOptions = serde_json::from_value(
+            serde_json::json!({"registry": "localhost:5000", "flavour": "oci"}),
+        )
+        .expect("options");
+        let mut ex = Execute::new(&self.plan, options).expect("executes");
+        for (digest, bytes) in &self.saved {
+            ex.known_manifest(digest, None, bytes.clone())
+                .expect("its digest");
+        }
+        let mut sent = 0;
+        while !ex.is_done() {
+            let Some(req) = ex.next_request(0.0) else {
+                panic!("the machine waits with nothing in flight");
+            };
+            ex.take_journal();
+            ex.handle_response(req.id, self.answer(&req), 0.0)
+                .expect("handles");
+            sent += 1;
+        }
+        sent
+    }
 }
 
 /// The executor's own work per deletion, as a repository's tags and deletions grow together
@@ -197,10 +225,10 @@ fn execute(plan: &Plan, manifests: &Saved, tags: &Tags) -> usize {
 fn execution(c: &mut Criterion) {
     let mut g = c.benchmark_group("execute");
     for n in [1_000, 8_000] {
-        let (made, manifests, tags) = one_repository(n);
+        let repo = OneRepository::new(n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| execute(black_box(&made), &manifests, &tags));
+            b.iter(|| black_box(&repo).execute());
         });
     }
     g.finish();
