@@ -254,10 +254,40 @@ struct Tally<'s> {
     kept_by: Vec<(u32, u32)>,
     /// Per repository: manifests deleted and tags removed with them (lane 0 only).
     rows: BTreeMap<u32, RepositoryReclaim>,
+    counts: Counts,
+}
+
+/// What a lane counts besides blobs.
+#[derive(Default)]
+struct Counts {
     missing_sizes: u64,
     shallow_deleted: u64,
     shallow_alive: u64,
     shallow_image_bytes: u64,
+}
+
+/// A lane's figures once its tables are added up: dense by repository index, so the lane sums
+/// its millions of blobs on its own thread (a row looked up by repository per blob, on the
+/// calling thread, was a quarter of reclaim at a million manifests) and frees its tables there.
+struct Settled {
+    /// Manifests deleted and tags removed, per repository (lane 0 only).
+    rows: BTreeMap<u32, RepositoryReclaim>,
+    counts: Counts,
+    /// Per repository index: what the blobs first referenced there give back.
+    freed: Vec<Freed>,
+    /// Per repository index: the shared blobs its survivors keep.
+    kept: Vec<Freed>,
+    shared_bytes: u64,
+    shared_count: u64,
+}
+
+/// Bytes and blobs given back (or kept) for one repository; `manifest_bytes` for the
+/// deleted manifests' own bytes.
+#[derive(Default, Clone, Copy)]
+struct Freed {
+    blob_bytes: u64,
+    blob_count: u64,
+    manifest_bytes: u64,
 }
 
 /// The reclaim of `plan`'s actions against `snapshot`: what the plan gives back if the
@@ -339,7 +369,7 @@ fn compute_in(
         if !t.blobs.blobs.is_empty() || !t.own.blobs.is_empty() {
             t.mark_survivors(graph, deleted);
         }
-        t
+        t.settle(graph.snapshot.repositories.len())
     });
     finish(graph, untags, tallies)
 }
@@ -364,10 +394,7 @@ impl<'s> Tally<'s> {
             own: Pool::new(share(doomed), numbering.map(|n| numbered(n.owns))),
             kept_by: Vec::new(),
             rows: BTreeMap::new(),
-            missing_sizes: 0,
-            shallow_deleted: 0,
-            shallow_alive: 0,
-            shallow_image_bytes: 0,
+            counts: Counts::default(),
         }
     }
 
@@ -399,12 +426,12 @@ impl<'s> Tally<'s> {
                     row.manifests += 1;
                     row.tags += graph.tags.of(id).len() as u64;
                     if m.is_shallow() {
-                        self.shallow_deleted += 1;
-                        self.shallow_image_bytes += m.image_size.unwrap_or(0);
+                        self.counts.shallow_deleted += 1;
+                        self.counts.shallow_image_bytes += m.image_size.unwrap_or(0);
                     }
                 }
                 if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id as usize])) {
-                    let missing = &mut self.missing_sizes;
+                    let missing = &mut self.counts.missing_sizes;
                     self.own.record(&m.digest, own.0, ri, || {
                         // A shallow manifest's size is already reported as unknown content.
                         m.size.unwrap_or_else(|| {
@@ -418,7 +445,7 @@ impl<'s> Tally<'s> {
                     let Some(number) = self.owns(&b.digest, refs.map(|r| r[k])) else {
                         continue;
                     };
-                    let missing = &mut self.missing_sizes;
+                    let missing = &mut self.counts.missing_sizes;
                     self.blobs.record(&b.digest, number.0, ri, || {
                         b.size.unwrap_or_else(|| {
                             *missing += 1;
@@ -438,7 +465,7 @@ impl<'s> Tally<'s> {
                 continue;
             }
             if self.lane == 0 {
-                self.shallow_alive += u64::from(m.is_shallow());
+                self.counts.shallow_alive += u64::from(m.is_shallow());
             }
             if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id])) {
                 if let Some(slot) = self.own.slot(&m.digest, own.0) {
@@ -463,54 +490,86 @@ impl<'s> Tally<'s> {
     }
 }
 
+impl Tally<'_> {
+    /// Adds the lane's blobs up per repository (of `repositories`); its tables are freed
+    /// when it returns.
+    fn settle(mut self, repositories: usize) -> Settled {
+        let mut freed = vec![Freed::default(); repositories];
+        let (mut shared_bytes, mut shared_count) = (0, 0);
+        for b in &self.blobs.blobs {
+            if b.alive() {
+                shared_bytes += b.size;
+                shared_count += 1;
+            } else {
+                let f = &mut freed[b.first_repo as usize];
+                f.blob_bytes += b.size;
+                f.blob_count += 1;
+            }
+        }
+        for b in self.own.blobs.iter().filter(|b| !b.alive()) {
+            freed[b.first_repo as usize].manifest_bytes += b.size;
+        }
+        // Keepers were recorded once per run of a repository's manifests; a repository whose
+        // manifests are not contiguous may repeat, so pairs are deduplicated here.
+        self.kept_by.sort_unstable();
+        self.kept_by.dedup();
+        let mut kept = vec![Freed::default(); repositories];
+        for &(slot, ri) in &self.kept_by {
+            let k = &mut kept[ri as usize];
+            k.blob_bytes += self.blobs.blobs[slot as usize].size;
+            k.blob_count += 1;
+        }
+        Settled {
+            rows: self.rows,
+            counts: self.counts,
+            freed,
+            kept,
+            shared_bytes,
+            shared_count,
+        }
+    }
+}
+
 /// Adds the lanes' tallies up: sums, so the figures do not depend on the number of lanes.
-fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut tallies: Vec<Tally<'_>>) -> Reclaim {
+fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut lanes: Vec<Settled>) -> Reclaim {
     let repos = &graph.snapshot.repositories;
     let mut r = Reclaim::default();
     // Lane 0 counted the manifests and tags.
-    let mut rows = tallies
+    let mut rows = lanes
         .first_mut()
         .map(|t| std::mem::take(&mut t.rows))
         .unwrap_or_default();
-    let (mut shallow_deleted, mut shallow_alive, mut missing_sizes) = (0, 0, 0);
+    let mut counts = Counts::default();
     for (&ri, &n) in untags {
         rows.entry(ri)
             .or_insert_with(|| empty_row(&repos[ri as usize].name))
             .tags += n;
     }
     let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
-    for mut t in tallies {
-        r.shallow_image_bytes += t.shallow_image_bytes;
-        shallow_deleted += t.shallow_deleted;
-        shallow_alive += t.shallow_alive;
-        missing_sizes += t.missing_sizes;
-        for b in &t.blobs.blobs {
-            if b.alive() {
-                r.shared.bytes += b.size;
-                r.shared.blob_count += 1;
-            } else if let Some(row) = rows.get_mut(&b.first_repo) {
-                row.blob_bytes += b.size;
-                row.blob_count += 1;
-            }
+    for t in lanes {
+        counts.shallow_image_bytes += t.counts.shallow_image_bytes;
+        counts.shallow_deleted += t.counts.shallow_deleted;
+        counts.shallow_alive += t.counts.shallow_alive;
+        counts.missing_sizes += t.counts.missing_sizes;
+        r.shared.bytes += t.shared_bytes;
+        r.shared.blob_count += t.shared_count;
+        // A blob is attributed to a repository where a deleted manifest references it, so
+        // every repository with figures has a row.
+        for (&ri, row) in &mut rows {
+            let f = t.freed[ri as usize];
+            row.blob_bytes += f.blob_bytes;
+            row.blob_count += f.blob_count;
+            row.manifest_bytes += f.manifest_bytes;
         }
-        for b in t.own.blobs.iter().filter(|b| !b.alive()) {
-            if let Some(row) = rows.get_mut(&b.first_repo) {
-                row.manifest_bytes += b.size;
-            }
-        }
-        // Keepers were recorded once per run of a repository's manifests; a repository whose
-        // manifests are not contiguous may repeat, so pairs are deduplicated here.
-        t.kept_by.sort_unstable();
-        t.kept_by.dedup();
-        for &(slot, ri) in &t.kept_by {
-            let name = &repos[ri as usize].name;
+        for (ri, k) in t.kept.iter().enumerate().filter(|(_, k)| k.blob_count > 0) {
+            let name = &repos[ri].name;
             let e = with.entry(name).or_insert_with(|| SharedWith {
                 repository: name.clone(),
                 bytes: 0,
                 blob_count: 0,
             });
-            e.bytes += t.blobs.blobs[slot as usize].size;
-            e.blob_count += 1;
+            e.bytes += k.blob_bytes;
+            e.blob_count += k.blob_count;
         }
     }
     r.shared.with = with.into_values().collect();
@@ -524,6 +583,7 @@ fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut tallies: Vec<Tally
         r.manifest_bytes += row.manifest_bytes;
     }
     r.total_bytes = r.blob_bytes + r.manifest_bytes;
+    r.shallow_image_bytes = counts.shallow_image_bytes;
     r.by_repository = rows;
     if graph.snapshot.untagged_listed == Some(false) && r.manifests > 0 {
         r.inexact_reasons.push("the registry's API cannot list untagged manifests; dangling ones keep the blobs they share, so the figures are an upper bound".into());
@@ -531,9 +591,7 @@ fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut tallies: Vec<Tally
     r.inexact_reasons.extend(inexact_reasons(
         graph.snapshot.complete,
         r.manifests > 0,
-        shallow_deleted,
-        shallow_alive,
-        missing_sizes,
+        &counts,
     ));
     r.exact = r.inexact_reasons.is_empty();
     r
@@ -550,13 +608,13 @@ fn empty_row(name: &RepositoryName) -> RepositoryReclaim {
     }
 }
 
-fn inexact_reasons(
-    complete: bool,
-    anything: bool,
-    shallow_deleted: u64,
-    shallow_alive: u64,
-    missing_sizes: u64,
-) -> Vec<String> {
+fn inexact_reasons(complete: bool, anything: bool, counts: &Counts) -> Vec<String> {
+    let Counts {
+        missing_sizes,
+        shallow_deleted,
+        shallow_alive,
+        ..
+    } = *counts;
     let mut why = Vec::new();
     if !complete && anything {
         why.push("the snapshot does not hold every repository; blobs they share stay unknown, so the figures are an upper bound".into());
