@@ -149,13 +149,255 @@ impl Blob<'_> {
     }
 }
 
-/// Blobs by digest: an index into a vector. A registry holds millions of blobs, so the table
-/// is keyed by a digest's eight-byte key (16-byte entries that stay in cache far better than
-/// digests or pointers); the digest itself is checked on a hit, and digests that share a key
-/// with another go to `spill`.
-///
-/// With a [`Numbering`], `dense` maps each digest's number to its slot instead.
+/// A reference a deleted manifest makes (to a layer or config blob, or to its own bytes), as
+/// gathered: the blob is recorded when its partition is counted.
+#[derive(Clone, Copy)]
+struct Held<'s> {
+    /// The digest's key, or its number when the graph is numbered.
+    key: u64,
+    digest: &'s Digest,
+    /// The recorded size, 0 when there is none.
+    size: u64,
+    repository: u32,
+    /// Whether a missing size is counted against exactness if this reference is the blob's
+    /// first (a shallow manifest's own size is already reported as unknown content).
+    size_missing: bool,
+}
+
+/// A reference a surviving manifest makes, as gathered.
+#[derive(Clone, Copy)]
+struct Seen<'s> {
+    key: u64,
+    digest: &'s Digest,
+    repository: u32,
+}
+
+/// How the blobs of one kind (layers and configs, or manifests' own bytes) are split into
+/// partitions: by the top bits of a digest's key, or, when the graph is numbered, by ranges
+/// of numbers.
+#[derive(Clone, Copy)]
+struct Split {
+    /// How many partitions.
+    count: usize,
+    /// How far a key is shifted right to give its partition (64 or more: one partition).
+    shift: u32,
+    /// The size of a numbered partition's range (0 when keys are hashed).
+    numbered: usize,
+}
+
+impl Split {
+    /// Partitions of about `size` blobs for `blobs` blobs, or ranges of `size` numbers for
+    /// the `numbered` digests of a [`Numbering`].
+    fn new(blobs: usize, numbered: Option<usize>, size: usize) -> Split {
+        if let Some(numbers) = numbered {
+            // A dense table takes 4 bytes per number, not 32 per blob, so its ranges are
+            // larger (a million numbers): a snapshot the size the preview widget holds is one
+            // range. A range need not be larger than the numbers there are.
+            let size = size
+                .saturating_mul(128)
+                .clamp(1, numbers.max(1))
+                .next_power_of_two();
+            Split {
+                count: numbers.div_ceil(size).max(1),
+                shift: size.trailing_zeros(),
+                numbered: size,
+            }
+        } else {
+            let count = blobs.div_ceil(size.max(1)).next_power_of_two();
+            Split {
+                count,
+                shift: 64 - count.trailing_zeros(),
+                numbered: 0,
+            }
+        }
+    }
+
+    fn of(self, key: u64) -> usize {
+        key.checked_shr(self.shift).unwrap_or(0) as usize
+    }
+}
+
+/// Items by partition, each partition a list of fixed-size chunks of one store. A lane's
+/// references are then a few large allocations, which go back to the system when freed: a
+/// vector per partition (hundreds of ~200 KB blocks) stayed with the allocator's per-thread
+/// arenas after the plan, raising its peak memory by ~200 MB at a million manifests.
+struct Chunks<T> {
+    store: Vec<T>,
+    /// Per partition: where its chunks start in `store`, in order (multiples of `CHUNK`).
+    starts: Vec<Vec<u32>>,
+    /// Per partition: where its next item goes; a multiple of `CHUNK` when its last chunk is
+    /// full (or it has none).
+    next: Vec<u32>,
+}
+
+/// Items in a chunk.
+const CHUNK: usize = 256;
+
+impl<T: Copy> Chunks<T> {
+    /// Chunks for `partitions` partitions and about `items` items.
+    fn new(partitions: usize, items: usize) -> Chunks<T> {
+        Chunks {
+            store: Vec::with_capacity(items + partitions.min(items) * CHUNK),
+            starts: vec![Vec::new(); partitions],
+            next: vec![0; partitions],
+        }
+    }
+
+    fn push(&mut self, partition: usize, item: T) {
+        let next = &mut self.next[partition];
+        if *next as usize % CHUNK == 0 {
+            let start = self.store.len();
+            // The new chunk's unused places hold copies of the item until they are written.
+            self.store.resize(start + CHUNK, item);
+            self.starts[partition].push(start as u32);
+            *next = start as u32;
+        }
+        self.store[*next as usize] = item;
+        *next += 1;
+    }
+
+    /// The items of a partition, in the order they were pushed.
+    fn of(&self, partition: usize) -> impl Iterator<Item = &T> + '_ {
+        let starts = &self.starts[partition];
+        let end = self.next[partition] as usize;
+        starts.iter().enumerate().flat_map(move |(i, &start)| {
+            let start = start as usize;
+            let n = if i + 1 == starts.len() {
+                end - start
+            } else {
+                CHUNK
+            };
+            &self.store[start..start + n]
+        })
+    }
+
+    fn len_of(&self, partition: usize) -> usize {
+        match self.starts[partition].last() {
+            None => 0,
+            Some(&last) => {
+                (self.starts[partition].len() - 1) * CHUNK + self.next[partition] as usize
+                    - last as usize
+            }
+        }
+    }
+}
+
+/// One lane's gathered references of one kind, by partition, each in the order the lane
+/// visited the manifests; or, when there is one lane and one partition, counted as they come
+/// (`direct`: buffering them would only add work).
+struct Parts<'s> {
+    split: Split,
+    held: Chunks<Held<'s>>,
+    seen: Chunks<Seen<'s>>,
+    direct: Option<Counter<'s>>,
+}
+
+impl<'s> Parts<'s> {
+    /// Partitions for about `held` and `seen` references; counted as they come if `direct`.
+    fn new(split: Split, held: usize, seen: usize, direct: bool) -> Parts<'s> {
+        if direct {
+            return Parts {
+                split,
+                held: Chunks::new(0, 0),
+                seen: Chunks::new(0, 0),
+                direct: Some(Counter::new(split, held)),
+            };
+        }
+        Parts {
+            split,
+            held: Chunks::new(split.count, held),
+            seen: Chunks::new(split.count, seen),
+            direct: None,
+        }
+    }
+
+    fn hold(&mut self, r: Held<'s>) {
+        match &mut self.direct {
+            Some(c) => c.record(&r),
+            None => self.held.push(self.split.of(r.key), r),
+        }
+    }
+
+    fn see(&mut self, r: Seen<'s>) {
+        match &mut self.direct {
+            Some(c) => c.mark(&r),
+            None => self.seen.push(self.split.of(r.key), r),
+        }
+    }
+}
+
+/// Counts one partition at a time: what deleted manifests reference is recorded first (the
+/// first reference to a blob wins), then surviving references mark blobs kept.
+struct Counter<'s> {
+    pool: Pool<'s>,
+    /// Pairs (slot, repository keeping it).
+    kept_by: Vec<(u32, u32)>,
+    missing_sizes: u64,
+}
+
+impl<'s> Counter<'s> {
+    fn new(split: Split, size: usize) -> Counter<'s> {
+        Counter {
+            pool: Pool::new(split, size),
+            kept_by: Vec::new(),
+            missing_sizes: 0,
+        }
+    }
+
+    fn record(&mut self, r: &Held<'s>) {
+        self.pool.record(r, &mut self.missing_sizes);
+    }
+
+    fn mark(&mut self, r: &Seen<'_>) {
+        let Some(slot) = self.pool.slot(r) else {
+            return;
+        };
+        let b = &mut self.pool.blobs[slot as usize];
+        if b.last_keeper != r.repository {
+            b.last_keeper = r.repository;
+            self.kept_by.push((slot, r.repository));
+        }
+    }
+
+    /// Adds the partition up into `c` (as the manifests' own bytes when `own`).
+    fn settle(&mut self, own: bool, c: &mut Counted) {
+        c.missing_sizes += std::mem::take(&mut self.missing_sizes);
+        let blobs = &self.pool.blobs;
+        if own {
+            for b in blobs.iter().filter(|b| !b.alive()) {
+                c.freed[b.first_repo as usize].manifest_bytes += b.size;
+            }
+        } else {
+            for b in blobs {
+                if b.alive() {
+                    c.shared_bytes += b.size;
+                    c.shared_count += 1;
+                } else {
+                    let f = &mut c.freed[b.first_repo as usize];
+                    f.blob_bytes += b.size;
+                    f.blob_count += 1;
+                }
+            }
+            // Keepers were recorded once per run of a repository's manifests; a repository
+            // whose manifests are not contiguous may repeat, so pairs are deduplicated here.
+            self.kept_by.sort_unstable();
+            self.kept_by.dedup();
+            for &(slot, ri) in &self.kept_by {
+                let k = &mut c.kept[ri as usize];
+                k.blob_bytes += blobs[slot as usize].size;
+                k.blob_count += 1;
+            }
+        }
+        self.kept_by.clear();
+    }
+}
+
+/// The blobs of one partition by digest: an index into a vector. The table is keyed by a
+/// digest's eight-byte key (16-byte entries); the digest itself is checked on a hit, and
+/// digests that share a key with another go to `spill`. In a numbered partition, `dense`
+/// maps each number of the partition's range to its slot instead.
 struct Pool<'s> {
+    numbered: bool,
     index: Map<u64, u32>,
     spill: Map<&'s Digest, u32>,
     dense: Vec<u32>,
@@ -165,94 +407,89 @@ struct Pool<'s> {
 const NOBODY: u32 = u32::MAX;
 
 impl<'s> Pool<'s> {
-    /// A pool for about `n` blobs, or for the `numbered` digests of a [`Numbering`].
-    fn new(n: usize, numbered: Option<usize>) -> Pool<'s> {
+    /// A pool for one partition of `split` at a time.
+    fn new(split: Split, size: usize) -> Pool<'s> {
+        let numbered = split.numbered > 0;
         Pool {
-            index: crate::hash::map(if numbered.is_some() { 0 } else { n }),
+            numbered,
+            index: crate::hash::map(if numbered { 0 } else { size }),
             spill: crate::hash::map(0),
-            dense: numbered.map_or_else(Vec::new, |count| vec![NOBODY; count]),
-            blobs: Vec::with_capacity(n),
+            dense: vec![NOBODY; split.numbered],
+            blobs: Vec::with_capacity(size),
         }
     }
 
-    /// Records a blob a deleted manifest references (the first record wins); `number` is
-    /// its number when the pool is numbered.
-    fn record(
-        &mut self,
-        digest: &'s Digest,
-        number: Option<u32>,
-        first_repo: u32,
-        size: impl FnOnce() -> u64,
-    ) {
+    /// Empties the pool for the next partition, keeping its capacity.
+    fn clear(&mut self) {
+        self.index.clear();
+        self.spill.clear();
+        self.dense.fill(NOBODY);
+        self.blobs.clear();
+    }
+
+    /// Records the blob a deleted manifest references (the first record wins); a missing
+    /// size is counted in `missing` once per blob.
+    fn record(&mut self, r: &Held<'s>, missing: &mut u64) {
         let next = self.blobs.len() as u32;
-        if let Some(n) = number {
-            let slot = &mut self.dense[n as usize];
+        if self.numbered {
+            let mask = self.dense.len() - 1;
+            let slot = &mut self.dense[r.key as usize & mask];
             if *slot != NOBODY {
                 return;
             }
             *slot = next;
-            self.push(digest, first_repo, size());
-            return;
-        }
-        match self.index.entry(digest.key()) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(next);
-            }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                if self.blobs[*e.get() as usize].digest == digest {
-                    return;
+        } else {
+            match self.index.entry(r.key) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(next);
                 }
-                match self.spill.entry(digest) {
-                    std::collections::hash_map::Entry::Occupied(_) => return,
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(next),
-                };
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if self.blobs[*e.get() as usize].digest == r.digest {
+                        return;
+                    }
+                    match self.spill.entry(r.digest) {
+                        std::collections::hash_map::Entry::Occupied(_) => return,
+                        std::collections::hash_map::Entry::Vacant(e) => e.insert(next),
+                    };
+                }
             }
         }
-        self.push(digest, first_repo, size());
-    }
-
-    fn push(&mut self, digest: &'s Digest, first_repo: u32, size: u64) {
+        *missing += u64::from(r.size_missing);
         self.blobs.push(Blob {
-            digest,
-            size,
-            first_repo,
+            digest: r.digest,
+            size: r.size,
+            first_repo: r.repository,
             last_keeper: NOBODY,
         });
     }
 
-    fn slot(&self, digest: &Digest, number: Option<u32>) -> Option<u32> {
-        if let Some(n) = number {
-            let slot = self.dense[n as usize];
+    fn slot(&self, r: &Seen<'_>) -> Option<u32> {
+        if self.numbered {
+            let slot = self.dense[r.key as usize & (self.dense.len() - 1)];
             return (slot != NOBODY).then_some(slot);
         }
-        let slot = *self.index.get(&digest.key())?;
-        if self.blobs[slot as usize].digest == digest {
+        let slot = *self.index.get(&r.key)?;
+        if self.blobs[slot as usize].digest == r.digest {
             Some(slot)
         } else {
-            self.spill.get(digest).copied()
+            self.spill.get(r.digest).copied()
         }
     }
 }
 
-/// A digest's number in its lane's dense table (`None` when the graph is not numbered).
-#[derive(Clone, Copy)]
-struct Local(Option<u32>);
+/// About how many blobs a partition holds: its table (16-byte entries, at most half full)
+/// then stays in the L2 cache while the partition is counted.
+const PARTITION: usize = 1 << 13;
 
-/// The counting state of one lane of a reclaim computation. Blobs are split between lanes by
-/// digest (its key or number modulo the lane count), so each lane owns its tables and needs
-/// no lock; every lane visits the manifests in the same order, so a blob is attributed to the
-/// same repository whatever the number of lanes.
-struct Tally<'s> {
-    lane: usize,
-    lanes: usize,
-    /// Layer and config blobs referenced by deleted manifests.
-    blobs: Pool<'s>,
-    /// The deleted manifests' own bytes, by digest (a digest stored in two repositories is
-    /// one blob).
-    own: Pool<'s>,
-    /// Shared blobs (slots in `blobs`) and the repositories whose survivors keep them.
-    kept_by: Vec<(u32, u32)>,
-    /// Per repository: manifests deleted and tags removed with them (lane 0 only).
+/// What one lane gathered from its share of the manifests: deleted manifests' references
+/// from consecutive repositories in name order, surviving manifests' from a consecutive
+/// range of manifest numbers.
+struct Gathered<'s> {
+    /// Layer and config blobs.
+    blobs: Parts<'s>,
+    /// The manifests' own bytes, by digest (a digest stored in two repositories is one blob).
+    own: Parts<'s>,
+    /// Per repository: manifests deleted and tags removed with them.
     rows: BTreeMap<u32, RepositoryReclaim>,
     counts: Counts,
 }
@@ -266,19 +503,29 @@ struct Counts {
     shallow_image_bytes: u64,
 }
 
-/// A lane's figures once its tables are added up: dense by repository index, so the lane sums
-/// its millions of blobs on its own thread (a row looked up by repository per blob, on the
-/// calling thread, was a quarter of reclaim at a million manifests) and frees its tables there.
-struct Settled {
-    /// Manifests deleted and tags removed, per repository (lane 0 only).
-    rows: BTreeMap<u32, RepositoryReclaim>,
-    counts: Counts,
+/// A lane's share of the partitions, counted and added up: dense by repository index, so
+/// millions of blobs are summed in lanes (a row looked up by repository per blob, on one
+/// thread, was a quarter of reclaim at a million manifests).
+struct Counted {
     /// Per repository index: what the blobs first referenced there give back.
     freed: Vec<Freed>,
     /// Per repository index: the shared blobs its survivors keep.
     kept: Vec<Freed>,
     shared_bytes: u64,
     shared_count: u64,
+    missing_sizes: u64,
+}
+
+impl Counted {
+    fn new(repositories: usize) -> Counted {
+        Counted {
+            freed: vec![Freed::default(); repositories],
+            kept: vec![Freed::default(); repositories],
+            shared_bytes: 0,
+            shared_count: 0,
+            missing_sizes: 0,
+        }
+    }
 }
 
 /// Bytes and blobs given back (or kept) for one repository; `manifest_bytes` for the
@@ -341,7 +588,7 @@ pub(crate) fn reclaim_on(graph: &Graph<'_>, plan: &crate::Plan) -> crate::Result
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
-    compute_in(graph, deleted, untags, None)
+    compute_in(graph, deleted, untags, None, PARTITION)
 }
 
 /// [`compute`] in `lanes` lanes, by default as many as the work is worth (the result does not
@@ -351,195 +598,224 @@ fn compute_in(
     deleted: &[bool],
     untags: &BTreeMap<u32, u64>,
     lanes: Option<usize>,
+    partition: usize,
 ) -> Reclaim {
-    // Sized by what the deleted manifests reference (an upper bound of the distinct blobs):
-    // at a million manifests a guess per manifest costs hundreds of MB of table.
-    let doomed = deleted.iter().filter(|&&d| d).count();
-    let references: usize = graph
-        .nodes
-        .iter()
-        .zip(deleted)
-        .filter(|(_, &d)| d)
-        .map(|(&(_, m), _)| m.blobs().count())
-        .sum();
-    let lanes = lanes.unwrap_or_else(|| crate::par::lanes(references));
-    let tallies = crate::par::each(lanes, |lane| {
-        let mut t = Tally::new(graph, lane, lanes, references, doomed);
-        t.collect_deleted(graph, deleted);
-        if !t.blobs.blobs.is_empty() || !t.own.blobs.is_empty() {
-            t.mark_survivors(graph, deleted);
+    // Sized by what the deleted and the surviving manifests reference (an upper bound of the
+    // distinct blobs): at a million manifests a guess per manifest costs hundreds of MB.
+    let (mut doomed, mut references, mut surviving) = (0, 0, 0);
+    for (&(_, m), &d) in graph.nodes.iter().zip(deleted) {
+        let n = m.blobs().count();
+        if d {
+            doomed += 1;
+            references += n;
+        } else {
+            surviving += n;
         }
-        t.settle(graph.snapshot.repositories.len())
-    });
-    finish(graph, untags, tallies)
-}
-
-impl<'s> Tally<'s> {
-    /// The tally of one lane, its tables sized for its share of `references` and `doomed`.
-    fn new(graph: &Graph<'_>, lane: usize, lanes: usize, references: usize, doomed: usize) -> Self {
-        // A lane's share of uniformly spread digests, with room for the spread.
-        let share = |n: usize| {
-            if lanes == 1 {
-                n
-            } else {
-                n / lanes + n / (lanes * 16) + 64
-            }
-        };
-        let numbering = graph.numbering.get();
-        let numbered = |count: usize| count.div_ceil(lanes);
-        Tally {
-            lane,
-            lanes,
-            blobs: Pool::new(share(references), numbering.map(|n| numbered(n.blobs))),
-            own: Pool::new(share(doomed), numbering.map(|n| numbered(n.owns))),
-            kept_by: Vec::new(),
+    }
+    let lanes = lanes.unwrap_or_else(|| crate::par::lanes(references));
+    let numbering = graph.numbering.get();
+    let splits = [
+        Split::new(references, numbering.map(|n| n.blobs), partition),
+        Split::new(doomed, numbering.map(|n| n.owns), partition),
+    ];
+    let sizes = [references, surviving, doomed, graph.len() - doomed].map(|n| n / lanes + 64);
+    let direct = lanes == 1 && splits.iter().all(|s| s.count == 1);
+    // Gathering: each lane reads its share of the manifests once.
+    let order = graph.repositories_by_name();
+    let gathered = crate::par::each(lanes, |lane| {
+        let mut g = Gathered {
+            blobs: Parts::new(splits[0], sizes[0], sizes[1], direct),
+            own: Parts::new(splits[1], sizes[2], sizes[3], direct),
             rows: BTreeMap::new(),
             counts: Counts::default(),
-        }
-    }
-
-    /// Whether this lane owns a digest, given its number when the graph is numbered; if so,
-    /// the number in the lane's own dense table.
-    fn owns(&self, digest: &Digest, number: Option<u32>) -> Option<Local> {
-        let lanes = self.lanes as u64;
-        match number {
-            Some(n) => {
-                (u64::from(n) % lanes == self.lane as u64).then(|| Local(Some(n / lanes as u32)))
+        };
+        let repos = by_name_lane(graph, &order, lanes, lane);
+        g.gather_deleted(graph, deleted, &order[repos]);
+        let n = graph.len();
+        g.gather_survivors(graph, deleted, n * lane / lanes..n * (lane + 1) / lanes);
+        g
+    });
+    // Counting: each lane takes every `lanes`-th partition and reads what every lane gathered
+    // for it, in lane order, which is the visiting order.
+    let repositories = graph.snapshot.repositories.len();
+    let mut gathered = gathered;
+    let counted = if direct {
+        let mut c = Counted::new(repositories);
+        for g in &mut gathered {
+            for (own, parts) in [(false, &mut g.blobs), (true, &mut g.own)] {
+                if let Some(counter) = &mut parts.direct {
+                    counter.settle(own, &mut c);
+                }
             }
-            None => (digest.key() % lanes == self.lane as u64).then_some(Local(None)),
+        }
+        vec![c]
+    } else {
+        crate::par::each(lanes, |lane| count(&gathered, lane, lanes, repositories))
+    };
+    let mut rows = BTreeMap::new();
+    let mut counts = Counts::default();
+    for g in gathered {
+        rows.extend(g.rows);
+        counts.shallow_deleted += g.counts.shallow_deleted;
+        counts.shallow_alive += g.counts.shallow_alive;
+        counts.shallow_image_bytes += g.counts.shallow_image_bytes;
+    }
+    finish(graph, untags, rows, counts, counted)
+}
+
+/// Lane `k` of `lanes` in repositories by name: consecutive repositories holding about
+/// `1 / lanes` of the manifests.
+fn by_name_lane(
+    graph: &Graph<'_>,
+    order: &[u32],
+    lanes: usize,
+    k: usize,
+) -> std::ops::Range<usize> {
+    let total = graph.len();
+    let mut before = 0;
+    let mut start = None;
+    for (i, &ri) in order.iter().enumerate() {
+        // A repository goes to the lane in which its first manifest falls.
+        let lane = before * lanes / total.max(1);
+        if lane == k && start.is_none() {
+            start = Some(i);
+        }
+        if lane > k {
+            return start.unwrap_or(i)..i;
+        }
+        before += graph.manifests_of(ri).len();
+    }
+    start.unwrap_or(order.len())..order.len()
+}
+
+impl<'s> Gathered<'s> {
+    /// The manifests' own bytes when `own`, else their layer and config blobs.
+    fn parts(&self, own: bool) -> &Parts<'s> {
+        if own {
+            &self.own
+        } else {
+            &self.blobs
         }
     }
 
-    /// Records what deleted manifests reference, repository by repository in name order, so
-    /// a blob is attributed to the first repository (by name) that frees it.
-    fn collect_deleted(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
-        let repos = &graph.snapshot.repositories;
+    /// Gathers what the deleted manifests of `repos` (consecutive in name order) reference,
+    /// so a blob is attributed to the first repository (by name) that frees it.
+    fn gather_deleted(&mut self, graph: &Graph<'s>, deleted: &[bool], repos: &[u32]) {
         let numbers = graph.numbering.get();
-        for ri in graph.repositories_by_name() {
+        for &ri in repos {
             for id in graph.manifests_of(ri).filter(|&id| deleted[id as usize]) {
                 let m = graph.manifest(id);
-                if self.lane == 0 {
-                    let row = self
-                        .rows
-                        .entry(ri)
-                        .or_insert_with(|| empty_row(&repos[ri as usize].name));
-                    row.manifests += 1;
-                    row.tags += graph.tags.of(id).len() as u64;
-                    if m.is_shallow() {
-                        self.counts.shallow_deleted += 1;
-                        self.counts.shallow_image_bytes += m.image_size.unwrap_or(0);
-                    }
+                let row = self
+                    .rows
+                    .entry(ri)
+                    .or_insert_with(|| empty_row(&graph.snapshot.repositories[ri as usize].name));
+                row.manifests += 1;
+                row.tags += graph.tags.of(id).len() as u64;
+                if m.is_shallow() {
+                    self.counts.shallow_deleted += 1;
+                    self.counts.shallow_image_bytes += m.image_size.unwrap_or(0);
                 }
-                if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id as usize])) {
-                    let missing = &mut self.counts.missing_sizes;
-                    self.own.record(&m.digest, own.0, ri, || {
-                        // A shallow manifest's size is already reported as unknown content.
-                        m.size.unwrap_or_else(|| {
-                            *missing += u64::from(!m.is_shallow());
-                            0
-                        })
-                    });
-                }
+                self.own.hold(Held {
+                    key: numbers.map_or_else(|| m.digest.key(), |n| n.own[id as usize].into()),
+                    digest: &m.digest,
+                    size: m.size.unwrap_or(0),
+                    repository: ri,
+                    // A shallow manifest's size is already reported as unknown content.
+                    size_missing: m.size.is_none() && !m.is_shallow(),
+                });
                 let refs = numbers.map(|n| n.refs_of(id));
                 for (k, b) in m.blobs().enumerate() {
-                    let Some(number) = self.owns(&b.digest, refs.map(|r| r[k])) else {
-                        continue;
-                    };
-                    let missing = &mut self.counts.missing_sizes;
-                    self.blobs.record(&b.digest, number.0, ri, || {
-                        b.size.unwrap_or_else(|| {
-                            *missing += 1;
-                            0
-                        })
+                    self.blobs.hold(Held {
+                        key: refs.map_or_else(|| b.digest.key(), |r| r[k].into()),
+                        digest: &b.digest,
+                        size: b.size.unwrap_or(0),
+                        repository: ri,
+                        size_missing: b.size.is_none(),
                     });
                 }
             }
         }
     }
 
-    /// Marks every blob a surviving manifest, anywhere in the registry, still references.
-    fn mark_survivors(&mut self, graph: &Graph<'s>, deleted: &[bool]) {
+    /// Gathers what the surviving manifests among `ids` reference.
+    fn gather_survivors(
+        &mut self,
+        graph: &Graph<'s>,
+        deleted: &[bool],
+        ids: std::ops::Range<usize>,
+    ) {
         let numbers = graph.numbering.get();
-        for (id, &(ri, m)) in graph.nodes.iter().enumerate() {
+        for id in ids {
             if deleted[id] {
                 continue;
             }
-            if self.lane == 0 {
-                self.counts.shallow_alive += u64::from(m.is_shallow());
-            }
-            if let Some(own) = self.owns(&m.digest, numbers.map(|n| n.own[id])) {
-                if let Some(slot) = self.own.slot(&m.digest, own.0) {
-                    self.own.blobs[slot as usize].last_keeper = ri;
-                }
-            }
+            let (ri, m) = graph.nodes[id];
+            self.counts.shallow_alive += u64::from(m.is_shallow());
+            self.own.see(Seen {
+                key: numbers.map_or_else(|| m.digest.key(), |n| n.own[id].into()),
+                digest: &m.digest,
+                repository: ri,
+            });
             let refs = numbers.map(|n| n.refs_of(id as Mid));
             for (k, d) in m.blobs().enumerate() {
-                let Some(number) = self.owns(&d.digest, refs.map(|r| r[k])) else {
-                    continue;
-                };
-                let Some(slot) = self.blobs.slot(&d.digest, number.0) else {
-                    continue;
-                };
-                let b = &mut self.blobs.blobs[slot as usize];
-                if b.last_keeper != ri {
-                    b.last_keeper = ri;
-                    self.kept_by.push((slot, ri));
-                }
+                self.blobs.see(Seen {
+                    key: refs.map_or_else(|| d.digest.key(), |r| r[k].into()),
+                    digest: &d.digest,
+                    repository: ri,
+                });
             }
         }
     }
 }
 
-impl Tally<'_> {
-    /// Adds the lane's blobs up per repository (of `repositories`); its tables are freed
-    /// when it returns.
-    fn settle(mut self, repositories: usize) -> Settled {
-        let mut freed = vec![Freed::default(); repositories];
-        let (mut shared_bytes, mut shared_count) = (0, 0);
-        for b in &self.blobs.blobs {
-            if b.alive() {
-                shared_bytes += b.size;
-                shared_count += 1;
-            } else {
-                let f = &mut freed[b.first_repo as usize];
-                f.blob_bytes += b.size;
-                f.blob_count += 1;
+/// Counts lane `lane`'s share of the partitions (every `lanes`-th) and adds them up per
+/// repository (of `repositories`).
+fn count(gathered: &[Gathered<'_>], lane: usize, lanes: usize, repositories: usize) -> Counted {
+    let mut c = Counted::new(repositories);
+    let Some(first) = gathered.first() else {
+        return c;
+    };
+    for (own, split) in [(false, first.blobs.split), (true, first.own.split)] {
+        let biggest = (lane..split.count)
+            .step_by(lanes)
+            .map(|p| {
+                gathered
+                    .iter()
+                    .map(|g| g.parts(own).held.len_of(p))
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0);
+        let mut counter = Counter::new(split, biggest);
+        for p in (lane..split.count).step_by(lanes) {
+            if !counter.pool.blobs.is_empty() {
+                counter.pool.clear();
             }
-        }
-        for b in self.own.blobs.iter().filter(|b| !b.alive()) {
-            freed[b.first_repo as usize].manifest_bytes += b.size;
-        }
-        // Keepers were recorded once per run of a repository's manifests; a repository whose
-        // manifests are not contiguous may repeat, so pairs are deduplicated here.
-        self.kept_by.sort_unstable();
-        self.kept_by.dedup();
-        let mut kept = vec![Freed::default(); repositories];
-        for &(slot, ri) in &self.kept_by {
-            let k = &mut kept[ri as usize];
-            k.blob_bytes += self.blobs.blobs[slot as usize].size;
-            k.blob_count += 1;
-        }
-        Settled {
-            rows: self.rows,
-            counts: self.counts,
-            freed,
-            kept,
-            shared_bytes,
-            shared_count,
+            for r in gathered.iter().flat_map(|g| g.parts(own).held.of(p)) {
+                counter.record(r);
+            }
+            if counter.pool.blobs.is_empty() {
+                continue;
+            }
+            for r in gathered.iter().flat_map(|g| g.parts(own).seen.of(p)) {
+                counter.mark(r);
+            }
+            counter.settle(own, &mut c);
         }
     }
+    c
 }
 
-/// Adds the lanes' tallies up: sums, so the figures do not depend on the number of lanes.
-fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut lanes: Vec<Settled>) -> Reclaim {
+/// Adds the lanes' figures up: sums, so they do not depend on the number of lanes.
+fn finish(
+    graph: &Graph<'_>,
+    untags: &BTreeMap<u32, u64>,
+    mut rows: BTreeMap<u32, RepositoryReclaim>,
+    mut counts: Counts,
+    lanes: Vec<Counted>,
+) -> Reclaim {
     let repos = &graph.snapshot.repositories;
     let mut r = Reclaim::default();
-    // Lane 0 counted the manifests and tags.
-    let mut rows = lanes
-        .first_mut()
-        .map(|t| std::mem::take(&mut t.rows))
-        .unwrap_or_default();
-    let mut counts = Counts::default();
     for (&ri, &n) in untags {
         rows.entry(ri)
             .or_insert_with(|| empty_row(&repos[ri as usize].name))
@@ -547,10 +823,7 @@ fn finish(graph: &Graph<'_>, untags: &BTreeMap<u32, u64>, mut lanes: Vec<Settled
     }
     let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
     for t in lanes {
-        counts.shallow_image_bytes += t.counts.shallow_image_bytes;
-        counts.shallow_deleted += t.counts.shallow_deleted;
-        counts.shallow_alive += t.counts.shallow_alive;
-        counts.missing_sizes += t.counts.missing_sizes;
+        counts.missing_sizes += t.missing_sizes;
         r.shared.bytes += t.shared_bytes;
         r.shared.blob_count += t.shared_count;
         // A blob is attributed to a repository where a deleted manifest references it, so
@@ -642,10 +915,11 @@ mod tests {
     use super::*;
     use crate::generate::{generate, GeneratorOptions};
 
-    /// Lanes split the blobs between them; the figures must not depend on how many there are,
-    /// with or without a numbering, whatever is deleted.
+    /// Lanes split the manifests and then the partitions between them, and blobs are counted
+    /// a partition at a time; the figures must not depend on how many lanes or partitions
+    /// there are, with or without a numbering, whatever is deleted.
     #[test]
-    fn figures_do_not_depend_on_the_number_of_lanes() {
+    fn figures_do_not_depend_on_lanes_or_partitions() {
         let snapshot = generate(&GeneratorOptions {
             seed: 3,
             manifests: 3_000,
@@ -659,17 +933,45 @@ mod tests {
             if numbered {
                 let _ = graph.numbering.set(Numbering::build(&graph));
             }
-            for every in [2, 3, 7] {
-                let deleted: Vec<bool> = (0..n).map(|i| i % every != 0).collect();
-                let one = compute_in(&graph, &deleted, &untags, Some(1));
-                assert!(one.blob_count > 0 && one.shared.blob_count > 0);
-                for lanes in [2, 3, 5] {
-                    assert_eq!(
-                        compute_in(&graph, &deleted, &untags, Some(lanes)),
-                        one,
-                        "{lanes} lanes"
-                    );
+            // Every manifest but each 2nd, 3rd or 7th (blobs shared with survivors stay), or
+            // all of them (a blob that many repositories free is attributed to the first).
+            for every in [2, 3, 7, usize::MAX] {
+                let deleted: Vec<bool> = (0..n).map(|i| i % every != 0 || i == 0).collect();
+                let one = compute_in(&graph, &deleted, &untags, Some(1), usize::MAX >> 1);
+                assert!(one.blob_count > 0 && one.manifest_bytes > 0);
+                assert_eq!(one.shared.blob_count > 0, every != usize::MAX);
+                for lanes in [1, 2, 3, 5] {
+                    for partition in [1, 7, 64, PARTITION] {
+                        assert_eq!(
+                            compute_in(&graph, &deleted, &untags, Some(lanes), partition),
+                            one,
+                            "{lanes} lanes, partitions of {partition}"
+                        );
+                    }
                 }
+            }
+        }
+    }
+
+    /// Lanes of repositories in name order cover every repository once, in order, and an
+    /// empty lane is an empty range.
+    #[test]
+    fn lanes_of_repositories_by_name_cover_them_in_order() {
+        let snapshot = generate(&GeneratorOptions {
+            seed: 5,
+            manifests: 500,
+            repositories: Some(7),
+        });
+        let graph = Graph::build(&snapshot).unwrap();
+        let order = graph.repositories_by_name();
+        for lanes in [1, 2, 3, 7, 12] {
+            let ranges: Vec<_> = (0..lanes)
+                .map(|k| by_name_lane(&graph, &order, lanes, k))
+                .collect();
+            assert_eq!(ranges[0].start, 0, "{lanes} lanes");
+            assert_eq!(ranges[lanes - 1].end, order.len(), "{lanes} lanes");
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].end, w[1].start, "{lanes} lanes: {ranges:?}");
             }
         }
     }
