@@ -181,13 +181,13 @@ struct Split {
     count: usize,
     /// How far a key is shifted right to give its partition (64 or more: one partition).
     shift: u32,
-    /// The size of a numbered partition's range (0 when keys are hashed).
+    /// The size of a numbered partition's range (0 when partitions go by key).
     numbered: usize,
 }
 
 impl Split {
-    /// Partitions of about `size` blobs for `blobs` blobs, or ranges of `size` numbers for
-    /// the `numbered` digests of a [`Numbering`].
+    /// Partitions of about `size` blobs for `blobs` blobs, or ranges of numbers for the
+    /// `numbered` digests of a [`Numbering`].
     fn new(blobs: usize, numbered: Option<usize>, size: usize) -> Split {
         if let Some(numbers) = numbered {
             // A dense table takes 4 bytes per number, not 32 per blob, so its ranges are
