@@ -432,8 +432,8 @@ impl<'s> Pool<'s> {
     fn record(&mut self, r: &Held<'s>, missing: &mut u64) {
         let next = self.blobs.len() as u32;
         if self.numbered {
-            let mask = self.dense.len() - 1;
-            let slot = &mut self.dense[r.key as usize & mask];
+            let at = self.dense_at(r.key);
+            let slot = &mut self.dense[at];
             if *slot != NOBODY {
                 return;
             }
@@ -463,9 +463,14 @@ impl<'s> Pool<'s> {
         });
     }
 
+    /// Where a number goes in the dense table of its partition's range (a power of two).
+    fn dense_at(&self, number: u64) -> usize {
+        number as usize & (self.dense.len() - 1)
+    }
+
     fn slot(&self, r: &Seen<'_>) -> Option<u32> {
         if self.numbered {
-            let slot = self.dense[r.key as usize & (self.dense.len() - 1)];
+            let slot = self.dense[self.dense_at(r.key)];
             return (slot != NOBODY).then_some(slot);
         }
         let slot = *self.index.get(&r.key)?;
@@ -494,7 +499,8 @@ struct Gathered<'s> {
     counts: Counts,
 }
 
-/// What a lane counts besides blobs.
+/// Counts besides bytes: shallow manifests (made while gathering) and blobs without a
+/// recorded size (made while counting), added up over the lanes.
 #[derive(Default)]
 struct Counts {
     missing_sizes: u64,
@@ -622,14 +628,15 @@ fn compute_in(
     let direct = lanes == 1 && splits.iter().all(|s| s.count == 1);
     // Gathering: each lane reads its share of the manifests once.
     let order = graph.repositories_by_name();
-    let gathered = crate::par::each(lanes, |lane| {
+    let starts = starts_in(graph, &order);
+    let mut gathered = crate::par::each(lanes, |lane| {
         let mut g = Gathered {
             blobs: Parts::new(splits[0], sizes[0], sizes[1], direct),
             own: Parts::new(splits[1], sizes[2], sizes[3], direct),
             rows: BTreeMap::new(),
             counts: Counts::default(),
         };
-        let repos = by_name_lane(graph, &order, lanes, lane);
+        let repos = crate::graph::repository_lane(&starts, lanes, lane);
         g.gather_deleted(graph, deleted, &order[repos]);
         let n = graph.len();
         g.gather_survivors(graph, deleted, n * lane / lanes..n * (lane + 1) / lanes);
@@ -638,7 +645,6 @@ fn compute_in(
     // Counting: each lane takes every `lanes`-th partition and reads what every lane gathered
     // for it, in lane order, which is the visiting order.
     let repositories = graph.snapshot.repositories.len();
-    let mut gathered = gathered;
     let counted = if direct {
         let mut c = Counted::new(repositories);
         for g in &mut gathered {
@@ -663,29 +669,17 @@ fn compute_in(
     finish(graph, untags, rows, counts, counted)
 }
 
-/// Lane `k` of `lanes` in repositories by name: consecutive repositories holding about
-/// `1 / lanes` of the manifests.
-fn by_name_lane(
-    graph: &Graph<'_>,
-    order: &[u32],
-    lanes: usize,
-    k: usize,
-) -> std::ops::Range<usize> {
-    let total = graph.len();
-    let mut before = 0;
-    let mut start = None;
-    for (i, &ri) in order.iter().enumerate() {
-        // A repository goes to the lane in which its first manifest falls.
-        let lane = before * lanes / total.max(1);
-        if lane == k && start.is_none() {
-            start = Some(i);
-        }
-        if lane > k {
-            return start.unwrap_or(i)..i;
-        }
-        before += graph.manifests_of(ri).len();
+/// Where each repository's manifests start when repositories are taken in `order`, then the
+/// total: what [`crate::graph::repository_lane`] splits into lanes.
+fn starts_in(graph: &Graph<'_>, order: &[u32]) -> Vec<Mid> {
+    let mut starts = Vec::with_capacity(order.len() + 1);
+    let mut at = 0;
+    for &ri in order {
+        starts.push(at);
+        at += graph.manifests_of(ri).len() as Mid;
     }
-    start.unwrap_or(order.len())..order.len()
+    starts.push(at);
+    starts
 }
 
 impl<'s> Gathered<'s> {
@@ -964,9 +958,11 @@ mod tests {
         });
         let graph = Graph::build(&snapshot).unwrap();
         let order = graph.repositories_by_name();
+        let starts = starts_in(&graph, &order);
+        assert_eq!(starts.last().copied(), Some(graph.len() as Mid));
         for lanes in [1, 2, 3, 7, 12] {
             let ranges: Vec<_> = (0..lanes)
-                .map(|k| by_name_lane(&graph, &order, lanes, k))
+                .map(|k| crate::graph::repository_lane(&starts, lanes, k))
                 .collect();
             assert_eq!(ranges[0].start, 0, "{lanes} lanes");
             assert_eq!(ranges[lanes - 1].end, order.len(), "{lanes} lanes");
