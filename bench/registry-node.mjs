@@ -11,7 +11,7 @@ import { nodeRequester } from '../npm/node-http.js';
 const [mode, url, planPath, journalArg, manifests] = process.argv.slice(2);
 const journalPath = journalArg === '-' ? undefined : journalArg;
 const requests = {};
-// Counted at the transport, so the adapter's default HTTP client (node:http) is the one timed.
+// Counted at the transport, so the adapter's default HTTP client (npm/node-http.js) is the one timed.
 const transport = new Transport(url);
 const send = transport.send.bind(transport);
 transport.send = (req, body) => {
@@ -33,7 +33,7 @@ if (mode === 'execute') {
   result = { seconds, requests, manifests, tags };
 } else if (mode === 'raw-delete') {
   // Node's own ceiling: one DELETE per planned manifest through the adapter's HTTP client
-  // (node:http, keep-alive), at the adapter's concurrency, and nothing else (no regprune).
+  // (npm/node-http.js, keep-alive), at the adapter's concurrency, and nothing else (no regprune).
   const plan = JSON.parse(readFileSync(planPath, 'utf8'));
   const targets = plan.actions.filter((a) => a.digest).map((a) => `${url}/v2/${a.repository}/manifests/${a.digest}`);
   const send = nodeRequester();

@@ -525,7 +525,7 @@ def write_report(
         f"adapters run as a user does after `plan --save-manifests DIR`: `execute --manifests DIR` journals the saved "
         f"bytes (checked against their digests) instead of fetching each manifest (the crawl itself is not timed). "
         f"rawGetDelete: a raw client that also GETs each manifest, as an execution without saved manifests does. "
-        f"rawNode: the raw client written in Node with the adapter's HTTP client (node:http, keep-alive), no regprune: "
+        f"rawNode: the raw client written in Node with the adapter's HTTP client (npm/node-http.js: HTTP/1.1 on keep-alive sockets), no regprune: "
         f"what any Node client reaches here. "
         f"skopeo: one `skopeo delete` process per deletion, started by `xargs` as the seed's script starts `az`, on "
         f"{ex['skopeoSample']} deletions per round. The registry's CPU per deletion is read from its `/proc/PID/stat` "

@@ -1,45 +1,320 @@
-// The Node transport's requests, on node:http(s) with keep-alive agents. Node's global `fetch`
-// (undici) spends about a millisecond of CPU per request, which caps deletions well below what
-// the registry serves (bench/FINDINGS.md); this sends the same requests for a fraction of that.
-// It answers like the adapter's fetch path: status 0 for a failure to connect, a reset, a
-// timeout or a body shorter than its Content-Length (retried by the core).
-import http from 'node:http';
-import https from 'node:https';
+// The Node transport's HTTP/1.1 client: requests written to sockets (node:net, node:tls) kept
+// alive per origin, one request per connection at a time, and responses framed here as RFC 9112
+// says (status line and fields, then a body by Content-Length, chunked, or until close).
+// node:http(s) (and undici) spend about twice the CPU per request on their general machinery
+// (bench/FINDINGS.md); when the client shares the machine with the registry, that CPU is taken
+// from the registry. It answers like the adapter's fetch path: status 0 for a failure to
+// connect, a reset, a timeout, or a response cut short or malformed (the core retries); a
+// request it cannot write (a line break in a header value) is refused.
+import net from 'node:net';
+import tls from 'node:tls';
 
 const FAILED = Object.freeze({ status: 0, headers: [], body: new Uint8Array() });
-/** No answer within this long is a failure (the core retries). */
+/** No answer within this long is a failure (the core retries); idle connections close then. */
 const TIMEOUT_MS = 300_000;
+/** A response's status line and fields may not take more bytes than this. */
+const MAX_HEAD = 64 * 1024;
+/** Idle connections kept per origin (the adapters' most requests in flight). */
+const MAX_IDLE = 32;
+/** Methods a reused connection may resend once when it closed before answering (RFC 9112 §9.3.1). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+/** Fields the client writes itself. */
+const OWN_FIELDS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?:[ \t].*)?$/;
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;.*)?$/;
 
-/** A `(method, url, headers, body) => Promise<{status, headers, body}>` for one Transport. */
-export function nodeRequester() {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true }),
+// Where a response's parser is.
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNK = 2;
+const CHUNK_DATA = 3;
+const CHUNK_END = 4;
+const TRAILERS = 5;
+const UNTIL_CLOSE = 6;
+
+/**
+ * A `(method, url, headers, body) => Promise<{status, headers, body}>` for one Transport.
+ * `headers` is an object of field names to values; `body` a string or bytes. Response fields
+ * come as `[lower-cased name, value]` pairs in order, the body as exact bytes. Options (for
+ * tests): `timeoutMs`, `tls` (extra `tls.connect` options, such as `ca`). `close()` on the
+ * returned function closes the idle connections (they never keep the process alive).
+ */
+export function nodeRequester({ timeoutMs = TIMEOUT_MS, tls: tlsOptions = {} } = {}) {
+  const idle = new Map();
+  const open = (u) => {
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    const secure = u.protocol === 'https:';
+    const port = Number(u.port) || (secure ? 443 : 80);
+    const socket = secure
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...tlsOptions })
+      : net.connect({ host, port });
+    return new Connection(socket, timeoutMs);
   };
-  return (method, url, headers, body) =>
+  const send = (method, url, headers, body) =>
     new Promise((resolve) => {
       const u = new URL(url);
-      const send = u.protocol === 'https:' ? https.request : http.request;
+      const key = `${u.protocol}//${u.host}`;
       const payload = body === undefined ? undefined : Buffer.from(body);
-      const all = payload === undefined ? headers : { ...headers, 'Content-Length': String(payload.length) };
-      const req = send(u, { method, headers: all, agent: agents[u.protocol], timeout: TIMEOUT_MS }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('error', () => resolve(FAILED));
-        res.on('end', () => {
-          const data = Buffer.concat(chunks);
-          const expected = Number(res.headers['content-length'] ?? NaN);
-          if (!res.complete || (method !== 'HEAD' && Number.isFinite(expected) && data.length < expected)) {
-            resolve(FAILED);
-            return;
-          }
-          const pairs = [];
-          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
-          resolve({ status: res.statusCode ?? 0, headers: pairs, body: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+      const length = payload?.length ?? (method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : undefined);
+      const head = requestHead(method, u, headers, length);
+      const release = (conn) => {
+        const free = idle.get(key) ?? [];
+        if (free.length >= MAX_IDLE) return conn.destroy();
+        conn.rest();
+        free.push(conn);
+        idle.set(key, free);
+      };
+      const attempt = (conn, reused) =>
+        conn.exchange(method, head, payload).then((outcome) => {
+          if (outcome.stale && reused && IDEMPOTENT.has(method)) return attempt(open(u), false);
+          if (outcome.reusable) release(conn);
+          return outcome.response;
         });
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(FAILED));
-      req.end(payload);
+      const free = idle.get(key);
+      let conn;
+      while (free?.length && !conn) {
+        const c = free.pop();
+        if (c.alive()) conn = c;
+      }
+      resolve(attempt(conn ?? open(u), conn !== undefined));
     });
+  send.close = () => {
+    for (const free of idle.values()) for (const conn of free.splice(0)) conn.destroy();
+  };
+  return send;
+}
+
+/** The request line and fields; refuses what would not be one well-formed request. */
+function requestHead(method, u, headers, length) {
+  if (!TOKEN.test(method)) throw new TypeError(`HTTP method ${JSON.stringify(method)} is not a token`);
+  let text = `${method} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n`;
+  for (const name of Object.keys(headers)) {
+    if (!TOKEN.test(name)) throw new TypeError(`header name ${JSON.stringify(name)} is not a token`);
+    if (OWN_FIELDS.has(name.toLowerCase())) throw new TypeError(`header ${name} is written by the HTTP client`);
+    const value = String(headers[name]);
+    // The value is not quoted: it may be a credential.
+    if (/[\r\n\0]/.test(value)) throw new TypeError(`header ${name} has a line break or NUL in its value`);
+    text += `${name}: ${value}\r\n`;
+  }
+  if (length !== undefined) text += `Content-Length: ${length}\r\n`;
+  return `${text}\r\n`;
+}
+
+/** One socket and the response it is reading, if any. */
+class Connection {
+  #socket;
+  #buf = Buffer.alloc(0);
+  #done;
+  #method;
+  #received = false;
+  #state = HEAD;
+  #response;
+  #chunks = [];
+  #remaining = 0;
+  #reusable = false;
+
+  constructor(socket, timeoutMs) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('data', (chunk) => this.#data(chunk));
+    socket.on('end', () => {
+      if (this.#done && this.#state === UNTIL_CLOSE) this.#finish(false);
+      socket.destroy();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.#settle({ response: FAILED, stale: !this.#received }));
+  }
+
+  alive() {
+    return !this.#socket.destroyed && !this.#socket.readableEnded;
+  }
+
+  destroy() {
+    this.#socket.destroy();
+  }
+
+  /** Idle: nothing keeps the process alive for it. */
+  rest() {
+    this.#socket.unref();
+  }
+
+  /** Sends one request; resolves `{response, reusable, stale}` (stale: closed before any answer). */
+  exchange(method, head, payload) {
+    this.#socket.ref();
+    this.#method = method;
+    this.#received = false;
+    this.#state = HEAD;
+    this.#chunks = [];
+    return new Promise((resolve) => {
+      this.#done = resolve;
+      this.#socket.cork();
+      this.#socket.write(head, 'latin1');
+      if (payload?.length) this.#socket.write(payload);
+      this.#socket.uncork();
+    });
+  }
+
+  #settle(outcome) {
+    const done = this.#done;
+    this.#done = undefined;
+    done?.(outcome);
+  }
+
+  #fail() {
+    this.#settle({ response: FAILED, stale: false });
+    this.#socket.destroy();
+  }
+
+  #data(chunk) {
+    // Bytes nobody asked for: the connection is out of step.
+    if (!this.#done) return this.#socket.destroy();
+    this.#received = true;
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    try {
+      this.#parse();
+    } catch {
+      this.#fail();
+    }
+  }
+
+  #take(n) {
+    const part = this.#buf.subarray(0, n);
+    this.#buf = this.#buf.subarray(n);
+    return part;
+  }
+
+  #line() {
+    const end = this.#buf.indexOf('\r\n');
+    if (end < 0) {
+      if (this.#buf.length > MAX_HEAD) throw new Error('line too long');
+      return undefined;
+    }
+    const line = this.#buf.toString('latin1', 0, end);
+    this.#buf = this.#buf.subarray(end + 2);
+    return line;
+  }
+
+  #parse() {
+    while (this.#done) {
+      switch (this.#state) {
+        case HEAD: {
+          const end = this.#buf.indexOf('\r\n\r\n');
+          if (end > MAX_HEAD || (end < 0 && this.#buf.length > MAX_HEAD)) throw new Error('head too large');
+          if (end < 0) return;
+          const text = this.#take(end + 4).toString('latin1', 0, end);
+          this.#head(text);
+          break;
+        }
+        case LENGTH: {
+          if (this.#remaining > 0) {
+            if (this.#buf.length === 0) return;
+            const part = this.#take(Math.min(this.#remaining, this.#buf.length));
+            this.#chunks.push(part);
+            this.#remaining -= part.length;
+          }
+          if (this.#remaining === 0) this.#finish(this.#reusable);
+          break;
+        }
+        case CHUNK: {
+          const line = this.#line();
+          if (line === undefined) return;
+          const m = CHUNK_SIZE.exec(line);
+          if (!m) throw new Error('bad chunk size');
+          this.#remaining = parseInt(m[1], 16);
+          this.#state = this.#remaining === 0 ? TRAILERS : CHUNK_DATA;
+          break;
+        }
+        case CHUNK_DATA: {
+          if (this.#buf.length === 0) return;
+          const part = this.#take(Math.min(this.#remaining, this.#buf.length));
+          this.#chunks.push(part);
+          this.#remaining -= part.length;
+          if (this.#remaining === 0) this.#state = CHUNK_END;
+          break;
+        }
+        case CHUNK_END: {
+          const line = this.#line();
+          if (line === undefined) return;
+          if (line !== '') throw new Error('chunk longer than its size');
+          this.#state = CHUNK;
+          break;
+        }
+        case TRAILERS: {
+          const line = this.#line();
+          if (line === undefined) return;
+          if (line === '') this.#finish(this.#reusable);
+          break;
+        }
+        case UNTIL_CLOSE: {
+          if (this.#buf.length) this.#chunks.push(this.#take(this.#buf.length));
+          return;
+        }
+        default:
+          throw new Error('unreachable');
+      }
+    }
+  }
+
+  /** Reads a status line and fields, and decides how the body is framed (RFC 9112 §6.3). */
+  #head(text) {
+    const lines = text.split('\r\n');
+    const status = STATUS_LINE.exec(lines[0]);
+    if (!status) throw new Error('not an HTTP/1 status line');
+    const code = Number(status[2]);
+    // Interim answers (100 Continue, 103 Early Hints) come before the one that counts.
+    if (code >= 100 && code < 200) {
+      if (code === 101) throw new Error('protocol switch');
+      return;
+    }
+    const headers = [];
+    let lengths;
+    let coding;
+    let close = status[1] === '0';
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i];
+      const colon = line.indexOf(':');
+      if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) throw new Error('malformed field line');
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers.push([name, value]);
+      if (name === 'content-length') (lengths ??= []).push(...value.split(','));
+      else if (name === 'transfer-encoding') coding = value;
+      else if (name === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) close = true;
+    }
+    this.#response = { status: code, headers };
+    this.#chunks = [];
+    this.#reusable = !close;
+    if (this.#method === 'HEAD' || code === 204 || code === 304) {
+      this.#remaining = 0;
+      this.#state = LENGTH;
+    } else if (coding !== undefined) {
+      // Both framings: the length is ignored and the connection closed after (RFC 9112 §6.1).
+      if (lengths) this.#reusable = false;
+      const last = coding.split(',').pop().trim().toLowerCase();
+      this.#state = last === 'chunked' ? CHUNK : UNTIL_CLOSE;
+    } else if (lengths) {
+      const values = new Set(lengths.map((v) => v.trim()));
+      const [only] = values;
+      if (values.size !== 1 || !/^\d{1,15}$/.test(only)) throw new Error('bad Content-Length');
+      this.#remaining = Number(only);
+      this.#state = LENGTH;
+    } else {
+      this.#state = UNTIL_CLOSE;
+    }
+    if (this.#state === UNTIL_CLOSE) this.#reusable = false;
+  }
+
+  #finish(reusable) {
+    const chunks = this.#chunks;
+    const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    const response = { ...this.#response, body: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    // Bytes beyond the response: the connection is out of step.
+    const keep = reusable && this.#buf.length === 0;
+    this.#state = HEAD;
+    this.#chunks = [];
+    this.#settle({ response, reusable: keep, stale: false });
+    if (!keep) this.#socket.destroy();
+  }
 }

@@ -9,7 +9,7 @@ export interface TransportOptions {
   password?: string;
   /** Allow plain HTTP to a non-loopback host. */
   insecure?: boolean;
-  /** Injectable `fetch`. Default: node:http(s) with keep-alive in Node (cheaper per request than undici's fetch), the global `fetch` elsewhere. */
+  /** Injectable `fetch`. Default in Node: regprune's HTTP/1.1 client on keep-alive node:net/tls sockets (about half of node:http's CPU per request), the global `fetch` elsewhere. */
   fetch?: typeof fetch;
 }
 

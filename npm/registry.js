@@ -1,6 +1,6 @@
 // Talking to a live registry from JavaScript: a thin adapter around the core's conversations.
 // The core decides every request (Crawl, Execute); this module sends them with `fetch`
-// (injectable; in Node, node:http(s) by default, see node-http.js), several at a time, handles authentication (anonymous, basic, the bearer
+// (injectable; in Node, by default, its own HTTP/1.1 client on node:net/tls sockets, see node-http.js), several at a time, handles authentication (anonymous, basic, the bearer
 // challenge with tokens cached per scope) and feeds the answers back. Secrets never appear in
 // output, errors or journals.
 
@@ -89,7 +89,7 @@ export class Transport {
   }
 
   /** Sends one request of the core (`{method, path, headers, scope}`), authenticating as asked. */
-    async send(req, body = req.body ?? undefined) {
+  async send(req, body = req.body ?? undefined) {
     const headers = Object.fromEntries(req.headers);
     const token = this.#tokens.get(req.scope);
     if (token) headers.Authorization = token;

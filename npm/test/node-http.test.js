@@ -1,9 +1,18 @@
 // The Node transport's HTTP client (node-http.js): answers as the fetch path does, and a
-// failure (refused connection, reset, body cut short) is status 0, which the core retries.
+// failure (refused connection, reset, body cut short, a malformed answer, a timeout) is status
+// 0, which the core retries. Raw servers (node:net) say exactly which bytes come back and when,
+// and count the connections the client opens.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import { nodeRequester } from '../node-http.js';
+
+// A client that lost step with a server waits for an answer that never comes: fail instead.
+const limit = { timeout: 10_000 };
+const fixture = (name) => readFileSync(new URL(`fixtures/tls/${name}`, import.meta.url));
 
 async function serve(handler) {
   const server = http.createServer(handler);
@@ -11,7 +20,7 @@ async function serve(handler) {
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
-test('status, lower-cased headers in order, exact body bytes, request body and headers sent', async () => {
+test('status, lower-cased headers in order, exact body bytes, request body and headers sent', limit, async () => {
   let seen;
   const s = await serve((req, res) => {
     const chunks = [];
@@ -36,7 +45,7 @@ test('status, lower-cased headers in order, exact body bytes, request body and h
   }
 });
 
-test('a body shorter than its Content-Length, a reset and a refused connection are status 0', async () => {
+test('a body shorter than its Content-Length, a reset and a refused connection are status 0', limit, async () => {
   const s = await serve((req, res) => {
     if (req.url === '/short') {
       res.writeHead(200, { 'Content-Length': '10' });
@@ -54,7 +63,7 @@ test('a body shorter than its Content-Length, a reset and a refused connection a
   assert.equal((await send('GET', s.url.replace(/:\d+$/, ':9'), {})).status, 0, 'nothing listens on port 9');
 });
 
-test('HEAD returns headers without waiting for a body', async () => {
+test('HEAD returns headers without waiting for a body', limit, async () => {
   const s = await serve((req, res) => {
     res.writeHead(200, { 'Content-Length': '1234', 'Docker-Content-Digest': 'sha256:def' });
     res.end();
@@ -66,5 +75,248 @@ test('HEAD returns headers without waiting for a body', async () => {
     assert.equal(r.headers.find(([k]) => k === 'docker-content-digest')[1], 'sha256:def');
   } finally {
     await s.close();
+  }
+});
+
+/**
+ * A raw HTTP/1.1 server: `answer(request, index, socket)` gets each request's head (text) and
+ * its number on that connection, and writes whatever bytes it likes (pieces written apart).
+ */
+async function raw(answer) {
+  const sockets = new Set();
+  const heads = [];
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = '';
+    let index = 0;
+    socket.on('data', async (d) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end);
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + length) return;
+        buf = buf.slice(end + 4 + length);
+        heads.push(head);
+        const pieces = answer(head, index++, socket) ?? [];
+        for (const piece of pieces) {
+          if (socket.destroyed) return;
+          socket.write(piece);
+          // Apart: each piece reaches the client in its own read.
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  let connections = 0;
+  server.on('connection', () => { connections += 1; });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    heads,
+    connections: () => connections,
+    close: () => new Promise((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(r);
+    }),
+  };
+}
+
+const text = (r) => Buffer.from(r.body).toString('latin1');
+
+test('a chunked body in one-byte pieces, with extensions and trailers; the connection is then reused', limit, async () => {
+  const message = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n';
+  const s = await raw((head, i) => (i === 0 ? [...message] : ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']));
+  const send = nodeRequester();
+  try {
+    const r = await send('GET', `${s.url}/v2/a/tags/list`, {});
+    assert.equal(r.status, 200);
+    assert.equal(text(r), 'Wikipedia in \r\n\r\nchunks.');
+    assert.deepEqual(r.headers, [['transfer-encoding', 'chunked'], ['x-a', '1']]);
+    assert.equal(text(await send('GET', `${s.url}/second`, {})), 'ok');
+    assert.equal(s.connections(), 1);
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('keep-alive: sequential requests share one connection, concurrent ones one each', limit, async () => {
+  const s = await raw((head) => [`HTTP/1.1 202 Accepted\r\nContent-Length: ${head.length}\r\n\r\n${head}`]);
+  const send = nodeRequester();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const r = await send('DELETE', `${s.url}/v2/a/manifests/sha256:${i}`, { Accept: 'x/y' });
+      assert.equal(r.status, 202);
+      assert.equal(text(r), `DELETE /v2/a/manifests/sha256:${i} HTTP/1.1\r\nHost: ${s.url.slice(7)}\r\nAccept: x/y`);
+    }
+    assert.equal(s.connections(), 1);
+    const all = await Promise.all(Array.from({ length: 5 }, (_, i) => send('GET', `${s.url}/${i}`, {})));
+    assert.deepEqual(all.map((r) => r.status), [202, 202, 202, 202, 202]);
+    assert.equal(s.connections(), 5, 'one reused, four new');
+    for (let i = 0; i < 5; i++) await send('GET', `${s.url}/again`, {});
+    assert.equal(s.connections(), 5, 'the idle ones are reused');
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('Connection: close, HTTP/1.0 and a body read until close: right bodies, no reuse', limit, async () => {
+  const answers = [
+    ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\na'],
+    ['HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb'],
+    ['HTTP/1.1 200 OK\r\n\r\nuntil', ' close'],
+  ];
+  let n = 0;
+  const s = await raw((head, i, socket) => {
+    const pieces = answers[n++];
+    setTimeout(() => socket.end(), 30);
+    return pieces;
+  });
+  const send = nodeRequester();
+  try {
+    assert.deepEqual([text(await send('GET', `${s.url}/1`, {})), text(await send('GET', `${s.url}/2`, {})), text(await send('GET', `${s.url}/3`, {}))], ['a', 'b', 'until close']);
+    assert.equal(s.connections(), 3);
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('no body for 204, 304 and HEAD; interim 100 and 103 answers are skipped', limit, async () => {
+  const s = await raw((head) => {
+    if (head.startsWith('GET /204')) return ['HTTP/1.1 204 No Content\r\n\r\n'];
+    if (head.startsWith('GET /304')) return ['HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n'];
+    if (head.startsWith('HEAD')) return ['HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n'];
+    return ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n', 'HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nnew'];
+  });
+  const send = nodeRequester();
+  try {
+    const got = [];
+    for (const [m, p] of [['GET', '/204'], ['GET', '/304'], ['HEAD', '/h'], ['PUT', '/put']]) {
+      const r = await send(m, s.url + p, {}, m === 'PUT' ? 'body' : undefined);
+      got.push([r.status, text(r)]);
+    }
+    assert.deepEqual(got, [[204, ''], [304, ''], [200, ''], [201, 'new']]);
+    assert.equal(s.connections(), 1, 'each answer ended where it should, so the connection stayed in step');
+    assert.match(s.heads[3], /\r\nContent-Length: 4$/);
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('malformed answers are status 0 and their connection is not reused', limit, async () => {
+  const bad = {
+    '/line': ['HTTP/2 200 OK\r\n\r\n'],
+    '/length': ['HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\nab'],
+    '/negative': ['HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n'],
+    '/chunk': ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+    '/overrun': ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n0\r\n\r\n'],
+    '/field': ['HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n'],
+    '/huge': [`HTTP/1.1 200 OK\r\nX: ${'a'.repeat(70 * 1024)}\r\n\r\n`],
+    '/switch': ['HTTP/1.1 101 Switching Protocols\r\n\r\n'],
+  };
+  const s = await raw((head) => bad[head.split(' ')[1]] ?? ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']);
+  const send = nodeRequester();
+  try {
+    for (const path of Object.keys(bad)) {
+      assert.equal((await send('GET', s.url + path, {})).status, 0, path);
+      const before = s.connections();
+      assert.equal((await send('GET', `${s.url}/fine`, {})).status, 200, `after ${path}`);
+      assert.equal(s.connections(), before + 1, `${path}: the next request opened a connection of its own`);
+    }
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('bytes beyond an answer put the connection out of step: the answer counts, the connection goes', limit, async () => {
+  const s = await raw(() => ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\n\r\n']);
+  const send = nodeRequester();
+  try {
+    assert.equal(text(await send('GET', `${s.url}/a`, {})), 'a');
+    assert.equal(text(await send('GET', `${s.url}/b`, {})), 'a');
+    assert.equal(s.connections(), 2);
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('a reused connection that closes before answering: idempotent requests are sent again once, POST is status 0', limit, async () => {
+  // Each connection answers its first request and drops the second without a word, as a
+  // server does when its idle timeout crosses a request.
+  const s = await raw((head, i, socket) => {
+    if (i === 0) return [`HTTP/1.1 200 OK\r\nContent-Length: ${head.split(' ')[1].length}\r\n\r\n${head.split(' ')[1]}`];
+    socket.destroy();
+    return [];
+  });
+  const send = nodeRequester();
+  try {
+    assert.equal(text(await send('GET', `${s.url}/one`, {})), '/one');
+    const again = await send('DELETE', `${s.url}/two`, {});
+    assert.deepEqual([again.status, text(again)], [200, '/two']);
+    assert.equal(s.connections(), 2);
+    assert.equal((await send('POST', `${s.url}/token`, {}, 'grant')).status, 0);
+    assert.equal(s.connections(), 2, 'POST was not sent again');
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('a request that would not be well-formed is refused before anything is sent, naming the field but not its value', limit, async () => {
+  const s = await raw(() => ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']);
+  const send = nodeRequester();
+  try {
+    await assert.rejects(send('GET', `${s.url}/a`, { Authorization: 'Bearer secret\r\nX-Injected: 1' }), (e) => e instanceof TypeError && /Authorization/.test(e.message) && !/secret/.test(e.message));
+    await assert.rejects(send('GET', `${s.url}/a`, { 'Bad Name': 'x' }), /Bad Name/);
+    await assert.rejects(send('GET', `${s.url}/a`, { Host: 'elsewhere' }), /Host is written by the HTTP client/);
+    await assert.rejects(send('GE T', `${s.url}/a`, {}), /not a token/);
+    assert.equal(s.connections(), 0);
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('no answer within the timeout is status 0', limit, async () => {
+  const s = await raw(() => []);
+  const send = nodeRequester({ timeoutMs: 50 });
+  try {
+    assert.equal((await send('GET', `${s.url}/silent`, {})).status, 0);
+  } finally {
+    send.close();
+    await s.close();
+  }
+});
+
+test('https: the server is verified against the trusted roots (a test CA here), and connections are kept alive', limit, async () => {
+  let connections = 0;
+  const server = https.createServer({ key: fixture('key.pem'), cert: fixture('cert.pem') }, (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(`${req.method} ${req.url}`);
+  });
+  server.on('secureConnection', () => { connections += 1; });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  const trusting = nodeRequester({ tls: { ca: fixture('cert.pem') } });
+  const untrusting = nodeRequester();
+  try {
+    for (const host of ['127.0.0.1', 'localhost', '127.0.0.1', 'localhost']) {
+      const r = await trusting('GET', `https://${host}:${port}/v2/?n=1`, {});
+      assert.deepEqual([r.status, text(r)], [200, 'GET /v2/?n=1']);
+    }
+    assert.equal(connections, 2, 'one connection per origin');
+    assert.equal((await untrusting('GET', `https://127.0.0.1:${port}/v2/`, {})).status, 0, 'an unknown certificate fails');
+  } finally {
+    trusting.close();
+    untrusting.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
 });
