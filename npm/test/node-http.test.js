@@ -125,27 +125,32 @@ async function raw(answer) {
 
 const text = (r) => Buffer.from(r.body).toString('latin1');
 
+/** Runs `body(send, server)` against a raw server answering with `answer`, then closes both. */
+async function against(answer, body, options) {
+  const s = await raw(answer);
+  const send = nodeRequester(options);
+  try {
+    await body(send, s);
+  } finally {
+    send.close();
+    await s.close();
+  }
+}
+
 test('a chunked body in one-byte pieces, with extensions and trailers; the connection is then reused', limit, async () => {
   const message = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n';
-  const s = await raw((head, i) => (i === 0 ? [...message] : ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']));
-  const send = nodeRequester();
-  try {
+  await against((head, i) => (i === 0 ? [...message] : ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok']), async (send, s) => {
     const r = await send('GET', `${s.url}/v2/a/tags/list`, {});
     assert.equal(r.status, 200);
     assert.equal(text(r), 'Wikipedia in \r\n\r\nchunks.');
     assert.deepEqual(r.headers, [['transfer-encoding', 'chunked'], ['x-a', '1']]);
     assert.equal(text(await send('GET', `${s.url}/second`, {})), 'ok');
     assert.equal(s.connections(), 1);
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('keep-alive: sequential requests share one connection, concurrent ones one each', limit, async () => {
-  const s = await raw((head) => [`HTTP/1.1 202 Accepted\r\nContent-Length: ${head.length}\r\n\r\n${head}`]);
-  const send = nodeRequester();
-  try {
+  await against((head) => [`HTTP/1.1 202 Accepted\r\nContent-Length: ${head.length}\r\n\r\n${head}`], async (send, s) => {
     for (let i = 0; i < 20; i++) {
       const r = await send('DELETE', `${s.url}/v2/a/manifests/sha256:${i}`, { Accept: 'x/y' });
       assert.equal(r.status, 202);
@@ -157,10 +162,7 @@ test('keep-alive: sequential requests share one connection, concurrent ones one 
     assert.equal(s.connections(), 5, 'one reused, four new');
     for (let i = 0; i < 5; i++) await send('GET', `${s.url}/again`, {});
     assert.equal(s.connections(), 5, 'the idle ones are reused');
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('Connection: close, HTTP/1.0 and a body read until close: right bodies, no reuse', limit, async () => {
@@ -170,30 +172,23 @@ test('Connection: close, HTTP/1.0 and a body read until close: right bodies, no 
     ['HTTP/1.1 200 OK\r\n\r\nuntil', ' close'],
   ];
   let n = 0;
-  const s = await raw((head, i, socket) => {
+  await against((head, i, socket) => {
     const pieces = answers[n++];
     setTimeout(() => socket.end(), 30);
     return pieces;
-  });
-  const send = nodeRequester();
-  try {
+  }, async (send, s) => {
     assert.deepEqual([text(await send('GET', `${s.url}/1`, {})), text(await send('GET', `${s.url}/2`, {})), text(await send('GET', `${s.url}/3`, {}))], ['a', 'b', 'until close']);
     assert.equal(s.connections(), 3);
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('no body for 204, 304 and HEAD; interim 100 and 103 answers are skipped', limit, async () => {
-  const s = await raw((head) => {
+  await against((head) => {
     if (head.startsWith('GET /204')) return ['HTTP/1.1 204 No Content\r\n\r\n'];
     if (head.startsWith('GET /304')) return ['HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n'];
     if (head.startsWith('HEAD')) return ['HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n'];
     return ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n', 'HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nnew'];
-  });
-  const send = nodeRequester();
-  try {
+  }, async (send, s) => {
     const got = [];
     for (const [m, p] of [['GET', '/204'], ['GET', '/304'], ['HEAD', '/h'], ['PUT', '/put']]) {
       const r = await send(m, s.url + p, {}, m === 'PUT' ? 'body' : undefined);
@@ -202,10 +197,7 @@ test('no body for 204, 304 and HEAD; interim 100 and 103 answers are skipped', l
     assert.deepEqual(got, [[204, ''], [304, ''], [200, ''], [201, 'new']]);
     assert.equal(s.connections(), 1, 'each answer ended where it should, so the connection stayed in step');
     assert.match(s.heads[3], /\r\nContent-Length: 4$/);
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('malformed answers are status 0 and their connection is not reused', limit, async () => {
@@ -219,80 +211,55 @@ test('malformed answers are status 0 and their connection is not reused', limit,
     '/huge': [`HTTP/1.1 200 OK\r\nX: ${'a'.repeat(70 * 1024)}\r\n\r\n`],
     '/switch': ['HTTP/1.1 101 Switching Protocols\r\n\r\n'],
   };
-  const s = await raw((head) => bad[head.split(' ')[1]] ?? ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']);
-  const send = nodeRequester();
-  try {
+  await against((head) => bad[head.split(' ')[1]] ?? ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'], async (send, s) => {
     for (const path of Object.keys(bad)) {
       assert.equal((await send('GET', s.url + path, {})).status, 0, path);
       const before = s.connections();
       assert.equal((await send('GET', `${s.url}/fine`, {})).status, 200, `after ${path}`);
       assert.equal(s.connections(), before + 1, `${path}: the next request opened a connection of its own`);
     }
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('bytes beyond an answer put the connection out of step: the answer counts, the connection goes', limit, async () => {
-  const s = await raw(() => ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\n\r\n']);
-  const send = nodeRequester();
-  try {
+  await against(() => ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\n\r\n'], async (send, s) => {
     assert.equal(text(await send('GET', `${s.url}/a`, {})), 'a');
     assert.equal(text(await send('GET', `${s.url}/b`, {})), 'a');
     assert.equal(s.connections(), 2);
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('a reused connection that closes before answering: idempotent requests are sent again once, POST is status 0', limit, async () => {
   // Each connection answers its first request and drops the second without a word, as a
   // server does when its idle timeout crosses a request.
-  const s = await raw((head, i, socket) => {
+  await against((head, i, socket) => {
     if (i === 0) return [`HTTP/1.1 200 OK\r\nContent-Length: ${head.split(' ')[1].length}\r\n\r\n${head.split(' ')[1]}`];
     socket.destroy();
     return [];
-  });
-  const send = nodeRequester();
-  try {
+  }, async (send, s) => {
     assert.equal(text(await send('GET', `${s.url}/one`, {})), '/one');
     const again = await send('DELETE', `${s.url}/two`, {});
     assert.deepEqual([again.status, text(again)], [200, '/two']);
     assert.equal(s.connections(), 2);
     assert.equal((await send('POST', `${s.url}/token`, {}, 'grant')).status, 0);
     assert.equal(s.connections(), 2, 'POST was not sent again');
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('a request that would not be well-formed is refused before anything is sent, naming the field but not its value', limit, async () => {
-  const s = await raw(() => ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']);
-  const send = nodeRequester();
-  try {
+  await against(() => ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'], async (send, s) => {
     await assert.rejects(send('GET', `${s.url}/a`, { Authorization: 'Bearer secret\r\nX-Injected: 1' }), (e) => e instanceof TypeError && /Authorization/.test(e.message) && !/secret/.test(e.message));
     await assert.rejects(send('GET', `${s.url}/a`, { 'Bad Name': 'x' }), /Bad Name/);
     await assert.rejects(send('GET', `${s.url}/a`, { Host: 'elsewhere' }), /Host is written by the HTTP client/);
     await assert.rejects(send('GE T', `${s.url}/a`, {}), /not a token/);
     assert.equal(s.connections(), 0);
-  } finally {
-    send.close();
-    await s.close();
-  }
+  });
 });
 
 test('no answer within the timeout is status 0', limit, async () => {
-  const s = await raw(() => []);
-  const send = nodeRequester({ timeoutMs: 50 });
-  try {
+  await against(() => [], async (send, s) => {
     assert.equal((await send('GET', `${s.url}/silent`, {})).status, 0);
-  } finally {
-    send.close();
-    await s.close();
-  }
+  }, { timeoutMs: 50 });
 });
 
 test('https: the server is verified against the trusted roots (a test CA here), and connections are kept alive', limit, async () => {
