@@ -60,7 +60,10 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, tls: tlsOptions = {} } =
       const head = requestHead(method, u, headers, length);
       const release = (conn) => {
         const free = idle.get(key) ?? [];
-        if (free.length >= MAX_IDLE) return conn.destroy();
+        if (free.length >= MAX_IDLE) {
+          conn.destroy();
+          return;
+        }
         conn.rest();
         free.push(conn);
         idle.set(key, free);

@@ -165,6 +165,16 @@ test('keep-alive: sequential requests share one connection, concurrent ones one 
   });
 });
 
+test('at most 32 idle connections are kept per origin; the rest are closed', limit, async () => {
+  await against(() => ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'], async (send, s) => {
+    const burst = () => Promise.all(Array.from({ length: 40 }, (_, i) => send('GET', `${s.url}/${i}`, {})));
+    await burst();
+    assert.equal(s.connections(), 40);
+    await burst();
+    assert.equal(s.connections(), 48, '32 reused, 8 new');
+  });
+});
+
 test('Connection: close, HTTP/1.0 and a body read until close: right bodies, no reuse', limit, async () => {
   const answers = [
     ['HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\na'],
