@@ -14,6 +14,8 @@ const FAILED = Object.freeze({ status: 0, headers: [], body: new Uint8Array() })
 const TIMEOUT_MS = 300_000;
 /** A response's status line and fields may not take more bytes than this. */
 const MAX_HEAD = 64 * 1024;
+/** A response body may not be longer than this (as in the Python adapter). */
+export const MAX_BODY = 64 << 20;
 /** Idle connections kept per origin (the adapters' most requests in flight). */
 const MAX_IDLE = 32;
 /** Methods a reused connection may resend once when it closed before answering (RFC 9112 §9.3.1). */
@@ -37,10 +39,11 @@ const UNTIL_CLOSE = 6;
  * A `(method, url, headers, body) => Promise<{status, headers, body}>` for one Transport.
  * `headers` is an object of field names to values; `body` a string or bytes. Response fields
  * come as `[lower-cased name, value]` pairs in order, the body as exact bytes. Options (for
- * tests): `timeoutMs`, `tls` (extra `tls.connect` options, such as `ca`). `close()` on the
+ * tests): `timeoutMs`, `maxBody`, `tls` (extra `tls.connect` options, such as `ca`). A body
+ * longer than `maxBody` rejects with `BodyTooLarge` (nothing more is read). `close()` on the
  * returned function closes the idle connections (they never keep the process alive).
  */
-export function nodeRequester({ timeoutMs = TIMEOUT_MS, tls: tlsOptions = {} } = {}) {
+export function nodeRequester({ timeoutMs = TIMEOUT_MS, maxBody = MAX_BODY, tls: tlsOptions = {} } = {}) {
   const idle = new Map();
   const open = (u) => {
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
@@ -49,7 +52,7 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, tls: tlsOptions = {} } =
     const socket = secure
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...tlsOptions })
       : net.connect({ host, port });
-    return new Connection(socket, timeoutMs);
+    return new Connection(socket, timeoutMs, maxBody);
   };
   const send = (method, url, headers, body) =>
     new Promise((resolve) => {
@@ -70,6 +73,7 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, tls: tlsOptions = {} } =
       };
       const attempt = (conn, reused) =>
         conn.exchange(method, head, payload).then((outcome) => {
+          if (outcome.tooLarge) throw new BodyTooLarge(`${u.pathname}${u.search}`, maxBody);
           if (outcome.stale && reused && IDEMPOTENT.has(method)) return attempt(open(u), false);
           if (outcome.reusable) release(conn);
           return outcome.response;
@@ -87,6 +91,19 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, tls: tlsOptions = {} } =
   };
   return send;
 }
+
+/** A response body longer than the client takes. */
+export class BodyTooLarge extends Error {
+  constructor(path, limit) {
+    super(`${path}: the registry sent more than ${limit} bytes`);
+    this.name = 'BodyTooLarge';
+    this.path = path;
+    this.limit = limit;
+  }
+}
+
+/** Thrown by the parser when the body outgrows the limit. */
+class OverLimit extends Error {}
 
 /** The request line and fields; refuses what would not be one well-formed request. */
 function requestHead(method, u, headers, length) {
@@ -116,9 +133,12 @@ class Connection {
   #chunks = [];
   #remaining = 0;
   #reusable = false;
+  #size = 0;
+  #maxBody;
 
-  constructor(socket, timeoutMs) {
+  constructor(socket, timeoutMs, maxBody) {
     this.#socket = socket;
+    this.#maxBody = maxBody;
     socket.setNoDelay(true);
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.on('data', (chunk) => this.#data(chunk));
@@ -177,8 +197,11 @@ class Connection {
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
     try {
       this.#parse();
-    } catch {
-      this.#fail();
+    } catch (e) {
+      if (e instanceof OverLimit) {
+        this.#settle({ tooLarge: true });
+        this.#socket.destroy();
+      } else this.#fail();
     }
   }
 
@@ -214,7 +237,7 @@ class Connection {
           if (this.#remaining > 0) {
             if (this.#buf.length === 0) return;
             const part = this.#take(Math.min(this.#remaining, this.#buf.length));
-            this.#chunks.push(part);
+            this.#body(part);
             this.#remaining -= part.length;
           }
           if (this.#remaining === 0) this.#finish(this.#reusable);
@@ -226,13 +249,14 @@ class Connection {
           const m = CHUNK_SIZE.exec(line);
           if (!m) throw new Error('bad chunk size');
           this.#remaining = parseInt(m[1], 16);
+          if (this.#size + this.#remaining > this.#maxBody) throw new OverLimit();
           this.#state = this.#remaining === 0 ? TRAILERS : CHUNK_DATA;
           break;
         }
         case CHUNK_DATA: {
           if (this.#buf.length === 0) return;
           const part = this.#take(Math.min(this.#remaining, this.#buf.length));
-          this.#chunks.push(part);
+          this.#body(part);
           this.#remaining -= part.length;
           if (this.#remaining === 0) this.#state = CHUNK_END;
           break;
@@ -251,13 +275,19 @@ class Connection {
           break;
         }
         case UNTIL_CLOSE: {
-          if (this.#buf.length) this.#chunks.push(this.#take(this.#buf.length));
+          if (this.#buf.length) this.#body(this.#take(this.#buf.length));
           return;
         }
         default:
           throw new Error('unreachable');
       }
     }
+  }
+
+  #body(part) {
+    this.#size += part.length;
+    if (this.#size > this.#maxBody) throw new OverLimit();
+    this.#chunks.push(part);
   }
 
   /** Reads a status line and fields, and decides how the body is framed (RFC 9112 §6.3). */
@@ -288,6 +318,7 @@ class Connection {
     }
     this.#response = { status: code, headers };
     this.#chunks = [];
+    this.#size = 0;
     this.#reusable = !close;
     if (this.#method === 'HEAD' || code === 204 || code === 304) {
       this.#remaining = 0;
@@ -302,6 +333,7 @@ class Connection {
       const [only] = values;
       if (values.size !== 1 || !/^\d{1,15}$/.test(only)) throw new Error('bad Content-Length');
       this.#remaining = Number(only);
+      if (this.#remaining > this.#maxBody) throw new OverLimit();
       this.#state = LENGTH;
     } else {
       this.#state = UNTIL_CLOSE;

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { nodeRequester } from '../node-http.js';
+import { BodyTooLarge, MAX_BODY, nodeRequester } from '../node-http.js';
+import { InvalidOperationError } from 'regprune';
+import { Transport } from 'regprune/registry';
 
 // A client that lost step with a server waits for an answer that never comes: fail instead.
 const limit = { timeout: 10_000 };
@@ -228,6 +230,28 @@ test('malformed answers are status 0 and their connection is not reused', limit,
       assert.equal((await send('GET', `${s.url}/fine`, {})).status, 200, `after ${path}`);
       assert.equal(s.connections(), before + 1, `${path}: the next request opened a connection of its own`);
     }
+  });
+});
+
+test('a body longer than the limit is refused as soon as it is known to be, by any framing; the limit itself is fine', limit, async () => {
+  const answers = {
+    '/declared': ['HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n'],
+    '/chunks': ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n', '5\r\n'],
+    '/until-close': ['HTTP/1.1 200 OK\r\n\r\nabcdef', 'ghijk'],
+    '/exact': ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n'],
+  };
+  await against((head) => answers[head.split(' ')[1]], async (send, s) => {
+    for (const path of ['/declared', '/chunks', '/until-close']) {
+      await assert.rejects(send('GET', s.url + path, {}), (e) => e instanceof BodyTooLarge && e.path === path && e.limit === 10 && e.message === `${path}: the registry sent more than 10 bytes`);
+    }
+    assert.equal(text(await send('GET', `${s.url}/exact`, {})), 'abcdefghij');
+  }, { maxBody: 10 });
+});
+
+test('the Transport refuses an overlong body as the Python adapter does: a typed error naming the path', limit, async () => {
+  await against(() => [`HTTP/1.1 200 OK\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`], async (_, s) => {
+    const t = new Transport(s.url);
+    await assert.rejects(t.send({ method: 'GET', path: '/v2/_catalog?n=1', headers: [], scope: '' }), (e) => e instanceof InvalidOperationError && e.code === 'invalid_operation' && e.path === '/v2/_catalog?n=1' && e.message === `/v2/_catalog?n=1: the registry sent more than ${MAX_BODY} bytes`);
   });
 });
 
