@@ -1,6 +1,7 @@
 // Talking to a live registry from JavaScript: a thin adapter around the core's conversations.
 // The core decides every request (Crawl, Execute); this module sends them with `fetch`
-// (injectable; in Node, by default, its own HTTP/1.1 client on node:net/tls sockets, see node-http.js), several at a time, handles authentication (anonymous, basic, the bearer
+// (injectable; in Node, by default, its own HTTP/1.1 client on node:net/tls sockets, see
+// node-http.js), several at a time, handles authentication (anonymous, basic, the bearer
 // challenge with tokens cached per scope) and feeds the answers back. Secrets never appear in
 // output, errors or journals.
 
