@@ -8,6 +8,7 @@
 // request it cannot write (a line break in a header value) is refused.
 import net from 'node:net';
 import tls from 'node:tls';
+import { InvalidOperationError } from './index.js';
 
 const FAILED = Object.freeze({ status: 0, headers: [], body: new Uint8Array() });
 /** No answer within this long is a failure (the core retries); idle connections close then. */
@@ -40,7 +41,8 @@ const UNTIL_CLOSE = 6;
  * `headers` is an object of field names to values; `body` a string or bytes. Response fields
  * come as `[lower-cased name, value]` pairs in order, the body as exact bytes. Options (for
  * tests): `timeoutMs`, `maxBody`, `tls` (extra `tls.connect` options, such as `ca`). A body
- * longer than `maxBody` rejects with `BodyTooLarge` (nothing more is read). `close()` on the
+ * longer than `maxBody` rejects with `InvalidOperationError` naming the path, as the Python
+ * adapter refuses it (nothing more is read). `close()` on the
  * returned function closes the idle connections (they never keep the process alive).
  */
 export function nodeRequester({ timeoutMs = TIMEOUT_MS, maxBody = MAX_BODY, tls: tlsOptions = {} } = {}) {
@@ -73,7 +75,11 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, maxBody = MAX_BODY, tls:
       };
       const attempt = (conn, reused) =>
         conn.exchange(method, head, payload).then((outcome) => {
-          if (outcome.tooLarge) throw new BodyTooLarge(`${u.pathname}${u.search}`, maxBody);
+          if (outcome.tooLarge) {
+            // A body this long is no registry's answer.
+            const path = `${u.pathname}${u.search}`;
+            throw new InvalidOperationError(`${path}: the registry sent more than ${maxBody} bytes`, { code: 'invalid_operation', path });
+          }
           if (outcome.stale && reused && IDEMPOTENT.has(method)) return attempt(open(u), false);
           if (outcome.reusable) release(conn);
           return outcome.response;
@@ -90,16 +96,6 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, maxBody = MAX_BODY, tls:
     for (const free of idle.values()) for (const conn of free.splice(0)) conn.destroy();
   };
   return send;
-}
-
-/** A response body longer than the client takes. */
-export class BodyTooLarge extends Error {
-  constructor(path, limit) {
-    super(`${path}: the registry sent more than ${limit} bytes`);
-    this.name = 'BodyTooLarge';
-    this.path = path;
-    this.limit = limit;
-  }
 }
 
 /** Thrown by the parser when the body outgrows the limit. */
@@ -170,6 +166,7 @@ class Connection {
     this.#received = false;
     this.#state = HEAD;
     this.#chunks = [];
+    this.#size = 0;
     return new Promise((resolve) => {
       this.#done = resolve;
       this.#socket.cork();
@@ -317,8 +314,6 @@ class Connection {
       else if (name === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) close = true;
     }
     this.#response = { status: code, headers };
-    this.#chunks = [];
-    this.#size = 0;
     this.#reusable = !close;
     if (this.#method === 'HEAD' || code === 204 || code === 304) {
       this.#remaining = 0;
@@ -347,8 +342,6 @@ class Connection {
     const response = { ...this.#response, body: new Uint8Array(data.buffer, data.byteOffset, data.length) };
     // Bytes beyond the response: the connection is out of step.
     const keep = reusable && this.#buf.length === 0;
-    this.#state = HEAD;
-    this.#chunks = [];
     this.#settle({ response, reusable: keep, stale: false });
     if (!keep) this.#socket.destroy();
   }

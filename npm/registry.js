@@ -51,7 +51,6 @@ export class Transport {
   #tokens = new Map();
   #credentials;
   #insecure;
-  #http;
   #request;
   constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl } = {}) {
     const url = new URL(baseUrl.includes('://') ? baseUrl : `https://${baseUrl}`);
@@ -77,13 +76,8 @@ export class Transport {
 
   async #raw(method, url, headers, body) {
     if (this.fetch === undefined && globalThis.process?.versions?.node) {
-      this.#http ??= await import('./node-http.js');
-      this.#request ??= this.#http.nodeRequester();
-      return this.#request(method, url, headers, body).catch((e) => {
-        if (!(e instanceof this.#http.BodyTooLarge)) throw e;
-        // As the Python adapter refuses it: a body this long is no registry's answer.
-        throw new InvalidOperationError(e.message, { code: 'invalid_operation', path: e.path });
-      });
+      this.#request ??= (await import('./node-http.js')).nodeRequester();
+      return this.#request(method, url, headers, body);
     }
     try {
       const fetch = this.fetch ?? globalThis.fetch;

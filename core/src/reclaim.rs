@@ -4,6 +4,7 @@
 //! deduplicate registry-wide), and a manifest's own bytes are a blob too. So a blob is given
 //! back iff some deleted manifest referenced it and no surviving manifest anywhere does.
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -440,16 +441,16 @@ impl<'s> Pool<'s> {
             *slot = next;
         } else {
             match self.index.entry(r.key) {
-                std::collections::hash_map::Entry::Vacant(e) => {
+                Entry::Vacant(e) => {
                     e.insert(next);
                 }
-                std::collections::hash_map::Entry::Occupied(e) => {
+                Entry::Occupied(e) => {
                     if self.blobs[*e.get() as usize].digest == r.digest {
                         return;
                     }
                     match self.spill.entry(r.digest) {
-                        std::collections::hash_map::Entry::Occupied(_) => return,
-                        std::collections::hash_map::Entry::Vacant(e) => e.insert(next),
+                        Entry::Occupied(_) => return,
+                        Entry::Vacant(e) => e.insert(next),
                     };
                 }
             }
