@@ -40,6 +40,9 @@ export async function dockerConfigCredentials(registry, path) {
 }
 export const MAX_CONCURRENCY = 32;
 
+/** RFC 6750's `b64token`: the only form a bearer token takes in an Authorization header. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 const isLoopback = (host) => host === 'localhost' || /^127\./.test(host) || host === '[::1]' || host === '::1';
 
 function refuse(message) {
@@ -138,7 +141,9 @@ export class Transport {
     try {
       const doc = JSON.parse(new TextDecoder().decode(res.body));
       const token = doc.token ?? doc.access_token;
-      return token ? `Bearer ${token}` : undefined;
+      // A bearer token is a b64token (RFC 6750 s2.1); anything else (a line break, a space,
+      // not a string) came from a broken or hostile token service and is not sent anywhere.
+      return typeof token === 'string' && B64TOKEN.test(token) ? `Bearer ${token}` : undefined;
     } catch {
       return undefined;
     }

@@ -10,8 +10,10 @@ const SECRET = 's3cret-Pa55word';
 const REFRESH = 'acr-refresh-token-xyz';
 const cli = new URL('../cli.js', import.meta.url).pathname;
 
-async function withServer(fn) {
+async function withServer(fn, { token = 'TOKEN-ok' } = {}) {
   const issued = [];
+  // The Authorization headers the registry (not the token service) was shown.
+  const presented = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
     const reply = (status, body, headers = {}) => { res.writeHead(status, { 'Content-Type': 'application/json', ...headers }); res.end(JSON.stringify(body)); };
@@ -21,14 +23,15 @@ async function withServer(fn) {
         req.on('data', (c) => { data += c; });
         req.on('end', () => {
           const form = new URLSearchParams(data);
-          if (form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH) { issued.push({ via: 'refresh', scope: form.get('scope') }); reply(200, { access_token: 'TOKEN-ok' }); } else reply(401, {});
+          if (form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH) { issued.push({ via: 'refresh', scope: form.get('scope') }); reply(200, { access_token: token }); } else reply(401, {});
         });
         return;
       }
-      if (req.headers.authorization === `Basic ${btoa(`admin:${SECRET}`)}`) { issued.push({ via: 'basic', scope: url.searchParams.get('scope') }); reply(200, { token: 'TOKEN-ok' }); } else reply(401, {});
+      if (req.headers.authorization === `Basic ${btoa(`admin:${SECRET}`)}`) { issued.push({ via: 'basic', scope: url.searchParams.get('scope') }); reply(200, { token }); } else reply(401, {});
       return;
     }
     if (url.pathname.startsWith('/acr/')) return reply(404, {});
+    if (req.headers.authorization) presented.push(req.headers.authorization);
     if (req.headers.authorization !== 'Bearer TOKEN-ok') {
       const { port } = server.address();
       return reply(401, { errors: [{ code: 'UNAUTHORIZED' }] }, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/oauth2/token",service="test.registry",scope="registry:catalog:*"` });
@@ -38,7 +41,7 @@ async function withServer(fn) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   try {
-    await fn(`http://127.0.0.1:${server.address().port}`, issued);
+    await fn(`http://127.0.0.1:${server.address().port}`, issued, presented);
   } finally {
     await new Promise((r) => server.close(r));
   }
@@ -58,6 +61,14 @@ test('bearer challenge with basic credentials, and ACR refresh tokens', () => wi
   assert.deepEqual(issued, [{ via: 'basic', scope: 'registry:catalog:*' }, { via: 'refresh', scope: 'registry:catalog:*' }]);
   await assert.rejects(crawl(new Transport(url)), /401/);
 }));
+
+for (const [what, token] of [['a line break', 'TOKEN-ok\r\nX-Injected: 1'], ['a space', 'TOKEN ok'], ['a number', 12345], ['an empty string', '']]) {
+  test(`a token with ${what} from the token service is not used: the registry's 401 stands`, () => withServer(async (url, issued, presented) => {
+    await assert.rejects(crawl(new Transport(url, { username: 'admin', password: SECRET })), (e) => e.name !== 'TypeError' && /401/.test(e.message));
+    assert.ok(issued.length > 0, 'the token service was asked');
+    assert.deepEqual(presented, [], 'no bearer token went to the registry');
+  }, { token }));
+}
 
 test('the CLI never shows the password or the token', () => withServer(async (url) => {
   const ok = await run(['snapshot', '--registry', url, '--username', 'admin', '--password', SECRET]);

@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -29,6 +30,8 @@ DEFAULT_CONCURRENCY = 8
 ACR_REFRESH_USER = "00000000-0000-0000-0000-000000000000"
 MAX_CONCURRENCY = 32
 #: The largest response body read (larger ones are refused, not buffered).
+# RFC 6750's `b64token`: the only form a bearer token takes in an Authorization header.
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 MAX_BODY = 64 << 20
 
 Request = tuple[int, str, str, list[tuple[str, str]], str, str | None]
@@ -267,8 +270,10 @@ class Transport:
             doc = json.loads(body)
         except ValueError:
             return None
-        token = doc.get("token") or doc.get("access_token")
-        return f"Bearer {token}" if token else None
+        token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
+        # A bearer token is a b64token (RFC 6750 s2.1); anything else (a line break, a space,
+        # not a string) came from a broken or hostile token service and is not sent anywhere.
+        return f"Bearer {token}" if isinstance(token, str) and B64TOKEN.fullmatch(token) else None
 
 
 def run(

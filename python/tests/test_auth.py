@@ -22,6 +22,9 @@ REFRESH = "acr-refresh-token-xyz"
 
 class Handler(BaseHTTPRequestHandler):
     tokens_issued: list[dict[str, str]] = []  # noqa: RUF012 - shared test state
+    # What the token service issues, and the Authorization headers the registry was shown.
+    token: object = "TOKEN-ok"
+    presented: list[str] = []  # noqa: RUF012 - shared test state
 
     def log_message(self, *args: object) -> None:
         pass
@@ -45,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
             and form.get("grant_type") == "refresh_token"
         ):
             Handler.tokens_issued.append({"via": "refresh", "scope": form.get("scope", "")})
-            self.reply(200, {"access_token": "TOKEN-ok"})
+            self.reply(200, {"access_token": Handler.token})
         else:
             self.reply(401, {"errors": [{"code": "UNAUTHORIZED"}]})
 
@@ -56,13 +59,15 @@ class Handler(BaseHTTPRequestHandler):
             expected = "Basic " + base64.b64encode(f"admin:{SECRET}".encode()).decode()
             if self.headers.get("Authorization") == expected:
                 Handler.tokens_issued.append({"via": "basic", "scope": q.get("scope", "")})
-                self.reply(200, {"token": "TOKEN-ok"})
+                self.reply(200, {"token": Handler.token})
             else:
                 self.reply(401, {"errors": [{"code": "UNAUTHORIZED"}]})
             return
         if url.path.startswith("/acr/"):
             self.reply(404, {})
             return
+        if self.headers.get("Authorization"):
+            Handler.presented.append(self.headers["Authorization"])
         if self.headers.get("Authorization") != "Bearer TOKEN-ok":
             port = self.server.server_address[1]
             challenge = f'Bearer realm="http://127.0.0.1:{port}/oauth2/token",service="test.registry",scope="registry:catalog:*"'
@@ -77,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     Handler.tokens_issued = []
+    Handler.token = "TOKEN-ok"
+    Handler.presented = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
@@ -96,6 +103,18 @@ def test_bearer_challenge_with_basic_credentials(server: str) -> None:
 def test_without_credentials_the_crawl_fails_clearly(server: str) -> None:
     with pytest.raises(Exception, match="401"):
         registry.crawl(registry.Transport(server))
+
+
+@pytest.mark.parametrize(
+    "token", ["TOKEN-ok\r\nX-Injected: 1", "TOKEN ok", 12345, "", ["TOKEN-ok"]]
+)
+def test_a_malformed_token_from_the_token_service_is_not_used(server: str, token: object) -> None:
+    Handler.token = token
+    t = registry.Transport(server, registry.Credentials("admin", SECRET))
+    with pytest.raises(Exception, match="401"):
+        registry.crawl(t)
+    assert Handler.tokens_issued, "the token service was asked"
+    assert Handler.presented == [], "no bearer token went to the registry"
 
 
 def test_acr_refresh_token_is_exchanged_with_post(server: str) -> None:
