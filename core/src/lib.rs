@@ -61,7 +61,7 @@ pub use plan::{
 pub use planner::{plan, plan_json};
 pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
 pub use reclaim::{reclaim, Reclaim, RepositoryReclaim, Shared, SharedWith};
-pub use render::{confirmation, human_bytes, render_text};
+pub use render::{confirmation, escape_controls, human_bytes, render_text};
 pub use snapshot::{
     ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag,
 };

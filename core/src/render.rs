@@ -1,6 +1,7 @@
 //! The human preview of a plan: az's confirmation sentences, a table of actions, and the
 //! storage each repository gives back, in human units.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::names::TagName;
@@ -19,6 +20,32 @@ pub fn human_bytes(n: u64) -> String {
         unit += 1;
     }
     format!("{v:.1} {}", UNITS[unit])
+}
+
+/// `text` safe to show on a terminal: control characters (C0, DEL, C1: ESC, CR, newline, …)
+/// and the bidirectional overrides that reorder what a line seems to say are written as
+/// `\u{…}` escapes (`\n`, `\r`, `\t` for those three). Everything a preview shows that came
+/// from data (a snapshot's registry name, reasons, warnings, a registry's messages) goes
+/// through it, so the text shown before a confirmation cannot be rewritten by what it shows.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The sentence `az acr repository delete` asks to confirm, for one action.
@@ -76,7 +103,7 @@ pub fn render_text(plan: &Plan) -> String {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        plan.registry.as_deref().unwrap_or("(registry)"),
+        escape_controls(plan.registry.as_deref().unwrap_or("(registry)")),
         plan.now
     );
     let _ = writeln!(out, "Request: {op}\n");
@@ -102,7 +129,7 @@ pub fn render_text(plan: &Plan) -> String {
                     a.repository.to_string(),
                     target,
                     join_tags(a),
-                    a.reason.message.to_string(),
+                    escape_controls(&a.reason.message).into_owned(),
                 ]
             })
             .collect();
@@ -122,15 +149,15 @@ pub fn render_text(plan: &Plan) -> String {
                 (None, Some(d)) => format!("{}@{d}", r.repository),
                 (None, None) => r.repository.to_string(),
             };
-            let _ = writeln!(out, "  {target}: {}", r.reason.message);
+            let _ = writeln!(out, "  {target}: {}", escape_controls(&r.reason.message));
         }
     }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");
         for w in &plan.warnings {
-            let _ = writeln!(out, "  ! {}", w.message);
+            let _ = writeln!(out, "  ! {}", escape_controls(&w.message));
             for item in &w.items {
-                let _ = writeln!(out, "      {item}");
+                let _ = writeln!(out, "      {}", escape_controls(item));
             }
         }
     }
@@ -149,7 +176,7 @@ fn reclaim_section(out: &mut String, plan: &Plan) {
         if r.exact { ", exact" } else { ", not exact:" }
     );
     for why in &r.inexact_reasons {
-        let _ = writeln!(out, "  - {why}");
+        let _ = writeln!(out, "  - {}", escape_controls(why));
     }
     if !r.by_repository.is_empty() {
         let rows: Vec<[String; 5]> = r
@@ -233,7 +260,16 @@ fn table<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::{escape_controls, human_bytes};
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(escape_controls("plain name:v1"), "plain name:v1");
+        assert_eq!(
+            escape_controls("a\u{1b}[2Jb\rc\nd\te\u{7f}\u{9b}\u{202e}"),
+            "a\\u{1b}[2Jb\\rc\\nd\\te\\u{7f}\\u{9b}\\u{202e}"
+        );
+    }
 
     #[test]
     fn sizes_read_like_people_write_them() {

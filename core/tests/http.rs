@@ -36,6 +36,10 @@ struct Registry {
     tamper: Option<Tamper>,
     /// Every DELETE that reached the registry.
     deletes: Vec<String>,
+    /// The next this many manifest DELETEs are cut off half done, as Distribution does when a
+    /// concurrent write to the repository fails its tag walk: the manifest goes, its tags stay
+    /// (pointing at nothing), and the answer is a 500.
+    cut_off_deletes: u32,
 }
 
 impl Registry {
@@ -88,6 +92,68 @@ impl Registry {
         }
     }
 
+    /// Blob uploads and manifest pushes (what a Distribution untag needs).
+    fn push(&mut self, req: &Request, path: &str) -> Option<Response> {
+        if let Some(repo) = path.strip_suffix("/blobs/uploads/") {
+            if req.method == Method::Post {
+                return Some(Response {
+                    status: 202,
+                    headers: vec![(
+                        "Location".into(),
+                        format!("http://localhost:5000/v2/{repo}/blobs/uploads/u1?state=x"),
+                    )],
+                    body: Vec::new(),
+                });
+            }
+        }
+        if req.method == Method::Put && path.contains("/blobs/uploads/") {
+            let body = req.body.clone().unwrap_or_default().into_bytes();
+            let claimed = req.path.split("digest=").nth(1).and_then(Digest::parse);
+            if claimed != Some(Digest::sha256(&body)) {
+                return Some(Response {
+                    status: 400,
+                    headers: vec![],
+                    body: b"DIGEST_INVALID".to_vec(),
+                });
+            }
+            self.blob(body);
+            return Some(Response {
+                status: 201,
+                headers: vec![],
+                body: Vec::new(),
+            });
+        }
+        if req.method == Method::Put {
+            if let Some((repo, reference)) = path.split_once("/manifests/") {
+                let body = req.body.clone().unwrap_or_default().into_bytes();
+                let media = req
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let d = self.put(repo, body, &media);
+                match Digest::parse(reference) {
+                    Some(by) if by != d => {
+                        return Some(Response {
+                            status: 400,
+                            headers: vec![],
+                            body: b"DIGEST_INVALID".to_vec(),
+                        });
+                    }
+                    Some(_) => {}
+                    None => self.tag(repo, reference, &d),
+                }
+                return Some(Response {
+                    status: 201,
+                    headers: vec![("Docker-Content-Digest".into(), d.to_string())],
+                    body: Vec::new(),
+                });
+            }
+        }
+        None
+    }
+
     fn answer(&mut self, req: &Request) -> Response {
         self.seen += 1;
         if self.fail_every > 0 && self.seen % self.fail_every == 0 {
@@ -135,7 +201,11 @@ impl Registry {
                 vec![],
             );
         }
+        if let Some(pushed) = self.push(req, &path) {
+            return pushed;
+        }
         if let Some((repo, reference)) = path.split_once("/manifests/") {
+            let cut_off = req.method == Method::Delete && self.cut_off_deletes > 0;
             let Some((tags, manifests)) = self.repos.get_mut(repo) else {
                 return not_found;
             };
@@ -159,20 +229,17 @@ impl Registry {
                     *self.manifest_gets.entry(digest).or_default() += 1;
                     ok(bytes, headers)
                 }
+                Method::Delete if cut_off => {
+                    manifests.remove(&digest);
+                    self.cut_off_deletes -= 1;
+                    bare(500, b"UNKNOWN".to_vec())
+                }
                 Method::Delete => {
                     manifests.remove(&digest);
                     tags.retain(|_, d| *d != digest);
-                    Response {
-                        status: 202,
-                        headers: vec![],
-                        body: vec![],
-                    }
+                    bare(202, Vec::new())
                 }
-                Method::Put | Method::Patch | Method::Post => Response {
-                    status: 405,
-                    headers: vec![],
-                    body: vec![],
-                },
+                Method::Put | Method::Patch | Method::Post => bare(405, Vec::new()),
             };
         }
         if let Some((_, d)) = path.split_once("/blobs/") {
@@ -825,6 +892,15 @@ fn try_crawl(reg: &mut Registry) -> regprune_core::Result<Snapshot> {
     c.snapshot()
 }
 
+/// An answer with a status, a body and no headers.
+fn bare(status: u16, body: Vec<u8>) -> Response {
+    Response {
+        status,
+        headers: vec![],
+        body,
+    }
+}
+
 fn with_header(mut r: Response, name: &str, value: &str) -> Response {
     r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
     r.headers.push((name.into(), value.into()));
@@ -936,7 +1012,7 @@ fn an_execution_never_deletes_what_it_could_not_verify() {
         report
             .outcomes
             .iter()
-            .all(|o| o.outcome == regprune_core::http::OutcomeKind::Failed),
+            .all(|o| matches!(o.outcome, OutcomeKind::Failed | OutcomeKind::Skipped)),
         "{report:?}"
     );
 }
@@ -998,12 +1074,13 @@ fn manifests_kept_by_the_crawl_spare_the_fetch_before_each_delete() {
     };
     let (fetched_journal, fetched_gets, _) = run(&mut fetching, &[]);
     let (spared_journal, spared_gets, wanted) = run(&mut sparing, &kept);
-    // The tagged index is fetched once either way, to check which manifests it lists now.
+    // The index is read once, before its children may go: fetched when no bytes were kept
+    // (and that GET journals it too), from the kept bytes otherwise.
     assert_eq!(
-        fetched_gets, 4,
-        "without kept bytes, each of the three deletions fetches"
+        fetched_gets, 3,
+        "without kept bytes, each of the three deletions fetches once"
     );
-    assert_eq!(spared_gets, 1, "with them, none does");
+    assert_eq!(spared_gets, 0, "with them, none does");
     assert_eq!(
         wanted, 3,
         "the index and its two children; the other repositories' are ignored"
@@ -1023,4 +1100,417 @@ fn manifests_kept_by_the_crawl_spare_the_fetch_before_each_delete() {
         .unwrap_err();
     assert_eq!(e.code(), "digest_mismatch");
     assert!(e.to_string().contains(&d["idx"].to_string()), "{e}");
+}
+
+// ---- Fail closed (issue 24): every doubt stops a deletion ----
+
+/// Runs an execution with up to `window` requests handed out before any is answered, so
+/// that what may be in flight together is visible; `check` sees each window.
+fn execute_windowed(
+    reg: &mut Registry,
+    p: &regprune_core::Plan,
+    options: serde_json::Value,
+    window: usize,
+    check: &mut dyn FnMut(&[Request]),
+) -> regprune_core::http::Report {
+    let mut ex = Execute::new(p, serde_json::from_value(options).unwrap()).unwrap();
+    let mut now = 0.0;
+    let mut rounds = 0;
+    while !ex.is_done() {
+        rounds += 1;
+        assert!(rounds < 100_000, "the execution does not end");
+        let batch: Vec<Request> = std::iter::from_fn(|| ex.next_request(now))
+            .take(window)
+            .collect();
+        if batch.is_empty() {
+            now = ex.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        }
+        check(&batch);
+        for req in batch {
+            let resp = reg.serve(&req);
+            ex.handle_response(req.id, &resp, now)
+                .unwrap_or_else(|e| panic!("an execution never aborts on an answer: {e}"));
+        }
+    }
+    ex.report()
+}
+
+fn local() -> serde_json::Value {
+    json!({"registry": "localhost:5000"})
+}
+
+/// Finding 1: a re-check answered with anything but the expected statuses is "unknown": the
+/// repository's planned deletions are skipped with the status, never run as if the tag, the
+/// tag list or the index were absent. Each case adds drift that failing open would destroy.
+#[test]
+fn unexpected_answers_to_the_recheck_skip_instead_of_deleting() {
+    type Case = (&'static str, fn(&Request) -> Option<u16>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            "401 on a tag HEAD",
+            |q| (q.method == Method::Head && q.path.ends_with("/hotfix")).then_some(401),
+            "HTTP 401",
+        ),
+        (
+            "403 on a tag HEAD",
+            |q| (q.method == Method::Head && q.path.ends_with("/hotfix")).then_some(403),
+            "HTTP 403",
+        ),
+        (
+            "400 on a tag HEAD",
+            |q| (q.method == Method::Head && q.path.ends_with("/hotfix")).then_some(400),
+            "HTTP 400",
+        ),
+        (
+            "301 on a tag HEAD",
+            |q| (q.method == Method::Head && q.path.ends_with("/hotfix")).then_some(301),
+            "HTTP 301",
+        ),
+        (
+            "404 on the tag list",
+            |q| q.path.contains("/app/tags/list").then_some(404),
+            "HTTP 404",
+        ),
+        (
+            "403 on the tag list",
+            |q| q.path.contains("/app/tags/list").then_some(403),
+            "HTTP 403",
+        ),
+    ];
+    for (what, status, expected) in cases {
+        let (mut reg, d) = Registry::fixture();
+        let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v1"}));
+        reg.tag("app", "hotfix", &d["v1"]);
+        reg.tamper = Some(Box::new(move |q: &Request, r: Response| match status(q) {
+            Some(s) => Response {
+                status: s,
+                headers: vec![],
+                body: Vec::new(),
+            },
+            None => r,
+        }));
+        let report = execute_windowed(&mut reg, &p, local(), 4, &mut |_| {});
+        assert!(reg.deletes.is_empty(), "{what}: {:?}", reg.deletes);
+        let o = outcome(&report, &d["v1"]);
+        assert_eq!(o.outcome, OutcomeKind::Skipped, "{what}: {report:?}");
+        assert!(o.detail.contains(expected), "{what}: {}", o.detail);
+        assert_eq!(reg.repos["app"].0["hotfix"], d["v1"], "{what}");
+    }
+    // A tagged index that cannot be read (403) may list a planned manifest: skip.
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v2"}));
+    let idx = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": d["v2"].to_string(), "size": 1}]});
+    let idx = reg.put("app", idx.to_string().into_bytes(), OCI_INDEX);
+    reg.tag("app", "bundle", &idx);
+    let hidden = idx.to_string();
+    reg.tamper = Some(Box::new(move |q: &Request, r: Response| {
+        if q.method == Method::Get && q.path.ends_with(&hidden) {
+            Response {
+                status: 403,
+                headers: vec![],
+                body: Vec::new(),
+            }
+        } else {
+            r
+        }
+    }));
+    let report = execute_windowed(&mut reg, &p, local(), 4, &mut |_| {});
+    assert!(reg.deletes.is_empty(), "{:?}", reg.deletes);
+    assert_eq!(outcome(&report, &d["v2"]).outcome, OutcomeKind::Skipped);
+}
+
+/// Finding 13: a tag answering without `Docker-Content-Digest` skips its repository and the
+/// execution goes on to a report: no abort after deletions elsewhere were made.
+#[test]
+fn a_missing_digest_header_skips_its_repository_and_the_run_goes_on() {
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "purge", "filter": [".*:.*"], "ago": "0d", "untagged": true}),
+    );
+    reg.tamper = Some(Box::new(|q: &Request, mut r: Response| {
+        if q.method == Method::Head && q.path.starts_with("/v2/app/") {
+            r.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("docker-content-digest"));
+        }
+        r
+    }));
+    let report = execute_windowed(&mut reg, &p, local(), 4, &mut |_| {});
+    assert!(
+        reg.deletes.iter().all(|p| !p.starts_with("/v2/app/")),
+        "{:?}",
+        reg.deletes
+    );
+    let o = outcome(&report, &d["v1"]);
+    assert_eq!(o.outcome, OutcomeKind::Skipped);
+    assert!(o.detail.contains("Docker-Content-Digest"), "{}", o.detail);
+    assert!(
+        reg.deletes.iter().any(|p| p.starts_with("/v2/multi/")),
+        "the other repository was still executed: {report:?}"
+    );
+}
+
+/// Finding 2: a tag added after review to a manifest of a planned repository deletion is
+/// drift, exactly as on `deleteImage`; the rest of the repository goes.
+#[test]
+fn delete_repository_checks_tag_drift_per_manifest() {
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "deleteRepository", "repository": "app"}),
+    );
+    let late = reg.image("app", "2026-11-30T00:00:00Z", "pushed after review");
+    reg.tag("app", "late", &late);
+    reg.tag("app", "v2-hotfix", &d["v2"]);
+    let report = execute_windowed(&mut reg, &p, local(), 4, &mut |_| {});
+    let o = outcome(&report, &d["v2"]);
+    assert_eq!(o.outcome, OutcomeKind::Skipped, "{report:?}");
+    assert!(o.detail.contains("v2-hotfix"), "{}", o.detail);
+    let (tags, manifests) = &reg.repos["app"];
+    assert!(manifests.contains_key(&d["v2"]) && manifests.contains_key(&late));
+    assert_eq!(tags["v2-hotfix"], d["v2"]);
+    assert!(
+        !manifests.contains_key(&d["v1"]),
+        "the unchanged manifests went"
+    );
+}
+
+/// Finding 15: when an index is not deleted (here drift: tagged again after review), the
+/// manifests it lists stay, whatever the reason they were planned.
+#[test]
+fn children_of_an_index_that_stays_are_not_deleted() {
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "deleteRepository", "repository": "multi"}),
+    );
+    reg.tag("multi", "pinned-by-ops", &d["idx"]);
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
+    assert!(reg.deletes.is_empty(), "{:?} {report:?}", reg.deletes);
+    assert_eq!(outcome(&report, &d["idx"]).outcome, OutcomeKind::Skipped);
+    let child = outcome(&report, &d["amd"]);
+    assert_eq!(child.outcome, OutcomeKind::Skipped, "{report:?}");
+    assert!(
+        child.detail.contains(&d["idx"].to_string()),
+        "{}",
+        child.detail
+    );
+    // The index's own DELETE refused while its children wait for it.
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "deleteRepository", "repository": "multi"}),
+    );
+    let index = d["idx"].to_string();
+    reg.tamper = Some(Box::new(move |q: &Request, r: Response| {
+        if q.method == Method::Delete && q.path.ends_with(&index) {
+            Response {
+                status: 403,
+                headers: vec![],
+                body: Vec::new(),
+            }
+        } else {
+            r
+        }
+    }));
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
+    assert_eq!(outcome(&report, &d["idx"]).outcome, OutcomeKind::Failed);
+    assert_eq!(
+        outcome(&report, &d["amd"]).outcome,
+        OutcomeKind::Skipped,
+        "{report:?}"
+    );
+    assert!(
+        reg.repos["multi"].1.contains_key(&d["amd"]),
+        "{:?}",
+        reg.deletes
+    );
+}
+
+/// Finding 14: a plan's own untags are not drift for the manifest they leave untagged, so a
+/// purge with `untagged` executes completely in one run, and re-planning finds nothing.
+#[test]
+fn a_plans_own_untags_are_not_drift() {
+    let (mut reg, d) = Registry::fixture();
+    // `acr purge` untags what its filter matches, then deletes what that leaves untagged; it
+    // needs per-tag times, which a storage or ACR snapshot has: given here.
+    let operation =
+        json!({"op": "acrPurge", "command": "acr purge --filter 'app:v1|old' --ago 0d --untagged"});
+    let with_times = |mut s: Snapshot| {
+        for r in &mut s.repositories {
+            for m in &mut r.manifests {
+                m.last_update_time = Some(Timestamp::parse("2025-06-01T00:00:00Z").unwrap());
+            }
+            for t in &mut r.tags {
+                t.last_update_time = Some(Timestamp::parse("2025-06-01T00:00:00Z").unwrap());
+            }
+        }
+        s
+    };
+    let p = plan(
+        &with_times(crawl(&mut reg)),
+        &op(operation.clone()),
+        &opts(),
+    )
+    .unwrap();
+    let kinds: Vec<_> = p
+        .actions
+        .iter()
+        .map(|a| (a.kind, a.digest.clone()))
+        .collect();
+    assert!(
+        kinds.contains(&(regprune_core::ActionType::Untag, Some(d["v1"].clone())))
+            && kinds.contains(&(
+                regprune_core::ActionType::DeleteManifest,
+                Some(d["v1"].clone())
+            )),
+        "the plan untags v1 and old, then deletes the manifest they leave: {kinds:?}"
+    );
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
+    assert!(report.complete(), "{report:?}");
+    assert!(!reg.repos["app"].1.contains_key(&d["v1"]));
+    let again = plan(&with_times(crawl(&mut reg)), &op(operation), &opts()).unwrap();
+    assert!(
+        again
+            .actions
+            .iter()
+            .all(|a| a.digest.as_ref() != Some(&d["v1"])),
+        "{:?}",
+        again.actions
+    );
+}
+
+/// Finding 16: Distribution untags of one repository never overlap (a placeholder `PUT`
+/// while another placeholder's `DELETE` runs is what makes the registry fail it), and a
+/// `DELETE` answered 404 after a retry is verified against the tag list: a cut-off untag is
+/// repaired, a cut-off manifest deletion is reported failed with its dangling tags.
+#[test]
+fn untags_do_not_overlap_and_a_404_after_a_retry_is_verified() {
+    let (mut reg, d) = Registry::fixture();
+    for t in ["a", "b", "c", "e"] {
+        reg.tag("app", t, &d["v2"]);
+    }
+    let p = planned(
+        &mut reg,
+        json!({"op": "purge", "filter": ["app:a|b|c|e"], "ago": "0d"}),
+    );
+    assert_eq!(p.actions.len(), 4, "{:?}", p.actions);
+    reg.cut_off_deletes = 1;
+    let mut overlapped = 0;
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |batch| {
+        let untag_requests = batch
+            .iter()
+            .filter(|q| q.method != Method::Get && q.method != Method::Head)
+            .count();
+        overlapped += usize::from(untag_requests > 1);
+    });
+    assert_eq!(overlapped, 0, "untags of one repository ran together");
+    assert!(report.complete(), "{report:?}");
+    let tags = &reg.repos["app"].0;
+    for t in ["a", "b", "c", "e"] {
+        assert!(
+            !tags.contains_key(t),
+            "{t} is gone, not left dangling: {tags:?}"
+        );
+    }
+    assert_eq!(tags["v2"], d["v2"]);
+
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v1"}));
+    reg.cut_off_deletes = 1;
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
+    let o = outcome(&report, &d["v1"]);
+    assert!(
+        o.outcome == OutcomeKind::Failed || o.outcome == OutcomeKind::Done,
+        "{report:?}"
+    );
+    if o.outcome == OutcomeKind::Failed {
+        assert!(o.detail.contains("cut off"), "{}", o.detail);
+    } else {
+        assert!(!reg.repos["app"].0.values().any(|x| *x == d["v1"]));
+    }
+}
+
+/// Finding 10 (execution): a tag list whose `Link` points at itself, or keeps producing new
+/// pages that add nothing, ends with the repository skipped instead of looping forever.
+#[test]
+fn endless_pagination_in_the_recheck_ends() {
+    for what in ["a Link to itself", "ever new cursors", "past the page cap"] {
+        let (mut reg, d) = Registry::fixture();
+        let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v1"}));
+        let mut n = 0;
+        reg.tamper = Some(Box::new(move |q: &Request, r: Response| {
+            if !q.path.contains("/app/tags/list") {
+                return r;
+            }
+            n += 1;
+            let next = if what == "a Link to itself" {
+                q.path.clone()
+            } else {
+                format!("/v2/app/tags/list?last=t{n}")
+            };
+            let mut r = with_header(r, "Link", &format!("<{next}>; rel=\"next\""));
+            if what == "past the page cap" && n > 1 {
+                // Each page adds a tag (that does not resolve): only the cap ends it.
+                r.body = json!({"tags": [format!("t{n}")]}).to_string().into_bytes();
+            }
+            r
+        }));
+        // The cap is set low for its own case only: the other two must end on their own.
+        let cap = if what == "past the page cap" {
+            20
+        } else {
+            10_000
+        };
+        let options = json!({"registry": "localhost:5000", "maxPages": cap});
+        let report = execute_windowed(&mut reg, &p, options, 4, &mut |_| {});
+        assert!(reg.seen < 100, "{what}: {} requests", reg.seen);
+        assert!(reg.deletes.is_empty(), "{what}");
+        assert_eq!(
+            outcome(&report, &d["v1"]).outcome,
+            OutcomeKind::Skipped,
+            "{what}"
+        );
+    }
+}
+
+/// Finding 3: a plan made for one registry is refused by another unless it is retargeted on
+/// purpose, and then the report says so.
+#[test]
+fn a_plan_is_bound_to_its_registry() {
+    let (mut reg, _) = Registry::fixture();
+    let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v1"}));
+    assert_eq!(p.registry.as_deref(), Some("localhost:5000"));
+    let other: ExecuteOptions =
+        serde_json::from_value(json!({"registry": "prod.example.com"})).unwrap();
+    let e = Execute::new(&p, other).err().expect("refused");
+    assert_eq!(e.code(), "invalid_operation");
+    assert!(
+        e.to_string().contains("localhost:5000") && e.to_string().contains("prod.example.com"),
+        "{e}"
+    );
+    for same in [
+        "localhost:5000",
+        "http://LOCALHOST:5000/",
+        "https://localhost:5000/v2/",
+    ] {
+        let o: ExecuteOptions = serde_json::from_value(json!({"registry": same})).unwrap();
+        assert!(Execute::new(&p, o).is_ok(), "{same}");
+    }
+    let report = execute_windowed(
+        &mut reg,
+        &p,
+        json!({"registry": "localhost:5000"}),
+        4,
+        &mut |_| {},
+    );
+    assert_eq!(report.retargeted, None);
+    let o: ExecuteOptions =
+        serde_json::from_value(json!({"registry": "mirror.example.com", "retarget": true}))
+            .unwrap();
+    let mut ex = Execute::new(&p, o).unwrap();
+    while ex.next_request(0.0).is_some() {}
+    assert_eq!(ex.report().retargeted.as_deref(), Some("localhost:5000"));
 }

@@ -42,10 +42,23 @@ pub struct ExecuteOptions {
     /// The registry's API, or `auto` to detect it.
     #[serde(default)]
     pub flavour: Flavour,
+    /// Pages one listing may take before the re-check is given up as endless (its
+    /// repository's deletions are then skipped).
+    #[serde(default = "max_pages")]
+    pub max_pages: u32,
+    /// Run the plan although it was made for another registry (`plan.registry`): without it a
+    /// plan sealed for one registry is refused by another, a mirror or production. The
+    /// report's `retargeted` says it happened.
+    #[serde(default)]
+    pub retarget: bool,
 }
 
 fn attempts() -> u32 {
     6
+}
+
+fn max_pages() -> u32 {
+    10_000
 }
 
 /// What happened to one action.
@@ -98,6 +111,10 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     /// Counts per outcome.
     pub counts: BTreeMap<String, u64>,
+    /// The registry the plan was made for, when it was run against another one
+    /// (`ExecuteOptions::retarget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retargeted: Option<String>,
 }
 
 impl Report {
@@ -118,7 +135,8 @@ struct Step {
     repo: RepositoryName,
     digest: Option<Digest>,
     tag: Option<TagName>,
-    /// Tags the plan says go with it; for a repository deletion, every tag of the repository.
+    /// Tags the plan says go with it (a repository deletion's are its repository's
+    /// `whole_tags`); on ACR, once re-checked, the tags it has now.
     tags: Vec<TagName>,
     whole_repository: bool,
     /// The deleted index or subject this step depends on.
@@ -130,6 +148,13 @@ struct Step {
     unlock: bool,
     /// Distribution untag: the placeholder manifest the tag was moved to, to delete.
     placeholder: Option<Digest>,
+    /// The tags journalled with it: a `DELETE` answered 404 after a retry is verified
+    /// against them (the first attempt may have been cut off half done).
+    journalled: Vec<TagName>,
+    /// Repairs of an interrupted untag (its placeholder pushed again and deleted).
+    repairs: u8,
+    /// Pages of the tag list read to verify it.
+    verify_pages: Set<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,9 +184,25 @@ enum Job {
     HeadTag(RepositoryName, TagName),
     Fetch(usize),
     Delete(usize),
+    /// A `DELETE` answered 404 after a retry: a page of the repository's tag list, to see
+    /// whether the step's tags went with it (the first attempt may have been cut off).
+    Verify(usize, String),
+    /// Repair of an interrupted untag: the placeholder pushed again by digest.
+    Repush(usize),
+}
+
+/// What the checks before a step say.
+enum Check {
+    /// It may run.
+    Ready,
+    /// It waits for this manifest's deletion (an index that lists it) to end.
+    Wait(Digest),
+    /// It ends here.
+    End(OutcomeKind, String),
 }
 
 #[derive(Default)]
+#[allow(clippy::struct_excessive_bools)] // independent facts about one repository's progress
 struct RepoState {
     /// Its re-listing was sent (OCI lists a repository only shortly before its deletions).
     started: bool,
@@ -174,10 +215,31 @@ struct RepoState {
     /// journal entry read its manifest's tags here instead of walking every tag of the
     /// repository (which made a repository's deletions quadratic in its tags).
     tags_at: Map<Digest, std::collections::BTreeSet<TagName>>,
-    /// Tagged indexes whose children were checked (or are being checked).
+    /// Indexes whose children were checked (or are being checked): tagged ones, and those
+    /// the plan deletes.
     indexes: std::collections::BTreeSet<Digest>,
-    /// Manifests a currently tagged index lists, with that index.
-    listed_by: BTreeMap<Digest, Digest>,
+    /// Manifests listed by an index that is tagged now or that the plan deletes, with those
+    /// indexes: such a manifest goes only after every one of them was deleted.
+    listed_by: BTreeMap<Digest, Vec<Digest>>,
+    /// Why the repository could not be re-checked; its steps are skipped, never run blind.
+    unknown: Option<String>,
+    /// Pages of its re-listing asked for: a repeated one is a loop.
+    pages: Set<String>,
+    /// Steps whose awaited index ended: to check again.
+    deferred: Vec<usize>,
+    /// Steps waiting for the deletion of an index that lists them, by that index.
+    waiting_on: Map<Digest, Vec<usize>>,
+    /// Every tag of the repository when a `deleteRepository` of it was planned: its
+    /// manifests may carry only these.
+    whole_tags: Set<TagName>,
+    /// The Distribution untag under way: they run one at a time per repository, because the
+    /// registry answers a placeholder's `DELETE` with a 500 while another `PUT` rewrites a tag
+    /// link of the same repository.
+    untag_running: Option<usize>,
+    /// Untags checked and waiting for their turn.
+    untags_waiting: VecDeque<usize>,
+    /// The empty blob `{}` is in the repository (an earlier untag uploaded it).
+    empty_blob: bool,
     /// Its steps, by phase (then plan order).
     steps: Vec<usize>,
     /// Its steps by digest.
@@ -262,6 +324,53 @@ pub struct Execute {
     open_started: usize,
     /// `order[..next_unstarted]` have started.
     next_unstarted: usize,
+    /// The plan's own registry, when it runs against another one.
+    retargeted: Option<String>,
+    /// Each repository a `deleteRepository` deletes, with its tags, until `begin` hands
+    /// them to the repository's state.
+    whole_tags: BTreeMap<RepositoryName, Set<TagName>>,
+}
+
+/// A registry's `host[:port]`, whether written as a URL or bare, lowercased: what a plan's
+/// registry and the one it is executed against are compared by.
+fn registry_key(text: &str) -> String {
+    let t = text.trim();
+    let t = t
+        .split_once("://")
+        .map_or(t, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let t = t.rsplit_once('@').map_or(t, |(_, host)| host);
+    t.to_ascii_lowercase()
+}
+
+/// Checks that the plan was made for the registry it is about to run against; `Ok(Some)` names
+/// the plan's registry when the caller retargets it on purpose.
+fn bound_registry(planned: Option<&str>, opts: &ExecuteOptions) -> Result<Option<String>> {
+    let target = registry_key(&opts.registry);
+    let same = planned.is_some_and(|p| registry_key(p) == target);
+    if same {
+        return Ok(None);
+    }
+    if opts.retarget {
+        return Ok(Some(planned.unwrap_or("(none recorded)").to_owned()));
+    }
+    let message = match planned {
+        Some(p) => format!(
+            "the plan was made for the registry {:?}, not {:?}; refusing to run it here (retarget it on purpose to run it anyway)",
+            crate::render::escape_controls(p),
+            crate::render::escape_controls(&opts.registry)
+        ),
+        None => format!(
+            "the plan does not say which registry it was made for (a snapshot without a registry name); refusing to run it against {:?} unless it is retargeted on purpose",
+            crate::render::escape_controls(&opts.registry)
+        ),
+    };
+    Err(Error::InvalidOperation {
+        path: "plan.registry".into(),
+        message,
+    })
 }
 
 /// The order steps run in within a repository: untags, referrers, indexes and other
@@ -286,6 +395,8 @@ impl Execute {
                 message: "the plan's digest does not match its content: it was edited after review, or never sealed; plan again".into(),
             });
         }
+        let retargeted = bound_registry(plan.registry.as_deref(), &opts)?;
+        let mut whole_tags: BTreeMap<RepositoryName, Set<TagName>> = BTreeMap::new();
         let mut steps = Vec::new();
         for (i, a) in plan.actions.iter().enumerate() {
             let base = Step {
@@ -306,13 +417,22 @@ impl Execute {
                 media_type: a.media_type.as_ref().map(|m| m.as_str().to_owned()),
                 unlock: a.unlock,
                 placeholder: None,
+                journalled: Vec::new(),
+                repairs: 0,
+                verify_pages: Set::default(),
             };
             match a.kind {
                 ActionType::DeleteRepository => {
+                    // The repository's tags are held once, not copied into each manifest's step.
+                    whole_tags
+                        .entry(a.repository.clone())
+                        .or_default()
+                        .extend(a.tags.iter().cloned());
                     for d in &a.manifests {
                         steps.push(Step {
                             digest: Some(d.clone()),
                             whole_repository: true,
+                            tags: Vec::new(),
                             ..base.clone()
                         });
                     }
@@ -339,7 +459,10 @@ impl Execute {
             finished: 0,
             open_started: 0,
             next_unstarted: 0,
+            retargeted,
+            whole_tags: BTreeMap::new(),
         };
+        ex.whole_tags = whole_tags;
         ex.flavour = ex.opts.flavour;
         if ex.flavour == Flavour::Auto {
             ex.queue.push_back((Job::Detect, 1, 0.0));
@@ -359,7 +482,12 @@ impl Execute {
     fn begin(&mut self) {
         for (i, step) in self.steps.iter().enumerate() {
             if !self.repos.contains_key(&step.repo) {
-                self.repos.insert(step.repo.clone(), RepoState::default());
+                let whole_tags = self.whole_tags.remove(&step.repo).unwrap_or_default();
+                let rs = RepoState {
+                    whole_tags,
+                    ..RepoState::default()
+                };
+                self.repos.insert(step.repo.clone(), rs);
                 self.order.push(step.repo.clone());
             }
             let Some(rs) = self.repos.get_mut(&step.repo) else {
@@ -426,14 +554,48 @@ impl Execute {
         }
         self.steps[s].state = StepState::Finished(kind, detail);
         self.finished += 1;
-        let repo = self.steps[s].repo.clone();
+        let step = &self.steps[s];
+        let repo = step.repo.clone();
+        let gone = matches!(kind, OutcomeKind::Done | OutcomeKind::AlreadyGone);
         if let Some(rs) = self.repos.get_mut(&repo) {
             rs.open -= 1;
             if rs.started {
                 self.open_started -= 1;
             }
+            if rs.untag_running == Some(s) {
+                rs.untag_running = None;
+            }
+            if step.kind == ActionType::Untag {
+                // The plan's own untag is not drift for the manifest it leaves behind.
+                if let (true, Some(tag)) = (gone, &step.tag) {
+                    rs.point(tag, None);
+                }
+            } else if let Some(waiting) = step.digest.as_ref().and_then(|d| rs.waiting_on.remove(d))
+            {
+                rs.deferred.extend(waiting);
+            }
         }
         self.touch(&repo);
+    }
+
+    /// The repository cannot be re-checked (`why`): every step of it not yet under way is
+    /// skipped, never run on a guess.
+    #[inline(never)]
+    fn unverifiable(&mut self, repo: &RepositoryName, why: &str) {
+        let rs = self.repos.entry(repo.clone()).or_default();
+        if rs.unknown.is_some() {
+            return;
+        }
+        rs.unknown = Some(why.to_owned());
+        rs.listed = true;
+        rs.pending_heads = 0;
+        let steps = rs.steps.clone();
+        for s in steps {
+            if self.steps[s].state == StepState::Waiting {
+                let detail = format!("not deleted: the repository could not be re-checked ({why})");
+                self.end(s, OutcomeKind::Skipped, detail);
+            }
+        }
     }
 
     /// Starts the re-listing of the next repositories (OCI) while few deletions are left in
@@ -506,7 +668,7 @@ impl Execute {
                     format!("repository:{}:pull,metadata_write", step(*s).repo),
                 )
             },
-            Job::UploadStart(_) | Job::UploadPut(..) | Job::Placeholder(_) => {
+            Job::UploadStart(_) | Job::UploadPut(..) | Job::Placeholder(_) | Job::Repush(_) => {
                 self.untag_request(id, job)
             }
             Job::Fetch(s) => Request::get(
@@ -515,6 +677,9 @@ impl Execute {
                 accept(),
                 pull(&step(*s).repo),
             ),
+            Job::Verify(s, path) => {
+                Request::get(id, path.clone(), Vec::new(), pull(&step(*s).repo))
+            }
             Job::Delete(s) => {
                 let st = step(*s);
                 let path = match (&st.placeholder, st.kind) {
@@ -577,17 +742,25 @@ impl Execute {
                     )
                 }
             }
-            Job::Placeholder(s) => Request {
-                method: Method::Put,
-                headers: vec![("Content-Type".into(), OCI_MANIFEST.into())],
-                body: Some(self.placeholder(*s)),
-                ..Request::get(
-                    id,
-                    format!("/v2/{}/manifests/{}", step(*s).repo, tag(*s)),
-                    Vec::new(),
-                    push(&step(*s).repo),
-                )
-            },
+            Job::Placeholder(s) | Job::Repush(s) => {
+                // A repair pushes the placeholder again by digest, never by tag: a tag someone
+                // pushed meanwhile is not touched.
+                let reference = match (job, &step(*s).placeholder) {
+                    (Job::Repush(_), Some(p)) => p.to_string(),
+                    _ => tag(*s),
+                };
+                Request {
+                    method: Method::Put,
+                    headers: vec![("Content-Type".into(), OCI_MANIFEST.into())],
+                    body: Some(self.placeholder(*s)),
+                    ..Request::get(
+                        id,
+                        format!("/v2/{}/manifests/{reference}", step(*s).repo),
+                        Vec::new(),
+                        push(&step(*s).repo),
+                    )
+                }
+            }
             _ => Request::get(id, "/v2/".into(), Vec::new(), String::new()),
         }
     }
@@ -703,15 +876,27 @@ impl Execute {
     }
 
     /// A step waits for the earlier phases of its repository (referrers, then indexes, then
-    /// the rest): the steps of the lowest phase with work left are checked and queued.
+    /// the rest), and for the deletion of every index that lists it: the steps of the lowest
+    /// phase with work left are checked and queued.
     fn schedule_repo(&mut self, repo: &RepositoryName) {
+        let Some(rs) = self.repos.get_mut(repo) else {
+            return;
+        };
+        if !rs.listed || rs.pending_heads > 0 {
+            return;
+        }
+        // Steps whose awaited index ended, and the next untag when none runs.
+        let mut again = std::mem::take(&mut rs.deferred);
+        if rs.untag_running.is_none() {
+            again.extend(rs.untags_waiting.pop_front());
+        }
+        for i in again {
+            self.try_start(i);
+        }
         loop {
             let Some(rs) = self.repos.get_mut(repo) else {
                 return;
             };
-            if !rs.listed || rs.pending_heads > 0 {
-                return;
-            }
             while rs.first_open < rs.steps.len()
                 && matches!(
                     self.steps[rs.steps[rs.first_open]].state,
@@ -735,12 +920,33 @@ impl Execute {
             }
             let ready: Vec<usize> = rs.steps[from..to].to_vec();
             for i in ready {
-                if self.steps[i].state != StepState::Waiting {
-                    continue;
-                }
-                if let Some((kind, detail)) = self.precheck(i) {
-                    self.end(i, kind, detail);
-                    continue;
+                self.try_start(i);
+            }
+            // Steps ended by their checks may have finished the phase: look again.
+        }
+    }
+
+    /// Checks step `i` and starts it, ends it, or parks it until what it waits for ends.
+    fn try_start(&mut self, i: usize) {
+        if self.steps[i].state != StepState::Waiting {
+            return;
+        }
+        match self.precheck(i) {
+            Check::End(kind, detail) => self.end(i, kind, detail),
+            Check::Wait(on) => {
+                let rs = self.repos.entry(self.steps[i].repo.clone()).or_default();
+                rs.waiting_on.entry(on).or_default().push(i);
+            }
+            Check::Ready => {
+                let oci_untag =
+                    self.flavour != Flavour::Acr && self.steps[i].kind == ActionType::Untag;
+                if oci_untag {
+                    let rs = self.repos.entry(self.steps[i].repo.clone()).or_default();
+                    if rs.untag_running.is_some_and(|r| r != i) {
+                        rs.untags_waiting.push_back(i);
+                        return;
+                    }
+                    rs.untag_running = Some(i);
                 }
                 self.steps[i].state = StepState::Fetching;
                 if self.flavour == Flavour::Acr {
@@ -749,29 +955,107 @@ impl Execute {
                     self.fetch(i);
                 }
             }
-            // Steps ended by their checks may have finished the phase: look again.
         }
     }
 
-    /// Drift and dependency checks before a step may run; `Some` ends the step.
-    fn precheck(&self, i: usize) -> Option<(OutcomeKind, String)> {
+    /// Drift and dependency checks before a step may run.
+    fn precheck(&self, i: usize) -> Check {
         let s = &self.steps[i];
+        let rs = &self.repos[&s.repo];
+        if let Some(why) = &rs.unknown {
+            return Check::End(
+                OutcomeKind::Skipped,
+                format!("not deleted: the repository could not be re-checked ({why})"),
+            );
+        }
         if s.kind == ActionType::Untag && self.flavour != Flavour::Acr {
             let (Some(tag), Some(digest)) = (&s.tag, &s.digest) else {
-                return None;
+                return Check::Ready;
             };
-            return match self.repos[&s.repo].current.get(tag) {
-                None | Some(None) => Some((
+            return match rs.current.get(tag) {
+                None | Some(None) => Check::End(
                     OutcomeKind::AlreadyGone,
                     "the tag is not there any more".into(),
-                )),
-                Some(Some(now)) if now != digest => Some((
+                ),
+                Some(Some(now)) if now != digest => Check::End(
                     OutcomeKind::Skipped,
                     format!("drift: the tag moved to {now} since the plan"),
-                )),
-                Some(Some(_)) => None,
+                ),
+                Some(Some(_)) => Check::Ready,
             };
         }
+        let same_digest = |d: &Digest| {
+            rs.by_digest
+                .get(d)
+                .into_iter()
+                .flatten()
+                .map(|&o| &self.steps[o])
+        };
+        let Some(digest) = s.digest.as_ref() else {
+            return Check::Ready;
+        };
+        if let Some(check) = self.index_check(i, digest) {
+            return check;
+        }
+        let planned = |tag: &TagName| {
+            if s.whole_repository {
+                rs.whole_tags.contains(tag)
+            } else {
+                s.tags.contains(tag)
+            }
+        };
+        for tag in rs.tags_at(digest) {
+            if planned(tag) {
+                continue;
+            }
+            let untag_planned = rs.steps.iter().any(|&o| {
+                let o = &self.steps[o];
+                o.kind == ActionType::Untag && o.tag.as_ref() == Some(tag)
+            });
+            let detail = if untag_planned {
+                format!("its tag {tag:?} is still there: the plan's untag of it did not succeed")
+            } else {
+                format!(
+                    "drift: the tag {tag:?} now points at it, and the plan does not delete that tag"
+                )
+            };
+            return Check::End(OutcomeKind::Skipped, detail);
+        }
+        // A referrer attached by the tag convention (`sha256-<hex>.sig`) since the plan: it
+        // would be left pointing at nothing.
+        let referrer_tag = format!("sha256-{}", digest.encoded());
+        let from = TagName::parse(&referrer_tag);
+        for (tag, now) in from.iter().flat_map(|from| rs.current.range(from..)) {
+            if !tag.as_str().starts_with(&referrer_tag) {
+                break;
+            }
+            let goes = now
+                .as_ref()
+                .is_some_and(|r| same_digest(r).any(|o| o.kind != ActionType::Untag));
+            if !goes {
+                return Check::End(OutcomeKind::Skipped, format!("drift: {tag:?} (a signature, SBOM or attestation by tag) refers to it now, and the plan does not delete it"));
+            }
+        }
+        if !s.whole_repository {
+            for tag in &s.tags {
+                match rs.current.get(tag) {
+                    Some(Some(d)) if d != digest => {
+                        return Check::End(
+                            OutcomeKind::Skipped,
+                            format!("drift: the tag {tag:?} moved to {d} since the plan"),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Check::Ready
+    }
+
+    /// Every index that lists step `i`'s manifest must be gone first, whatever the reason it
+    /// was planned: a child goes only once its index actually went.
+    fn index_check(&self, i: usize, digest: &Digest) -> Option<Check> {
+        let s = &self.steps[i];
         let rs = &self.repos[&s.repo];
         let same_digest = |d: &Digest| {
             rs.by_digest
@@ -788,7 +1072,7 @@ impl Execute {
                 )
             });
             if !parent_ok {
-                return Some((
+                return Some(Check::End(
                     OutcomeKind::Skipped,
                     format!(
                         "its index {parent} was not deleted, so deleting it could break that index"
@@ -796,47 +1080,27 @@ impl Execute {
                 ));
             }
         }
-        let digest = s.digest.as_ref()?;
-        if let Some(index) = rs.listed_by.get(digest) {
-            let index_goes = same_digest(index).any(|o| o.kind != ActionType::Untag);
-            if !index_goes {
-                return Some((OutcomeKind::Skipped, format!("drift: the tagged index {index} lists it now; deleting it would break that index")));
+        for index in rs.listed_by.get(digest).into_iter().flatten() {
+            let deletes = || same_digest(index).filter(|o| o.kind != ActionType::Untag);
+            if deletes().next().is_none() {
+                return Some(Check::End(OutcomeKind::Skipped, format!("drift: the index {index}, which stays, lists it now; deleting it would break that index")));
             }
-        }
-        for tag in rs.tags_at(digest) {
-            let planned = s.whole_repository || s.tags.contains(tag);
-            if !planned {
-                return Some((OutcomeKind::Skipped, format!("drift: the tag {tag:?} now points at it, and the plan does not delete that tag")));
-            }
-        }
-        // A referrer attached by the tag convention (`sha256-<hex>.sig`) since the plan: it
-        // would be left pointing at nothing.
-        let referrer_tag = format!("sha256-{}", digest.encoded());
-        let from = TagName::parse(&referrer_tag);
-        for (tag, now) in from.iter().flat_map(|from| rs.current.range(from..)) {
-            if !tag.as_str().starts_with(&referrer_tag) {
-                break;
-            }
-            let goes = now
-                .as_ref()
-                .is_some_and(|r| same_digest(r).any(|o| o.kind != ActionType::Untag));
-            if !goes && !s.whole_repository {
-                return Some((OutcomeKind::Skipped, format!("drift: {tag:?} (a signature, SBOM or attestation by tag) refers to it now, and the plan does not delete it")));
-            }
-        }
-        for tag in &s.tags {
-            if s.whole_repository {
+            let gone = deletes().any(|o| {
+                matches!(
+                    o.state,
+                    StepState::Finished(OutcomeKind::Done | OutcomeKind::AlreadyGone, _)
+                )
+            });
+            if gone {
                 continue;
             }
-            match rs.current.get(tag) {
-                Some(Some(d)) if d != digest => {
-                    return Some((
-                        OutcomeKind::Skipped,
-                        format!("drift: the tag {tag:?} moved to {d} since the plan"),
-                    ));
-                }
-                _ => {}
+            if deletes().any(|o| !matches!(o.state, StepState::Finished(..))) {
+                return Some(Check::Wait(index.clone()));
             }
+            return Some(Check::End(
+                OutcomeKind::Skipped,
+                format!("its index {index} was not deleted, so deleting it could break that index"),
+            ));
         }
         None
     }
@@ -862,9 +1126,11 @@ impl Execute {
             | Job::AcrCheck(s)
             | Job::Unlock(s)
             | Job::Fetch(s)
-            | Job::Delete(s) => Some(self.steps[*s].repo.clone()),
+            | Job::Delete(s)
+            | Job::Verify(s, _)
+            | Job::Repush(s) => Some(self.steps[*s].repo.clone()),
         };
-        let result = self.handle(job, attempt, r, now);
+        self.handle(job, attempt, r, now);
         match repo {
             Some(repo) => self.touch(&repo),
             None => {
@@ -873,10 +1139,10 @@ impl Execute {
                 }
             }
         }
-        result
+        Ok(())
     }
 
-    fn handle(&mut self, job: Job, attempt: u32, r: &Response, now: f64) -> Result<()> {
+    fn handle(&mut self, job: Job, attempt: u32, r: &Response, now: f64) {
         if retryable(r.status) {
             if let Job::Fetch(s)
             | Job::Delete(s)
@@ -884,21 +1150,23 @@ impl Execute {
             | Job::Unlock(s)
             | Job::UploadStart(s)
             | Job::UploadPut(s, _)
-            | Job::Placeholder(s) = &job
+            | Job::Placeholder(s)
+            | Job::Verify(s, _)
+            | Job::Repush(s) = &job
             {
                 self.steps[*s].retries += 1;
             }
             if attempt < self.opts.max_attempts {
                 let at = now + backoff(r, attempt);
                 self.queue.push_back((job, attempt + 1, at));
-                return Ok(());
+                return;
             }
             let detail = format!(
                 "the registry still answers {} after {attempt} attempts",
                 status(r.status)
             );
             self.give_up(job, detail);
-            return Ok(());
+            return;
         }
         match job {
             Job::Detect => {
@@ -919,10 +1187,18 @@ impl Execute {
                 }
             }
             Job::Tags(..) | Job::HeadTag(..) | Job::IndexCheck(..) | Job::AcrManifests(..) => {
-                self.listed(job, r)?;
+                self.listed(job, r);
             }
             Job::Fetch(s) => self.fetched(s, r),
+            Job::Verify(s, _) | Job::Repush(s) => self.verified(&job, s, r),
             Job::Delete(s) => {
+                if r.status == 404 && attempt > 1 && self.flavour != Flavour::Acr {
+                    // An earlier attempt may have been cut off half done: the manifest gone,
+                    // its tags still listed. Look before calling it done.
+                    let path = format!("/v2/{}/tags/list", self.steps[s].repo);
+                    self.queue.push_back((Job::Verify(s, path), 1, 0.0));
+                    return;
+                }
                 let (kind, detail) = match r.status {
                     200 | 202 | 204 => (OutcomeKind::Done, "deleted".to_owned()),
                     404 => (
@@ -942,7 +1218,6 @@ impl Execute {
                 self.end(s, kind, detail);
             }
         }
-        Ok(())
     }
 
     /// The re-listing of a repository: OCI tags and each tag's digest (and tagged indexes);
@@ -951,43 +1226,35 @@ impl Execute {
     // response: in WebAssembly, V8 optimizes a function whole once it is hot, rare branches
     // and all (the Makefile's wasm-opt keeps them apart too).
     #[inline(never)]
-    fn listed(&mut self, job: Job, r: &Response) -> Result<()> {
+    fn listed(&mut self, job: Job, r: &Response) {
         match job {
-            Job::AcrManifests(repo, _) => self.acr_listed(repo, r)?,
-            Job::Tags(repo, _) => {
-                let rs = self.repos.entry(repo.clone()).or_default();
-                if r.status == 404 {
-                    rs.listed = true;
-                    return Ok(());
-                }
-                if r.status != 200 {
-                    let detail = format!("listing tags failed: {}", status(r.status));
-                    self.give_up(Job::Tags(repo, String::new()), detail);
-                    return Ok(());
-                }
-                let list: TagList = crate::field::from_json(&r.body)
-                    .map_err(|e| e.under(&format!("{repo} tags")))?;
-                let tags = list.tags.unwrap_or_default();
-                rs.pending_heads += tags.len();
-                for t in tags {
-                    rs.point(&t, None);
-                    self.queue
-                        .push_back((Job::HeadTag(repo.clone(), t), 1, 0.0));
-                }
-                match next_link(r.header("link"), &self.opts.registry)? {
-                    Some(next) => self.queue.push_back((Job::Tags(repo, next), 1, 0.0)),
-                    None => self.repos.entry(repo).or_default().listed = true,
-                }
-            }
+            Job::AcrManifests(repo, path) => self.acr_listed(repo, &path, r),
+            Job::Tags(repo, path) => self.tags_listed(repo, &path, r),
             Job::HeadTag(repo, tag) => {
                 let rs = self.repos.entry(repo.clone()).or_default();
-                rs.pending_heads = rs.pending_heads.saturating_sub(1);
-                let d = (r.status == 200)
-                    .then(|| r.header("docker-content-digest").and_then(Digest::parse))
-                    .flatten();
-                if r.status == 200 && d.is_none() {
-                    return Err(Error::InvalidOperation { path: format!("{tag}"), message: "the registry did not say which manifest the tag points at (no Docker-Content-Digest); refusing to delete blind".into() });
+                if rs.unknown.is_some() {
+                    return;
                 }
+                rs.pending_heads = rs.pending_heads.saturating_sub(1);
+                let d = match r.status {
+                    // Deleted since it was listed: it points at nothing.
+                    404 => None,
+                    200 => {
+                        let d = r.header("docker-content-digest").and_then(Digest::parse);
+                        if d.is_none() {
+                            let why =
+                                format!("the tag {tag:?} answered without a Docker-Content-Digest");
+                            self.unverifiable(&repo, &why);
+                            return;
+                        }
+                        d
+                    }
+                    other => {
+                        let why = format!("the tag {tag:?} answered {}", status(other));
+                        self.unverifiable(&repo, &why);
+                        return;
+                    }
+                };
                 let is_index = r
                     .header("content-type")
                     .is_some_and(|c| c.contains("index") || c.contains("list"));
@@ -1001,37 +1268,165 @@ impl Execute {
                 self.repos.entry(repo).or_default().point(&tag, d.as_ref());
             }
             Job::IndexCheck(repo, index) => {
-                #[derive(Deserialize)]
-                struct Index {
-                    #[serde(default)]
-                    manifests: Vec<Child>,
+                let rs = self.repos.entry(repo.clone()).or_default();
+                if rs.unknown.is_some() {
+                    return;
                 }
-                #[derive(Deserialize)]
-                struct Child {
-                    digest: Digest,
-                }
-                let rs = self.repos.entry(repo).or_default();
                 rs.pending_heads = rs.pending_heads.saturating_sub(1);
-                if r.status == 200 && index.recompute(&r.body).as_ref() == Some(&index) {
-                    if let Ok(doc) = serde_json::from_slice::<Index>(&r.body) {
-                        for c in doc.manifests {
-                            rs.listed_by.insert(c.digest, index.clone());
-                        }
-                    }
+                if r.status != 200 {
+                    let why = format!("the index {index} answered {}", status(r.status));
+                    self.unverifiable(&repo, &why);
+                    return;
+                }
+                if index.recompute(&r.body).as_ref() != Some(&index) {
+                    let why = format!(
+                        "the registry served bytes for the index {index} that do not hash to it"
+                    );
+                    self.unverifiable(&repo, &why);
+                    return;
+                }
+                if let Err(why) = self.record_children(&repo, &index, &r.body) {
+                    self.unverifiable(&repo, &why);
+                    return;
+                }
+                if self.deletes.contains(&index) && !self.known.contains_key(&index) {
+                    // Fetched already: its deletion's journal needs no second GET.
+                    let media_type = r.header("content-type").map(str::to_owned);
+                    self.known.insert(index, (media_type, r.body.clone()));
                 }
             }
             _ => {}
         }
+    }
+
+    /// The manifests `index` lists, recorded as waiting for it (bytes already checked
+    /// against the digest). Bytes that are not a manifest's JSON are an error: they cannot
+    /// say what they list.
+    fn record_children(
+        &mut self,
+        repo: &RepositoryName,
+        index: &Digest,
+        bytes: &[u8],
+    ) -> std::result::Result<(), String> {
+        #[derive(Deserialize)]
+        struct Index {
+            #[serde(default)]
+            manifests: Vec<Child>,
+        }
+        #[derive(Deserialize)]
+        struct Child {
+            digest: Digest,
+        }
+        let doc: Index = serde_json::from_slice(bytes)
+            .map_err(|e| format!("the manifest {index} could not be read: {e}"))?;
+        let rs = self.repos.entry(repo.clone()).or_default();
+        for c in doc.manifests {
+            let by = rs.listed_by.entry(c.digest).or_default();
+            if !by.contains(index) {
+                by.push(index.clone());
+            }
+        }
         Ok(())
+    }
+
+    /// The repository's re-listing is complete: the indexes the plan deletes there are read
+    /// too (from the handed-over bytes, or one `GET` that the journal then reuses), so a
+    /// manifest one of them lists goes only after it, whatever the reason it was planned.
+    fn check_planned_indexes(&mut self, repo: &RepositoryName) {
+        let Some(rs) = self.repos.get(repo) else {
+            return;
+        };
+        let mut wanted: Vec<Digest> = Vec::new();
+        for &i in &rs.steps {
+            let st = &self.steps[i];
+            let maybe_index = st
+                .media_type
+                .as_deref()
+                .is_none_or(|m| m.contains("index") || m.contains("list"));
+            if let (ActionType::DeleteManifest | ActionType::DeleteRepository, Some(d), true) =
+                (st.kind, &st.digest, maybe_index)
+            {
+                if !rs.indexes.contains(d) && !wanted.contains(d) {
+                    wanted.push(d.clone());
+                }
+            }
+        }
+        for d in wanted {
+            let rs = self.repos.entry(repo.clone()).or_default();
+            rs.indexes.insert(d.clone());
+            let known = self.known.get(&d).map(|(_, bytes)| bytes.clone());
+            if let Some(bytes) = known {
+                if let Err(why) = self.record_children(repo, &d, &bytes) {
+                    return self.unverifiable(repo, &why);
+                }
+            } else {
+                rs.pending_heads += 1;
+                self.queue
+                    .push_back((Job::IndexCheck(repo.clone(), d), 1, 0.0));
+            }
+        }
+    }
+
+    /// Records a page of a repository's re-listing; `Err` says why it cannot be trusted to end.
+    fn next_page(
+        &mut self,
+        repo: &RepositoryName,
+        r: &Response,
+        added: usize,
+    ) -> std::result::Result<Option<String>, String> {
+        let rs = self.repos.entry(repo.clone()).or_default();
+        next_page(&self.opts, &mut rs.pages, r, added)
+    }
+
+    /// A page of an OCI repository's tag list: each tag is resolved with a `HEAD`.
+    fn tags_listed(&mut self, repo: RepositoryName, _path: &str, r: &Response) {
+        if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
+            return;
+        }
+        if r.status != 200 {
+            // 404 too: a repository the plan deletes from cannot have vanished unseen.
+            let why = format!("listing its tags answered {}", status(r.status));
+            return self.unverifiable(&repo, &why);
+        }
+        let list: TagList = match crate::field::from_json(&r.body) {
+            Ok(list) => list,
+            Err(e) => {
+                let why = format!(
+                    "its tag list could not be read: {}",
+                    e.under(&format!("{repo} tags"))
+                );
+                return self.unverifiable(&repo, &why);
+            }
+        };
+        let tags = list.tags.unwrap_or_default();
+        let rs = self.repos.entry(repo.clone()).or_default();
+        let mut added = 0;
+        for t in tags {
+            if rs.current.contains_key(&t) {
+                continue;
+            }
+            added += 1;
+            rs.pending_heads += 1;
+            rs.point(&t, None);
+            self.queue
+                .push_back((Job::HeadTag(repo.clone(), t), 1, 0.0));
+        }
+        match self.next_page(&repo, r, added) {
+            Ok(Some(next)) => self.queue.push_back((Job::Tags(repo, next), 1, 0.0)),
+            Ok(None) => {
+                self.repos.entry(repo.clone()).or_default().listed = true;
+                self.check_planned_indexes(&repo);
+            }
+            Err(why) => self.unverifiable(&repo, &why),
+        }
     }
 
     /// ACR: a page of a repository's manifests, with the children of each index.
     #[inline(never)]
-    fn acr_listed(&mut self, repo: RepositoryName, r: &Response) -> Result<()> {
+    fn acr_listed(&mut self, repo: RepositoryName, _path: &str, r: &Response) {
         #[derive(Deserialize)]
         struct Page {
-            #[serde(default)]
-            manifests: Vec<Listed>,
+            manifests: Option<Vec<Listed>>,
         }
         #[derive(Deserialize)]
         struct Listed {
@@ -1043,28 +1438,96 @@ impl Execute {
         struct Child {
             digest: Digest,
         }
-        if r.status != 200 && r.status != 404 {
-            let detail = format!("listing manifests failed: {}", status(r.status));
-            self.give_up(Job::AcrManifests(repo, String::new()), detail);
-            return Ok(());
+        if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
+            return;
         }
-        let page: Page = serde_json::from_slice(&r.body).unwrap_or(Page {
-            manifests: Vec::new(),
-        });
-        let next = next_link(r.header("link"), &self.opts.registry)?;
+        if r.status != 200 {
+            let why = format!("listing its manifests answered {}", status(r.status));
+            return self.unverifiable(&repo, &why);
+        }
+        let page: Page = match serde_json::from_slice(&r.body) {
+            Ok(page) => page,
+            Err(e) => {
+                let why = format!("its manifest listing could not be read: {e}");
+                return self.unverifiable(&repo, &why);
+            }
+        };
+        let manifests = page.manifests.unwrap_or_default();
+        let added = manifests.len();
         let rs = self.repos.entry(repo.clone()).or_default();
-        for m in page.manifests {
+        for m in manifests {
             for c in m.references {
-                rs.listed_by.insert(c.digest, m.digest.clone());
+                let by = rs.listed_by.entry(c.digest).or_default();
+                if !by.contains(&m.digest) {
+                    by.push(m.digest.clone());
+                }
             }
         }
-        match next {
-            Some(path) => self
+        match self.next_page(&repo, r, added) {
+            Ok(Some(path)) => self
                 .queue
                 .push_back((Job::AcrManifests(repo, path), 1, 0.0)),
-            None => rs.listed = true,
+            Ok(None) => self.repos.entry(repo).or_default().listed = true,
+            Err(why) => self.unverifiable(&repo, &why),
         }
-        Ok(())
+    }
+
+    /// A repeated `DELETE` answered 404: whether the step's tags really went (`Verify`, a
+    /// page of the tag list), and the repair of an interrupted untag (`Repush`).
+    #[inline(never)]
+    fn verified(&mut self, job: &Job, s: usize, r: &Response) {
+        if let Job::Repush(_) = job {
+            return match r.status {
+                201 => self.queue.push_back((Job::Delete(s), 1, 0.0)),
+                other => self.fail(
+                    s,
+                    format!(
+                        "the untag was cut off, and pushing its placeholder again failed: {}",
+                        status(other)
+                    ),
+                ),
+            };
+        }
+        let fail = |why: String| {
+            format!("a repeated DELETE answered 404, and whether its tags went could not be verified: {why}")
+        };
+        if r.status != 200 {
+            return self.fail(s, fail(status(r.status)));
+        }
+        let Ok(list) = serde_json::from_slice::<TagList>(&r.body) else {
+            return self.fail(s, fail("the tag list could not be read".into()));
+        };
+        let step = &self.steps[s];
+        let left: Vec<String> = list
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| step.journalled.contains(t))
+            .map(|t| t.to_string())
+            .collect();
+        if !left.is_empty() {
+            let left = left.join(", ");
+            if step.placeholder.is_some() && step.repairs == 0 {
+                // The placeholder is ours: pushed again by digest, it makes the tag resolve
+                // again, and deleting it takes the tag along.
+                self.steps[s].repairs += 1;
+                return self.queue.push_back((Job::Repush(s), 1, 0.0));
+            }
+            return self.fail(s, format!("the registry answered 404 to a repeated DELETE but still lists the tag(s) {left}: the delete was cut off half done and they may point at nothing; `regprune undo` with the journal puts the manifest back"));
+        }
+        let mut pages = std::mem::take(&mut self.steps[s].verify_pages);
+        let next = next_page(&self.opts, &mut pages, r, 1);
+        self.steps[s].verify_pages = pages;
+        match next {
+            Ok(Some(next)) => self.queue.push_back((Job::Verify(s, next), 1, 0.0)),
+            Ok(None) => self.end(
+                s,
+                OutcomeKind::Done,
+                "deleted (a repeated DELETE answered 404; the tag list confirms its tags went)"
+                    .into(),
+            ),
+            Err(why) => self.fail(s, fail(why)),
+        }
     }
 
     #[inline(never)]
@@ -1113,6 +1576,7 @@ impl Execute {
             (Flavour::Acr, ..) => step.tags.clone(),
             _ => self.repos[&step.repo].tags_at(&digest).cloned().collect(),
         };
+        step.journalled.clone_from(&tags);
         self.journal.push(JournalEntry {
             plan: self.plan_digest.clone(),
             repository: step.repo.clone(),
@@ -1123,7 +1587,11 @@ impl Execute {
         });
         step.state = StepState::Deleting;
         let next = if self.flavour != Flavour::Acr && self.steps[s].kind == ActionType::Untag {
-            Job::UploadStart(s)
+            if self.repos[&self.steps[s].repo].empty_blob {
+                Job::Placeholder(s)
+            } else {
+                Job::UploadStart(s)
+            }
         } else {
             Job::Delete(s)
         };
@@ -1145,7 +1613,9 @@ impl Execute {
             | Job::Unlock(s)
             | Job::UploadStart(s)
             | Job::UploadPut(s, _)
-            | Job::Placeholder(s) => self.end(s, OutcomeKind::Failed, detail),
+            | Job::Placeholder(s)
+            | Job::Verify(s, _)
+            | Job::Repush(s) => self.end(s, OutcomeKind::Failed, detail),
             Job::Tags(repo, _)
             | Job::HeadTag(repo, _)
             | Job::IndexCheck(repo, _)
@@ -1189,7 +1659,11 @@ impl Execute {
                 ),
             },
             Job::UploadPut(s, _) => match r.status {
-                201 | 204 => self.queue.push_back((Job::Placeholder(s), 1, 0.0)),
+                201 | 204 => {
+                    let repo = self.steps[s].repo.clone();
+                    self.repos.entry(repo).or_default().empty_blob = true;
+                    self.queue.push_back((Job::Placeholder(s), 1, 0.0));
+                }
                 status => self.fail(
                     s,
                     format!("untag: uploading the placeholder config failed: HTTP {status}"),
@@ -1260,20 +1734,26 @@ impl Execute {
                 "the registry's answer could not be read; not deleted".into(),
             );
         };
-        if step.kind == ActionType::Untag {
-            if item.digest.is_some() && item.digest != step.digest {
-                let now = item.digest.map(|d| d.to_string()).unwrap_or_default();
-                return self.end(
-                    s,
-                    OutcomeKind::Skipped,
-                    format!("drift: the tag moved to {now} since the plan"),
-                );
+        let whole_tags = &self.repos[&step.repo].whole_tags;
+        let planned = |t: &TagName| {
+            if step.whole_repository {
+                whole_tags.contains(t)
+            } else {
+                step.tags.contains(t)
             }
-        } else if let Some(extra) = item
-            .tags
-            .iter()
-            .find(|t| !step.whole_repository && !step.tags.contains(t))
-        {
+        };
+        if step.kind == ActionType::Untag {
+            if item.digest != step.digest {
+                let detail = match item.digest {
+                    Some(now) => format!("drift: the tag moved to {now} since the plan"),
+                    None => {
+                        "not deleted: the registry did not say which manifest the tag points at now"
+                            .into()
+                    }
+                };
+                return self.end(s, OutcomeKind::Skipped, detail);
+            }
+        } else if let Some(extra) = item.tags.iter().find(|t| !planned(t)) {
             return self.end(
                 s,
                 OutcomeKind::Skipped,
@@ -1287,7 +1767,12 @@ impl Execute {
             .changeable_attributes
             .as_ref()
             .and_then(crate::snapshot::ChangeableAttributes::lock);
-        let next = match (locked, step.unlock) {
+        let unlock = step.unlock;
+        if step.kind != ActionType::Untag {
+            // What the journal restores: the tags it has now, every one of them planned.
+            self.steps[s].tags = item.tags;
+        }
+        let next = match (locked, unlock) {
             (Some(l), false) => {
                 return self.end(
                     s,
@@ -1341,8 +1826,37 @@ impl Execute {
             plan: self.plan_digest.clone(),
             outcomes,
             counts,
+            retargeted: self.retargeted.clone(),
         }
     }
+}
+
+/// The next page of a listing, recorded in `pages`; `Err` says why the listing cannot be
+/// trusted to end: a repeated page, a page that adds nothing and still points on, or past
+/// the page cap.
+fn next_page(
+    opts: &ExecuteOptions,
+    pages: &mut Set<String>,
+    r: &Response,
+    added: usize,
+) -> std::result::Result<Option<String>, String> {
+    let next = next_link(r.header("link"), &opts.registry).map_err(|e| e.to_string())?;
+    let Some(next) = next else {
+        return Ok(None);
+    };
+    let max = opts.max_pages as usize;
+    if added == 0 {
+        return Err(format!(
+            "a page of a listing added nothing and points on to {next:?}"
+        ));
+    }
+    if !pages.insert(next.clone()) {
+        return Err(format!("a listing loops: {next:?} was already listed"));
+    }
+    if pages.len() >= max {
+        return Err(format!("a listing goes past {max} pages"));
+    }
+    Ok(Some(next))
 }
 
 fn status(s: u16) -> String {
