@@ -1,5 +1,7 @@
 // The Node side of the registry benchmarks (bench/registry.py drives it):
 //   node bench/registry-node.mjs execute <url> <plan.json> [journal.jsonl|-] [manifests-dir]
+//     (REGPRUNE_RETARGET=1: the plan was made for another address of the same registry,
+//     such as the tests' fault proxy in front of it)
 //   node bench/registry-node.mjs crawl <url>
 //   node bench/registry-node.mjs raw-delete <url> <plan.json>
 // Prints one JSON line: seconds spent in the adapter (module loading excluded), requests by
@@ -22,7 +24,8 @@ const started = performance.now();
 let result;
 if (mode === 'execute') {
   // The plan file's text, as the CLI hands it over.
-  const report = await execute(readFileSync(planPath, 'utf8'), transport, { journalPath, manifests });
+  const retarget = process.env.REGPRUNE_RETARGET === '1';
+  const report = await execute(readFileSync(planPath, 'utf8'), transport, { journalPath, manifests: manifests || undefined, retarget });
   const seconds = (performance.now() - started) / 1000;
   result = { seconds, requests, outcomes: report.counts, report };
 } else if (mode === 'crawl') {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { plan as makePlan, renderText, verifyPlan, RegpruneError, VERSION } from './index.js';
+import { plan as makePlan, renderText, verifyPlan, escapeControls, RegpruneError, VERSION } from './index.js';
 import { Transport, crawl, execute, undo, readStorage, dockerConfigCredentials, DEFAULT_CONCURRENCY } from './registry.js';
 
 const OK = 0, PARTIAL = 1, REFUSED = 2, UNREACHABLE = 3;
@@ -31,8 +31,8 @@ const USAGE = `usage: regprune <command> [options]
                  | delete-untagged [R] | retention DAYS ENABLED_AT
                  | purge --filter F... (--ago D | --before T) [--keep N] [--untagged]
                  | acr-purge '<acr purge command>' | policy FILE
-  execute PLAN --registry URL [--yes] [--journal FILE] [--manifests DIR]
-  undo JOURNAL --registry URL
+  execute PLAN --registry URL [--yes] [--journal FILE] [--manifests DIR] [--retarget-registry]
+  undo JOURNAL --registry URL [--run ID] [--dry-run] [--retarget-registry]
 
 common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure, --flavour auto|oci|acr,
         --concurrency N (default ${DEFAULT_CONCURRENCY}, max 32), --output text|json`;
@@ -97,8 +97,8 @@ async function main(argv) {
       field: { type: 'string' }, filter: { type: 'string', multiple: true }, ago: { type: 'string' },
       before: { type: 'string' }, keep: { type: 'string' }, untagged: { type: 'boolean' },
     },
-    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' }, manifests: { type: 'string' } },
-    undo: {},
+    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' }, manifests: { type: 'string' }, 'retarget-registry': { type: 'boolean', default: false } },
+    undo: { run: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, 'retarget-registry': { type: 'boolean', default: false } },
   }[command];
   if (!extra) {
     console.error(`regprune: unknown command ${JSON.stringify(command)}\n${USAGE}`);
@@ -142,17 +142,25 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(planText, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests });
+    const report = await execute(planText, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests, retarget: v['retarget-registry'] });
     if (json) console.log(JSON.stringify(report));
     else {
-      for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${o.target}  ${o.detail}`);
+      if (report.retargeted) console.log(`retargeted: the plan was made for ${escapeControls(report.retargeted)}`);
+      for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${escapeControls(o.target)}  ${escapeControls(o.detail)}`);
       console.log(Object.entries(report.counts).sort().map(([k, n]) => `${k}=${n}`).join(' '));
     }
     return report.outcomes.every((o) => o.outcome === 'done' || o.outcome === 'alreadyGone') ? OK : PARTIAL;
   }
-  const results = await undo(positionals[0], await transport(v));
-  console.log(json ? JSON.stringify(results) : results.map((r) => `${r.restored ? 'restored' : 'FAILED  '} ${r.repository}@${r.digest} ${r.tags.join(' ')}`).join('\n'));
-  return results.every((r) => r.restored) ? OK : PARTIAL;
+  const report = await undo(positionals[0], await transport(v), { run: v.run, dryRun: v['dry-run'], retarget: v['retarget-registry'], concurrency });
+  if (json) console.log(JSON.stringify(report));
+  else {
+    console.log(`run ${escapeControls(report.run ?? '(no run id)')} of plan ${report.plan ?? '(none)'}`);
+    for (const s of report.skippedLines) console.log(`skipped      line ${s.line}: ${escapeControls(s.reason)}`);
+    for (const r of report.results) console.log(`${r.outcome.padEnd(12)} ${r.repository}@${r.digest} ${r.tags.join(' ')}  ${escapeControls(r.detail)}`);
+    console.log(Object.entries(report.counts).sort().map(([k, n]) => `${k}=${n}`).join(' '));
+  }
+  if (v['dry-run']) return OK;
+  return report.complete ? OK : PARTIAL;
 }
 
 main(process.argv.slice(2)).then(

@@ -339,6 +339,8 @@ export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: PlanInpu
 export function importSnapshot(document: ImportDocument): Snapshot;
 export function parseManifest(bytes: Uint8Array, options?: { digest?: Digest; contentType?: string }): Manifest;
 export function renderText(plan: PlanInput): string;
+/** `text` safe to print on a terminal: control characters (ESC, CR, …) and bidi overrides escaped. */
+export function escapeControls(text: string): string;
 export function planDigest(plan: PlanInput): Digest;
 export function verifyPlan(plan: PlanInput): boolean;
 export function generateJson(options: GeneratorOptions): string;

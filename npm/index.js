@@ -211,6 +211,11 @@ export function parseManifest(bytes, { digest, contentType } = {}) {
 }
 
 /** The human preview of a plan: az's confirmation sentences, a table, sizes in human units. */
+/** `text` safe to print on a terminal: control characters and bidi overrides escaped. */
+export function escapeControls(text) {
+  return wasm.escapeControls(String(text));
+}
+
 export function renderText(plan) {
   return call(() => wasm.renderText(plan));
 }

@@ -41,6 +41,8 @@ export interface Report {
   plan?: string;
   outcomes: { action: number; repository: string; target: string; outcome: OutcomeKind; detail: string; retries: number }[];
   counts: Partial<Record<OutcomeKind, number>>;
+  /** The registry the plan was made for, when it was run against another one on purpose. */
+  retargeted?: string;
 }
 
 export interface RunOptions {
@@ -61,9 +63,29 @@ export function execute(
     onProgress?: (finished: number, total: number) => void;
     /** A directory saved by `crawl`'s `saveManifests`: those manifests are journaled without a GET. */
     manifests?: string;
+    /** Run a plan made for another registry against this transport's (a mirror, a proxy). */
+    retarget?: boolean;
   },
 ): Promise<Report>;
-export function undo(journalPath: string, transport: Transport): Promise<{ repository: string; digest: string; tags: string[]; restored: boolean; statuses: number[] }[]>;
+export interface UndoReport {
+  /** The run undone (`undefined`: lines written before runs had ids). */
+  run?: string;
+  plan?: string;
+  runs: { run?: string; plan?: string; lines: number }[];
+  results: { line: number; repository: string; digest: string; tags: string[]; outcome: 'restored' | 'failed' | 'notStarted'; detail: string }[];
+  skippedLines: { line: number; reason: string; torn: boolean }[];
+  counts: Record<string, number>;
+  /** Every line of the run restored and none refused (a torn last line's deletion never went out). */
+  complete: boolean;
+}
+/** Pushes back one run of a journal (the last unless `run` names another). */
+export function undo(
+  journalPath: string,
+  transport: Transport,
+  options?: { run?: string; dryRun?: boolean; retarget?: boolean; concurrency?: number },
+): Promise<UndoReport>;
+/** A new run id for journal lines (UTC time and random bits). */
+export function newRunId(): string;
 export function readStorage(root: string, registryName?: string, options?: { saveManifests?: string }): Promise<Snapshot>;
 
 /** The username that marks the password as an ACR refresh token. */

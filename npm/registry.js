@@ -309,10 +309,10 @@ function planJson(plan) {
  * by `crawl(..., { saveManifests })`; the manifests found there (checked against their
  * digests) are journaled without a GET each, the others are fetched.
  */
-export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests } = {}) {
+export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false } = {}) {
   let machine;
   try {
-    machine = new wasm.Execute(planJson(plan), { registry: transport.registry, flavour });
+    machine = new wasm.Execute(planJson(plan), { registry: transport.registry, flavour, retarget, runId: newRunId() });
   } catch (e) {
     throw toRegpruneError(e);
   }
@@ -357,20 +357,34 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
   }
 }
 
-/** Pushes the manifests and tags of a journal back (until garbage collection removes blobs). */
-export async function undo(journalPath, transport) {
+/** A run id for journal lines: the UTC time and 48 random bits. */
+export function newRunId() {
+  const time = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(6));
+  return `${time}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * Pushes back what one run of a journal deleted (until garbage collection removes the blobs):
+ * the last run unless `run` names another. Only bytes that hash to their journalled digest are
+ * pushed, tags only after their manifest is back by digest, children before their indexes; a
+ * torn last line is skipped and reported. Returns the core's report.
+ */
+export async function undo(journalPath, transport, { run: runId, dryRun = false, retarget = false, concurrency } = {}) {
   const { readFileSync } = await import('node:fs');
-  const entries = readFileSync(journalPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const results = [];
-  for (const e of entries) {
-    const statuses = [];
-    for (const ref of [e.digest, ...(e.tags ?? [])]) {
-      const req = { method: 'PUT', path: `/v2/${e.repository}/manifests/${ref}`, headers: [['Content-Type', e.mediaType]], scope: `repository:${e.repository}:pull,push` };
-      statuses.push((await transport.send(req, e.manifest)).status);
-    }
-    results.push({ repository: e.repository, digest: e.digest, tags: e.tags ?? [], restored: statuses.every((s) => s === 201 || s === 200), statuses });
+  const journal = readFileSync(journalPath);
+  let machine;
+  try {
+    machine = new wasm.Undo(journal, { registry: transport.registry, run: runId, dryRun, retarget });
+  } catch (e) {
+    throw toRegpruneError(e);
   }
-  return results;
+  try {
+    await run(machine, transport, { concurrency });
+    return toRegpruneErrorSafe(() => machine.report());
+  } finally {
+    machine.free();
+  }
 }
 
 /**

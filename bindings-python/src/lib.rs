@@ -205,6 +205,66 @@ impl Crawl {
     }
 }
 
+/// An undo of one run of a journal in progress.
+#[pyclass(module = "regprune._native")]
+struct Undo {
+    inner: regprune_core::http::Undo,
+}
+
+#[pymethods]
+impl Undo {
+    /// Reads a journal (its bytes) and prepares to undo one run with options (JSON).
+    #[new]
+    fn new(py: Python<'_>, journal: &[u8], options: &[u8]) -> PyResult<Self> {
+        let options = parse(py, options, None)?;
+        Ok(Undo {
+            inner: core(py, regprune_core::http::Undo::new(journal, options))?,
+        })
+    }
+
+    /// The next request ready at `now`, or None.
+    fn next_request(&mut self, now: f64) -> Option<PyRequest> {
+        self.inner.next_request(now).map(py_request)
+    }
+
+    /// Feeds a response.
+    fn handle_response(
+        &mut self,
+        py: Python<'_>,
+        id: u64,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        now: f64,
+    ) -> PyResult<()> {
+        core(
+            py,
+            self.inner
+                .handle_response(id, &response(status, headers, body), now),
+        )
+    }
+
+    /// When the next delayed request is due.
+    fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether every journal line of the run has an outcome.
+    fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// `(finished, total)` lines.
+    fn progress(&self) -> (usize, usize) {
+        self.inner.progress()
+    }
+
+    /// The report (JSON).
+    fn report_json(&self) -> String {
+        serde_json::to_string(&self.inner.report()).unwrap_or_default()
+    }
+}
+
 /// An execution of a sealed plan in progress.
 #[pyclass(module = "regprune._native")]
 struct Execute {
@@ -329,6 +389,12 @@ fn parse_manifest_json(
     serde_json::to_string(&m).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
+/// `text` safe to print on a terminal: control characters and bidi overrides escaped.
+#[pyfunction]
+fn escape_controls(text: &str) -> String {
+    regprune_core::escape_controls(text).into_owned()
+}
+
 /// The human preview of a plan (JSON).
 #[pyfunction]
 fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
@@ -378,9 +444,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParsedSnapshot>()?;
     m.add_class::<Crawl>()?;
     m.add_class::<Execute>()?;
+    m.add_class::<Undo>()?;
     m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
+    m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
     m.add_function(wrap_pyfunction!(parse_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(verify_plan, m)?)?;

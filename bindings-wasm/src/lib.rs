@@ -251,6 +251,12 @@ pub fn parse_manifest(
     to_js(&m)
 }
 
+/// `text` safe to print on a terminal: control characters and bidi overrides escaped.
+#[wasm_bindgen(js_name = escapeControls)]
+pub fn escape_controls(text: &str) -> String {
+    regprune_core::escape_controls(text).into_owned()
+}
+
 /// The human preview of a plan.
 #[wasm_bindgen(js_name = renderText)]
 pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
@@ -571,6 +577,71 @@ impl Execute {
     }
 
     /// `[finished, total]` deletions.
+    pub fn progress(&self) -> Vec<u32> {
+        let (done, total) = self.inner.progress();
+        vec![done as u32, total as u32]
+    }
+
+    /// The report.
+    pub fn report(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.report())
+    }
+}
+
+/// An undo of one run of a journal in progress (see `regprune_core::http::Undo`).
+#[wasm_bindgen]
+pub struct Undo {
+    inner: regprune_core::http::Undo,
+}
+
+#[wasm_bindgen]
+impl Undo {
+    /// Reads a journal (its bytes) and prepares to undo one run.
+    #[wasm_bindgen(constructor)]
+    pub fn new(journal: &[u8], options: JsValue) -> Result<Undo, JsValue> {
+        let options = from_js(options, None)?;
+        let inner = regprune_core::http::Undo::new(journal, options).map_err(|e| js_error(&e))?;
+        Ok(Undo { inner })
+    }
+
+    /// The next request ready at `now`, or `undefined`.
+    #[wasm_bindgen(js_name = nextRequest)]
+    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
+        self.inner
+            .next_request(now)
+            .as_ref()
+            .map_or(Ok(JsValue::UNDEFINED), js_request)
+    }
+
+    /// Feeds a response, as `Crawl.handleResponse` takes it.
+    #[wasm_bindgen(js_name = handleResponse)]
+    pub fn handle_response(
+        &mut self,
+        id: f64,
+        status: u16,
+        headers: JsValue,
+        body: Vec<u8>,
+        now: f64,
+    ) -> Result<(), JsValue> {
+        let response = js_response(status, headers, body)?;
+        self.inner
+            .handle_response(id as u64, &response, now)
+            .map_err(|e| js_error(&e))
+    }
+
+    /// When the next delayed request is due.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether every journal line of the run has an outcome.
+    #[wasm_bindgen(js_name = isDone)]
+    pub fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// `[finished, total]` lines.
     pub fn progress(&self) -> Vec<u32> {
         let (done, total) = self.inner.progress();
         vec![done as u32, total as u32]

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use regprune_core::http::{
-    Crawl, CrawlOptions, Execute, ExecuteOptions, Method, OutcomeKind, Request, Response,
+    Crawl, CrawlOptions, Execute, ExecuteOptions, Method, OutcomeKind, Request, Response, Undo,
+    UndoOptions, UndoOutcome,
 };
 use regprune_core::{plan, Digest, Operation, PlanOptions, Snapshot, Timestamp};
 use serde_json::json;
@@ -132,6 +133,16 @@ impl Registry {
                     .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
+                // Distribution refuses an index whose children are not in the repository.
+                let doc: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let missing = doc["manifests"].as_array().into_iter().flatten().any(|c| {
+                    let child = c["digest"].as_str().and_then(Digest::parse);
+                    !child
+                        .is_some_and(|c| self.repos.get(repo).is_some_and(|r| r.1.contains_key(&c)))
+                });
+                if missing {
+                    return Some(bare(400, b"MANIFEST_BLOB_UNKNOWN".to_vec()));
+                }
                 let d = self.put(repo, body, &media);
                 match Digest::parse(reference) {
                     Some(by) if by != d => {
@@ -1513,4 +1524,170 @@ fn a_plan_is_bound_to_its_registry() {
     let mut ex = Execute::new(&p, o).unwrap();
     while ex.next_request(0.0).is_some() {}
     assert_eq!(ex.report().retargeted.as_deref(), Some("localhost:5000"));
+}
+
+/// Executes `p` as run `run`, appending its journal lines to `journal`.
+fn execute_journalled(
+    reg: &mut Registry,
+    p: &regprune_core::Plan,
+    run: &str,
+    journal: &mut String,
+) {
+    let options = json!({"registry": "localhost:5000", "runId": run});
+    let mut ex = Execute::new(p, serde_json::from_value(options).unwrap()).unwrap();
+    let mut now = 0.0;
+    while !ex.is_done() {
+        let Some(req) = ex.next_request(now) else {
+            now = ex.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        };
+        for e in ex.take_journal() {
+            journal.push_str(&serde_json::to_string(&e).unwrap());
+            journal.push('\n');
+        }
+        let resp = reg.serve(&req);
+        ex.handle_response(req.id, &resp, now).unwrap();
+    }
+    assert!(ex.report().complete(), "{:?}", ex.report());
+}
+
+fn undo(
+    reg: &mut Registry,
+    journal: &str,
+    options: serde_json::Value,
+) -> regprune_core::http::UndoReport {
+    let mut u = Undo::new(
+        journal.as_bytes(),
+        serde_json::from_value::<UndoOptions>(options).unwrap(),
+    )
+    .unwrap();
+    let mut now = 0.0;
+    let mut window = Vec::new();
+    while !u.is_done() {
+        // Everything that is ready goes out together: ordering must come from the undo itself.
+        window.extend(std::iter::from_fn(|| u.next_request(now)));
+        if window.is_empty() {
+            now = u.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        }
+        // Served last first: nothing may depend on the order requests were handed out in.
+        for req in window.drain(..).rev() {
+            let resp = reg.serve(&req);
+            u.handle_response(req.id, &resp, now).unwrap();
+        }
+    }
+    u.report()
+}
+
+/// Finding 5: undo puts back exactly one run, indexes after their children, and only bytes
+/// that hash to their journalled digest; a torn last line is skipped and said.
+#[test]
+fn undo_restores_one_run_from_verified_bytes() {
+    let (mut reg, d) = Registry::fixture();
+    let mut journal = String::new();
+    let first = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v2"}));
+    execute_journalled(&mut reg, &first, "run-1", &mut journal);
+    let second = planned(
+        &mut reg,
+        json!({"op": "deleteRepository", "repository": "multi"}),
+    );
+    execute_journalled(&mut reg, &second, "run-2", &mut journal);
+    assert!(reg.repos["multi"].1.is_empty());
+
+    // A dry run lists the last run and sends nothing.
+    let seen = reg.seen;
+    let dry = undo(
+        &mut reg,
+        &journal,
+        json!({"registry": "localhost:5000", "dryRun": true}),
+    );
+    assert_eq!(reg.seen, seen);
+    assert_eq!(dry.run.as_deref(), Some("run-2"));
+    assert_eq!(dry.runs.len(), 2);
+    assert!(dry
+        .results
+        .iter()
+        .all(|r| r.outcome == UndoOutcome::NotStarted));
+
+    // A torn last line, as a crash leaves it.
+    let mut torn = journal.clone();
+    torn.push_str(&journal.lines().last().unwrap()[..40]);
+    let report = undo(&mut reg, &torn, json!({"registry": "localhost:5000"}));
+    assert_eq!(
+        report.run.as_deref(),
+        Some("run-2"),
+        "the last complete run"
+    );
+    assert!(
+        report
+            .results
+            .iter()
+            .all(|r| r.outcome == UndoOutcome::Restored),
+        "{report:?}"
+    );
+    assert_eq!(report.skipped_lines.len(), 1);
+    assert!(
+        report.skipped_lines[0].torn && report.complete,
+        "{report:?}"
+    );
+    let (tags, manifests) = &reg.repos["multi"];
+    assert_eq!(
+        tags["1.0"], d["idx"],
+        "the index is back, after its children"
+    );
+    assert!(manifests.contains_key(&d["amd"]));
+    assert!(
+        !reg.repos["app"].1.contains_key(&d["v2"]),
+        "the earlier run stays undone"
+    );
+
+    // The earlier run, by name.
+    let report = undo(
+        &mut reg,
+        &journal,
+        json!({"registry": "localhost:5000", "run": "run-1"}),
+    );
+    assert!(report.complete, "{report:?}");
+    assert_eq!(reg.repos["app"].0["v2"], d["v2"]);
+    let e = Undo::new(
+        journal.as_bytes(),
+        serde_json::from_value(json!({"registry": "localhost:5000", "run": "run-9"})).unwrap(),
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("run-1, run-2"), "{e}");
+    let e = Undo::new(
+        journal.as_bytes(),
+        serde_json::from_value(json!({"registry": "prod.example.com"})).unwrap(),
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("localhost:5000"), "{e}");
+}
+
+/// Finding 5: a journal line whose bytes were edited (digest unchanged) is refused: nothing is
+/// pushed under its digest or its tags.
+#[test]
+fn undo_refuses_bytes_that_do_not_match_their_digest() {
+    let (mut reg, d) = Registry::fixture();
+    let mut journal = String::new();
+    let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v2"}));
+    execute_journalled(&mut reg, &p, "run-1", &mut journal);
+    let mut entry: serde_json::Value = serde_json::from_str(journal.trim()).unwrap();
+    let foreign = reg.repos["app"].1[&d["v1"]].0.clone();
+    entry["manifest"] = json!(String::from_utf8(foreign).unwrap());
+    let tampered = format!("{entry}\n");
+    let puts_before = reg.seen;
+    let report = undo(&mut reg, &tampered, json!({"registry": "localhost:5000"}));
+    assert_eq!(reg.seen, puts_before, "nothing was sent");
+    assert_eq!(report.skipped_lines.len(), 1);
+    assert!(
+        report.skipped_lines[0].reason.contains("do not hash"),
+        "{report:?}"
+    );
+    assert!(!report.complete);
+    assert!(
+        !reg.repos["app"].0.contains_key("v2"),
+        "no tag serves foreign content"
+    );
 }

@@ -95,6 +95,43 @@ test('the CLI snapshots, plans, executes and undoes', { timeout: 60_000 }, () =>
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(await client.exists('app', d.appV1));
   assert.equal((await client.tags('app')).stable, d.appV1);
+
+  // Another address is another registry: refused, unless retargeted on purpose.
+  const other = server.url.replace('127.0.0.1', 'localhost');
+  const again = ['execute', planFile, '--yes', '--journal', journal, '--output', 'json', '--registry', other];
+  r = run(...again);
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /made for the registry/);
+  assert.ok(await client.exists('app', d.appV1));
+  r = run(...again, '--retarget-registry');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).retargeted, server.url.split('://')[1]);
+  assert.equal(await client.exists('app', d.appV1), false);
+
+  // The journal now holds two runs; undo takes back the last, and only bytes that match.
+  const all = readFileSync(journal, 'utf8').trim().split('\n');
+  const runs = all.map((l) => JSON.parse(l).run);
+  assert.equal(new Set(runs).size, 2);
+  const edited1 = JSON.parse(all.at(-1));
+  edited1.manifest = edited1.manifest.replace('}', ' }');
+  const tampered = join(dir, 'tampered.jsonl');
+  writeFileSync(tampered, [...all.slice(0, -1), JSON.stringify(edited1)].join('\n') + '\n' + all.at(-1).slice(0, 30));
+  const undo = ['undo', '--registry', other, '--output', 'json'];
+  r = run(...undo, tampered);
+  assert.equal(r.status, 1, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.deepEqual(result.skippedLines.map((s) => s.torn), [false, true]);
+  assert.match(result.skippedLines[0].reason, /do not hash/);
+  r = run(...undo, '--dry-run', journal);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).counts, { notStarted: 2 });
+  assert.equal(await client.exists('app', d.appV1), false, 'a dry run sends nothing');
+  r = run('undo', journal, '--registry', server.url);
+  assert.equal(r.status, 2, 'the run was elsewhere');
+  r = run(...undo, journal);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(await client.exists('app', d.appV1));
+  assert.equal((await client.tags('app')).stable, d.appV1);
   const edited = JSON.parse(readFileSync(planFile, 'utf8'));
   edited.actions[0].tags = [];
   writeFileSync(planFile, JSON.stringify(edited));

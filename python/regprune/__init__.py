@@ -14,6 +14,7 @@ from regprune._api import (
     render_text,
     verify_plan,
 )
+from regprune._native import escape_controls
 from regprune._types import (
     Action,
     Plan,
@@ -86,6 +87,7 @@ __all__ = [
     "UnsupportedManifestError",
     "Warning",
     "__version__",
+    "escape_controls",
     "generate",
     "import_snapshot",
     "load_snapshot",

@@ -155,12 +155,15 @@ def cmd_execute(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         on_progress=_bar("execute"),
         manifests=args.manifests,
+        retarget=args.retarget_registry,
     )
     if args.output == "json":
         print(json.dumps(report))
     else:
+        if report.get("retargeted"):
+            print(f"retargeted: the plan was made for {_safe(report['retargeted'])}")
         for o in report["outcomes"]:
-            print(f"{o['outcome']:<12} {o['target']}  {o['detail']}")
+            print(f"{o['outcome']:<12} {_safe(o['target'])}  {_safe(o['detail'])}")
         print(" ".join(f"{k}={v}" for k, v in sorted(report["counts"].items())))
     return (
         OK if all(o["outcome"] in ("done", "alreadyGone") for o in report["outcomes"]) else PARTIAL
@@ -168,16 +171,34 @@ def cmd_execute(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    results = registry.undo(args.journal, _transport(args))
-    print(
-        json.dumps(results)
-        if args.output == "json"
-        else "\n".join(
-            f"{'restored' if r['restored'] else 'FAILED  '} {r['repository']}@{r['digest']} {' '.join(r['tags'])}"
-            for r in results
-        )
+    report = registry.undo(
+        args.journal,
+        _transport(args),
+        run=args.run,
+        dry_run=args.dry_run,
+        retarget=args.retarget_registry,
+        concurrency=args.concurrency,
     )
-    return OK if all(r["restored"] for r in results) else PARTIAL
+    if args.output == "json":
+        print(json.dumps(report))
+    else:
+        print(f"run {_safe(report['run'] or '(no run id)')} of plan {report['plan'] or '(none)'}")
+        for s in report["skippedLines"]:
+            print(f"skipped      line {s['line']}: {_safe(s['reason'])}")
+        for r in report["results"]:
+            tags = " ".join(r["tags"])
+            print(
+                f"{r['outcome']:<12} {r['repository']}@{r['digest']} {tags}  {_safe(r['detail'])}"
+            )
+        print(" ".join(f"{k}={v}" for k, v in sorted(report["counts"].items())))
+    if args.dry_run:
+        return OK
+    return OK if report["complete"] else PARTIAL
+
+
+def _safe(text: str) -> str:
+    """Text from data, safe for a terminal (control characters escaped, as the core does)."""
+    return regprune.escape_controls(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -275,11 +296,23 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="manifests saved by --save-manifests: journaled without fetching each again",
     )
+    e.add_argument(
+        "--retarget-registry",
+        action="store_true",
+        help="run a plan made for another registry against --registry (a mirror, a proxy)",
+    )
     e.set_defaults(func=cmd_execute)
 
     u = sub.add_parser("undo", help="push back what a journal recorded")
     common(u, True)
     u.add_argument("journal")
+    u.add_argument("--run", help="the run to undo (default: the journal's last)")
+    u.add_argument("--dry-run", action="store_true", help="list what would be restored")
+    u.add_argument(
+        "--retarget-registry",
+        action="store_true",
+        help="restore into another registry than the journal's",
+    )
     u.set_defaults(func=cmd_undo)
     return p
 

@@ -422,13 +422,20 @@ def execute(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: Callable[[int, int], None] | None = None,
     manifests: str | os.PathLike[str] | None = None,
+    retarget: bool = False,
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
     flushed to disk before the deletions they describe are sent. ``on_progress`` gets
     ``(finished, total)`` deletions. ``manifests``: a directory saved by
     ``crawl(save_manifests=...)``; the manifests found there (checked against their digests)
-    are journaled without a ``GET`` each, the others are fetched."""
-    options = {"registry": transport.registry, "flavour": flavour}
+    are journaled without a ``GET`` each, the others are fetched. A plan made for another
+    registry is refused unless ``retarget``; each run's journal lines carry a new run id."""
+    options = {
+        "registry": transport.registry,
+        "flavour": flavour,
+        "retarget": retarget,
+        "runId": new_run_id(),
+    }
     machine = _native.Execute(plan_json.encode(), json.dumps(options).encode())
     if manifests is not None:
         for digest in machine.wanted_manifests():
@@ -460,39 +467,41 @@ def execute(
     return json.loads(machine.report_json())  # type: ignore[no-any-return]
 
 
-def undo(journal_path: str, transport: Transport) -> list[dict[str, Any]]:
-    """Pushes the manifests and tags of a journal back (works until garbage collection has
-    removed their blobs). Returns one result per journal line."""
-    results = []
-    with open(journal_path, encoding="utf-8") as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-    for e in entries:
-        repo, digest, body = e["repository"], e["digest"], e["manifest"].encode()
-        headers = {"Content-Type": e["mediaType"]}
-        refs = [digest, *e.get("tags", [])]
-        statuses = []
-        for ref in refs:
-            req: Request = (
-                0,
-                "PUT",
-                f"/v2/{repo}/manifests/{ref}",
-                list(headers.items()),
-                f"repository:{repo}:pull,push",
-                None,
-            )
-            status, _, _ = transport.send(req, body)
-            statuses.append(status)
-        ok = all(s in (200, 201) for s in statuses)
-        results.append(
-            {
-                "repository": repo,
-                "digest": digest,
-                "tags": e.get("tags", []),
-                "restored": ok,
-                "statuses": statuses,
-            }
-        )
-    return results
+_drive = run  # undo's ``run`` parameter names a journal run
+
+
+def new_run_id() -> str:
+    """A run id for journal lines: the UTC time and 48 random bits."""
+    import secrets
+    from datetime import datetime, timezone
+
+    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(6)}"
+
+
+def undo(
+    journal_path: str | os.PathLike[str],
+    transport: Transport,
+    *,
+    run: str | None = None,
+    dry_run: bool = False,
+    retarget: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> dict[str, Any]:
+    """Pushes back what one run of a journal deleted (until garbage collection removes the
+    blobs): the last run unless ``run`` names another. Only manifest bytes that hash to their
+    journalled digest are pushed, tags only after their manifest is back by digest, children
+    before their indexes; a torn last line is skipped and reported. Returns the report."""
+    with open(journal_path, "rb") as f:
+        journal = f.read()
+    options = {
+        "registry": transport.registry,
+        "run": run,
+        "dryRun": dry_run,
+        "retarget": retarget,
+    }
+    machine = _native.Undo(journal, json.dumps(options).encode())
+    _drive(machine, transport, concurrency=concurrency)
+    return json.loads(machine.report_json())  # type: ignore[no-any-return]
 
 
 def read_storage(

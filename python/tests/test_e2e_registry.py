@@ -188,6 +188,39 @@ def test_cli_plan_execute_undo(
     assert main(["undo", str(journal), "--registry", server.url]) == 0
     assert client.exists("app", d["app_v1"])
     assert client.tags("app")["stable"] == d["app_v1"]
+    capsys.readouterr()
+
+    # Another address is another registry: refused, unless retargeted on purpose.
+    other = server.url.replace("127.0.0.1", "localhost")
+    again = ["execute", str(plan_file), "--yes", "--journal", str(journal), "--output", "json"]
+    assert main([*again, "--registry", other]) == 2
+    assert "made for the registry" in capsys.readouterr().err
+    assert client.exists("app", d["app_v1"])
+    assert main([*again, "--registry", other, "--retarget-registry"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["retargeted"] == server.url.split("://")[1]
+    assert not client.exists("app", d["app_v1"])
+
+    # The journal now holds two runs; undo takes back the last, and only bytes that match.
+    runs = [json.loads(x)["run"] for x in journal.read_text().splitlines()]
+    assert len(set(runs)) == 2 and runs[0] != runs[-1]
+    tampered = tmp_path / "tampered.jsonl"
+    lines = journal.read_text().splitlines()
+    edited = json.loads(lines[-1])
+    edited["manifest"] = edited["manifest"].replace("}", " }", 1)
+    tampered.write_text("\n".join([*lines[:-1], json.dumps(edited)]) + "\n" + lines[-1][:30])
+    undo = ["undo", "--registry", other, "--output", "json"]
+    assert main([*undo, str(tampered)]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert [s["torn"] for s in result["skippedLines"]] == [False, True], result
+    assert "do not hash" in result["skippedLines"][0]["reason"]
+    assert main([*undo, "--dry-run", str(journal)]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"notStarted": 2}
+    assert not client.exists("app", d["app_v1"]), "a dry run sends nothing"
+    assert main(["undo", str(journal), "--registry", server.url]) == 2, "the run was elsewhere"
+    assert main([*undo, str(journal)]) == 0
+    assert client.exists("app", d["app_v1"])
+    assert client.tags("app")["stable"] == d["app_v1"]
     # An edited plan is refused.
     p = json.loads(plan_file.read_text())
     p["actions"][0]["tags"] = []

@@ -51,6 +51,11 @@ pub struct ExecuteOptions {
     /// report's `retargeted` says it happened.
     #[serde(default)]
     pub retarget: bool,
+    /// Names this execution in its journal lines, so that `undo` takes back this run and not
+    /// an earlier one that shares the journal file. The adapters make one per run (time and
+    /// randomness are theirs).
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 fn attempts() -> u32 {
@@ -283,6 +288,12 @@ impl RepoState {
 pub struct JournalEntry {
     /// The plan being executed.
     pub plan: Option<Digest>,
+    /// The execution that wrote it (`ExecuteOptions::run_id`): undo takes back one run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The registry it was deleted from (`host[:port]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     /// The repository.
     pub repository: RepositoryName,
     /// The manifest.
@@ -333,7 +344,7 @@ pub struct Execute {
 
 /// A registry's `host[:port]`, whether written as a URL or bare, lowercased: what a plan's
 /// registry and the one it is executed against are compared by.
-fn registry_key(text: &str) -> String {
+pub(crate) fn registry_key(text: &str) -> String {
     let t = text.trim();
     let t = t
         .split_once("://")
@@ -1383,8 +1394,14 @@ impl Execute {
         if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
             return;
         }
+        if r.status == 404 && name_unknown(&r.body) {
+            // Distribution's answer for a repository without a single tag (its manifests were
+            // pushed by digest) as much as for one that does not exist: no tags either way.
+            // A bare 404 (a proxy's page, an empty body) says nothing: it is not taken.
+            self.repos.entry(repo.clone()).or_default().listed = true;
+            return self.check_planned_indexes(&repo);
+        }
         if r.status != 200 {
-            // 404 too: a repository the plan deletes from cannot have vanished unseen.
             let why = format!("listing its tags answered {}", status(r.status));
             return self.unverifiable(&repo, &why);
         }
@@ -1439,6 +1456,11 @@ impl Execute {
             digest: Digest,
         }
         if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
+            return;
+        }
+        if r.status == 404 && name_unknown(&r.body) {
+            // The repository is gone: nothing lists a planned manifest there.
+            self.repos.entry(repo).or_default().listed = true;
             return;
         }
         if r.status != 200 {
@@ -1579,6 +1601,8 @@ impl Execute {
         step.journalled.clone_from(&tags);
         self.journal.push(JournalEntry {
             plan: self.plan_digest.clone(),
+            run: self.opts.run_id.clone(),
+            registry: Some(self.opts.registry.clone()),
             repository: step.repo.clone(),
             digest,
             media_type,
@@ -1857,6 +1881,21 @@ fn next_page(
         return Err(format!("a listing goes past {max} pages"));
     }
     Ok(Some(next))
+}
+
+/// Whether an error body is the registry's own `NAME_UNKNOWN` (distribution-spec error codes):
+/// the repository has no tags, or does not exist.
+fn name_unknown(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<Code>,
+    }
+    #[derive(Deserialize)]
+    struct Code {
+        code: String,
+    }
+    serde_json::from_slice::<Errors>(body)
+        .is_ok_and(|e| !e.errors.is_empty() && e.errors.iter().all(|c| c.code == "NAME_UNKNOWN"))
 }
 
 fn status(s: u16) -> String {

@@ -9,6 +9,7 @@ mod challenge;
 mod crawl;
 mod execute;
 mod link;
+mod undo;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ pub use challenge::{parse_challenge, Challenge, MAX_CHALLENGE_LEN};
 pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour, KeptManifest};
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use link::next_link;
+pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};
 
 /// Every manifest media type, for `Accept`: without all four, the distribution registry
 /// converts Docker images to schema 1 (another digest) or answers with a child of a list.
