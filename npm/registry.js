@@ -43,7 +43,8 @@ export const MAX_CONCURRENCY = 32;
 /** RFC 6750's `b64token`: the only form a bearer token takes in an Authorization header. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-const isLoopback = (host) => host === 'localhost' || /^127\./.test(host) || host === '[::1]' || host === '::1';
+// The core decides, on the parsed address: `127.anything.example` is a name, not loopback.
+const isLoopback = (host) => wasm.isLoopbackHost(host);
 
 function refuse(message) {
   return new InvalidOperationError(message, { code: 'invalid_operation', path: 'registry' });
@@ -56,18 +57,24 @@ export class Transport {
   #insecure;
   #request;
   constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl } = {}) {
-    const url = new URL(baseUrl.includes('://') ? baseUrl : `https://${baseUrl}`);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse(`registry: unsupported scheme ${url.protocol}`);
-    if (url.protocol === 'http:' && !insecure && !isLoopback(url.hostname)) {
-      throw refuse(`registry: plain HTTP to ${url.hostname} would expose credentials and content; use https, or --insecure on a network you trust`);
+    // The core reads the address: scheme, host, loopback on the parsed address, and
+    // credentials written into the URL (taken as credentials, never echoed).
+    let url;
+    try {
+      url = wasm.parseRegistryUrl(String(baseUrl), insecure);
+    } catch (e) {
+      throw toRegpruneError(e);
+    }
+    if (url.username !== undefined && (username || password)) {
+      throw refuse('registry: credentials are given both in the URL and separately; give them once');
     }
     this.#insecure = insecure;
     this.origin = url.origin;
-    this.registry = url.host;
+    this.registry = url.registry;
     this.fetch = fetchImpl;
     this.#credentials = {
-      username: username ?? globalThis.process?.env?.REGPRUNE_USERNAME ?? '',
-      password: password ?? globalThis.process?.env?.REGPRUNE_PASSWORD ?? '',
+      username: url.username ?? username ?? globalThis.process?.env?.REGPRUNE_USERNAME ?? '',
+      password: url.password ?? password ?? globalThis.process?.env?.REGPRUNE_PASSWORD ?? '',
     };
   }
 

@@ -389,6 +389,21 @@ fn parse_manifest_json(
     serde_json::to_string(&m).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
+/// A registry address read by the core (JSON): scheme, host, port, registry, origin, loopback,
+/// and credentials written in it. Plain HTTP off loopback is refused unless `insecure`.
+#[pyfunction]
+fn parse_registry_url(py: Python<'_>, text: &str, insecure: bool) -> PyResult<String> {
+    let url = core(py, regprune_core::http::parse_registry_url(text, insecure))?;
+    serde_json::to_string(&url).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// Whether a host (as a URL holds it: lowercase, IPv6 in brackets) is loopback, decided on
+/// the parsed address.
+#[pyfunction]
+fn is_loopback_host(host: &str) -> bool {
+    regprune_core::http::is_loopback_host(&host.to_ascii_lowercase())
+}
+
 /// `text` safe to print on a terminal: control characters and bidi overrides escaped.
 #[pyfunction]
 fn escape_controls(text: &str) -> String {
@@ -449,6 +464,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
     m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_registry_url, m)?)?;
+    m.add_function(wrap_pyfunction!(is_loopback_host, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
     m.add_function(wrap_pyfunction!(parse_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(verify_plan, m)?)?;

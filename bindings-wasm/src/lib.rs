@@ -251,6 +251,21 @@ pub fn parse_manifest(
     to_js(&m)
 }
 
+/// A registry address read by the core: `{scheme, host, port?, registry, origin, loopback,
+/// username?, password?}`. Plain HTTP off loopback is refused unless `insecure`.
+#[wasm_bindgen(js_name = parseRegistryUrl)]
+pub fn parse_registry_url(text: &str, insecure: bool) -> Result<JsValue, JsValue> {
+    let url = regprune_core::http::parse_registry_url(text, insecure).map_err(|e| js_error(&e))?;
+    to_js(&url)
+}
+
+/// Whether a host (as a URL holds it: lowercase, IPv6 in brackets) is loopback, decided on the
+/// parsed address.
+#[wasm_bindgen(js_name = isLoopbackHost)]
+pub fn is_loopback_host(host: &str) -> bool {
+    regprune_core::http::is_loopback_host(&host.to_ascii_lowercase())
+}
+
 /// `text` safe to print on a terminal: control characters and bidi overrides escaped.
 #[wasm_bindgen(js_name = escapeControls)]
 pub fn escape_controls(text: &str) -> String {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -101,12 +100,8 @@ class Credentials:
 
 
 def _is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """The core's decision, on the parsed address (``127.anything.example`` is a name)."""
+    return _native.is_loopback_host(f"[{host}]" if ":" in host else host)
 
 
 class Transport:
@@ -120,22 +115,20 @@ class Transport:
         insecure: bool = False,
         timeout: float = 60.0,
     ) -> None:
-        url = urllib.parse.urlsplit(base_url if "://" in base_url else f"https://{base_url}")
-        if url.scheme not in ("http", "https"):
-            raise InvalidOperationError(
-                f"registry: unsupported scheme {url.scheme!r}", {"path": "registry"}
-            )
-        host = url.hostname or ""
-        if url.scheme == "http" and not insecure and not _is_loopback(host):
-            raise InvalidOperationError(
-                f"registry: plain HTTP to {host!r} would expose credentials and content; "
-                "use https, or --insecure on a network you trust",
-                {"path": "registry"},
-            )
-        self.scheme = url.scheme
-        self.netloc = url.netloc
-        self.host = host
-        self.port = url.port
+        # The core reads the address: scheme, host, loopback on the parsed address, and
+        # credentials written into the URL (taken as credentials, never echoed).
+        url = json.loads(_native.parse_registry_url(base_url, insecure))
+        if url.get("username") is not None:
+            if credentials is not None and (credentials.username or credentials.password):
+                raise InvalidOperationError(
+                    "registry: credentials are given both in the URL and separately; give them once",
+                    {"path": "registry"},
+                )
+            credentials = Credentials(url["username"], url["password"])
+        self.scheme = url["scheme"]
+        self.netloc = url["registry"]
+        self.host = url["host"]
+        self.port = url.get("port")
         self.credentials = credentials or Credentials()
         self.insecure = insecure
         self.timeout = timeout

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import regprune
 from registry_fixture import Pool, RegistryServer, push
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +129,63 @@ def test_plain_http_is_refused_except_loopback_or_insecure(cli: str) -> None:
             ["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == "registry.example.invalid"
+
+
+@pytest.mark.parametrize("cli", sorted(CLIS))
+def test_loopback_is_an_address_and_url_credentials_are_never_echoed(cli: str) -> None:
+    """Issue 24, findings 6 and 7: a host named like a loopback address is still a remote
+    host (plain HTTP refused, so no password goes out in clear), and credentials written in
+    the registry URL are taken as credentials or refused with a typed error that never shows
+    them, the same in both CLIs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGPRUNE_")}
+    for url in (
+        "http://127.anything.example:5000",
+        f"http://{USER}:{SECRET}@127.0.0.1.example.com",
+        f"http://{USER}:{SECRET}@registry.example.invalid/v2/",
+        f"https://{USER}:{SECRET}@registry.example.invalid/some/path",
+        f"ftp://{USER}:{SECRET}@registry.example.invalid",
+    ):
+        r = subprocess.run(
+            [*CLIS[cli], "snapshot", "--registry", url],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert r.returncode == 2, (url, r.stdout, r.stderr)
+        assert SECRET not in r.stdout + r.stderr, (url, r.stderr)
+        assert "Traceback" not in r.stderr and r.stderr.startswith("error: "), r.stderr
+
+
+def test_url_credentials_authenticate(tmp_path: Path) -> None:
+    """Credentials in the URL are used, exactly as --username/--password would be."""
+    from regprune import registry
+
+    (tmp_path / "registry").mkdir()
+    server = RegistryServer(tmp_path / "registry")
+    server.start()
+    proxy = FaultProxy(server.url, 0.0, 1, credentials=(USER, SECRET)).start()
+    try:
+        push(Pool(server.url.split("://")[1]), 1, 2, "urlcred", tags_per_manifest=1)
+        netloc = proxy.url.split("://")[1]
+        for cli in sorted(CLIS):
+            r = subprocess.run(
+                [*CLIS[cli], "snapshot", "--registry", f"http://{USER}:{SECRET}@{netloc}"],
+                check=False,
+                capture_output=True,
+                text=True,
+                env={k: v for k, v in os.environ.items() if not k.startswith("REGPRUNE_")},
+                timeout=60,
+            )
+            assert r.returncode == 0, (cli, r.stderr)
+            assert SECRET not in r.stdout + r.stderr
+            assert any(x["name"] == "bench/urlcred-0" for x in json.loads(r.stdout)["repositories"])
+        with pytest.raises(regprune.InvalidOperationError) as e:
+            registry.Transport(
+                f"http://{USER}:{SECRET}@{netloc}", registry.Credentials(USER, SECRET)
+            )
+        assert SECRET not in str(e.value)
+    finally:
+        proxy.stop()
+        server.stop()

@@ -10,6 +10,7 @@ mod crawl;
 mod execute;
 mod link;
 mod undo;
+mod url;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,7 @@ pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour, KeptManifest};
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use link::next_link;
 pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};
+pub use url::{is_loopback_host, parse_registry_url, RegistryUrl};
 
 /// Every manifest media type, for `Accept`: without all four, the distribution registry
 /// converts Docker images to schema 1 (another digest) or answers with a child of a list.
