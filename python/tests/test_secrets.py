@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import regprune
 from registry_fixture import Pool, RegistryServer, push
+
+import regprune
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
