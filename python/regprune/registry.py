@@ -117,7 +117,7 @@ class Transport:
     ) -> None:
         # The core reads the address: scheme, host, loopback on the parsed address, and
         # credentials written into the URL (taken as credentials, never echoed).
-        url = json.loads(_native.parse_registry_url(base_url, insecure))
+        url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
         if url.get("username") is not None:
             if credentials is not None and (credentials.username or credentials.password):
                 raise InvalidOperationError(
@@ -125,10 +125,10 @@ class Transport:
                     {"path": "registry"},
                 )
             credentials = Credentials(url["username"], url["password"])
-        self.scheme = url["scheme"]
-        self.netloc = url["registry"]
-        self.host = url["host"]
-        self.port = url.get("port")
+        self.scheme: str = url["scheme"]
+        self.netloc: str = url["registry"]
+        self.host: str = url["host"]
+        self.port: int | None = url.get("port")
         self.credentials = credentials or Credentials()
         self.insecure = insecure
         self.timeout = timeout
