@@ -62,6 +62,8 @@ export interface Repository {
 export interface Snapshot {
   registry?: string;
   complete?: boolean;
+  /** Why it is not complete, where the crawl knows (a repository whose listing failed). */
+  incompleteReasons?: string[];
   /** False when the registry's API cannot list untagged manifests (reclaim is an upper bound). */
   untaggedListed?: boolean;
   repositories?: Repository[];

@@ -85,6 +85,7 @@ pub fn generate(options: &GeneratorOptions) -> Snapshot {
         repositories.push(repository(&mut rng, r, quota, &base_layers));
     }
     Snapshot {
+        incomplete_reasons: Vec::new(),
         registry: Some("synthetic.example.io".into()),
         complete: true,
         untagged_listed: None,

@@ -265,7 +265,7 @@ pub(crate) fn assemble(
         draft.warnings.push(Warning {
             code: WarningCode::IncompleteSnapshot,
             message: "the snapshot does not hold every repository: layers shared with the missing ones are unknown, so reclaimable bytes are an upper bound".into(),
-            items: Vec::new(),
+            items: g.snapshot.incomplete_reasons.clone(),
         });
     }
     let asked = !sel.requests.is_empty() || !sel.untags.is_empty();

@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// reclaim is then an upper bound.
     #[serde(default = "yes")]
     pub complete: bool,
+    /// Why it is not complete, where a crawl knows (a repository whose listing failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete_reasons: Vec<String>,
     /// `false` when the registry's API cannot list untagged manifests (the OCI Distribution
     /// API): dangling manifests are invisible, yet they keep their blobs, so reclaim is then
     /// an upper bound and untagged manifests cannot be selected.

@@ -1691,3 +1691,125 @@ fn undo_refuses_bytes_that_do_not_match_their_digest() {
         "no tag serves foreign content"
     );
 }
+
+/// Crawls `reg` with `options` to the end or to its first error.
+fn try_crawl_with(
+    reg: &mut Registry,
+    options: serde_json::Value,
+) -> regprune_core::Result<Snapshot> {
+    let mut c = Crawl::new(serde_json::from_value::<CrawlOptions>(options).unwrap());
+    let mut now = 0.0;
+    let mut requests = 0;
+    while !c.is_done() {
+        let Some(req) = c.next_request(now) else {
+            now = c.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        };
+        requests += 1;
+        assert!(requests < 20_000, "the crawl does not end");
+        let resp = reg.serve(&req);
+        c.handle_response(req.id, &resp, now)?;
+    }
+    c.snapshot()
+}
+
+/// Findings 10, 11, 13 (crawl): a catalog whose `Link` keeps producing new cursors that add
+/// nothing ends with an error, and so does one past the page cap; an index listing more
+/// children than the bound is a typed error naming it, not thousands of GETs; a tag list
+/// answering a bare 404 leaves its repository out and the snapshot says it is incomplete and
+/// why, while the registry's `NAME_UNKNOWN` (a repository without tags) is an empty tag list.
+#[test]
+fn crawls_are_bounded_and_say_what_they_miss() {
+    let local = || json!({"registry": "localhost:5000"});
+    let (mut reg, _) = Registry::fixture();
+    let mut page = 0;
+    reg.tamper = Some(Box::new(move |q: &Request, r: Response| {
+        if !q.path.contains("_catalog") {
+            return r;
+        }
+        page += 1;
+        with_header(
+            r,
+            "Link",
+            &format!("</v2/_catalog?last=r{page}&n=100>; rel=\"next\""),
+        )
+    }));
+    let e = try_crawl_with(&mut reg, local()).unwrap_err();
+    assert!(e.to_string().contains("added nothing"), "{e}");
+
+    let (mut reg, _) = Registry::fixture();
+    let mut page = 0;
+    reg.tamper = Some(Box::new(move |q: &Request, mut r: Response| {
+        if !q.path.contains("_catalog") {
+            return r;
+        }
+        page += 1;
+        // Each page names one more (empty) repository: only the cap ends it.
+        r.body = json!({"repositories": [format!("r{page}")]})
+            .to_string()
+            .into_bytes();
+        with_header(
+            r,
+            "Link",
+            &format!("</v2/_catalog?last=r{page}&n=1>; rel=\"next\""),
+        )
+    }));
+    let e = try_crawl_with(
+        &mut reg,
+        json!({"registry": "localhost:5000", "maxPages": 50}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "limit_exceeded", "{e}");
+    assert!(e.to_string().contains("maxPages"), "{e}");
+
+    let (mut reg, d) = Registry::fixture();
+    let e = try_crawl_with(
+        &mut reg,
+        json!({"registry": "localhost:5000", "maxIndexChildren": 1}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "limit_exceeded", "{e}");
+    assert!(
+        e.to_string().contains("maxIndexChildren") && e.to_string().contains("multi"),
+        "{e}"
+    );
+    assert!(
+        !reg.manifest_gets.contains_key(&d["amd"]),
+        "no child was fetched: {:?}",
+        reg.manifest_gets
+    );
+
+    let (mut reg, _) = Registry::fixture();
+    reg.tamper = Some(Box::new(|q: &Request, r: Response| {
+        if q.path.contains("/multi/tags/list") {
+            bare(404, b"404 page not found".to_vec())
+        } else {
+            r
+        }
+    }));
+    let s = try_crawl_with(&mut reg, local()).unwrap();
+    assert!(!s.complete);
+    assert!(
+        s.incomplete_reasons.iter().any(|r| r.starts_with("multi:")),
+        "{:?}",
+        s.incomplete_reasons
+    );
+    assert!(s.repositories.iter().all(|r| r.name.as_str() != "multi"));
+    let p = plan(&s, &op(json!({"op": "deleteImage", "image": "app:v1"})), &opts()).unwrap();
+    assert!(!p.reclaim.exact);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.items.iter().any(|i| i.starts_with("multi:"))));
+
+    let (mut reg, _) = Registry::fixture();
+    reg.tamper = Some(Box::new(|q: &Request, r: Response| {
+        if q.path.contains("/multi/tags/list") {
+            bare(404, br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#.to_vec())
+        } else {
+            r
+        }
+    }));
+    let s = try_crawl_with(&mut reg, local()).unwrap();
+    assert!(s.complete, "{:?}", s.incomplete_reasons);
+}

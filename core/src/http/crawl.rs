@@ -61,6 +61,23 @@ pub struct CrawlOptions {
     /// execution can journal them without fetching them again.
     #[serde(default)]
     pub keep_manifests: bool,
+    /// Pages one listing may take: past it the crawl stops with an error instead of paging
+    /// forever (a registry whose `Link` keeps producing new cursors).
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u32,
+    /// Children one index may list: each costs a `GET`, and an index of hundreds of thousands
+    /// would keep a crawl busy for half an hour. Past it the crawl stops with
+    /// `limit_exceeded` naming the index; raise it on purpose for such a registry.
+    #[serde(default = "default_max_index_children")]
+    pub max_index_children: u32,
+}
+
+fn default_max_pages() -> u32 {
+    10_000
+}
+
+fn default_max_index_children() -> u32 {
+    10_000
 }
 
 /// A manifest's exact bytes, as the registry served them (checked against the digest).
@@ -128,6 +145,8 @@ struct Pending {
 struct RepoState {
     tags: BTreeMap<TagName, Digest>,
     digests: BTreeSet<Digest>,
+    /// Tags its tag list named so far (a page that names only these adds nothing).
+    listed: HashSet<TagName>,
 }
 
 /// A crawl in progress. See the module documentation for what it asks.
@@ -150,6 +169,12 @@ pub struct Crawl {
     acr_bodies: Vec<serde_json::Value>,
     /// Every page a `Link` header sent the crawl to: a page named twice is a loop.
     pages: HashSet<String>,
+    /// Pages read per listing (the catalog, each repository's tags or manifests).
+    listing_pages: HashMap<String, u32>,
+    /// Repositories left out, with why: the snapshot is then incomplete.
+    incomplete: Vec<String>,
+    /// ACR repositories left out (their listings already received are not used).
+    acr_left_out: HashSet<RepositoryName>,
     /// Manifest bytes not yet taken, with `keep_manifests`.
     kept: Vec<KeptManifest>,
 }
@@ -160,9 +185,10 @@ fn enc(repo: &RepositoryName) -> &str {
 }
 
 impl Crawl {
-    /// The next page of a listing, refused when the registry already sent the crawl there
-    /// (a pagination loop would otherwise never end).
-    fn next_page(&mut self, r: &Response, where_: &str) -> Result<Option<String>> {
+    /// The next page of a listing, refused when the registry already sent the crawl there, when
+    /// the page added nothing new (`added`) yet points on, or past `max_pages` pages: a listing
+    /// that never ends would otherwise keep the crawl going forever.
+    fn next_page(&mut self, r: &Response, where_: &str, added: usize) -> Result<Option<String>> {
         let Some(next) = next_link(r.header("link"), &self.opts.registry)? else {
             return Ok(None);
         };
@@ -172,7 +198,78 @@ impl Crawl {
                 format!("the registry's pagination loops: {next} was already listed"),
             ));
         }
+        if added == 0 {
+            return Err(fail(
+                where_,
+                format!("the registry's pagination loops: a page added nothing new and points on to {next}"),
+            ));
+        }
+        let pages = self.listing_pages.entry(listing_of(where_)).or_default();
+        *pages += 1;
+        if *pages >= self.opts.max_pages {
+            return Err(Error::LimitExceeded {
+                path: where_.to_owned(),
+                limit: "maxPages".into(),
+                allowed: u64::from(self.opts.max_pages),
+                actual: u64::from(*pages) + 1,
+            });
+        }
         Ok(Some(next))
+    }
+
+    /// A page of an OCI repository's tag list: each new tag is resolved with a `HEAD`.
+    fn tags_listed(&mut self, repo: RepositoryName, r: &Response, where_: &str) -> Result<()> {
+        if r.status == 404 && super::name_unknown(&r.body) {
+            // Distribution's answer for a repository without tags (or gone since the
+            // catalog): no tags to resolve.
+            return Ok(());
+        }
+        if r.status == 404 {
+            let why = "its tag list answered 404 without the registry's NAME_UNKNOWN; its tags are unknown";
+            self.not_captured(&repo, why);
+            return Ok(());
+        }
+        ok(r, where_)?;
+        let body: TagList = json(r, where_)?;
+        let Some(state) = self.repos.get_mut(&repo) else {
+            return Ok(());
+        };
+        let mut added = 0;
+        for tag in body.tags.unwrap_or_default() {
+            if state.listed.insert(tag.clone()) {
+                added += 1;
+                self.queue.push_back(Pending {
+                    job: Job::HeadTag(repo.clone(), tag),
+                    attempt: 1,
+                    not_before: 0.0,
+                });
+            }
+        }
+        if let Some(next) = self.next_page(r, where_, added)? {
+            self.push(Job::Tags(repo, next));
+        }
+        Ok(())
+    }
+
+    /// An index may list at most `max_index_children` manifests: each is one more `GET`.
+    fn bounded(&self, m: &Manifest, where_: &str) -> Result<()> {
+        let children = m.manifests.as_ref().map_or(0, |c| c.len());
+        if children > self.opts.max_index_children as usize {
+            return Err(Error::LimitExceeded {
+                path: where_.to_owned(),
+                limit: "maxIndexChildren".into(),
+                allowed: u64::from(self.opts.max_index_children),
+                actual: children as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records that `repo` could not be listed (`why`): it is left out, and the snapshot says
+    /// it is incomplete and why, so no plan claims exact figures over it.
+    fn not_captured(&mut self, repo: &RepositoryName, why: &str) {
+        self.repos.remove(repo);
+        self.incomplete.push(format!("{repo}: {why}"));
     }
 
     /// Starts a crawl.
@@ -192,6 +289,9 @@ impl Crawl {
             flavour: opts.flavour,
             acr_bodies: Vec::new(),
             pages: HashSet::new(),
+            listing_pages: HashMap::new(),
+            incomplete: Vec::new(),
+            acr_left_out: HashSet::new(),
             kept: Vec::new(),
             opts,
         };
@@ -394,26 +494,16 @@ impl Crawl {
             Job::Catalog(_) => {
                 ok(r, &where_)?;
                 let body: NameList = json(r, &where_)?;
+                let before = self.repos.len();
                 for repo in body.repositories.unwrap_or_default() {
                     self.add_repository(repo);
                 }
-                if let Some(next) = self.next_page(r, &where_)? {
+                let added = self.repos.len() - before;
+                if let Some(next) = self.next_page(r, &where_, added)? {
                     self.push(Job::Catalog(next));
                 }
             }
-            Job::Tags(repo, _) => {
-                if r.status == 404 {
-                    return Ok(()); // the repository went away while we crawled
-                }
-                ok(r, &where_)?;
-                let body: TagList = json(r, &where_)?;
-                for tag in body.tags.unwrap_or_default() {
-                    self.push(Job::HeadTag(repo.clone(), tag));
-                }
-                if let Some(next) = self.next_page(r, &where_)? {
-                    self.push(Job::Tags(repo, next));
-                }
-            }
+            Job::Tags(repo, _) => self.tags_listed(repo, r, &where_)?,
             Job::HeadTag(repo, tag) => {
                 if r.status == 404 {
                     return Ok(()); // untagged meanwhile
@@ -431,6 +521,7 @@ impl Crawl {
                 ok(r, &where_)?;
                 let claimed = r.header("docker-content-digest").and_then(Digest::parse);
                 let m = parse_manifest(&r.body, claimed.as_ref(), r.header("content-type"))?;
+                self.bounded(&m, &where_)?;
                 self.keep(&m, r);
                 let d = m.digest.clone();
                 self.fetching.insert(d.clone());
@@ -454,6 +545,7 @@ impl Crawl {
                 }
                 ok(r, &where_)?;
                 let m = parse_manifest(&r.body, Some(&digest), r.header("content-type"))?;
+                self.bounded(&m, &where_)?;
                 self.keep(&m, r);
                 self.contents.insert(digest.clone(), m);
                 for waiting in self.waiting.remove(&digest).unwrap_or_default() {
@@ -496,20 +588,32 @@ impl Crawl {
             Job::AcrCatalog(_) => {
                 ok(r, where_)?;
                 let body: NameList = json(r, where_)?;
+                let before = self.repos.len();
                 for repo in body.repositories.unwrap_or_default() {
                     self.add_repository(repo);
                 }
-                if let Some(next) = self.next_page(r, where_)? {
+                let added = self.repos.len() - before;
+                if let Some(next) = self.next_page(r, where_, added)? {
                     self.push(Job::AcrCatalog(next));
                 }
             }
             // The repository went away while we crawled.
-            Job::AcrTags(..) | Job::AcrManifests(..) if r.status == 404 => {}
+            Job::AcrTags(..) | Job::AcrManifests(..)
+                if r.status == 404 && super::name_unknown(&r.body) => {}
+            Job::AcrTags(repo, _) | Job::AcrManifests(repo, _) if r.status == 404 => {
+                let why = "a listing answered 404 without the registry's NAME_UNKNOWN; its content is unknown";
+                self.acr_left_out.insert(repo.clone());
+                self.not_captured(&repo, why);
+            }
             Job::AcrTags(repo, _) => {
                 ok(r, where_)?;
                 let body: serde_json::Value = json(r, where_)?;
+                let added = body
+                    .get("tags")
+                    .and_then(serde_json::Value::as_array)
+                    .map_or(0, Vec::len);
                 self.acr_bodies.push(body);
-                if let Some(next) = self.next_page(r, where_)? {
+                if let Some(next) = self.next_page(r, where_, added)? {
                     self.push(Job::AcrTags(repo, next));
                 }
             }
@@ -517,11 +621,13 @@ impl Crawl {
                 ok(r, where_)?;
                 let body: serde_json::Value = json(r, where_)?;
                 let listed: AcrManifestList = json(r, where_)?;
+                let mut added = 0;
                 for m in listed.manifests.into_iter().flatten() {
+                    added += 1;
                     self.need(&repo, m.digest);
                 }
                 self.acr_bodies.push(body);
-                if let Some(next) = self.next_page(r, where_)? {
+                if let Some(next) = self.next_page(r, where_, added)? {
                     self.push(Job::AcrManifests(repo, next));
                 }
             }
@@ -645,7 +751,8 @@ impl Crawl {
         }
         Ok(Snapshot {
             registry: Some(self.opts.registry.clone()),
-            complete: self.opts.repositories.is_empty(),
+            complete: self.opts.repositories.is_empty() && self.incomplete.is_empty(),
+            incomplete_reasons: self.incomplete.clone(),
             untagged_listed: Some(false),
             repositories,
         })
@@ -657,6 +764,9 @@ impl Crawl {
     /// fetched bytes add the content.
     fn acr_snapshot(&self) -> Result<Snapshot> {
         let mut snapshot = crate::import::acr_api(&self.acr_bodies)?;
+        snapshot
+            .repositories
+            .retain(|r| !self.acr_left_out.contains(&r.name));
         for repo in &mut snapshot.repositories {
             for m in &mut repo.manifests {
                 if let Some(content) = self.contents.get(&m.digest) {
@@ -665,7 +775,8 @@ impl Crawl {
             }
         }
         snapshot.registry = Some(self.opts.registry.clone());
-        snapshot.complete = self.opts.repositories.is_empty();
+        snapshot.complete = self.opts.repositories.is_empty() && self.incomplete.is_empty();
+        snapshot.incomplete_reasons.clone_from(&self.incomplete);
         snapshot.untagged_listed = Some(true);
         Ok(snapshot)
     }
@@ -710,6 +821,11 @@ fn config_created(body: &[u8]) -> Option<Timestamp> {
     }
     let c: Config = serde_json::from_slice(body).ok()?;
     Timestamp::parse(c.created.as_deref()?).filter(|t| t.unix_seconds() > 0)
+}
+
+/// The listing a page belongs to: its path without the query (`/v2/app/tags/list`).
+fn listing_of(page: &str) -> String {
+    page.split('?').next().unwrap_or_default().to_owned()
 }
 
 fn describe(job: &Job) -> String {

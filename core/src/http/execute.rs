@@ -1394,7 +1394,7 @@ impl Execute {
         if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
             return;
         }
-        if r.status == 404 && name_unknown(&r.body) {
+        if r.status == 404 && super::name_unknown(&r.body) {
             // Distribution's answer for a repository without a single tag (its manifests were
             // pushed by digest) as much as for one that does not exist: no tags either way.
             // A bare 404 (a proxy's page, an empty body) says nothing: it is not taken.
@@ -1458,7 +1458,7 @@ impl Execute {
         if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
             return;
         }
-        if r.status == 404 && name_unknown(&r.body) {
+        if r.status == 404 && super::name_unknown(&r.body) {
             // The repository is gone: nothing lists a planned manifest there.
             self.repos.entry(repo).or_default().listed = true;
             return;
@@ -1881,21 +1881,6 @@ fn next_page(
         return Err(format!("a listing goes past {max} pages"));
     }
     Ok(Some(next))
-}
-
-/// Whether an error body is the registry's own `NAME_UNKNOWN` (distribution-spec error codes):
-/// the repository has no tags, or does not exist.
-fn name_unknown(body: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Errors {
-        errors: Vec<Code>,
-    }
-    #[derive(Deserialize)]
-    struct Code {
-        code: String,
-    }
-    serde_json::from_slice::<Errors>(body)
-        .is_ok_and(|e| !e.errors.is_empty() && e.errors.iter().all(|c| c.code == "NAME_UNKNOWN"))
 }
 
 fn status(s: u16) -> String {

@@ -114,6 +114,21 @@ impl Response {
     }
 }
 
+/// Whether an error body is the registry's own `NAME_UNKNOWN` (distribution-spec error codes):
+/// the repository has no tags, or does not exist.
+pub(crate) fn name_unknown(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<Code>,
+    }
+    #[derive(Deserialize)]
+    struct Code {
+        code: String,
+    }
+    serde_json::from_slice::<Errors>(body)
+        .is_ok_and(|e| !e.errors.is_empty() && e.errors.iter().all(|c| c.code == "NAME_UNKNOWN"))
+}
+
 /// Whether a response should be retried: throttling, server errors, transport failures.
 pub(crate) fn retryable(status: u16) -> bool {
     status == 0 || status == 429 || (500..600).contains(&status)

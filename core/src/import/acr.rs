@@ -105,6 +105,7 @@ pub fn acr_list_metadata(
         repo.manifests.push(m);
     }
     Ok(Snapshot {
+        incomplete_reasons: Vec::new(),
         registry,
         complete: false,
         untagged_listed: None,
@@ -244,6 +245,7 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
         }
     }
     Ok(Snapshot {
+        incomplete_reasons: Vec::new(),
         registry,
         complete,
         untagged_listed: None,

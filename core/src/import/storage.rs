@@ -119,6 +119,7 @@ pub fn distribution_storage(listing: &StorageListing) -> Result<Snapshot> {
     }
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Snapshot {
+        incomplete_reasons: Vec::new(),
         registry: listing.registry.clone(),
         complete: true,
         untagged_listed: Some(true),
