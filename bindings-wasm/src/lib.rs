@@ -27,9 +27,11 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| {
+            // The one way a core value fails to become a JS value: an integer past 2^53 (a
+            // reclaim total that saturated at 2^64), which a JS number cannot hold exactly.
             js_error(&Error::InvalidJson {
-                path: ".".into(),
-                message: e.to_string(),
+                path: "result".into(),
+                message: format!("{e}; the JSON functions (planJson) give the exact text instead"),
             })
         })
 }

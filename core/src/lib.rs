@@ -63,6 +63,6 @@ pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
 pub use reclaim::{reclaim, Reclaim, RepositoryReclaim, Shared, SharedWith};
 pub use render::{confirmation, escape_controls, human_bytes, render_text};
 pub use snapshot::{
-    ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag,
+    ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag, MAX_SIZE,
 };
 pub use time::Timestamp;

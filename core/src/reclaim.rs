@@ -366,16 +366,17 @@ impl<'s> Counter<'s> {
         let blobs = &self.pool.blobs;
         if own {
             for b in blobs.iter().filter(|b| !b.alive()) {
-                c.freed[b.first_repo as usize].manifest_bytes += b.size;
+                let f = &mut c.freed[b.first_repo as usize];
+                f.manifest_bytes = f.manifest_bytes.saturating_add(b.size);
             }
         } else {
             for b in blobs {
                 if b.alive() {
-                    c.shared_bytes += b.size;
+                    c.shared_bytes = c.shared_bytes.saturating_add(b.size);
                     c.shared_count += 1;
                 } else {
                     let f = &mut c.freed[b.first_repo as usize];
-                    f.blob_bytes += b.size;
+                    f.blob_bytes = f.blob_bytes.saturating_add(b.size);
                     f.blob_count += 1;
                 }
             }
@@ -385,7 +386,7 @@ impl<'s> Counter<'s> {
             self.kept_by.dedup();
             for &(slot, ri) in &self.kept_by {
                 let k = &mut c.kept[ri as usize];
-                k.blob_bytes += blobs[slot as usize].size;
+                k.blob_bytes = k.blob_bytes.saturating_add(blobs[slot as usize].size);
                 k.blob_count += 1;
             }
         }
@@ -708,7 +709,10 @@ impl<'s> Gathered<'s> {
                 row.tags += graph.tags.of(id).len() as u64;
                 if m.is_shallow() {
                     self.counts.shallow_deleted += 1;
-                    self.counts.shallow_image_bytes += m.image_size.unwrap_or(0);
+                    self.counts.shallow_image_bytes = self
+                        .counts
+                        .shallow_image_bytes
+                        .saturating_add(m.image_size.unwrap_or(0));
                 }
                 self.own.hold(Held {
                     key: numbers.map_or_else(|| m.digest.key(), |n| n.own[id as usize].into()),
@@ -819,15 +823,15 @@ fn finish(
     let mut with: BTreeMap<&RepositoryName, SharedWith> = BTreeMap::new();
     for t in lanes {
         counts.missing_sizes += t.missing_sizes;
-        r.shared.bytes += t.shared_bytes;
+        r.shared.bytes = r.shared.bytes.saturating_add(t.shared_bytes);
         r.shared.blob_count += t.shared_count;
         // A blob is attributed to a repository where a deleted manifest references it, so
         // every repository with figures has a row.
         for (&ri, row) in &mut rows {
             let f = t.freed[ri as usize];
-            row.blob_bytes += f.blob_bytes;
+            row.blob_bytes = row.blob_bytes.saturating_add(f.blob_bytes);
             row.blob_count += f.blob_count;
-            row.manifest_bytes += f.manifest_bytes;
+            row.manifest_bytes = row.manifest_bytes.saturating_add(f.manifest_bytes);
         }
         for (ri, k) in t.kept.iter().enumerate().filter(|(_, k)| k.blob_count > 0) {
             let name = &repos[ri].name;
@@ -836,7 +840,7 @@ fn finish(
                 bytes: 0,
                 blob_count: 0,
             });
-            e.bytes += k.blob_bytes;
+            e.bytes = e.bytes.saturating_add(k.blob_bytes);
             e.blob_count += k.blob_count;
         }
     }
@@ -846,11 +850,13 @@ fn finish(
     for row in &rows {
         r.manifests += row.manifests;
         r.tags += row.tags;
-        r.blob_bytes += row.blob_bytes;
+        r.blob_bytes = r.blob_bytes.saturating_add(row.blob_bytes);
         r.blob_count += row.blob_count;
-        r.manifest_bytes += row.manifest_bytes;
+        r.manifest_bytes = r.manifest_bytes.saturating_add(row.manifest_bytes);
     }
-    r.total_bytes = r.blob_bytes + r.manifest_bytes;
+    // Sums saturate instead of wrapping: a figure at u64::MAX is a sum that left 64 bits, and
+    // the plan says so instead of calling it exact.
+    r.total_bytes = r.blob_bytes.saturating_add(r.manifest_bytes);
     r.shallow_image_bytes = counts.shallow_image_bytes;
     r.by_repository = rows;
     if graph.snapshot.untagged_listed == Some(false) && r.manifests > 0 {
@@ -861,6 +867,11 @@ fn finish(
         r.manifests > 0,
         &counts,
     ));
+    if [r.total_bytes, r.shared.bytes, r.shallow_image_bytes].contains(&u64::MAX) {
+        r.inexact_reasons.push(
+            "the sizes add up past 2^64 bytes; the figures are capped there and wrong".into(),
+        );
+    }
     r.exact = r.inexact_reasons.is_empty();
     r
 }

@@ -41,6 +41,25 @@ fn yes() -> bool {
     true
 }
 
+/// The largest size a snapshot may state: 2^53 - 1 bytes (8 PiB, and the largest integer a
+/// JavaScript number holds exactly). Anything larger is no real blob or manifest but a broken
+/// or hostile snapshot, and sums of such sizes would leave 64 bits.
+pub const MAX_SIZE: u64 = (1 << 53) - 1;
+
+/// A size, refused past [`MAX_SIZE`] with an error naming it.
+pub(crate) fn size<'de, D>(deserializer: D) -> std::result::Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let n = Option::<u64>::deserialize(deserializer)?;
+    match n {
+        Some(n) if n > MAX_SIZE => Err(serde::de::Error::custom(format!(
+            "impossible size {n}: sizes go up to {MAX_SIZE} bytes"
+        ))),
+        n => Ok(n),
+    }
+}
+
 /// A repository (ACR calls it `imageName`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,10 +90,18 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<Box<str>>,
     /// Length of the manifest bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "size"
+    )]
     pub size: Option<u64>,
     /// ACR's `imageSize`: the image's size as ACR reports it (not unique bytes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "size"
+    )]
     pub image_size: Option<u64>,
     /// When the manifest was pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +174,11 @@ pub struct Descriptor {
     /// The digest of the referenced content.
     pub digest: Digest,
     /// The size of the referenced content in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "size"
+    )]
     pub size: Option<u64>,
     /// The platform of an index entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -95,3 +95,47 @@ fn deeply_nested_and_broken_documents_are_typed_errors() {
         assert_eq!(err.code(), "invalid_json", "{err}");
     }
 }
+
+/// Issue 24, finding 12: an impossible size is a typed error naming it, and sizes that add up
+/// past 2^64 saturate with the plan saying the figures are not exact (never a wrapped total
+/// labelled exact).
+#[test]
+fn sizes_cannot_wrap_a_total() {
+    let blob = |i: u64| format!("sha256:{:064x}", i + 1);
+    let snapshot = |sizes: &[u64]| {
+        let layers: Vec<String> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                format!(
+                    r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{s}}}"#,
+                    blob(i as u64)
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"registry":"r","repositories":[{{"name":"app","manifests":[{{"digest":"sha256:{:064x}","mediaType":"application/vnd.oci.image.manifest.v1+json","size":10,"layers":[{}]}}],"tags":[]}}]}}"#,
+            0xabc,
+            layers.join(",")
+        )
+    };
+    let e = Snapshot::from_json(snapshot(&[u64::MAX - 5]).as_bytes()).unwrap_err();
+    assert_eq!(e.code(), "invalid_json", "{e}");
+    assert!(e.to_string().contains("18446744073709551610"), "{e}");
+    assert!(e.to_string().contains("size"), "{e}");
+
+    let max = regprune_core::MAX_SIZE;
+    let s = Snapshot::from_json(snapshot(&vec![max; 3000]).as_bytes()).unwrap();
+    let op =
+        regprune_core::Operation::from_json(br#"{"op":"deleteRepository","repository":"app"}"#)
+            .unwrap();
+    let now: regprune_core::Timestamp = "2026-11-27T00:00:00Z".parse().unwrap();
+    let p = regprune_core::plan(&s, &op, &regprune_core::PlanOptions::at(now)).unwrap();
+    assert_eq!(p.reclaim.total_bytes, u64::MAX);
+    assert!(!p.reclaim.exact);
+    assert!(
+        p.reclaim.inexact_reasons.iter().any(|r| r.contains("2^64")),
+        "{:?}",
+        p.reclaim.inexact_reasons
+    );
+}

@@ -1795,7 +1795,12 @@ fn crawls_are_bounded_and_say_what_they_miss() {
         s.incomplete_reasons
     );
     assert!(s.repositories.iter().all(|r| r.name.as_str() != "multi"));
-    let p = plan(&s, &op(json!({"op": "deleteImage", "image": "app:v1"})), &opts()).unwrap();
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap();
     assert!(!p.reclaim.exact);
     assert!(p
         .warnings

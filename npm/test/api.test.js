@@ -236,3 +236,17 @@ test('response headers reach the core as pairs or as one block of lines, alike; 
   assert.equal(bad.path, 'headers');
   assert.match(bad.message, /Link </);
 });
+
+test('sizes never wrap a total: an impossible size is a typed error, a saturated sum is not exact', () => {
+  const blob = (i) => `sha256:${(i + 1).toString(16).padStart(64, '0')}`;
+  const snapshot = (size, n) => `{"registry":"r","repositories":[{"name":"app","manifests":[{"digest":"sha256:${'abc'.padStart(64, '0')}","mediaType":"application/vnd.oci.image.manifest.v1+json","size":10,"layers":[${Array.from({ length: n }, (_, i) => `{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"${blob(i)}","size":${size}}`).join(',')}]}],"tags":[]}]}`;
+  const op = { op: 'deleteRepository', repository: 'app' };
+  assert.throws(() => regprune.plan(snapshot('18446744073709551610', 1), op), (e) => e instanceof regprune.InvalidJsonError && /impossible size 18446744073709551610/.test(e.message) && e.path === 'repositories[0].manifests[0].layers[0].size');
+  // Past 2^53 a JS number is not exact: the object form refuses, the JSON text is exact.
+  const big = snapshot('9007199254740991', 3000);
+  assert.throws(() => regprune.plan(big, op), (e) => e instanceof regprune.InvalidJsonError && /planJson/.test(e.message));
+  const text = regprune.planJson(big, op);
+  assert.match(text, /"totalBytes":18446744073709551615/);
+  assert.match(text, /"exact":false/);
+  assert.match(text, /2\^64/);
+});

@@ -132,3 +132,32 @@ def test_deeply_nested_documents_are_typed_errors_not_crashes() -> None:
                 regprune.import_snapshot(doc)
             else:
                 regprune.plan(doc, {"op": "deleteUntagged"})
+
+
+def _huge_snapshot(size: int, layers: int) -> str:
+    blobs = ",".join(
+        f'{{"mediaType":"application/vnd.oci.image.layer.v1.tar",'
+        f'"digest":"sha256:{i + 1:064x}","size":{size}}}'
+        for i in range(layers)
+    )
+    return (
+        '{"registry":"r","repositories":[{"name":"app","manifests":[{"digest":"sha256:'
+        + f"{0xABC:064x}"
+        + '","mediaType":"application/vnd.oci.image.manifest.v1+json","size":10,"layers":['
+        + blobs
+        + ']}],"tags":[]}]}'
+    )
+
+
+def test_sizes_never_wrap_a_total() -> None:
+    """Issue 24, finding 12: an impossible size is a typed error naming it; sizes that add up
+    past 2^64 saturate there and the plan is not called exact (it wrapped before, exact)."""
+    with pytest.raises(regprune.InvalidJsonError) as e:
+        regprune.plan(_huge_snapshot(2**64 - 6, 1), {"op": "deleteRepository", "repository": "app"})
+    assert "impossible size 18446744073709551610" in str(e.value)
+    plan = regprune.plan(
+        _huge_snapshot(2**53 - 1, 3000), {"op": "deleteRepository", "repository": "app"}
+    )
+    assert plan.reclaim.total_bytes == 2**64 - 1
+    assert not plan.reclaim.exact
+    assert any("2^64" in r for r in plan.reclaim.inexact_reasons)

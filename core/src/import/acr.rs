@@ -29,7 +29,7 @@ struct AcrManifest {
     created_time: Option<Timestamp>,
     #[serde(default)]
     last_update_time: Option<Timestamp>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::snapshot::size")]
     image_size: Option<u64>,
     #[serde(default)]
     media_type: Option<MediaType>,
