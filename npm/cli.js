@@ -17,6 +17,8 @@ const common = {
   password: { type: 'string' },
   insecure: { type: 'boolean', default: false },
   concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
+  timeout: { type: 'string', default: '60' },
+  deadline: { type: 'string', default: '300' },
   output: { type: 'string', default: 'text' },
   flavour: { type: 'string', default: 'auto' },
   out: { type: 'string', short: 'o' },
@@ -35,7 +37,8 @@ const USAGE = `usage: regprune <command> [options]
   undo JOURNAL --registry URL [--run ID] [--dry-run] [--retarget-registry]
 
 common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure, --flavour auto|oci|acr,
-        --concurrency N (default ${DEFAULT_CONCURRENCY}, max 32), --output text|json`;
+        --concurrency N (default ${DEFAULT_CONCURRENCY}, max 32), --output text|json,
+        --timeout S (no byte for S seconds fails a request; 60), --deadline S (a request in all; 300)`;
 
 async function transport(v) {
   if (!v.registry) throw new RegpruneError('--registry is required', { code: 'invalid_operation', path: 'registry' });
@@ -43,7 +46,7 @@ async function transport(v) {
   username ??= process.env.REGPRUNE_USERNAME;
   password ??= process.env.REGPRUNE_PASSWORD;
   if (!username && !password) ({ username, password } = await dockerConfigCredentials(new URL(v.registry.includes('://') ? v.registry : `https://${v.registry}`).host));
-  return new Transport(v.registry, { username, password, insecure: v.insecure });
+  return new Transport(v.registry, { username, password, insecure: v.insecure, timeout: Number(v.timeout), deadline: Number(v.deadline) });
 }
 
 /** A request counter on a terminal (a crawl's total is unknown until it ends). */

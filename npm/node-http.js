@@ -11,8 +11,15 @@ import tls from 'node:tls';
 import { InvalidOperationError } from './index.js';
 
 const FAILED = Object.freeze({ status: 0, headers: [], body: new Uint8Array() });
-/** No answer within this long is a failure (the core retries); idle connections close then. */
-const TIMEOUT_MS = 300_000;
+/** No byte within this long is a failure (the core retries); idle connections close then. */
+const TIMEOUT_MS = 60_000;
+/**
+ * A whole request may take at most this long, however its bytes trickle in (a server sending
+ * a byte, or a `100 Continue`, every few seconds never trips the idle timeout).
+ */
+const DEADLINE_MS = 300_000;
+/** Interim (1xx) answers skipped before the one that counts; more is a failure. */
+const MAX_INTERIM = 8;
 /** A response's status line and fields may not take more bytes than this. */
 const MAX_HEAD = 64 * 1024;
 /** A response body may not be longer than this (as in the Python adapter). */
@@ -40,12 +47,13 @@ const UNTIL_CLOSE = 6;
  * A `(method, url, headers, body) => Promise<{status, headers, body}>` for one Transport.
  * `headers` is an object of field names to values; `body` a string or bytes. Response fields
  * come as `[lower-cased name, value]` pairs in order, the body as exact bytes. Options (for
- * tests): `timeoutMs`, `maxBody`, `tls` (extra `tls.connect` options, such as `ca`). A body
+ * tests): `timeoutMs` (idle: no byte for this long), `deadlineMs` (the whole request), `maxBody`,
+ * `tls` (extra `tls.connect` options, such as `ca`). A body
  * longer than `maxBody` rejects with `InvalidOperationError` naming the path, as the Python
  * adapter refuses it (nothing more is read). `close()` on the
  * returned function closes the idle connections (they never keep the process alive).
  */
-export function nodeRequester({ timeoutMs = TIMEOUT_MS, maxBody = MAX_BODY, tls: tlsOptions = {} } = {}) {
+export function nodeRequester({ timeoutMs = TIMEOUT_MS, deadlineMs = DEADLINE_MS, maxBody = MAX_BODY, tls: tlsOptions = {} } = {}) {
   const idle = new Map();
   const open = (u) => {
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
@@ -54,7 +62,7 @@ export function nodeRequester({ timeoutMs = TIMEOUT_MS, maxBody = MAX_BODY, tls:
     const socket = secure
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], ...tlsOptions })
       : net.connect({ host, port });
-    return new Connection(socket, timeoutMs, maxBody);
+    return new Connection(socket, timeoutMs, deadlineMs, maxBody);
   };
   const send = (method, url, headers, body) =>
     new Promise((resolve) => {
@@ -131,10 +139,14 @@ class Connection {
   #reusable = false;
   #size = 0;
   #maxBody;
+  #deadlineMs;
+  #timer;
+  #interim = 0;
 
-  constructor(socket, timeoutMs, maxBody) {
+  constructor(socket, timeoutMs, deadlineMs, maxBody) {
     this.#socket = socket;
     this.#maxBody = maxBody;
+    this.#deadlineMs = deadlineMs;
     socket.setNoDelay(true);
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.on('data', (chunk) => this.#data(chunk));
@@ -167,8 +179,11 @@ class Connection {
     this.#state = HEAD;
     this.#chunks = [];
     this.#size = 0;
+    this.#interim = 0;
     return new Promise((resolve) => {
       this.#done = resolve;
+      // However slowly the answer trickles in, it ends by the deadline.
+      this.#timer = setTimeout(() => this.#fail(), this.#deadlineMs);
       this.#socket.cork();
       this.#socket.write(head, 'latin1');
       if (payload?.length) this.#socket.write(payload);
@@ -177,6 +192,7 @@ class Connection {
   }
 
   #settle(outcome) {
+    clearTimeout(this.#timer);
     const done = this.#done;
     this.#done = undefined;
     done?.(outcome);
@@ -296,6 +312,7 @@ class Connection {
     // Interim answers (100 Continue, 103 Early Hints) come before the one that counts.
     if (code >= 100 && code < 200) {
       if (code === 101) throw new Error('protocol switch');
+      if (++this.#interim > MAX_INTERIM) throw new Error('endless interim answers');
       return;
     }
     const headers = [];

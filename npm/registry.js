@@ -56,7 +56,16 @@ export class Transport {
   #credentials;
   #insecure;
   #request;
-  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl } = {}) {
+  #timeouts;
+  /**
+   * `timeout`: seconds without a byte before a request fails (default 60); `deadline`: seconds a
+   * whole request may take (default 300). A failed request is retried by the core.
+   */
+  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl, timeout = 60, deadline = 300 } = {}) {
+    for (const [name, value] of [['timeout', timeout], ['deadline', deadline]]) {
+      if (!(Number.isFinite(value) && value > 0)) throw refuse(`registry: ${name} must be a positive number of seconds, not ${JSON.stringify(value)}`);
+    }
+    this.#timeouts = { timeoutMs: timeout * 1000, deadlineMs: deadline * 1000 };
     // The core reads the address: scheme, host, loopback on the parsed address, and
     // credentials written into the URL (taken as credentials, never echoed).
     let url;
@@ -86,12 +95,13 @@ export class Transport {
 
   async #raw(method, url, headers, body) {
     if (this.fetch === undefined && globalThis.process?.versions?.node) {
-      this.#request ??= (await import('./node-http.js')).nodeRequester();
+      this.#request ??= (await import('./node-http.js')).nodeRequester(this.#timeouts);
       return this.#request(method, url, headers, body);
     }
     try {
       const fetch = this.fetch ?? globalThis.fetch;
-      const r = await fetch(url, { method, headers, body, redirect: 'manual' });
+      const signal = AbortSignal.timeout(this.#timeouts.deadlineMs);
+      const r = await fetch(url, { method, headers, body, redirect: 'manual', signal });
       const data = method === 'HEAD' ? new Uint8Array() : new Uint8Array(await r.arrayBuffer());
       return { status: r.status, headers: [...r.headers.entries()], body: data };
     } catch {

@@ -321,3 +321,49 @@ test('https: the server is verified against the trusted roots (a test CA here), 
     await new Promise((r) => server.close(r));
   }
 });
+
+/** Writes `piece` every `everyMs` until `times` were written or the client hung up; counts them. */
+function trickle(socket, piece, everyMs, times, sent) {
+  const timer = setInterval(() => {
+    if (socket.destroyed || sent.n >= times) return clearInterval(timer);
+    socket.write(piece);
+    sent.n += 1;
+  }, everyMs);
+  socket.on('close', () => clearInterval(timer));
+}
+
+test('an answer that trickles in (a byte at a time, never idle long) ends at the deadline: status 0', limit, async () => {
+  const sent = { n: 0 };
+  await against((head, i, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n');
+    trickle(socket, 'x', 10, 400, sent);
+  }, async (send, s) => {
+    const r = await send('GET', `${s.url}/slow`, {});
+    assert.equal(r.status, 0);
+    assert.ok(sent.n < 400, `the client hung up before the answer ended (${sent.n} of 400 bytes)`);
+  }, { timeoutMs: 1000, deadlineMs: 300 });
+});
+
+test('endless interim answers are a failure, not a wait', limit, async () => {
+  const sent = { n: 0 };
+  await against((head, i, socket) => trickle(socket, 'HTTP/1.1 100 Continue\r\n\r\n', 5, 1000, sent), async (send, s) => {
+    const r = await send('GET', `${s.url}/continue`, {});
+    assert.equal(r.status, 0);
+    assert.ok(sent.n < 1000, `${sent.n} interim answers were read`);
+  }, { timeoutMs: 1000, deadlineMs: 60_000 });
+});
+
+test('the Transport takes its timeout and deadline in seconds and refuses nonsense', limit, async () => {
+  assert.throws(() => new Transport('http://127.0.0.1:1', { deadline: 0 }), (e) => e instanceof InvalidOperationError && /deadline/.test(e.message));
+  assert.throws(() => new Transport('http://127.0.0.1:1', { timeout: -1 }), (e) => e instanceof InvalidOperationError && /timeout/.test(e.message));
+  const sent = { n: 0 };
+  await against((head, i, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n');
+    trickle(socket, 'x', 10, 400, sent);
+  }, async (_send, s) => {
+    const t = new Transport(s.url, { timeout: 1, deadline: 0.3 });
+    const r = await t.send({ method: 'GET', path: '/v2/', headers: [], scope: '' });
+    assert.equal(r.status, 0);
+    assert.ok(sent.n < 400);
+  });
+});

@@ -19,9 +19,15 @@ OK, PARTIAL, REFUSED, UNREACHABLE = 0, 1, 2, 3
 
 
 def _transport(args: argparse.Namespace) -> registry.Transport:
-    host = args.registry.split("://", 1)[-1].split("/", 1)[0]
+    host = json.loads(regprune._native.parse_registry_url(args.registry, True))["registry"]
     creds = registry.Credentials.from_env(args.username, args.password, host)
-    return registry.Transport(args.registry, creds, insecure=args.insecure)
+    return registry.Transport(
+        args.registry,
+        creds,
+        insecure=args.insecure,
+        timeout=args.timeout,
+        deadline=args.deadline,
+    )
 
 
 def _progress(label: str) -> Any:
@@ -224,6 +230,18 @@ def parser() -> argparse.ArgumentParser:
             type=int,
             default=registry.DEFAULT_CONCURRENCY,
             help=f"requests in flight (max {registry.MAX_CONCURRENCY})",
+        )
+        sp.add_argument(
+            "--timeout",
+            type=float,
+            default=60.0,
+            help="seconds without a byte before a request fails and is retried (default 60)",
+        )
+        sp.add_argument(
+            "--deadline",
+            type=float,
+            default=300.0,
+            help="seconds one request may take in all, however slowly it answers (default 300)",
         )
         sp.add_argument("--output", choices=["text", "json"], default="text")
         sp.add_argument(

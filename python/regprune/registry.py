@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -99,6 +100,16 @@ class Credentials:
         return "Basic " + base64.b64encode(raw).decode()
 
 
+def _cut(conn: http.client.HTTPConnection) -> None:
+    """Ends a request past its deadline: the blocked read fails at once."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _is_loopback(host: str) -> bool:
     """The core's decision, on the parsed address (``127.anything.example`` is a name)."""
     return _native.is_loopback_host(f"[{host}]" if ":" in host else host)
@@ -114,7 +125,17 @@ class Transport:
         *,
         insecure: bool = False,
         timeout: float = 60.0,
+        deadline: float = 300.0,
     ) -> None:
+        """``timeout``: seconds without a byte before a request fails; ``deadline``: seconds a
+        whole request may take, however its bytes trickle in. A failed request is retried by
+        the core."""
+        for name, value in (("timeout", timeout), ("deadline", deadline)):
+            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+                raise InvalidOperationError(
+                    f"registry: {name} must be a positive number of seconds, not {value!r}",
+                    {"path": "registry"},
+                )
         # The core reads the address: scheme, host, loopback on the parsed address, and
         # credentials written into the URL (taken as credentials, never echoed).
         url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
@@ -132,6 +153,7 @@ class Transport:
         self.credentials = credentials or Credentials()
         self.insecure = insecure
         self.timeout = timeout
+        self.deadline = deadline
         self._local = threading.local()
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -161,6 +183,11 @@ class Transport:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         for attempt in (1, 2):
             conn = self._conn(netloc, scheme)
+            # The socket timeout bounds each read; the watchdog bounds the whole request (a
+            # byte or a 100 Continue every few seconds never trips the socket timeout).
+            watchdog = threading.Timer(self.deadline, _cut, (conn,))
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -184,8 +211,11 @@ class Transport:
                 return resp.status, list(resp.getheaders()), data
             except (http.client.HTTPException, OSError):
                 conn.close()
-                if attempt == 2:
+                # A request cut at its deadline is not sent again here: the core retries it.
+                if attempt == 2 or watchdog.finished.is_set():
                     return 0, [], b""
+            finally:
+                watchdog.cancel()
         return 0, [], b""
 
     def send(self, request: Request, body: bytes | None = None) -> Response:
