@@ -10,6 +10,7 @@ import { plan as makePlan, renderText, verifyPlan, escapeControls, RegpruneError
 import { Transport, crawl, execute, undo, readStorage, dockerConfigCredentials, DEFAULT_CONCURRENCY } from './registry.js';
 
 const OK = 0, PARTIAL = 1, REFUSED = 2, UNREACHABLE = 3;
+const INTERRUPTED = 130; // 128 + SIGINT, as shells report it
 
 const common = {
   registry: { type: 'string' },
@@ -145,14 +146,25 @@ async function main(argv) {
       rl.close();
       if (answer !== 'y' && answer !== 'yes') return REFUSED;
     }
-    const report = await execute(planText, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests, retarget: v['retarget-registry'] });
+    // Ctrl-C stops the run: nothing more is sent, what is in flight is answered, and the
+    // report says what was done and what never started. A second Ctrl-C ends at once.
+    const interrupt = new AbortController();
+    const onSigint = () => {
+      process.off('SIGINT', onSigint);
+      process.once('SIGINT', () => process.exit(INTERRUPTED));
+      interrupt.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const report = await execute(planText, await transport(v), { journalPath: v.journal, flavour: v.flavour, concurrency, onProgress: bar('execute'), manifests: v.manifests, retarget: v['retarget-registry'], signal: interrupt.signal });
+    process.off('SIGINT', onSigint);
     if (json) console.log(JSON.stringify(report));
     else {
       if (report.retargeted) console.log(`retargeted: the plan was made for ${escapeControls(report.retargeted)}`);
+      if (report.interrupted) console.log('interrupted: nothing more was sent; what had not started is listed below');
       for (const o of report.outcomes) console.log(`${o.outcome.padEnd(12)} ${escapeControls(o.target)}  ${escapeControls(o.detail)}`);
       console.log(Object.entries(report.counts).sort().map(([k, n]) => `${k}=${n}`).join(' '));
     }
-    return report.outcomes.every((o) => o.outcome === 'done' || o.outcome === 'alreadyGone') ? OK : PARTIAL;
+    return report.complete ? OK : PARTIAL;
   }
   const report = await undo(positionals[0], await transport(v), { run: v.run, dryRun: v['dry-run'], retarget: v['retarget-registry'], concurrency });
   if (json) console.log(JSON.stringify(report));

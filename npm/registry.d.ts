@@ -35,7 +35,7 @@ export class Transport {
   send(request: CoreRequest, body?: string | Uint8Array): Promise<CoreResponse>;
 }
 
-export type OutcomeKind = 'done' | 'alreadyGone' | 'skipped' | 'failed' | 'unsupported';
+export type OutcomeKind = 'done' | 'alreadyGone' | 'skipped' | 'failed' | 'unsupported' | 'notStarted';
 
 export interface Report {
   plan?: string;
@@ -43,6 +43,10 @@ export interface Report {
   counts: Partial<Record<OutcomeKind, number>>;
   /** The registry the plan was made for, when it was run against another one on purpose. */
   retargeted?: string;
+  /** The run was interrupted: what had not started is `notStarted`. */
+  interrupted?: boolean;
+  /** Every action is done or already gone. */
+  complete: boolean;
 }
 
 export interface RunOptions {
@@ -65,6 +69,8 @@ export function execute(
     manifests?: string;
     /** Run a plan made for another registry against this transport's (a mirror, a proxy). */
     retarget?: boolean;
+    /** Aborting it (Ctrl-C) stops the run: nothing more is sent, and the report lists what never started. */
+    signal?: AbortSignal;
   },
 ): Promise<Report>;
 export interface UndoReport {

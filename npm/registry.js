@@ -174,7 +174,7 @@ export class Transport {
  * goes on, so a response is handled as soon as it arrives. The first error stops every lane
  * and is thrown.
  */
-export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress, afterResponse } = {}) {
+export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENCY, beforeSend, onProgress, afterResponse, signal } = {}) {
   const limit = Math.max(1, Math.min(concurrency, MAX_CONCURRENCY));
   const start = performance.now();
   const now = () => (performance.now() - start) / 1000;
@@ -234,6 +234,13 @@ export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENC
       notify();
     }
   };
+  // An abort (Ctrl-C) stops an execution: nothing more is sent, what is in flight is handled.
+  const cancel = () => {
+    call(() => machine.cancel());
+    notify();
+  };
+  if (signal?.aborted) cancel();
+  else signal?.addEventListener('abort', cancel, { once: true });
   await Promise.all(Array.from({ length: limit }, () => lane().catch((e) => {
     failed ??= e;
     notify();
@@ -326,7 +333,7 @@ function planJson(plan) {
  * by `crawl(..., { saveManifests })`; the manifests found there (checked against their
  * digests) are journaled without a GET each, the others are fetched.
  */
-export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false } = {}) {
+export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal } = {}) {
   let machine;
   try {
     machine = new wasm.Execute(planJson(plan), { registry: transport.registry, flavour, retarget, runId: newRunId() });
@@ -366,7 +373,7 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
       };
     // onProgress gets (finished, total) deletions.
     const progress = onProgress && (() => onProgress(...machine.progress()));
-    await run(machine, transport, { concurrency, beforeSend, onProgress: progress });
+    await run(machine, transport, { concurrency, beforeSend, onProgress: progress, signal });
     return toRegpruneErrorSafe(() => machine.report());
   } finally {
     if (fd !== undefined) fs.closeSync(fd);

@@ -353,6 +353,11 @@ impl Execute {
         self.inner.progress()
     }
 
+    /// Stops the run (Ctrl-C): nothing more is sent; what is in flight is still handled.
+    fn cancel(&mut self) {
+        self.inner.cancel();
+    }
+
     /// The report (JSON).
     fn report_json(&self) -> String {
         serde_json::to_string(&self.inner.report()).unwrap_or_default()

@@ -599,6 +599,11 @@ impl Execute {
         vec![done as u32, total as u32]
     }
 
+    /// Stops the run (Ctrl-C): nothing more is sent; what is in flight is still handled.
+    pub fn cancel(&mut self) {
+        self.inner.cancel();
+    }
+
     /// The report.
     pub fn report(&self) -> Result<JsValue, JsValue> {
         to_js(&self.inner.report())

@@ -404,7 +404,7 @@ fn executing_a_plan_leaves_the_predicted_state() {
     let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v1"}));
     assert_eq!(p.actions.len(), 2, "the image and its signature");
     let (report, journal) = execute(&mut reg, &p);
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     assert_eq!(journal, 2, "every deletion was journalled first");
     let (tags, manifests) = &reg.repos["app"];
     assert!(!manifests.contains_key(&d["v1"]) && !manifests.contains_key(&d["sig"]));
@@ -428,7 +428,7 @@ fn an_index_goes_before_its_children() {
         json!({"op": "deleteRepository", "repository": "multi"}),
     );
     let (report, _) = execute(&mut reg, &p);
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     assert!(reg.repos["multi"].1.is_empty());
     let p = plan(
         &crawl(&mut Registry::fixture().0),
@@ -492,7 +492,7 @@ fn throttling_and_server_errors_are_retried() {
         "the crawl met injected 503s and still completed"
     );
     assert!(reg.injected > before, "so did the execution");
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     assert!(
         report.outcomes.iter().map(|o| o.retries).sum::<u32>() > 0,
         "{report:?}"
@@ -750,7 +750,7 @@ fn acr_purge_runs_on_acr_with_tag_deletion() {
     let s = acr_crawl(&mut acr);
     let p = plan(&s, &op(json!({"op": "acrPurge", "command": "acr purge --filter 'app:^v1$' --ago 30d --untagged"})), &opts()).unwrap();
     let report = acr_execute(&mut acr, &p);
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     let (tags, manifests) = &acr.inner.repos["app"];
     assert!(
         !tags.contains_key("v1"),
@@ -775,7 +775,7 @@ fn acr_include_locked_unlocks_first_and_new_locks_are_drift() {
     let p = plan(&s, &op(json!({"op": "acrPurge", "command": "acr purge --filter 'app:^v2$' --ago 0d --include-locked"})), &opts()).unwrap();
     assert!(p.actions.iter().any(|a| a.unlock));
     let report = acr_execute(&mut acr, &p);
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     assert_eq!(acr.patched, ["app:v2"]);
     assert!(!acr.inner.repos["app"].0.contains_key("v2"));
     // A lock that appears after planning is drift: skipped, not deleted.
@@ -1080,7 +1080,7 @@ fn manifests_kept_by_the_crawl_spare_the_fetch_before_each_delete() {
             let resp = reg.serve(&req);
             ex.handle_response(req.id, &resp, 0.0).unwrap();
         }
-        assert!(ex.is_done() && ex.report().complete(), "{:?}", ex.report());
+        assert!(ex.is_done() && ex.report().complete, "{:?}", ex.report());
         (journal, gets, wanted)
     };
     let (fetched_journal, fetched_gets, _) = run(&mut fetching, &[]);
@@ -1380,7 +1380,7 @@ fn a_plans_own_untags_are_not_drift() {
         "the plan untags v1 and old, then deletes the manifest they leave: {kinds:?}"
     );
     let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     assert!(!reg.repos["app"].1.contains_key(&d["v1"]));
     let again = plan(&with_times(crawl(&mut reg)), &op(operation), &opts()).unwrap();
     assert!(
@@ -1418,7 +1418,7 @@ fn untags_do_not_overlap_and_a_404_after_a_retry_is_verified() {
         overlapped += usize::from(untag_requests > 1);
     });
     assert_eq!(overlapped, 0, "untags of one repository ran together");
-    assert!(report.complete(), "{report:?}");
+    assert!(report.complete, "{report:?}");
     let tags = &reg.repos["app"].0;
     for t in ["a", "b", "c", "e"] {
         assert!(
@@ -1548,7 +1548,7 @@ fn execute_journalled(
         let resp = reg.serve(&req);
         ex.handle_response(req.id, &resp, now).unwrap();
     }
-    assert!(ex.report().complete(), "{:?}", ex.report());
+    assert!(ex.report().complete, "{:?}", ex.report());
 }
 
 fn undo(
@@ -1817,4 +1817,48 @@ fn crawls_are_bounded_and_say_what_they_miss() {
     }));
     let s = try_crawl_with(&mut reg, local()).unwrap();
     assert!(s.complete, "{:?}", s.incomplete_reasons);
+}
+
+/// Ctrl-C: after `cancel`, nothing more is sent, what was in flight is reported with the
+/// registry's answer, and every other action is `notStarted`; the report says it was
+/// interrupted and is not complete.
+#[test]
+fn a_cancelled_run_reports_what_was_done_and_what_was_not_started() {
+    let (mut reg, _) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "deleteRepository", "repository": "app"}),
+    );
+    let options: ExecuteOptions = serde_json::from_value(local()).unwrap();
+    let mut ex = Execute::new(&p, options).unwrap();
+    let mut held = Vec::new();
+    // Run until the first DELETE is handed out; hold it in flight and cancel.
+    while let Some(req) = ex.next_request(0.0) {
+        if req.method == Method::Delete {
+            held.push(req);
+            break;
+        }
+        let resp = reg.serve(&req);
+        ex.handle_response(req.id, &resp, 0.0).unwrap();
+    }
+    ex.cancel();
+    assert!(ex.next_request(0.0).is_none(), "nothing more is sent");
+    assert!(!ex.is_done(), "the DELETE in flight is still awaited");
+    for req in held {
+        let resp = reg.serve(&req);
+        ex.handle_response(req.id, &resp, 0.0).unwrap();
+    }
+    assert!(ex.is_done());
+    let report = ex.report();
+    assert!(report.interrupted && !report.complete);
+    assert_eq!(reg.deletes.len(), 1);
+    assert_eq!(report.counts.get("done"), Some(&1), "{report:?}");
+    assert!(
+        report.counts.get("notStarted").copied().unwrap_or(0) >= 1,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.counts.values().sum::<u64>(),
+        report.outcomes.len() as u64
+    );
 }

@@ -16,6 +16,7 @@ from regprune import registry
 from regprune.errors import RegpruneError
 
 OK, PARTIAL, REFUSED, UNREACHABLE = 0, 1, 2, 3
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _transport(args: argparse.Namespace) -> registry.Transport:
@@ -168,12 +169,12 @@ def cmd_execute(args: argparse.Namespace) -> int:
     else:
         if report.get("retargeted"):
             print(f"retargeted: the plan was made for {_safe(report['retargeted'])}")
+        if report.get("interrupted"):
+            print("interrupted: nothing more was sent; what had not started is listed below")
         for o in report["outcomes"]:
             print(f"{o['outcome']:<12} {_safe(o['target'])}  {_safe(o['detail'])}")
         print(" ".join(f"{k}={v}" for k, v in sorted(report["counts"].items())))
-    return (
-        OK if all(o["outcome"] in ("done", "alreadyGone") for o in report["outcomes"]) else PARTIAL
-    )
+    return OK if report["complete"] else PARTIAL
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
@@ -345,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)
         return UNREACHABLE
+    except KeyboardInterrupt:
+        # A second Ctrl-C while an execution winds down, or one outside an execution.
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -373,12 +373,27 @@ def run(
     ]
     for t in threads:
         t.start()
+    cancel = getattr(machine, "cancel", None)
     try:
         for t in threads:
             while t.is_alive():
                 t.join(0.5)
+    except KeyboardInterrupt:
+        if cancel is None:
+            # Ctrl-C in a crawl: no new request goes out; those in flight finish, dropped.
+            with turn:
+                failure.append(KeyboardInterrupt())
+                turn.notify_all()
+            raise
+        # Ctrl-C in an execution: nothing more is sent; the requests in flight are answered
+        # and handled, so the report says exactly what was done and what never started.
+        with turn:
+            cancel()
+            turn.notify_all()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
     except BaseException as e:
-        # Ctrl-C: no new request goes out; those in flight finish and are dropped.
         with turn:
             failure.append(e)
             turn.notify_all()

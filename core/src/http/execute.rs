@@ -81,6 +81,8 @@ pub enum OutcomeKind {
     Failed,
     /// The registry cannot do it (deletes disabled, no tag deletion).
     Unsupported,
+    /// Not sent: the run was interrupted (`Execute::cancel`) before its turn.
+    NotStarted,
 }
 
 /// The outcome of one action (a `deleteRepository` reports one outcome per manifest).
@@ -120,15 +122,16 @@ pub struct Report {
     /// (`ExecuteOptions::retarget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retargeted: Option<String>,
+    /// The run was interrupted (`Execute::cancel`): what had not started is `notStarted`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub interrupted: bool,
+    /// Every action is done or already gone.
+    pub complete: bool,
 }
 
-impl Report {
-    /// True when every action is done or already gone.
-    pub fn complete(&self) -> bool {
-        self.outcomes
-            .iter()
-            .all(|o| matches!(o.outcome, OutcomeKind::Done | OutcomeKind::AlreadyGone))
-    }
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One deletion to carry out.
@@ -340,6 +343,8 @@ pub struct Execute {
     /// Each repository a `deleteRepository` deletes, with its tags, until `begin` hands
     /// them to the repository's state.
     whole_tags: BTreeMap<RepositoryName, Set<TagName>>,
+    /// `cancel` was called: nothing more is sent.
+    cancelled: bool,
 }
 
 /// A registry's `host[:port]`, whether written as a URL or bare, lowercased: what a plan's
@@ -472,6 +477,7 @@ impl Execute {
             next_unstarted: 0,
             retargeted,
             whole_tags: BTreeMap::new(),
+            cancelled: false,
         };
         ex.whole_tags = whole_tags;
         ex.flavour = ex.opts.flavour;
@@ -626,6 +632,9 @@ impl Execute {
     /// The next request to send at `now`. A request that deletes carries its journal entry
     /// in `take_journal()`: write it durably before sending the request.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
+        if self.cancelled {
+            return None;
+        }
         self.schedule();
         let i = self.queue.iter().position(|(_, _, t)| *t <= now)?;
         let (job, attempt, _) = self.queue.remove(i)?;
@@ -863,8 +872,20 @@ impl Execute {
 
     /// True when every action has an outcome.
     pub fn is_done(&mut self) -> bool {
+        if self.cancelled {
+            return self.in_flight.is_empty();
+        }
         self.schedule();
         self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Stops the run (Ctrl-C): nothing more is sent; the requests in flight are answered and
+    /// handled as usual (a `DELETE` already sent is reported with what the registry said), and
+    /// every action that had not started is reported `notStarted`. The run is then done as soon
+    /// as nothing is in flight.
+    pub fn cancel(&mut self) {
+        self.cancelled = true;
+        self.queue.clear();
     }
 
     /// Moves waiting steps whose turn has come into the queue. Runs only after something
@@ -1824,6 +1845,10 @@ impl Execute {
             .map(|s| {
                 let (kind, detail) = match &s.state {
                     StepState::Finished(k, d) => (*k, d.clone()),
+                    _ if self.cancelled => (
+                        OutcomeKind::NotStarted,
+                        "not sent: the run was interrupted before its turn".into(),
+                    ),
                     _ => (OutcomeKind::Failed, "not finished".into()),
                 };
                 let name = serde_json::to_value(kind)
@@ -1846,11 +1871,16 @@ impl Execute {
                 }
             })
             .collect();
+        let complete = outcomes
+            .iter()
+            .all(|o| matches!(o.outcome, OutcomeKind::Done | OutcomeKind::AlreadyGone));
         Report {
             plan: self.plan_digest.clone(),
             outcomes,
             counts,
             retargeted: self.retargeted.clone(),
+            interrupted: self.cancelled,
+            complete,
         }
     }
 }
