@@ -1347,8 +1347,7 @@ fn a_plans_own_untags_are_not_drift() {
     let (mut reg, d) = Registry::fixture();
     // `acr purge` untags what its filter matches, then deletes what that leaves untagged; it
     // needs per-tag times, which a storage or ACR snapshot has: given here.
-    let operation =
-        json!({"op": "acrPurge", "command": "acr purge --filter 'app:v1|old' --ago 0d --untagged"});
+    let operation = json!({"op": "acrPurge", "command": "acr purge --filter 'app:v1|old|sha256-.*' --ago 0d --untagged"});
     let with_times = |mut s: Snapshot| {
         for r in &mut s.repositories {
             for m in &mut r.manifests {

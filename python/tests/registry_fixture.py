@@ -82,10 +82,12 @@ class RegistryServer:
         base = self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256"
         return {p.parent.name: p.stat().st_size for p in base.glob("*/*/data")}
 
-    def garbage_collect(self) -> int:
-        """Runs GC with the registry stopped; returns the bytes of the blob files it removed."""
+    def garbage_collect(self, since: dict[str, int] | None = None) -> int:
+        """Runs GC with the registry stopped; returns the bytes of the blob files it removed.
+        With ``since`` (``blob_files()`` taken when the snapshot was read), only blobs that were
+        there then count: an untag's placeholder is made and freed by the execution itself."""
         self.stop()
-        before = self.blob_files()
+        before = self.blob_files() if since is None else since
         subprocess.run(
             ["docker-registry", "garbage-collect", str(self.config)],
             check=True,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from registry_fixture import Client, RegistryServer, push_fixture
+from registry_fixture import Client, Pool, RegistryServer, push, push_fixture
 
 import regprune
 from regprune import registry
@@ -242,14 +242,26 @@ def test_plain_http_is_refused_off_loopback() -> None:
         {"op": "deleteImage", "image": "app:v1"},
         {"op": "purge", "filter": ["app:.*", "many:.*"], "ago": "30d", "keep": 5, "untagged": True},
         {"op": "deleteImage", "image": "dlist:2.0"},
+        {"op": "acrPurge", "command": "acr purge --filter 'app:.*' --ago 30d --untagged"},
+        {"op": "acrPurge", "command": "acr purge --filter 'many:.*' --ago 30d --keep 3"},
+        {"op": "deleteRepository", "repository": "app"},
     ],
-    ids=["untagged", "by-tag", "purge-untagged", "manifest-list"],
+    ids=[
+        "untagged",
+        "by-tag",
+        "purge-untagged",
+        "manifest-list",
+        "acr-purge-untagged",
+        "acr-purge-keep",
+        "repository",
+    ],
 )
 def test_storage_snapshot_predicts_gc_to_the_byte(server: RegistryServer, operation: dict) -> None:
     client = Client(server.url)
     d = push_fixture(client)
     server.stop()  # read the storage directory while nothing writes to it
     snap = registry.read_storage(server.storage, f"127.0.0.1:{server.port}")
+    blobs = server.blob_files()
     server.start()
     repos = {r["name"]: r for r in snap["repositories"]}
     assert any(m["digest"] == d["app_old_latest"] for m in repos["app"]["manifests"]), (
@@ -261,8 +273,60 @@ def test_storage_snapshot_predicts_gc_to_the_byte(server: RegistryServer, operat
     assert plan.reclaim.exact, plan.reclaim.inexact_reasons
     assert plan.actions
     report = registry.execute(plan.to_json(), registry.Transport(server.url))
-    assert all(o["outcome"] == "done" for o in report["outcomes"]), report
-    assert server.garbage_collect() == plan.reclaim.total_bytes
+    assert report["complete"], [o for o in report["outcomes"] if o["outcome"] != "done"]
+    assert server.garbage_collect(since=blobs) == plan.reclaim.total_bytes
+    # One run did it all: planned again, nothing is left to delete.
+    server.stop()
+    again = registry.read_storage(server.storage, f"127.0.0.1:{server.port}")
+    server.start()
+    assert_nothing_left(again, operation, later)
+
+
+def assert_nothing_left(snapshot: dict, operation: dict, now: datetime) -> None:
+    """Planning `operation` again deletes nothing (a named image is gone; a repository stays
+    in Distribution's catalog with nothing in it)."""
+    try:
+        again = regprune.plan(snapshot, operation, now=now)
+    except regprune.ImageNotFoundError:
+        return
+    left = [a for a in again.actions if a.type != "deleteRepository" or a.manifests or a.tags]
+    assert not left, left
+
+
+@pytest.mark.parametrize("scale", [1, 4, 12])
+def test_acr_purge_untagged_runs_completely_in_one_pass_at_every_scale(
+    tmp_path: Path, scale: int
+) -> None:
+    """Issue 24, finding 14: `acr purge --untagged` untags what its filter matches and then
+    deletes the manifests left untagged; the plan's own untags are not drift, so one execution
+    does all of it, garbage collection frees exactly the plan's bytes, and planning again finds
+    nothing."""
+    server = RegistryServer(tmp_path)
+    server.start()
+    try:
+        pool = Pool(server.url.split("://")[1])
+        push(pool, scale, 10 * scale, f"s{scale}", tags_per_manifest=2)
+        push(pool, scale, 3 * scale, f"u{scale}")  # untagged from the start
+        server.stop()
+        snap = registry.read_storage(server.storage, server.url)
+        blobs = server.blob_files()
+        server.start()
+        command = "acr purge --filter 'bench/.*:^t[0-9]*[02468]-.*' --ago 0d --untagged"
+        operation = {"op": "acrPurge", "command": command}
+        later = datetime.now(timezone.utc) + timedelta(days=1)
+        plan = regprune.plan(snap, operation, now=later)
+        kinds = {a.type for a in plan.actions}
+        assert kinds == {"untag", "deleteManifest"}, kinds
+        assert plan.reclaim.exact, plan.reclaim.inexact_reasons
+        report = registry.execute(plan.to_json(), registry.Transport(server.url))
+        assert report["complete"], [o for o in report["outcomes"] if o["outcome"] != "done"][:5]
+        assert server.garbage_collect(since=blobs) == plan.reclaim.total_bytes
+        server.stop()
+        again = registry.read_storage(server.storage, server.url)
+        server.start()
+        assert_nothing_left(again, operation, later)
+    finally:
+        server.stop()
 
 
 def test_untag_on_distribution_moves_the_tag_to_a_placeholder_and_deletes_that(

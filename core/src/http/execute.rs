@@ -1061,9 +1061,12 @@ impl Execute {
             if !tag.as_str().starts_with(&referrer_tag) {
                 break;
             }
-            let goes = now
-                .as_ref()
-                .is_some_and(|r| same_digest(r).any(|o| o.kind != ActionType::Untag));
+            // A tag that points at nothing now (untagged by the plan, or gone since it was
+            // listed) refers to nothing.
+            let Some(now) = now else {
+                continue;
+            };
+            let goes = same_digest(now).any(|o| o.kind != ActionType::Untag);
             if !goes {
                 return Check::End(OutcomeKind::Skipped, format!("drift: {tag:?} (a signature, SBOM or attestation by tag) refers to it now, and the plan does not delete it"));
             }
