@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { plan as makePlan, renderText, verifyPlan, escapeControls, RegpruneError, VERSION } from './index.js';
+import { plan as makePlan, renderText, verifyPlan, checkEvidence, escapeControls, RegpruneError, VERSION } from './index.js';
 import { Transport, crawl, execute, undo, readStorage, dockerConfigCredentials, DEFAULT_CONCURRENCY } from './registry.js';
 
 const OK = 0, PARTIAL = 1, REFUSED = 2, UNREACHABLE = 3;
@@ -34,7 +34,7 @@ const USAGE = `usage: regprune <command> [options]
                  | delete-untagged [R] | retention DAYS ENABLED_AT
                  | purge --filter F... (--ago D | --before T) [--keep N] [--untagged]
                  | acr-purge '<acr purge command>' | policy FILE
-  execute PLAN --registry URL [--yes] [--journal FILE] [--manifests DIR] [--retarget-registry]
+  execute PLAN --registry URL [--yes] [--journal FILE] [--manifests DIR] [--snapshot FILE] [--retarget-registry]
   undo JOURNAL --registry URL [--run ID] [--dry-run] [--retarget-registry]
 
 common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --insecure, --flavour auto|oci|acr,
@@ -101,7 +101,7 @@ async function main(argv) {
       field: { type: 'string' }, filter: { type: 'string', multiple: true }, ago: { type: 'string' },
       before: { type: 'string' }, keep: { type: 'string' }, untagged: { type: 'boolean' },
     },
-    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' }, manifests: { type: 'string' }, 'retarget-registry': { type: 'boolean', default: false } },
+    execute: { yes: { type: 'boolean', default: false }, journal: { type: 'string', default: 'regprune-journal.jsonl' }, manifests: { type: 'string' }, 'retarget-registry': { type: 'boolean', default: false }, snapshot: { type: 'string' } },
     undo: { run: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, 'retarget-registry': { type: 'boolean', default: false } },
   }[command];
   if (!extra) {
@@ -135,6 +135,8 @@ async function main(argv) {
       console.error("refused: the plan's digest does not match its content (edited after review?)");
       return REFUSED;
     }
+    // The plan must be exactly what its operation gives against its evidence.
+    if (v.snapshot) checkEvidence(planText, readFileSync(v.snapshot));
     if (!json) console.log(renderText(planText));
     if (!v.yes) {
       if (!process.stdin.isTTY) {

@@ -345,6 +345,8 @@ export function renderText(plan: PlanInput): string;
 export function escapeControls(text: string): string;
 export function planDigest(plan: PlanInput): Digest;
 export function verifyPlan(plan: PlanInput): boolean;
+/** Throws `InvalidOperationError` unless the plan is exactly what its operation gives against the snapshot. */
+export function checkEvidence(plan: PlanInput, snapshot: SnapshotInput): void;
 export function generateJson(options: GeneratorOptions): string;
 export function generate(options: GeneratorOptions): Snapshot;
 

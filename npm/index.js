@@ -226,6 +226,14 @@ export function planDigest(plan) {
 }
 
 /** Whether `plan.digest` matches the plan: nothing was edited since it was made. */
+/**
+ * Throws `InvalidOperationError` unless `plan` is exactly what its own operation, time and pins
+ * give against `snapshot`: a plan edited and sealed again, or made from other evidence.
+ */
+export function checkEvidence(plan, snapshot) {
+  call(() => wasm.checkEvidence(plan, snapshot));
+}
+
 export function verifyPlan(plan) {
   return call(() => wasm.verifyPlan(plan));
 }

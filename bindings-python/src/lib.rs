@@ -438,6 +438,18 @@ fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
     Ok(plan.digest.map(|d| d.to_string()).unwrap_or_default())
 }
 
+/// Refuses a plan (JSON) that is not exactly what its own operation gives against the snapshot
+/// (JSON): edited and sealed again, or made from other evidence.
+#[pyfunction]
+fn check_evidence(py: Python<'_>, plan: &[u8], snapshot: &[u8]) -> PyResult<()> {
+    let plan: Plan = parse(py, plan, None)?;
+    let snapshot: Snapshot = parse(py, snapshot, None)?;
+    core(
+        py,
+        py.detach(|| regprune_core::check_evidence(&plan, &snapshot)),
+    )
+}
+
 /// Whether a plan's (JSON) digest matches its content.
 #[pyfunction]
 fn verify_plan(py: Python<'_>, plan: &[u8]) -> PyResult<bool> {
@@ -469,6 +481,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
     m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
+    m.add_function(wrap_pyfunction!(check_evidence, m)?)?;
     m.add_function(wrap_pyfunction!(parse_registry_url, m)?)?;
     m.add_function(wrap_pyfunction!(is_loopback_host, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;

@@ -336,6 +336,15 @@ pub fn plan_digest(plan: JsValue) -> Result<String, JsValue> {
     Ok(plan.digest.map(|d| d.to_string()).unwrap_or_default())
 }
 
+/// Refuses a plan that is not exactly what its own operation gives against the snapshot
+/// (object, JSON text or bytes): edited and sealed again, or made from other evidence.
+#[wasm_bindgen(js_name = checkEvidence)]
+pub fn check_evidence(plan: JsValue, snapshot: JsValue) -> Result<(), JsValue> {
+    let plan = plan_of(plan)?;
+    let snapshot = snapshot_of(snapshot)?;
+    regprune_core::check_evidence(&plan, &snapshot).map_err(|e| js_error(&e))
+}
+
 /// Whether a plan's `digest` matches its content (nothing edited since it was made).
 #[wasm_bindgen(js_name = verifyPlan)]
 pub fn verify_plan(plan: JsValue) -> Result<bool, JsValue> {

@@ -1861,3 +1861,39 @@ fn a_cancelled_run_reports_what_was_done_and_what_was_not_started() {
         report.outcomes.len() as u64
     );
 }
+
+/// Finding 4: a plan edited on purpose and sealed again passes `verify` (a seal is no
+/// signature), but not `check_evidence` against the snapshot it came from, which names the
+/// first difference; the unedited plan passes.
+#[test]
+fn a_resealed_plan_is_caught_by_its_evidence() {
+    let (mut reg, _) = Registry::fixture();
+    let snapshot = crawl(&mut reg);
+    let p = plan(
+        &snapshot,
+        &op(json!({"op": "deleteImage", "image": "app:v1"})),
+        &opts(),
+    )
+    .unwrap();
+    regprune_core::check_evidence(&p, &snapshot).unwrap();
+    let mut evil = p.clone();
+    let mut extra = evil.actions[0].clone();
+    extra.kind = regprune_core::ActionType::DeleteRepository;
+    extra.repository = regprune_core::RepositoryName::parse("multi").unwrap();
+    evil.actions.push(extra);
+    evil.digest = None;
+    evil.seal();
+    assert!(evil.verify(), "anyone can seal again");
+    let e = regprune_core::check_evidence(&evil, &snapshot).unwrap_err();
+    assert_eq!(e.code(), "invalid_operation");
+    assert!(
+        e.to_string().contains("1 action(s) more")
+            && e.to_string().contains("deleteRepository multi"),
+        "{e}"
+    );
+    // Another registry's snapshot is other evidence.
+    let mut other = snapshot.clone();
+    other.registry = Some("prod.example.com".into());
+    let e = regprune_core::check_evidence(&p, &other).unwrap_err();
+    assert!(e.to_string().contains("prod.example.com"), "{e}");
+}

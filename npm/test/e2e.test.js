@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plan, InvalidOperationError, DigestMismatchError } from 'regprune';
+import { plan, planDigest, InvalidOperationError, DigestMismatchError } from 'regprune';
 import { Transport, crawl, execute, readStorage } from 'regprune/registry';
 import { RegistryServer, Client, pushFixture, ACCEPT } from './registry-server.js';
 
@@ -132,6 +132,17 @@ test('the CLI snapshots, plans, executes and undoes', { timeout: 60_000 }, () =>
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(await client.exists('app', d.appV1));
   assert.equal((await client.tags('app')).stable, d.appV1);
+  // A plan edited on purpose and sealed again is caught by its evidence (--snapshot).
+  const resealed = JSON.parse(readFileSync(planFile, 'utf8'));
+  const { digest: _, ...first } = resealed.actions[0];
+  resealed.actions.push({ ...first, type: 'deleteRepository', repository: 'web', manifests: [d.webV1], tags: ['v1'] });
+  delete resealed.digest;
+  resealed.digest = planDigest(resealed);
+  writeFileSync(planFile, JSON.stringify(resealed));
+  r = run('execute', planFile, '--registry', server.url, '--yes', '--snapshot', snapFile);
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /does not follow from the snapshot/);
+  assert.ok(await client.exists('web', d.webV1), 'nothing was deleted');
   const edited = JSON.parse(readFileSync(planFile, 'utf8'));
   edited.actions[0].tags = [];
   writeFileSync(planFile, JSON.stringify(edited));

@@ -4,6 +4,7 @@ decision and the exact storage each deletion gives back."""
 from regprune import _native
 from regprune._api import (
     Snapshot,
+    check_evidence,
     generate,
     import_snapshot,
     load_snapshot,
@@ -87,6 +88,7 @@ __all__ = [
     "UnsupportedManifestError",
     "Warning",
     "__version__",
+    "check_evidence",
     "escape_controls",
     "generate",
     "import_snapshot",

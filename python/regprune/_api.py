@@ -139,6 +139,14 @@ def verify_plan(plan: Plan | Document) -> bool:
     return _native.verify_plan(data)
 
 
+def check_evidence(plan: Plan | Document, snapshot: Document) -> None:
+    """Refuses (``InvalidOperationError``) a plan that is not exactly what its own operation,
+    time and pins give against ``snapshot``: edited and sealed again, or made from other
+    evidence. A seal alone proves no edit was accidental; this proves none was deliberate."""
+    data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
+    _native.check_evidence(data, _json_bytes(snapshot))
+
+
 def generate(*, manifests: int, seed: int = 0, repositories: int | None = None) -> str:
     """A deterministic synthetic registry, as snapshot JSON."""
     options: dict[str, Any] = {"seed": seed, "manifests": manifests}

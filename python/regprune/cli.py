@@ -146,6 +146,9 @@ def cmd_execute(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return REFUSED
+    if args.snapshot:
+        # The plan must be exactly what its operation gives against its evidence.
+        regprune.check_evidence(text, args.snapshot)
     if args.output != "json":
         print(plan.render_text())
     if not args.yes:
@@ -319,6 +322,11 @@ def parser() -> argparse.ArgumentParser:
         "--retarget-registry",
         action="store_true",
         help="run a plan made for another registry against --registry (a mirror, a proxy)",
+    )
+    e.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="the snapshot the plan was made from: refuse a plan that does not follow from it",
     )
     e.set_defaults(func=cmd_execute)
 

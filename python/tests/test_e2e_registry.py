@@ -221,6 +221,20 @@ def test_cli_plan_execute_undo(
     assert main([*undo, str(journal)]) == 0
     assert client.exists("app", d["app_v1"])
     assert client.tags("app")["stable"] == d["app_v1"]
+    # A plan edited on purpose and sealed again is caught by its evidence (--snapshot): here
+    # a repository deletion the operation never selected.
+    capsys.readouterr()
+    p = json.loads(plan_file.read_text())
+    extra = {**p["actions"][0], "type": "deleteRepository", "repository": "web"}
+    extra.pop("digest", None)
+    p["actions"].append({**extra, "manifests": [d["web_v1"]], "tags": ["v1"]})
+    del p["digest"]
+    p["digest"] = regprune.plan_digest(p)
+    plan_file.write_text(json.dumps(p))
+    evidence = ["execute", str(plan_file), "--registry", server.url, "--yes"]
+    assert main([*evidence, "--snapshot", str(snap_file)]) == 2
+    assert "does not follow from the snapshot" in capsys.readouterr().err
+    assert client.exists("web", d["web_v1"]), "nothing was deleted"
     # An edited plan is refused.
     p = json.loads(plan_file.read_text())
     p["actions"][0]["tags"] = []
