@@ -885,22 +885,7 @@ fn acr_a_manifest_newly_listed_by_an_index_is_drift() {
 
 /// Crawls `reg` to the end or to its first error.
 fn try_crawl(reg: &mut Registry) -> regprune_core::Result<Snapshot> {
-    let mut c = Crawl::new(
-        serde_json::from_value::<CrawlOptions>(json!({"registry": "localhost:5000"})).unwrap(),
-    );
-    let mut now = 0.0;
-    let mut requests = 0;
-    while !c.is_done() {
-        let Some(req) = c.next_request(now) else {
-            now = c.next_wakeup().unwrap_or(now + 1.0);
-            continue;
-        };
-        requests += 1;
-        assert!(requests < 10_000, "the crawl does not end");
-        let resp = reg.serve(&req);
-        c.handle_response(req.id, &resp, now)?;
-    }
-    c.snapshot()
+    try_crawl_with(reg, json!({"registry": "localhost:5000"}))
 }
 
 /// An answer with a status, a body and no headers.

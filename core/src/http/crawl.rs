@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::{backoff, next_link, retryable, Method, Request, Response, MANIFEST_ACCEPT};
+use super::{
+    backoff, next_link, retryable, status_text, Method, Request, Response, MANIFEST_ACCEPT,
+};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::import::parse_manifest;
@@ -838,14 +840,6 @@ fn describe(job: &Job) -> String {
         | Job::AcrManifests(_, p) => p.clone(),
         Job::HeadTag(r, t) | Job::ManifestByTag(r, t) => format!("{r}:{t}"),
         Job::Manifest(r, d) | Job::Config(r, d) | Job::Referrers(r, d) => format!("{r}@{d}"),
-    }
-}
-
-fn status_text(status: u16) -> String {
-    if status == 0 {
-        "no response (connection failed)".into()
-    } else {
-        format!("HTTP {status}")
     }
 }
 

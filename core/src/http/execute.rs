@@ -19,7 +19,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::{backoff, next_link, retryable, Flavour, Method, Request, Response, MANIFEST_ACCEPT};
+use super::{
+    backoff, next_link, retryable, status_text, Flavour, Method, Request, Response, MANIFEST_ACCEPT,
+};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::hash::{Map, Set};
@@ -990,6 +992,15 @@ impl Execute {
         }
     }
 
+    /// The repository's steps on manifest `d`.
+    fn steps_of<'a>(&'a self, rs: &'a RepoState, d: &Digest) -> impl Iterator<Item = &'a Step> {
+        rs.by_digest
+            .get(d)
+            .into_iter()
+            .flatten()
+            .map(|&o| &self.steps[o])
+    }
+
     /// Drift and dependency checks before a step may run.
     fn precheck(&self, i: usize) -> Check {
         let s = &self.steps[i];
@@ -1016,13 +1027,7 @@ impl Execute {
                 Some(Some(_)) => Check::Ready,
             };
         }
-        let same_digest = |d: &Digest| {
-            rs.by_digest
-                .get(d)
-                .into_iter()
-                .flatten()
-                .map(|&o| &self.steps[o])
-        };
+        let same_digest = |d: &Digest| self.steps_of(rs, d);
         let Some(digest) = s.digest.as_ref() else {
             return Check::Ready;
         };
@@ -1092,13 +1097,7 @@ impl Execute {
     fn index_check(&self, i: usize, digest: &Digest) -> Option<Check> {
         let s = &self.steps[i];
         let rs = &self.repos[&s.repo];
-        let same_digest = |d: &Digest| {
-            rs.by_digest
-                .get(d)
-                .into_iter()
-                .flatten()
-                .map(|&o| &self.steps[o])
-        };
+        let same_digest = |d: &Digest| self.steps_of(rs, d);
         if let Some(parent) = &s.after {
             let parent_ok = same_digest(parent).any(|p| {
                 matches!(
@@ -1198,7 +1197,7 @@ impl Execute {
             }
             let detail = format!(
                 "the registry still answers {} after {attempt} attempts",
-                status(r.status)
+                status_text(r.status)
             );
             self.give_up(job, detail);
             return;
@@ -1217,7 +1216,7 @@ impl Execute {
                 if matches!(r.status, 200 | 204) {
                     self.fetch(s);
                 } else {
-                    let detail = format!("could not unlock it: {}", status(r.status));
+                    let detail = format!("could not unlock it: {}", status_text(r.status));
                     self.end(s, OutcomeKind::Failed, detail);
                 }
             }
@@ -1247,7 +1246,7 @@ impl Execute {
                     ),
                     other => (
                         OutcomeKind::Failed,
-                        format!("the registry answered {}", status(other)),
+                        format!("the registry answered {}", status_text(other)),
                     ),
                 };
                 self.end(s, kind, detail);
@@ -1285,7 +1284,7 @@ impl Execute {
                         d
                     }
                     other => {
-                        let why = format!("the tag {tag:?} answered {}", status(other));
+                        let why = format!("the tag {tag:?} answered {}", status_text(other));
                         self.unverifiable(&repo, &why);
                         return;
                     }
@@ -1309,7 +1308,7 @@ impl Execute {
                 }
                 rs.pending_heads = rs.pending_heads.saturating_sub(1);
                 if r.status != 200 {
-                    let why = format!("the index {index} answered {}", status(r.status));
+                    let why = format!("the index {index} answered {}", status_text(r.status));
                     self.unverifiable(&repo, &why);
                     return;
                 }
@@ -1426,7 +1425,7 @@ impl Execute {
             return self.check_planned_indexes(&repo);
         }
         if r.status != 200 {
-            let why = format!("listing its tags answered {}", status(r.status));
+            let why = format!("listing its tags answered {}", status_text(r.status));
             return self.unverifiable(&repo, &why);
         }
         let list: TagList = match crate::field::from_json(&r.body) {
@@ -1488,7 +1487,7 @@ impl Execute {
             return;
         }
         if r.status != 200 {
-            let why = format!("listing its manifests answered {}", status(r.status));
+            let why = format!("listing its manifests answered {}", status_text(r.status));
             return self.unverifiable(&repo, &why);
         }
         let page: Page = match serde_json::from_slice(&r.body) {
@@ -1529,7 +1528,7 @@ impl Execute {
                     s,
                     format!(
                         "the untag was cut off, and pushing its placeholder again failed: {}",
-                        status(other)
+                        status_text(other)
                     ),
                 ),
             };
@@ -1538,7 +1537,7 @@ impl Execute {
             format!("a repeated DELETE answered 404, and whether its tags went could not be verified: {why}")
         };
         if r.status != 200 {
-            return self.fail(s, fail(status(r.status)));
+            return self.fail(s, fail(status_text(r.status)));
         }
         let Ok(list) = serde_json::from_slice::<TagList>(&r.body) else {
             return self.fail(s, fail("the tag list could not be read".into()));
@@ -1585,7 +1584,7 @@ impl Execute {
             }
             200 => {}
             other => {
-                let detail = format!("fetching it failed: {}", status(other));
+                let detail = format!("fetching it failed: {}", status_text(other));
                 return self.end(s, OutcomeKind::Failed, detail);
             }
         }
@@ -1767,7 +1766,7 @@ impl Execute {
                 return self.end(
                     s,
                     OutcomeKind::Failed,
-                    format!("re-checking it failed: {}", status(other)),
+                    format!("re-checking it failed: {}", status_text(other)),
                 )
             }
         }
@@ -1914,14 +1913,6 @@ fn next_page(
         return Err(format!("a listing goes past {max} pages"));
     }
     Ok(Some(next))
-}
-
-fn status(s: u16) -> String {
-    if s == 0 {
-        "no response (connection failed)".into()
-    } else {
-        format!("HTTP {s}")
-    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,15 @@ pub(crate) fn name_unknown(body: &[u8]) -> bool {
         .is_ok_and(|e| !e.errors.is_empty() && e.errors.iter().all(|c| c.code == "NAME_UNKNOWN"))
 }
 
+/// A status for people: `HTTP 403`, or what a transport failure (status 0) means.
+pub(crate) fn status_text(status: u16) -> String {
+    if status == 0 {
+        "no response (connection failed)".into()
+    } else {
+        format!("HTTP {status}")
+    }
+}
+
 /// Whether a response should be retried: throttling, server errors, transport failures.
 pub(crate) fn retryable(status: u16) -> bool {
     status == 0 || status == 429 || (500..600).contains(&status)

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::execute::{registry_key, JournalEntry};
-use super::{backoff, retryable, Method, Request, Response};
+use super::{backoff, retryable, status_text, Method, Request, Response};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::hash::Map;
@@ -278,7 +278,7 @@ impl Undo {
             } else {
                 let detail = format!(
                     "the registry still answers {} after {attempt} attempts",
-                    status(r.status)
+                    status_text(r.status)
                 );
                 self.finish(i, UndoOutcome::Failed, detail);
             }
@@ -290,7 +290,7 @@ impl Undo {
             _ => "the manifest".to_owned(),
         };
         if !matches!(r.status, 200 | 201) {
-            let detail = format!("pushing {what} back failed: {}", status(r.status));
+            let detail = format!("pushing {what} back failed: {}", status_text(r.status));
             self.finish(i, UndoOutcome::Failed, detail);
             return Ok(());
         }
@@ -492,12 +492,4 @@ fn order(mine: Vec<(usize, JournalEntry)>) -> Vec<Entry> {
         out[then].pending += 1;
     }
     out
-}
-
-fn status(s: u16) -> String {
-    if s == 0 {
-        "no response (connection failed)".into()
-    } else {
-        format!("HTTP {s}")
-    }
 }
