@@ -1,0 +1,317 @@
+//! Journalling and deleting: the manifest's bytes (handed over or fetched) before each
+//! `DELETE`, the Distribution untag by placeholder, and the verification of a `DELETE` answered
+//! 404 after a retry.
+
+#[allow(clippy::wildcard_imports)] // one type split over files by concern
+use super::*;
+
+impl Execute {
+    /// The requests of a Distribution untag.
+    pub(super) fn untag_request(&self, id: u64, job: &Job) -> Request {
+        let step = |s: usize| &self.steps[s];
+        let tag = |s| self.step_tag(s);
+        let push = |r: &RepositoryName| format!("repository:{r}:pull,push,delete");
+        match job {
+            Job::UploadStart(s) => Request {
+                method: Method::Post,
+                ..Request::get(
+                    id,
+                    format!("/v2/{}/blobs/uploads/", step(*s).repo),
+                    Vec::new(),
+                    push(&step(*s).repo),
+                )
+            },
+            Job::UploadPut(s, location) => {
+                let joiner = if location.contains('?') { '&' } else { '?' };
+                Request {
+                    method: Method::Put,
+                    headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                    body: Some("{}".into()),
+                    ..Request::get(
+                        id,
+                        format!("{location}{joiner}digest={EMPTY_BLOB}"),
+                        Vec::new(),
+                        push(&step(*s).repo),
+                    )
+                }
+            }
+            Job::Placeholder(s) | Job::Repush(s) => {
+                // A repair pushes the placeholder again by digest, never by tag: a tag someone
+                // pushed meanwhile is not touched.
+                let reference = match (job, &step(*s).placeholder) {
+                    (Job::Repush(_), Some(p)) => p.to_string(),
+                    _ => tag(*s),
+                };
+                Request {
+                    method: Method::Put,
+                    headers: vec![("Content-Type".into(), OCI_MANIFEST.into())],
+                    body: Some(self.placeholder(*s)),
+                    ..Request::get(
+                        id,
+                        format!("/v2/{}/manifests/{reference}", step(*s).repo),
+                        Vec::new(),
+                        push(&step(*s).repo),
+                    )
+                }
+            }
+            _ => Request::get(id, "/v2/".into(), Vec::new(), String::new()),
+        }
+    }
+
+    /// The placeholder manifest a Distribution untag moves the tag to: empty config, no
+    /// layers, annotations naming the tag and the plan (unique, so deleting it removes only
+    /// this tag).
+    pub(super) fn placeholder(&self, s: usize) -> String {
+        let st = &self.steps[s];
+        let tag = st.tag.as_ref().map(ToString::to_string).unwrap_or_default();
+        let plan = self
+            .plan_digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.regprune.untag.v1",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": EMPTY_BLOB, "size": 2},
+            "layers": [],
+            "annotations": {"dev.regprune.untag": format!("{}:{tag}", st.repo), "dev.regprune.plan": plan},
+        })
+        .to_string()
+    }
+
+    /// Hands over the exact bytes of a manifest the plan deletes (saved by the crawl that made
+    /// the plan, see `CrawlOptions::keep_manifests`), so its deletion needs no `GET` to be
+    /// journaled: one request per deletion instead of two. Bytes that do not hash to `digest`
+    /// are refused; `Ok(false)` when the plan deletes no such manifest (nothing is kept).
+    pub fn known_manifest(
+        &mut self,
+        digest: &Digest,
+        media_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<bool> {
+        let computed = digest.recompute(&bytes);
+        if computed.as_ref() != Some(digest) {
+            return Err(Error::DigestMismatch {
+                path: "knownManifest".into(),
+                claimed: digest.to_string(),
+                computed: computed
+                    .map_or_else(|| "an unsupported algorithm".into(), |d| d.to_string()),
+            });
+        }
+        let wanted = self.deletes.contains(digest);
+        if wanted {
+            self.known
+                .insert(digest.clone(), (media_type.map(str::to_owned), bytes));
+        }
+        Ok(wanted)
+    }
+
+    /// The distinct manifests this execution will journal (and fetch, unless handed over with
+    /// [`Execute::known_manifest`]), in plan order.
+    pub fn wanted_manifests(&self) -> Vec<Digest> {
+        let mut seen = Set::default();
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.state, StepState::Waiting | StepState::Fetching))
+            .filter_map(|s| s.digest.clone())
+            .filter(|d| seen.insert(d.clone()))
+            .collect()
+    }
+
+    /// The step's manifest is needed for the journal: from the handed-over bytes, or a `GET`.
+    pub(super) fn fetch(&mut self, s: usize) {
+        // Kept to the end: several steps may delete the same manifest (one per repository).
+        let known = self.steps[s]
+            .digest
+            .as_ref()
+            .and_then(|d| self.known.get(d))
+            .cloned();
+        match known {
+            Some((media_type, bytes)) => self.journal_and_delete(s, bytes, media_type),
+            None => self.queue.push_back((Job::Fetch(s), 1, 0.0)),
+        }
+    }
+
+    /// Journal entries of deletions handed out since the last call.
+    pub fn take_journal(&mut self) -> Vec<JournalEntry> {
+        std::mem::take(&mut self.journal)
+    }
+
+    #[inline(never)]
+    pub(super) fn fetched(&mut self, s: usize, r: &Response) {
+        match r.status {
+            404 => {
+                let detail = "not in the registry any more".into();
+                return self.end(s, OutcomeKind::AlreadyGone, detail);
+            }
+            200 => {}
+            other => {
+                let detail = format!("fetching it failed: {}", status_text(other));
+                return self.end(s, OutcomeKind::Failed, detail);
+            }
+        }
+        let Some(digest) = &self.steps[s].digest else {
+            return;
+        };
+        if digest.recompute(&r.body).as_ref() != Some(digest) {
+            let detail =
+                "the registry served bytes that do not match the digest; not deleted".into();
+            return self.end(s, OutcomeKind::Failed, detail);
+        }
+        let media_type = r.header("content-type").map(str::to_owned);
+        self.journal_and_delete(s, r.body.clone(), media_type);
+    }
+
+    /// Journals the step's manifest (bytes checked against its digest) and queues its
+    /// deletion.
+    pub(super) fn journal_and_delete(
+        &mut self,
+        s: usize,
+        bytes: Vec<u8>,
+        media_type: Option<String>,
+    ) {
+        let Some(digest) = self.steps[s].digest.clone() else {
+            return;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            let detail = "the manifest is not UTF-8 JSON; not deleted".into();
+            return self.end(s, OutcomeKind::Failed, detail);
+        };
+        let step = &mut self.steps[s];
+        let media_type = media_type
+            .or_else(|| step.media_type.clone())
+            .unwrap_or_default();
+        // What an undo must restore: OCI knows the current tags from the re-listing; on ACR
+        // the check confirmed the planned ones.
+        let tags: Vec<TagName> = match (self.flavour, step.kind, &step.tag) {
+            (_, ActionType::Untag, Some(t)) => vec![t.clone()],
+            (Flavour::Acr, ..) => step.tags.clone(),
+            _ => self.repos[&step.repo].tags_at(&digest).cloned().collect(),
+        };
+        step.journalled.clone_from(&tags);
+        self.journal.push(JournalEntry {
+            plan: self.plan_digest.clone(),
+            run: self.opts.run_id.clone(),
+            registry: Some(self.opts.registry.clone()),
+            repository: step.repo.clone(),
+            digest,
+            media_type,
+            manifest: text,
+            tags,
+        });
+        step.state = StepState::Deleting;
+        let next = if self.flavour != Flavour::Acr && self.steps[s].kind == ActionType::Untag {
+            if self.repos[&self.steps[s].repo].empty_blob {
+                Job::Placeholder(s)
+            } else {
+                Job::UploadStart(s)
+            }
+        } else {
+            Job::Delete(s)
+        };
+        self.queue.push_back((next, 1, 0.0));
+    }
+
+    /// The steps of a Distribution untag: upload `{}`, point the tag at a placeholder, delete
+    /// the placeholder.
+    #[inline(never)]
+    pub(super) fn untag_step(&mut self, job: &Job, r: &Response) {
+        match *job {
+            Job::UploadStart(s) => match (r.status, r.header("location")) {
+                (202, Some(loc)) => match crate::http::link::same_host(loc, &self.opts.registry) {
+                    Some(path) => self.queue.push_back((Job::UploadPut(s, path), 1, 0.0)),
+                    None => self.fail(
+                        s,
+                        format!("the upload location {loc:?} is on another host; refusing"),
+                    ),
+                },
+                (status, _) => self.fail(
+                    s,
+                    format!("untag: starting the placeholder upload failed: HTTP {status}"),
+                ),
+            },
+            Job::UploadPut(s, _) => match r.status {
+                201 | 204 => {
+                    let repo = self.steps[s].repo.clone();
+                    self.repos.entry(repo).or_default().empty_blob = true;
+                    self.queue.push_back((Job::Placeholder(s), 1, 0.0));
+                }
+                status => self.fail(
+                    s,
+                    format!("untag: uploading the placeholder config failed: HTTP {status}"),
+                ),
+            },
+            Job::Placeholder(s) => match r.status {
+                201 => {
+                    let body = self.placeholder(s);
+                    self.steps[s].placeholder = Some(Digest::sha256(body.as_bytes()));
+                    self.queue.push_back((Job::Delete(s), 1, 0.0));
+                }
+                status => self.fail(
+                    s,
+                    format!("untag: moving the tag to a placeholder failed: HTTP {status}"),
+                ),
+            },
+            _ => {}
+        }
+    }
+
+    /// A repeated `DELETE` answered 404: whether the step's tags really went (`Verify`, a
+    /// page of the tag list), and the repair of an interrupted untag (`Repush`).
+    #[inline(never)]
+    pub(super) fn verified(&mut self, job: &Job, s: usize, r: &Response) {
+        if let Job::Repush(_) = job {
+            return match r.status {
+                201 => self.queue.push_back((Job::Delete(s), 1, 0.0)),
+                other => self.fail(
+                    s,
+                    format!(
+                        "the untag was cut off, and pushing its placeholder again failed: {}",
+                        status_text(other)
+                    ),
+                ),
+            };
+        }
+        let fail = |why: String| {
+            format!("a repeated DELETE answered 404, and whether its tags went could not be verified: {why}")
+        };
+        if r.status != 200 {
+            return self.fail(s, fail(status_text(r.status)));
+        }
+        let Ok(list) = serde_json::from_slice::<TagList>(&r.body) else {
+            return self.fail(s, fail("the tag list could not be read".into()));
+        };
+        let step = &self.steps[s];
+        let left: Vec<String> = list
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| step.journalled.contains(t))
+            .map(|t| t.to_string())
+            .collect();
+        if !left.is_empty() {
+            let left = left.join(", ");
+            if step.placeholder.is_some() && step.repairs == 0 {
+                // The placeholder is ours: pushed again by digest, it makes the tag resolve
+                // again, and deleting it takes the tag along.
+                self.steps[s].repairs += 1;
+                return self.queue.push_back((Job::Repush(s), 1, 0.0));
+            }
+            return self.fail(s, format!("the registry answered 404 to a repeated DELETE but still lists the tag(s) {left}: the delete was cut off half done and they may point at nothing; `regprune undo` with the journal puts the manifest back"));
+        }
+        let mut pages = std::mem::take(&mut self.steps[s].verify_pages);
+        let next = super::recheck::next_page(&self.opts, &mut pages, r, 1);
+        self.steps[s].verify_pages = pages;
+        match next {
+            Ok(Some(next)) => self.queue.push_back((Job::Verify(s, next), 1, 0.0)),
+            Ok(None) => self.end(
+                s,
+                OutcomeKind::Done,
+                "deleted (a repeated DELETE answered 404; the tag list confirms its tags went)"
+                    .into(),
+            ),
+            Err(why) => self.fail(s, fail(why)),
+        }
+    }
+}
