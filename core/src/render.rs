@@ -106,7 +106,7 @@ pub fn render_text(plan: &Plan) -> String {
         escape_controls(plan.registry.as_deref().unwrap_or("(registry)")),
         plan.now
     );
-    let _ = writeln!(out, "Request: {op}\n");
+    let _ = writeln!(out, "Request: {}\n", escape_controls(&op));
     for a in &plan.actions {
         let _ = writeln!(out, "{}", confirmation(a));
     }

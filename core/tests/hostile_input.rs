@@ -139,3 +139,26 @@ fn sizes_cannot_wrap_a_total() {
         p.reclaim.inexact_reasons
     );
 }
+
+/// Issue 24, finding 8: what a preview shows from data (the snapshot's registry name, here
+/// with ESC, CR and a bidi override) reaches the terminal escaped, never as control bytes.
+#[test]
+fn the_preview_never_prints_control_characters_from_data() {
+    let snapshot = Snapshot::from_json(
+        br#"{"registry":"evil\u001b[2J\rOK\u202e","repositories":[{"name":"app","manifests":[{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000abc","mediaType":"application/vnd.oci.image.manifest.v1+json","size":10}],"tags":[]}]}"#,
+    )
+    .unwrap();
+    let op =
+        regprune_core::Operation::from_json(br#"{"op":"deleteRepository","repository":"app"}"#)
+            .unwrap();
+    let now: regprune_core::Timestamp = "2026-11-27T00:00:00Z".parse().unwrap();
+    let p = regprune_core::plan(&snapshot, &op, &regprune_core::PlanOptions::at(now)).unwrap();
+    let text = regprune_core::render_text(&p);
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+        "{text:?}"
+    );
+    assert!(text.contains(r"evil\u{1b}[2J\rOK\u{202e}"), "{text}");
+}
