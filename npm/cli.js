@@ -183,7 +183,7 @@ async function main(argv) {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    console.error(`error: ${e.message}`);
+    console.error(`error: ${escapeControls(e?.message ?? String(e))}`);
     process.exit(e instanceof RegpruneError || e instanceof TypeError ? REFUSED : UNREACHABLE);
   },
 );

@@ -1803,6 +1803,49 @@ fn crawls_are_bounded_and_say_what_they_miss() {
     assert!(s.complete, "{:?}", s.incomplete_reasons);
 }
 
+/// A repository the credentials may not read, or one that keeps failing, is left out and
+/// named; when no repository can be listed there is no snapshot.
+#[test]
+fn a_repository_that_cannot_be_listed_is_left_out_and_named() {
+    let local = || json!({"registry": "localhost:5000"});
+    let (mut reg, _) = Registry::fixture();
+    reg.tamper = Some(Box::new(|q: &Request, r: Response| {
+        if q.path.contains("/multi/tags/list") {
+            bare(403, Vec::new())
+        } else if q.path.contains("/app/tags/list") {
+            bare(503, Vec::new())
+        } else {
+            r
+        }
+    }));
+    let e = try_crawl_with(
+        &mut reg,
+        json!({"registry": "localhost:5000", "maxAttempts": 2}),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no repository could be listed"),
+        "{e}"
+    );
+    let (mut reg, _) = Registry::fixture();
+    reg.tamper = Some(Box::new(|q: &Request, r: Response| {
+        if q.path.contains("/multi/tags/list") {
+            bare(403, Vec::new())
+        } else {
+            r
+        }
+    }));
+    let s = try_crawl_with(&mut reg, local()).unwrap();
+    assert!(!s.complete);
+    assert!(
+        s.incomplete_reasons
+            .iter()
+            .any(|r| r.starts_with("multi:") && r.contains("HTTP 403")),
+        "{:?}",
+        s.incomplete_reasons
+    );
+}
+
 /// Ctrl-C: after `cancel`, nothing more is sent, what was in flight is reported with the
 /// registry's answer, and every other action is `notStarted`; the report says it was
 /// interrupted and is not complete.

@@ -349,10 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except RegpruneError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_safe(str(e))}", file=sys.stderr)
         return REFUSED
     except OSError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_safe(str(e))}", file=sys.stderr)
         return UNREACHABLE
     except KeyboardInterrupt:
         # A second Ctrl-C while an execution winds down, or one outside an execution.

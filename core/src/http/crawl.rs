@@ -226,12 +226,15 @@ impl Crawl {
             // catalog): no tags to resolve.
             return Ok(());
         }
-        if r.status == 404 {
-            let why = "its tag list answered 404 without the registry's NAME_UNKNOWN; its tags are unknown";
-            self.not_captured(&repo, why);
+        if r.status != 200 {
+            // A bare 404 (no NAME_UNKNOWN), 401, 403, …: this repository's tags are unknown.
+            let why = format!(
+                "its tag list answered {}; its tags are unknown",
+                status_text(r.status)
+            );
+            self.not_captured(&repo, &why);
             return Ok(());
         }
-        ok(r, where_)?;
         let body: TagList = json(r, where_)?;
         let Some(state) = self.repos.get_mut(&repo) else {
             return Ok(());
@@ -466,6 +469,22 @@ impl Crawl {
         self.progress.responses += 1;
         if retryable(response.status) {
             if pending.attempt >= self.opts.max_attempts {
+                if let Job::Tags(repo, _) | Job::AcrTags(repo, _) | Job::AcrManifests(repo, _) =
+                    &pending.job
+                {
+                    // One repository that cannot be listed leaves it out, said in the snapshot.
+                    let why = format!(
+                        "a listing still answers {} after {} attempts",
+                        status_text(response.status),
+                        pending.attempt
+                    );
+                    let repo = repo.clone();
+                    if self.flavour == Flavour::Acr {
+                        self.acr_left_out.insert(repo.clone());
+                    }
+                    self.not_captured(&repo, &why);
+                    return Ok(());
+                }
                 return Err(fail(
                     &describe(&pending.job),
                     format!(
@@ -602,8 +621,11 @@ impl Crawl {
             // The repository went away while we crawled.
             Job::AcrTags(..) | Job::AcrManifests(..)
                 if r.status == 404 && super::name_unknown(&r.body) => {}
-            Job::AcrTags(repo, _) | Job::AcrManifests(repo, _) if r.status == 404 => {
-                let why = "a listing answered 404 without the registry's NAME_UNKNOWN; its content is unknown";
+            Job::AcrTags(repo, _) | Job::AcrManifests(repo, _) if r.status != 200 => {
+                let why = &format!(
+                    "a listing answered {}; its content is unknown",
+                    status_text(r.status)
+                );
                 self.acr_left_out.insert(repo.clone());
                 self.not_captured(&repo, why);
             }
@@ -698,10 +720,22 @@ impl Crawl {
         }
     }
 
-    /// The snapshot, once `is_done()`.
+    /// The snapshot, once `is_done()`. Repositories that could not be listed are left out and
+    /// named in `incompleteReasons`; when none could be, there is no snapshot to speak of.
     pub fn snapshot(&self) -> Result<Snapshot> {
         if !self.is_done() {
             return Err(fail("crawl", "the crawl is not finished".into()));
+        }
+        if self.repos.is_empty() {
+            if let Some(first) = self.incomplete.first() {
+                return Err(fail(
+                    "crawl",
+                    format!(
+                        "no repository could be listed ({} tried); the first: {first}",
+                        self.incomplete.len()
+                    ),
+                ));
+            }
         }
         if self.flavour == Flavour::Acr {
             return self.acr_snapshot();
