@@ -1925,3 +1925,37 @@ fn a_resealed_plan_is_caught_by_its_evidence() {
     let e = regprune_core::check_evidence(&p, &other).unwrap_err();
     assert!(e.to_string().contains("prod.example.com"), "{e}");
 }
+
+/// An index inside an index, all untagged and all planned: whatever phase each was planned
+/// in, every manifest waits only for the indexes that list it, and the run finishes (a child
+/// waiting on an index of a later phase must not hold its own phase forever).
+#[test]
+fn nested_indexes_all_go_and_the_run_finishes() {
+    let (mut reg, d) = Registry::fixture();
+    let leaf = reg.image("nest", "2025-01-01T00:00:00Z", "leaf");
+    let inner = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": leaf.to_string(), "size": 1}]});
+    let inner = reg.put("nest", inner.to_string().into_bytes(), OCI_INDEX);
+    let outer = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_INDEX, "digest": inner.to_string(), "size": 1}]});
+    let outer = reg.put("nest", outer.to_string().into_bytes(), OCI_INDEX);
+    reg.tag("nest", "g", &outer);
+    let mut s = crawl(&mut reg);
+    // As a storage snapshot sees it once the tag is gone: every manifest listed, untagged.
+    reg.repos.get_mut("nest").unwrap().0.clear();
+    s.untagged_listed = Some(true);
+    for r in &mut s.repositories {
+        if r.name.as_str() == "nest" {
+            r.tags.clear();
+        }
+    }
+    let p = plan(&s, &op(json!({"op": "deleteUntagged", "repository": "nest"})), &opts()).unwrap();
+    let planned: Vec<_> = p.actions.iter().filter_map(|a| a.digest.clone()).collect();
+    for m in [&leaf, &inner, &outer] {
+        assert!(planned.contains(m), "{m} planned: {:?}", p.actions);
+    }
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
+    assert!(report.complete, "{report:?}");
+    assert!(reg.repos["nest"].1.is_empty());
+    let _ = d;
+}
