@@ -1949,7 +1949,12 @@ fn nested_indexes_all_go_and_the_run_finishes() {
             r.tags.clear();
         }
     }
-    let p = plan(&s, &op(json!({"op": "deleteUntagged", "repository": "nest"})), &opts()).unwrap();
+    let p = plan(
+        &s,
+        &op(json!({"op": "deleteUntagged", "repository": "nest"})),
+        &opts(),
+    )
+    .unwrap();
     let planned: Vec<_> = p.actions.iter().filter_map(|a| a.digest.clone()).collect();
     for m in [&leaf, &inner, &outer] {
         assert!(planned.contains(m), "{m} planned: {:?}", p.actions);
@@ -1958,4 +1963,50 @@ fn nested_indexes_all_go_and_the_run_finishes() {
     assert!(report.complete, "{report:?}");
     assert!(reg.repos["nest"].1.is_empty());
     let _ = d;
+}
+
+/// A referrer of a deleted image that an index being deleted also lists: it is planned in the
+/// referrers' phase, before the index's. It waits for the index, off its phase's gate, and
+/// the run finishes with everything deleted.
+#[test]
+fn a_referrer_listed_by_a_deleted_index_waits_for_it_without_stalling() {
+    let (mut reg, _) = Registry::fixture();
+    let subject = reg.image("rep", "2025-01-01T00:00:00Z", "subject");
+    reg.tag("rep", "s", &subject);
+    // Its config has a time, so that the index listing it has one too (as old as its newest
+    // child) and the purge's age rule can select that index.
+    let config = br#"{"created":"2025-01-01T00:00:00Z"}"#.to_vec();
+    let (config, config_size) = reg.blob(config);
+    let (payload, n) = reg.blob(b"sbom".to_vec());
+    let referrer = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": config_size},
+        "layers": [{"mediaType": "application/spdx+json", "digest": payload.to_string(), "size": n}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject.to_string(), "size": 1}});
+    let referrer = reg.put("rep", referrer.to_string().into_bytes(), OCI_MANIFEST);
+    reg.tag("rep", &format!("sha256-{}", subject.encoded()), &referrer);
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": referrer.to_string(), "size": 1}]});
+    let index = reg.put("rep", index.to_string().into_bytes(), OCI_INDEX);
+    reg.tag("rep", "i", &index);
+    let p = planned(
+        &mut reg,
+        json!({"op": "purge", "filter": ["rep:^[si]$"], "ago": "0d"}),
+    );
+    let phase_of = |d: &Digest| {
+        p.actions
+            .iter()
+            .find(|a| a.digest.as_ref() == Some(d))
+            .map(|a| a.reason.code)
+    };
+    assert!(
+        phase_of(&referrer).is_some() && phase_of(&index).is_some(),
+        "{:?}",
+        p.actions
+    );
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |_| {});
+    assert!(report.complete, "{report:?}");
+    let left = &reg.repos["rep"].1;
+    assert!(
+        !left.contains_key(&referrer) && !left.contains_key(&index) && !left.contains_key(&subject)
+    );
 }

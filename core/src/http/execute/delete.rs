@@ -113,7 +113,12 @@ impl Execute {
         let mut seen = Set::default();
         self.steps
             .iter()
-            .filter(|s| matches!(s.state, StepState::Waiting | StepState::Fetching))
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    StepState::Waiting | StepState::Parked | StepState::Fetching
+                )
+            })
             .filter_map(|s| s.digest.clone())
             .filter(|d| seen.insert(d.clone()))
             .collect()

@@ -178,6 +178,9 @@ struct Step {
 #[derive(Debug, Clone, PartialEq)]
 enum StepState {
     Waiting,
+    /// Checked, and waiting for an index that lists it to be deleted: off its phase's gate,
+    /// so that a later phase holding that index can run.
+    Parked,
     Fetching,
     Deleting,
     Finished(OutcomeKind, String),
@@ -640,7 +643,7 @@ impl Execute {
         rs.pending_heads = 0;
         let steps = rs.steps.clone();
         for s in steps {
-            if self.steps[s].state == StepState::Waiting {
+            if matches!(self.steps[s].state, StepState::Waiting | StepState::Parked) {
                 let detail = format!("not deleted: the repository could not be re-checked ({why})");
                 self.end(s, OutcomeKind::Skipped, detail);
             }
@@ -912,7 +915,7 @@ impl Execute {
                     .map(|rs| rs.steps.clone())
                     .unwrap_or_default();
                 for s in steps {
-                    if self.steps[s].state == StepState::Waiting {
+                    if matches!(self.steps[s].state, StepState::Waiting | StepState::Parked) {
                         let detail =
                             format!("could not re-check the repository before deleting: {detail}");
                         self.end(s, OutcomeKind::Failed, detail);

@@ -46,10 +46,12 @@ impl Execute {
             let Some(rs) = self.repos.get_mut(repo) else {
                 return;
             };
+            // A parked step waits for an index, possibly of a later phase: it does not hold
+            // its own phase.
             while rs.first_open < rs.steps.len()
                 && matches!(
                     self.steps[rs.steps[rs.first_open]].state,
-                    StepState::Finished(..)
+                    StepState::Finished(..) | StepState::Parked
                 )
             {
                 rs.first_open += 1;
@@ -77,12 +79,13 @@ impl Execute {
 
     /// Checks step `i` and starts it, ends it, or parks it until what it waits for ends.
     pub(super) fn try_start(&mut self, i: usize) {
-        if self.steps[i].state != StepState::Waiting {
+        if !matches!(self.steps[i].state, StepState::Waiting | StepState::Parked) {
             return;
         }
         match self.precheck(i) {
             Check::End(kind, detail) => self.end(i, kind, detail),
             Check::Wait(on) => {
+                self.steps[i].state = StepState::Parked;
                 let rs = self.repos.entry(self.steps[i].repo.clone()).or_default();
                 rs.waiting_on.entry(on).or_default().push(i);
             }
