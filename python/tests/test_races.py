@@ -116,3 +116,67 @@ def test_changes_made_while_executing_are_skipped_not_deleted(tmp_path: Path, ad
         assert not (planned - {b1d, b2d, c1d}) & present, "everything else planned is gone"
     finally:
         server.stop()
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+@pytest.mark.parametrize("adapter", ["python", "node"])
+def test_a_repository_deletion_keeps_what_was_tagged_after_review(
+    tmp_path: Path, adapter: str
+) -> None:
+    """Issue 24, findings 2 and 15, on the real registry: a tag added after review to a
+    manifest of a planned repository deletion keeps that manifest; a multi-arch index tagged
+    after review keeps its platform manifests, although the plan deletes them too (they were
+    planned with the repository, not as the index's children)."""
+    (tmp_path / "registry").mkdir()
+    server = RegistryServer(tmp_path / "registry")
+    server.start()
+    try:
+        pool = Pool(server.url.split("://")[1])
+        repo = f"whole/{adapter}"
+        digests = {}
+        for n in ("one", "two", "amd64", "arm64"):
+            data, digests[n] = image(pool, repo, n)
+            put(pool, repo, digests[n], data)
+        put(pool, repo, "one", image(pool, repo, "one")[0])
+        index = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "digest": digests[p], "size": 1}
+                for p in ("amd64", "arm64")
+            ],
+        }
+        data = json.dumps(index, separators=(",", ":")).encode()
+        digests["index"] = sha(data)
+        status, _, body = pool.request(
+            "PUT", f"/v2/{repo}/manifests/multi", data, {"Content-Type": OCI_INDEX}
+        )
+        assert status == 201, (status, body)
+        snapshot = registry.read_storage(server.storage, server.url)
+        plan = regprune.plan(snapshot, {"op": "deleteRepository", "repository": repo})
+        assert {a.type for a in plan.actions} == {"deleteRepository"}
+        # After review: a tag on "two", and the index pinned by a new tag.
+        put(pool, repo, "hotfix", image(pool, repo, "two")[0])
+        status, _, _ = pool.request(
+            "PUT", f"/v2/{repo}/manifests/pinned", data, {"Content-Type": OCI_INDEX}
+        )
+        assert status == 201
+        report = run(adapter, plan, server.url, tmp_path)
+        outcome = {o["target"].split("@")[-1]: o for o in report["outcomes"]}
+        assert outcome[digests["two"]]["outcome"] == "skipped", outcome[digests["two"]]
+        assert "hotfix" in outcome[digests["two"]]["detail"]
+        assert outcome[digests["index"]]["outcome"] == "skipped"
+        for p in ("amd64", "arm64"):
+            assert outcome[digests[p]]["outcome"] == "skipped", outcome[digests[p]]
+        assert outcome[digests["one"]]["outcome"] == "done"
+        present = {
+            m["digest"]
+            for r in registry.read_storage(server.storage)["repositories"]
+            for m in r["manifests"]
+        }
+        assert {digests[n] for n in ("two", "index", "amd64", "arm64")} <= present
+        assert digests["one"] not in present
+    finally:
+        server.stop()
