@@ -63,7 +63,7 @@ class FaultProxy:
         seed: int,
         faults: tuple[str, ...] = FAULTS,
         slow: float = 0.2,
-        hook: Callable[[str, str], None] | None = None,
+        hook: Callable[[str, str], tuple[int, dict[str, str], bytes] | None] | None = None,
         credentials: tuple[str, str] | None = None,
     ) -> None:
         # With ``credentials``, the proxy is a token-protected registry: every request needs a
@@ -72,7 +72,9 @@ class FaultProxy:
         self.credentials = credentials
         self.scopes: list[str] = []
         # ``hook(method, path)`` runs before each request is handled: a second client can act
-        # at a chosen moment of the conversation (tests of races).
+        # at a chosen moment of the conversation (tests of races). When it returns
+        # ``(status, headers, body)``, that is the answer and nothing is forwarded: a hostile
+        # or broken registry.
         self.hook = hook
         self.upstream = urllib.parse.urlsplit(upstream).netloc
         self.rate = rate
@@ -184,7 +186,10 @@ class FaultProxy:
                     )
                     return
                 if proxy.hook is not None:
-                    proxy.hook(self.command, self.path)
+                    forged = proxy.hook(self.command, self.path)
+                    if forged is not None:
+                        self._answer(*forged)
+                        return
                 auth = self.headers.get("Authorization")
                 if proxy.credentials is not None and (
                     not auth or auth.removeprefix("Bearer ") not in proxy.tokens_issued

@@ -180,3 +180,77 @@ def test_a_repository_deletion_keeps_what_was_tagged_after_review(
         assert digests["one"] not in present
     finally:
         server.stop()
+
+
+HOSTILE = {
+    # A re-check the credentials may not make.
+    "403 on a tag HEAD": lambda repo: (
+        lambda m, p: (403, {}, b"") if m == "HEAD" and p.endswith("/manifests/hotfix") else None
+    ),
+    # A tag that does not say which manifest it points at.
+    "no Docker-Content-Digest": lambda repo: (
+        lambda m, p: (
+            (200, {"Content-Type": OCI_MANIFEST}, b"")
+            if m == "HEAD" and p.endswith("/manifests/hotfix")
+            else None
+        )
+    ),
+    # A tag list whose Link points at itself.
+    "a Link to itself": lambda repo: (
+        lambda m, p: (
+            (
+                200,
+                {
+                    "Content-Type": "application/json",
+                    "Link": f'</v2/{repo}/tags/list>; rel="next"',
+                },
+                json.dumps({"name": repo, "tags": ["v1", "hotfix"]}).encode(),
+            )
+            if m == "GET" and p.startswith(f"/v2/{repo}/tags/list")
+            else None
+        )
+    ),
+    # A bare 404 on the tag list (no NAME_UNKNOWN): it says nothing about the tags.
+    "a bare 404 on the tag list": lambda repo: (
+        lambda m, p: (
+            (404, {"Content-Type": "text/plain"}, b"404 page not found")
+            if m == "GET" and p.startswith(f"/v2/{repo}/tags/list")
+            else None
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
+@pytest.mark.parametrize("adapter", ["python", "node"])
+def test_a_recheck_that_cannot_be_made_skips_instead_of_deleting(
+    tmp_path: Path, adapter: str, hostile: str
+) -> None:
+    """Issue 24, findings 1, 10 and 13, on the real registry behind a hostile proxy: a tag
+    pushed after review onto a planned manifest, and a re-check answered in a way the
+    executor does not expect. Failing open would delete the new tag with its manifest; both
+    adapters skip it, report why, and the registry still holds it."""
+    (tmp_path / "registry").mkdir()
+    server = RegistryServer(tmp_path / "registry")
+    server.start()
+    repo = f"hostile/{adapter}"
+    proxy = FaultProxy(server.url, 0.0, 1, hook=HOSTILE[hostile](repo))
+    try:
+        pool = Pool(server.url.split("://")[1])
+        data, digest = image(pool, repo, "v1")
+        put(pool, repo, "v1", data)
+        snapshot = registry.read_storage(server.storage, server.url)
+        plan = regprune.plan(snapshot, {"op": "deleteImage", "image": f"{repo}:v1"})
+        put(pool, repo, "hotfix", data)  # after review
+        proxy.start()
+        report = run(adapter, plan, proxy.url, tmp_path)
+        [outcome] = report["outcomes"]
+        assert outcome["outcome"] == "skipped", outcome
+        assert "re-checked" in outcome["detail"], outcome
+        status, headers, _ = pool.request(
+            "HEAD", f"/v2/{repo}/manifests/hotfix", None, {"Accept": OCI_MANIFEST}
+        )
+        assert status == 200 and dict(headers).get("docker-content-digest") == digest
+    finally:
+        proxy.stop()
+        server.stop()
