@@ -2010,3 +2010,41 @@ fn a_referrer_listed_by_a_deleted_index_waits_for_it_without_stalling() {
         !left.contains_key(&referrer) && !left.contains_key(&index) && !left.contains_key(&subject)
     );
 }
+
+/// A DELETE whose answer was lost (the registry did it) is sent again and answered 404: a
+/// tagged manifest is verified against the tag list once, an untagged one needs no look.
+#[test]
+fn a_lost_answer_to_a_delete_is_verified_only_where_tags_could_be_left() {
+    let (mut reg, d) = Registry::fixture();
+    let p = planned(
+        &mut reg,
+        json!({"op": "deleteRepository", "repository": "multi"}),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    reg.tamper = Some(Box::new(move |q: &Request, r: Response| {
+        if q.method == Method::Delete && seen.insert(q.path.clone()) {
+            return bare(0, Vec::new()); // done by the registry, the answer lost
+        }
+        r
+    }));
+    let mut lists = 0;
+    let report = execute_windowed(&mut reg, &p, local(), 8, &mut |batch| {
+        lists += batch
+            .iter()
+            .filter(|q| q.path.ends_with("/tags/list"))
+            .count();
+    });
+    assert!(report.complete, "{report:?}");
+    assert_eq!(outcome(&report, &d["idx"]).outcome, OutcomeKind::Done);
+    assert!(outcome(&report, &d["idx"])
+        .detail
+        .contains("tag list confirms"));
+    assert_eq!(
+        outcome(&report, &d["amd"]).outcome,
+        OutcomeKind::AlreadyGone
+    );
+    assert_eq!(
+        lists, 2,
+        "the re-listing and one verification (the tagged index's)"
+    );
+}

@@ -281,6 +281,12 @@ impl Execute {
         let fail = |why: String| {
             format!("a repeated DELETE answered 404, and whether its tags went could not be verified: {why}")
         };
+        if r.status == 404 && crate::http::name_unknown(&r.body) {
+            // The repository has no tag left at all: none of its tags either.
+            let detail =
+                "deleted (a repeated DELETE answered 404; the repository has no tags left)";
+            return self.end(s, OutcomeKind::Done, detail.into());
+        }
         if r.status != 200 {
             return self.fail(s, fail(status_text(r.status)));
         }

@@ -864,9 +864,11 @@ impl Execute {
             Job::Fetch(s) => self.fetched(s, r),
             Job::Verify(s, _) | Job::Repush(s) => self.verified(&job, s, r),
             Job::Delete(s) => {
-                if r.status == 404 && attempt > 1 && self.flavour != Flavour::Acr {
+                let tagged = !self.steps[s].journalled.is_empty();
+                if r.status == 404 && attempt > 1 && tagged && self.flavour != Flavour::Acr {
                     // An earlier attempt may have been cut off half done: the manifest gone,
-                    // its tags still listed. Look before calling it done.
+                    // its tags still listed. Look before calling it done (an untagged
+                    // manifest has no tags to leave behind).
                     let path = format!("/v2/{}/tags/list", self.steps[s].repo);
                     self.queue.push_back((Job::Verify(s, path), 1, 0.0));
                     return;
