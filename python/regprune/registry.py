@@ -100,14 +100,59 @@ class Credentials:
         return "Basic " + base64.b64encode(raw).decode()
 
 
-def _cut(conn: http.client.HTTPConnection) -> None:
-    """Ends a request past its deadline: the blocked read fails at once."""
-    sock = conn.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+class _Deadlines:
+    """Ends requests past their deadline: one daemon thread for every request in flight, which
+    shuts a late request's socket down so its blocked read fails at once. (A timer thread per
+    request cost about 190 us each, a third of a DELETE's own time in the adapter.)"""
+
+    TICK = 0.05
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._due: dict[int, tuple[float, http.client.HTTPConnection]] = {}
+        self._cut: set[int] = set()
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, conn: http.client.HTTPConnection, seconds: float) -> int:
+        with self._lock:
+            self._next += 1
+            self._due[self._next] = (time.monotonic() + seconds, conn)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="regprune-deadlines", daemon=True
+                )
+                self._thread.start()
+            return self._next
+
+    def done(self, token: int) -> bool:
+        """Stops watching; True when the request was cut at its deadline."""
+        with self._lock:
+            self._due.pop(token, None)
+            if token in self._cut:
+                self._cut.discard(token)
+                return True
+            return False
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                late = [(t, c) for t, (due, c) in self._due.items() if due <= now]
+                for token, _ in late:
+                    del self._due[token]
+                    self._cut.add(token)
+            for _, conn in late:
+                sock = conn.sock
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+
+_DEADLINES = _Deadlines()
 
 
 def _is_loopback(host: str) -> bool:
@@ -183,11 +228,10 @@ class Transport:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         for attempt in (1, 2):
             conn = self._conn(netloc, scheme)
-            # The socket timeout bounds each read; the watchdog bounds the whole request (a
+            # The socket timeout bounds each read; the deadline bounds the whole request (a
             # byte or a 100 Continue every few seconds never trips the socket timeout).
-            watchdog = threading.Timer(self.deadline, _cut, (conn,))
-            watchdog.daemon = True
-            watchdog.start()
+            token = _DEADLINES.watch(conn, self.deadline)
+            cut = False
             try:
                 conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -210,12 +254,14 @@ class Transport:
                     raise http.client.IncompleteRead(data, int(length) - len(data))
                 return resp.status, list(resp.getheaders()), data
             except (http.client.HTTPException, OSError):
+                cut = _DEADLINES.done(token)
                 conn.close()
                 # A request cut at its deadline is not sent again here: the core retries it.
-                if attempt == 2 or watchdog.finished.is_set():
+                if attempt == 2 or cut:
                     return 0, [], b""
             finally:
-                watchdog.cancel()
+                if not cut:
+                    _DEADLINES.done(token)
         return 0, [], b""
 
     def send(self, request: Request, body: bytes | None = None) -> Response:
