@@ -183,6 +183,105 @@ pub enum Error {
         #[serde(rename = "detail")]
         message: String,
     },
+    /// The registry could not be reached: the name does not resolve, the connection is refused or cut, TLS fails, or nothing answers in time.
+    #[error("{path}: {message}")]
+    RegistryUnreachable {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry asks for credentials and none were found; the message lists where regprune looked.
+    #[error("{path}: {message}")]
+    CredentialsMissing {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry or its token service refused the credentials that were sent.
+    #[error("{path}: {message}")]
+    AuthenticationFailed {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The credentials were accepted but do not allow this (HTTP 403).
+    #[error("{path}: {message}")]
+    Forbidden {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry has no such repository, manifest or endpoint (HTTP 404).
+    #[error("{path}: {message}")]
+    NotFound {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry does not offer this (HTTP 405: deletes disabled, or an API it does not have).
+    #[error("{path}: {message}")]
+    UnsupportedByRegistry {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry kept answering HTTP 429 after every retry.
+    #[error("{path}: {message}")]
+    RateLimited {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry kept failing (HTTP 5xx) after every retry.
+    #[error("{path}: {message}")]
+    ServerError {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
+    /// The registry answered something the protocol does not allow: an unexpected status, a missing header, a body that is not the document it must be, a listing that loops.
+    #[error("{path}: {message}")]
+    ProtocolViolation {
+        /// The request's URL path, or the registry's host when no request got an answer.
+        path: String,
+        /// The HTTP status (0 when there was no response).
+        status: u16,
+        /// What happened, for people (never a credential).
+        #[serde(rename = "detail")]
+        message: String,
+    },
 }
 
 /// Matches every variant of [`Error`] (each has a `path`): one list for `path` and
@@ -207,7 +306,16 @@ macro_rules! every_variant {
             | Error::PatternTooComplex { $path, .. }
             | Error::InvalidDuration { $path, .. }
             | Error::InvalidPurgeCommand { $path, .. }
-            | Error::LimitExceeded { $path, .. } => $body,
+            | Error::LimitExceeded { $path, .. }
+            | Error::RegistryUnreachable { $path, .. }
+            | Error::CredentialsMissing { $path, .. }
+            | Error::AuthenticationFailed { $path, .. }
+            | Error::Forbidden { $path, .. }
+            | Error::NotFound { $path, .. }
+            | Error::UnsupportedByRegistry { $path, .. }
+            | Error::RateLimited { $path, .. }
+            | Error::ServerError { $path, .. }
+            | Error::ProtocolViolation { $path, .. } => $body,
         }
     };
 }
@@ -235,6 +343,15 @@ impl Error {
             Error::InvalidDuration { .. } => "invalid_duration",
             Error::InvalidPurgeCommand { .. } => "invalid_purge_command",
             Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::RegistryUnreachable { .. } => "registry_unreachable",
+            Error::CredentialsMissing { .. } => "credentials_missing",
+            Error::AuthenticationFailed { .. } => "authentication_failed",
+            Error::Forbidden { .. } => "forbidden",
+            Error::NotFound { .. } => "not_found",
+            Error::UnsupportedByRegistry { .. } => "unsupported_by_registry",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::ServerError { .. } => "server_error",
+            Error::ProtocolViolation { .. } => "protocol_violation",
         }
     }
 
@@ -262,6 +379,94 @@ impl Error {
         every_variant!(self, path => path)
     }
 
+    /// Whether the error came from the registry (its answers, or its not answering) rather
+    /// than from the input: the `RegistryError` family in Python and JavaScript.
+    pub fn is_registry(&self) -> bool {
+        self.exit_code() >= ExitCode::Unreachable as u8
+    }
+
+    /// The exit code a command line ends with on this error (see [`ExitCode`]).
+    pub fn exit_code(&self) -> u8 {
+        let code = match self {
+            Error::RegistryUnreachable { .. } => ExitCode::Unreachable,
+            Error::CredentialsMissing { .. }
+            | Error::AuthenticationFailed { .. }
+            | Error::Forbidden { .. } => ExitCode::Denied,
+            Error::NotFound { .. }
+            | Error::UnsupportedByRegistry { .. }
+            | Error::RateLimited { .. }
+            | Error::ServerError { .. }
+            | Error::ProtocolViolation { .. } => ExitCode::RegistryFailed,
+            Error::InvalidDigest { .. }
+            | Error::InvalidRepositoryName { .. }
+            | Error::InvalidTag { .. }
+            | Error::InvalidReference { .. }
+            | Error::InvalidTimestamp { .. }
+            | Error::InvalidJson { .. }
+            | Error::DanglingTag { .. }
+            | Error::Duplicate { .. }
+            | Error::DigestMismatch { .. }
+            | Error::UnsupportedManifest { .. }
+            | Error::RepositoryNotFound { .. }
+            | Error::ImageNotFound { .. }
+            | Error::InvalidOperation { .. }
+            | Error::InvalidPattern { .. }
+            | Error::PatternTooComplex { .. }
+            | Error::InvalidDuration { .. }
+            | Error::InvalidPurgeCommand { .. }
+            | Error::LimitExceeded { .. } => ExitCode::Refused,
+        };
+        code as u8
+    }
+
+    /// The registry failure that an HTTP answer `status` means (0: no answer), with `path`
+    /// the request's path and `what` the sentence for people.
+    pub fn from_status(path: &str, status: u16, what: String) -> Error {
+        let (path, message) = (path.to_owned(), what);
+        match status {
+            0 => Error::RegistryUnreachable {
+                path,
+                status,
+                message,
+            },
+            401 => Error::AuthenticationFailed {
+                path,
+                status,
+                message,
+            },
+            403 => Error::Forbidden {
+                path,
+                status,
+                message,
+            },
+            404 => Error::NotFound {
+                path,
+                status,
+                message,
+            },
+            405 => Error::UnsupportedByRegistry {
+                path,
+                status,
+                message,
+            },
+            429 => Error::RateLimited {
+                path,
+                status,
+                message,
+            },
+            500..=599 => Error::ServerError {
+                path,
+                status,
+                message,
+            },
+            _ => Error::ProtocolViolation {
+                path,
+                status,
+                message,
+            },
+        }
+    }
+
     /// Every code `code()` can return, for bindings that map codes to classes.
     pub const CODES: &'static [&'static str] = &[
         "invalid_digest",
@@ -282,7 +487,38 @@ impl Error {
         "invalid_duration",
         "invalid_purge_command",
         "limit_exceeded",
+        "registry_unreachable",
+        "credentials_missing",
+        "authentication_failed",
+        "forbidden",
+        "not_found",
+        "unsupported_by_registry",
+        "rate_limited",
+        "server_error",
+        "protocol_violation",
     ];
+}
+
+/// How a command line ends, the same in both CLIs (documented once, in the README's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything asked was done (or, for a preview, shown).
+    Ok = 0,
+    /// An execution or undo ran but not every action was done: the report says which.
+    Partial = 1,
+    /// Refused before anything was sent: bad input, an edited plan, a plan for another
+    /// registry, declined confirmation, a usage error.
+    Refused = 2,
+    /// The registry could not be reached (DNS, refused connection, TLS, timeouts).
+    Unreachable = 3,
+    /// The registry refused access: no credentials found, credentials refused, or forbidden.
+    Denied = 4,
+    /// The registry answered, but not as needed: not found, unsupported (405), rate limited,
+    /// server errors after every retry, or a protocol violation.
+    RegistryFailed = 5,
+    /// Interrupted twice (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 /// The core's result type.

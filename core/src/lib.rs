@@ -48,7 +48,7 @@ mod time;
 
 pub use digest::{install_sha256, software_sha256, Digest, Sha256Fn};
 pub use duration::parse_strict as parse_duration;
-pub use error::{Error, Result};
+pub use error::{Error, ExitCode, Result};
 pub use evidence::check_evidence;
 pub use field::{from_deserializer, from_json, from_reader, from_value};
 pub use generate::{generate, GeneratorOptions};

@@ -195,13 +195,13 @@ impl Crawl {
             return Ok(None);
         };
         if !self.pages.insert(next.clone()) {
-            return Err(fail(
+            return Err(violation(
                 where_,
                 format!("the registry's pagination loops: {next} was already listed"),
             ));
         }
         if added == 0 {
-            return Err(fail(
+            return Err(violation(
                 where_,
                 format!("the registry's pagination loops: a page added nothing new and points on to {next}"),
             ));
@@ -485,8 +485,9 @@ impl Crawl {
                     self.not_captured(&repo, &why);
                     return Ok(());
                 }
-                return Err(fail(
+                return Err(Error::from_status(
                     &describe(&pending.job),
+                    response.status,
                     format!(
                         "the registry still answers {} after {} attempts",
                         status_text(response.status),
@@ -556,7 +557,7 @@ impl Crawl {
                         .values()
                         .any(|s| s.tags.values().any(|d| *d == digest));
                     if tagged {
-                        return Err(fail(
+                        return Err(violation(
                             &where_,
                             format!("a tag resolved to {digest} (Docker-Content-Digest), but the registry has no such manifest: its answers are inconsistent, or it changed during the crawl; crawl again"),
                         ));
@@ -884,16 +885,27 @@ fn fail(path: &str, message: String) -> Error {
     }
 }
 
+/// A registry answer the protocol does not allow.
+fn violation(path: &str, message: String) -> Error {
+    Error::ProtocolViolation {
+        path: path.to_owned(),
+        status: 200,
+        message,
+    }
+}
+
 fn ok(r: &Response, where_: &str) -> Result<()> {
     if r.status == 200 {
         return Ok(());
     }
     let hint = match r.status {
-        401 | 403 => " (the credentials do not allow reading this)",
+        401 => " (it wants credentials, or refused those sent)",
+        403 => " (the credentials do not allow reading this)",
         _ => "",
     };
-    Err(fail(
+    Err(Error::from_status(
         where_,
+        r.status,
         format!("the registry answered {}{hint}", status_text(r.status)),
     ))
 }
@@ -903,7 +915,7 @@ const MAX_LISTING: usize = 64 << 20;
 
 fn json<T: serde::de::DeserializeOwned>(r: &Response, where_: &str) -> Result<T> {
     if r.body.len() > MAX_LISTING {
-        return Err(fail(
+        return Err(violation(
             where_,
             format!(
                 "the registry sent {} bytes; the limit is {MAX_LISTING}",
@@ -911,5 +923,5 @@ fn json<T: serde::de::DeserializeOwned>(r: &Response, where_: &str) -> Result<T>
             ),
         ));
     }
-    crate::field::from_json(&r.body).map_err(|e| e.under(where_))
+    crate::field::from_json(&r.body).map_err(|e| violation(where_, e.under("body").to_string()))
 }

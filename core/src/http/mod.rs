@@ -7,8 +7,10 @@
 
 mod challenge;
 mod crawl;
+mod credentials;
 mod execute;
 mod link;
+mod session;
 mod undo;
 mod url;
 
@@ -16,8 +18,13 @@ use serde::{Deserialize, Serialize};
 
 pub use challenge::{parse_challenge, Challenge, MAX_CHALLENGE_LEN};
 pub use crawl::{Crawl, CrawlOptions, CrawlProgress, Flavour, KeptManifest};
+pub use credentials::{
+    CredentialLookup, CredentialQuery, CredentialStep, Credentials, ACR_REFRESH_USER,
+    CREDENTIAL_ENV,
+};
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use link::next_link;
+pub use session::{Access, Conversation, Outgoing, Session, TransportFailure};
 pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};
 pub use url::{is_loopback_host, parse_registry_url, RegistryUrl};
 

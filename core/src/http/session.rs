@@ -1,0 +1,692 @@
+//! A conversation with one registry as the adapter sees it: [`Crawl`], [`Execute`] or
+//! [`Undo`] behind the registry's authentication, with what transport failures mean.
+//!
+//! Authentication (distribution's token flow, RFC 7235/6750, ACR's refresh-token exchange):
+//! a `401` with a `Basic` challenge is answered with the credentials once; with a `Bearer`
+//! challenge, a token is asked of the challenge's `realm` for its `service` and `scope` (GET
+//! with basic credentials, or anonymously; POST `grant_type=refresh_token` for an ACR refresh
+//! token), and the request goes again with it. Tokens are kept per scope and sent up front from
+//! then on, as are basic credentials once the registry took them. Credentials go to a token
+//! service only over HTTPS, to loopback, or with `insecure`. A request is authenticated at most
+//! twice (a token may expire in between); then its `401` goes to the conversation, whose error
+//! says which credentials were refused, or where none were found.
+//!
+//! Transport failures: the adapter names what failed (its own error code, such as `ENOTFOUND`
+//! or `gaierror`); [`TransportFailure::classify`] reads it. Before the registry has answered
+//! anything, a name that does not resolve, a refused connection or a TLS failure ends the
+//! conversation at once with [`Error::RegistryUnreachable`] (retrying cannot help, and nothing was
+//! done). Afterwards every failure goes to the conversation, which retries and fails closed.
+//! Adapters never resend: the core decides what goes again.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::challenge::parse_challenge;
+use super::credentials::{basic_header, Credentials, ACR_REFRESH_USER};
+use super::url::is_loopback_host;
+use super::{backoff, Crawl, Execute, Method, Request, Response, Undo};
+use crate::error::{Error, Result};
+
+/// Token requests are numbered from here, far above any conversation's own ids (and below
+/// 2^53, so they stay exact as JavaScript numbers).
+const TOKEN_IDS: u64 = 1 << 52;
+/// A token request is tried this many times when the token service does not answer.
+const TOKEN_ATTEMPTS: u32 = 3;
+/// A request is sent with new authentication at most this many times.
+const AUTH_TRIES: u8 = 2;
+
+/// How to reach and authenticate to the registry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Access {
+    /// `scheme://host[:port]` (from `parse_registry_url`).
+    pub origin: String,
+    /// Whether plain HTTP to a token service off loopback was allowed (`--insecure`).
+    #[serde(default)]
+    pub insecure: bool,
+    /// The credentials found, if any.
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    /// Where the lookup looked when it found none (for the error a `401` then gets).
+    #[serde(default)]
+    pub looked: Vec<String>,
+}
+
+/// One of the conversations a session can carry.
+pub enum Conversation {
+    /// Building a snapshot.
+    Crawl(Crawl),
+    /// Carrying out a plan.
+    Execute(Box<Execute>),
+    /// Pushing back what a run deleted.
+    Undo(Undo),
+}
+
+/// A request for the adapter to send, exactly as it is to go out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outgoing {
+    /// Echo it back with the response.
+    pub id: u64,
+    /// The method.
+    pub method: Method,
+    /// The absolute URL.
+    pub url: String,
+    /// Every header to send (with `Authorization` when one is due).
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// What a transport failure (a response with status 0) was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportFailure {
+    /// The host name does not resolve.
+    Dns,
+    /// The connection was refused.
+    Refused,
+    /// The TLS handshake or the certificate failed.
+    Tls,
+    /// No byte in time, or the request's deadline passed.
+    Timeout,
+    /// The connection was reset or closed before a whole response arrived.
+    Reset,
+    /// The response was larger than the adapter reads.
+    TooLarge,
+    /// Anything else.
+    Other,
+}
+
+impl TransportFailure {
+    /// Reads an adapter's error code: Node's and undici's (`ENOTFOUND`, `ECONNREFUSED`,
+    /// `UND_ERR_SOCKET`, `CERT_HAS_EXPIRED`, …) or Python's exception names (`gaierror`,
+    /// `ConnectionRefusedError`, `SSLCertVerificationError`, …), or the kinds' own names.
+    pub fn classify(code: &str) -> TransportFailure {
+        use TransportFailure as T;
+        match code {
+            "dns" | "ENOTFOUND" | "EAI_AGAIN" | "EAI_NONAME" | "EAI_FAIL" | "gaierror" => T::Dns,
+            "refused" | "ECONNREFUSED" | "ConnectionRefusedError" => T::Refused,
+            "timeout"
+            | "ETIMEDOUT"
+            | "TimeoutError"
+            | "timeout_error"
+            | "AbortError"
+            | "UND_ERR_CONNECT_TIMEOUT"
+            | "UND_ERR_HEADERS_TIMEOUT"
+            | "UND_ERR_BODY_TIMEOUT" => T::Timeout,
+            "reset"
+            | "ECONNRESET"
+            | "EPIPE"
+            | "UND_ERR_SOCKET"
+            | "UND_ERR_CLOSED"
+            | "RemoteDisconnected"
+            | "IncompleteRead"
+            | "ConnectionResetError"
+            | "BrokenPipeError"
+            | "ConnectionAbortedError" => T::Reset,
+            "too_large" | "UND_ERR_RES_EXCEEDED_MAX_SIZE" => T::TooLarge,
+            c if c == "tls"
+                || c.starts_with("ERR_TLS")
+                || c.starts_with("ERR_SSL")
+                || c.starts_with("CERT_")
+                || c.starts_with("UNABLE_TO_")
+                || c.contains("SELF_SIGNED")
+                || c.starts_with("SSL") =>
+            {
+                T::Tls
+            }
+            _ => T::Other,
+        }
+    }
+
+    /// For people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TransportFailure::Dns => "the host name does not resolve",
+            TransportFailure::Refused => "the connection was refused",
+            TransportFailure::Tls => "the TLS handshake or certificate check failed",
+            TransportFailure::Timeout => "no answer in time",
+            TransportFailure::Reset => "the connection closed before a whole answer arrived",
+            TransportFailure::TooLarge => "the answer was larger than regprune reads",
+            TransportFailure::Other => "the request failed in transport",
+        }
+    }
+
+    /// Failures that retrying cannot mend while nothing has answered yet.
+    fn is_final(self) -> bool {
+        matches!(
+            self,
+            TransportFailure::Dns | TransportFailure::Refused | TransportFailure::Tls
+        )
+    }
+}
+
+#[derive(Debug)]
+enum Sent {
+    /// A conversation's request, sent `tries` times with new authentication; `auth` is the
+    /// `Authorization` it carried.
+    Inner {
+        req: Request,
+        tries: u8,
+        auth: Option<String>,
+    },
+    /// A token request.
+    Token { key: String },
+}
+
+#[derive(Debug)]
+struct TokenFetch {
+    request: Outgoing,
+    attempt: u32,
+    /// The requests waiting for the token, with the `401` each got (delivered if none comes).
+    waiting: Vec<(Request, u8, Response)>,
+}
+
+impl std::fmt::Debug for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conversation::Crawl(_) => "Conversation::Crawl",
+            Conversation::Execute(_) => "Conversation::Execute",
+            Conversation::Undo(_) => "Conversation::Undo",
+        })
+    }
+}
+
+/// A conversation with its authentication.
+#[derive(Debug)]
+pub struct Session {
+    conv: Conversation,
+    access: Access,
+    host: String,
+    sent: HashMap<u64, Sent>,
+    ready: VecDeque<Outgoing>,
+    delayed: Vec<(f64, String)>,
+    tokens: HashMap<String, String>,
+    fetching: HashMap<String, TokenFetch>,
+    basic_accepted: bool,
+    answered: bool,
+    trouble: Option<String>,
+    last_failure: Option<TransportFailure>,
+    next_token_id: u64,
+}
+
+impl Session {
+    /// Carries `conv` to the registry at `access.origin`.
+    pub fn new(conv: Conversation, access: Access) -> Result<Session> {
+        let host = access
+            .origin
+            .split_once("://")
+            .map(|(_, h)| h.trim_end_matches('/').to_owned())
+            .filter(|h| !h.is_empty() && !h.contains('/'))
+            .ok_or_else(|| Error::InvalidOperation {
+                path: "origin".into(),
+                message: format!("{:?} is not scheme://host[:port]", access.origin),
+            })?;
+        Ok(Session {
+            conv,
+            access,
+            host,
+            sent: HashMap::new(),
+            ready: VecDeque::new(),
+            delayed: Vec::new(),
+            tokens: HashMap::new(),
+            fetching: HashMap::new(),
+            basic_accepted: false,
+            answered: false,
+            trouble: None,
+            last_failure: None,
+            next_token_id: TOKEN_IDS,
+        })
+    }
+
+    /// The conversation.
+    pub fn conversation(&self) -> &Conversation {
+        &self.conv
+    }
+
+    /// The conversation, to take its results.
+    pub fn conversation_mut(&mut self) -> &mut Conversation {
+        &mut self.conv
+    }
+
+    /// The next request to send at `now`, or `None` (wait for a response or `next_wakeup`).
+    pub fn next_request(&mut self, now: f64) -> Option<Outgoing> {
+        if let Some(due) = self.delayed.iter().position(|(t, _)| *t <= now) {
+            let (_, key) = self.delayed.swap_remove(due);
+            if let Some(fetch) = self.fetching.get(&key) {
+                let out = fetch.request.clone();
+                self.sent.insert(out.id, Sent::Token { key });
+                return Some(out);
+            }
+        }
+        if let Some(out) = self.ready.pop_front() {
+            return Some(out);
+        }
+        let req = match &mut self.conv {
+            Conversation::Crawl(c) => c.next_request(now),
+            Conversation::Execute(e) => e.next_request(now),
+            Conversation::Undo(u) => u.next_request(now),
+        }?;
+        let auth = self.tokens.get(&req.scope).cloned().or_else(|| {
+            self.basic_accepted
+                .then(|| self.access.credentials.as_ref().map(basic_header))
+                .flatten()
+        });
+        Some(self.send(req, 0, auth))
+    }
+
+    fn send(&mut self, req: Request, tries: u8, auth: Option<String>) -> Outgoing {
+        let mut headers = req.headers.clone();
+        if let Some(a) = &auth {
+            headers.push(("Authorization".into(), a.clone()));
+        }
+        let out = Outgoing {
+            id: req.id,
+            method: req.method,
+            url: format!("{}{}", self.access.origin, req.path),
+            headers,
+            body: req.body.clone().map(String::into_bytes),
+        };
+        self.sent.insert(req.id, Sent::Inner { req, tries, auth });
+        out
+    }
+
+    /// When a delayed request (a retry) is due.
+    pub fn next_wakeup(&self) -> Option<f64> {
+        let own = self.delayed.iter().map(|(t, _)| *t).reduce(f64::min);
+        let inner = match &self.conv {
+            Conversation::Crawl(c) => c.next_wakeup(),
+            Conversation::Execute(e) => e.next_wakeup(),
+            Conversation::Undo(u) => u.next_wakeup(),
+        };
+        match (own, inner) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether the conversation is over (nothing in flight, nothing more to send).
+    pub fn is_done(&mut self) -> bool {
+        self.sent.is_empty()
+            && self.ready.is_empty()
+            && self.delayed.is_empty()
+            && match &mut self.conv {
+                Conversation::Crawl(c) => c.is_done(),
+                Conversation::Execute(e) => e.is_done(),
+                Conversation::Undo(u) => u.is_done(),
+            }
+    }
+
+    /// Stops an execution (nothing more is sent; see [`Execute::cancel`]); `false` for a
+    /// conversation that cannot stop part-way and keep its result (a crawl, an undo).
+    pub fn cancel(&mut self) -> bool {
+        match &mut self.conv {
+            Conversation::Execute(e) => {
+                e.cancel();
+                true
+            }
+            Conversation::Crawl(_) | Conversation::Undo(_) => false,
+        }
+    }
+
+    /// Feeds the response to request `id` at `now`; `failure` is the adapter's error code when
+    /// there was no response (status 0).
+    pub fn handle_response(
+        &mut self,
+        id: u64,
+        response: Response,
+        failure: Option<&str>,
+        now: f64,
+    ) -> Result<()> {
+        let Some(sent) = self.sent.remove(&id) else {
+            return Err(Error::InvalidOperation {
+                path: "response".into(),
+                message: format!("no request {id} is waiting for a response"),
+            });
+        };
+        if response.status == 0 {
+            let kind = failure.map_or(TransportFailure::Other, TransportFailure::classify);
+            self.last_failure = Some(kind);
+            if !self.answered && kind.is_final() {
+                return Err(Error::RegistryUnreachable {
+                    path: self.host.clone(),
+                    status: 0,
+                    message: format!("cannot reach the registry: {}", kind.describe()),
+                });
+            }
+        } else {
+            self.answered = true;
+        }
+        match sent {
+            Sent::Token { key } => self.token_answered(&key, response, now),
+            Sent::Inner { req, tries, auth } => {
+                if response.status == 401
+                    && tries < AUTH_TRIES
+                    && self.challenge(&req, tries, auth.as_deref(), &response)
+                {
+                    return Ok(());
+                }
+                if response.status != 401
+                    && auth.as_deref().is_some_and(|a| a.starts_with("Basic "))
+                {
+                    self.basic_accepted = true;
+                }
+                self.deliver(req.id, &response, now)
+            }
+        }
+    }
+
+    fn deliver(&mut self, id: u64, response: &Response, now: f64) -> Result<()> {
+        let result = match &mut self.conv {
+            Conversation::Crawl(c) => c.handle_response(id, response, now),
+            Conversation::Execute(e) => e.handle_response(id, response, now),
+            Conversation::Undo(u) => u.handle_response(id, response, now),
+        };
+        result.map_err(|e| self.explain(e))
+    }
+
+    /// Says, in a registry error, which credentials were refused or where none were found.
+    fn explain(&self, e: Error) -> Error {
+        match e {
+            Error::AuthenticationFailed {
+                path,
+                status,
+                message,
+            } => match &self.access.credentials {
+                None => Error::CredentialsMissing {
+                    path,
+                    status,
+                    message: format!(
+                        "{message}; no credentials were found (looked in: {})",
+                        self.access.looked.join("; ")
+                    ),
+                },
+                Some(c) => Error::AuthenticationFailed {
+                    path,
+                    status,
+                    message: format!(
+                        "{message}; the credentials from {} were refused{}",
+                        c.source,
+                        self.trouble
+                            .as_deref()
+                            .map(|t| format!(" ({t})"))
+                            .unwrap_or_default()
+                    ),
+                },
+            },
+            Error::RegistryUnreachable {
+                path,
+                status,
+                message,
+            } => Error::RegistryUnreachable {
+                path,
+                status,
+                message: match self.last_failure {
+                    Some(f) => format!("{message}: {}", f.describe()),
+                    None => message,
+                },
+            },
+            other => other,
+        }
+    }
+
+    /// Answers a `401`'s challenge; `false` when it cannot be (the `401` then stands).
+    fn challenge(&mut self, req: &Request, tries: u8, sent: Option<&str>, r: &Response) -> bool {
+        let Some(ch) = r.header("www-authenticate").and_then(parse_challenge) else {
+            self.trouble =
+                Some("the registry's 401 carries no challenge regprune can answer".into());
+            return false;
+        };
+        match ch.scheme.as_str() {
+            "basic" => {
+                let Some(c) = &self.access.credentials else {
+                    return false;
+                };
+                if sent.is_some_and(|a| a.starts_with("Basic ")) {
+                    return false;
+                }
+                let auth = basic_header(c);
+                let out = self.send(req.clone(), tries + 1, Some(auth));
+                self.ready.push_back(out);
+                true
+            }
+            "bearer" => self.bearer(req, tries, sent, r, &ch),
+            other => {
+                self.trouble = Some(format!(
+                    "the registry asks for {other:?} authentication, which regprune does not speak"
+                ));
+                false
+            }
+        }
+    }
+
+    fn bearer(
+        &mut self,
+        req: &Request,
+        tries: u8,
+        sent: Option<&str>,
+        r: &Response,
+        ch: &super::Challenge,
+    ) -> bool {
+        let Some(realm) = ch.realm().map(str::to_owned) else {
+            self.trouble = Some("its Bearer challenge names no http(s) realm".into());
+            return false;
+        };
+        let realm_host = host_of(&realm);
+        if !realm.starts_with("https://") && !self.access.insecure && !is_loopback_host(&realm_host)
+        {
+            self.trouble = Some(format!("the token service {realm_host} is plain HTTP; credentials go only over HTTPS, to loopback, or with --insecure"));
+            return false;
+        }
+        // A token got meanwhile for this scope (another request asked): use it.
+        if let Some(token) = self.tokens.get(&req.scope).cloned() {
+            if sent != Some(token.as_str()) {
+                let out = self.send(req.clone(), tries + 1, Some(token));
+                self.ready.push_back(out);
+                return true;
+            }
+        }
+        let scope = ch
+            .params
+            .get("scope")
+            .cloned()
+            .unwrap_or_else(|| req.scope.clone());
+        let service = ch.params.get("service").cloned().unwrap_or_default();
+        let key = format!("{realm}\n{service}\n{scope}");
+        if let Some(fetch) = self.fetching.get_mut(&key) {
+            fetch.waiting.push((req.clone(), tries, r.clone()));
+            return true;
+        }
+        let id = self.next_token_id;
+        self.next_token_id += 1;
+        let creds = self.access.credentials.as_ref();
+        let request = if let Some(c) = creds.filter(|c| c.username == ACR_REFRESH_USER) {
+            let body = form(&[
+                ("grant_type", "refresh_token"),
+                ("service", &service),
+                ("scope", &scope),
+                ("refresh_token", &c.password),
+            ]);
+            Outgoing {
+                id,
+                method: Method::Post,
+                url: realm.clone(),
+                headers: vec![(
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                body: Some(body.into_bytes()),
+            }
+        } else {
+            let sep = if realm.contains('?') { '&' } else { '?' };
+            let query = form(&[("service", &service), ("scope", &scope)]);
+            Outgoing {
+                id,
+                method: Method::Get,
+                url: format!("{realm}{sep}{query}"),
+                headers: creds
+                    .map(|c| vec![("Authorization".into(), basic_header(c))])
+                    .unwrap_or_default(),
+                body: None,
+            }
+        };
+        self.sent.insert(id, Sent::Token { key: key.clone() });
+        self.ready.push_back(request.clone());
+        self.fetching.insert(
+            key,
+            TokenFetch {
+                request,
+                attempt: 1,
+                waiting: vec![(req.clone(), tries, r.clone())],
+            },
+        );
+        true
+    }
+
+    fn token_answered(&mut self, key: &str, r: Response, now: f64) -> Result<()> {
+        let Some(mut fetch) = self.fetching.remove(key) else {
+            return Ok(());
+        };
+        let retry = r.status == 0 || r.status == 429 || r.status >= 500;
+        if retry && fetch.attempt < TOKEN_ATTEMPTS {
+            let at = now + backoff(&r, fetch.attempt);
+            fetch.attempt += 1;
+            self.fetching.insert(key.to_owned(), fetch);
+            self.delayed.push((at, key.to_owned()));
+            return Ok(());
+        }
+        let token = (r.status == 200).then(|| token_of(&r.body)).flatten();
+        if let Some(token) = token {
+            let header = format!("Bearer {token}");
+            for (req, tries, _) in fetch.waiting {
+                self.tokens.insert(req.scope.clone(), header.clone());
+                let out = self.send(req, tries + 1, Some(header.clone()));
+                self.ready.push_back(out);
+            }
+            return Ok(());
+        }
+        let service = host_of(&fetch.request.url);
+        self.trouble = Some(match r.status {
+            200 => format!("the token service {service} sent no usable token"),
+            0 => format!("the token service {service} could not be reached"),
+            s => format!("the token service {service} answered HTTP {s}"),
+        });
+        for (req, _, original) in fetch.waiting {
+            self.deliver(req.id, &original, now)?;
+        }
+        Ok(())
+    }
+}
+
+/// The host of an absolute URL (lowercased; IPv6 in brackets), for loopback checks and
+/// messages (never with credentials).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if authority.starts_with('[') {
+        authority
+            .split_once(']')
+            .map_or(authority.to_owned(), |(h, _)| format!("{h}]"))
+    } else {
+        authority.split(':').next().unwrap_or_default().to_owned()
+    };
+    host.to_ascii_lowercase()
+}
+
+/// `application/x-www-form-urlencoded` (the URL standard's encoding: unreserved bytes kept,
+/// space as `+`, everything else percent-encoded).
+fn form(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    out.push(b as char);
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The token of a token service's answer (`token`, or OAuth2's `access_token`), only when it is
+/// an RFC 6750 `b64token`: anything else (a line break, a space, not a string) came from a
+/// broken or hostile service and is sent nowhere.
+fn token_of(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct TokenAnswer {
+        token: Option<serde_json::Value>,
+        access_token: Option<serde_json::Value>,
+    }
+    let doc: TokenAnswer = serde_json::from_slice(body).ok()?;
+    let token = match doc.token.or(doc.access_token)? {
+        serde_json::Value::String(s) => s,
+        _ => return None,
+    };
+    let core = token.trim_end_matches('=');
+    let ok = !core.is_empty()
+        && core
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    ok.then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_of_both_adapters_mean_the_same() {
+        use TransportFailure as T;
+        for (code, kind) in [
+            ("ENOTFOUND", T::Dns),
+            ("gaierror", T::Dns),
+            ("ECONNREFUSED", T::Refused),
+            ("ConnectionRefusedError", T::Refused),
+            ("CERT_HAS_EXPIRED", T::Tls),
+            ("SSLCertVerificationError", T::Tls),
+            ("UND_ERR_SOCKET", T::Reset),
+            ("RemoteDisconnected", T::Reset),
+            ("UND_ERR_HEADERS_TIMEOUT", T::Timeout),
+            ("weird", T::Other),
+        ] {
+            assert_eq!(TransportFailure::classify(code), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn tokens_must_be_b64tokens_and_forms_are_encoded() {
+        assert_eq!(
+            token_of(br#"{"token": "abc.DEF-_~+/=="}"#).as_deref(),
+            Some("abc.DEF-_~+/==")
+        );
+        assert_eq!(token_of(br#"{"access_token": "x"}"#).as_deref(), Some("x"));
+        for bad in [
+            &br#"{"token": "a b"}"#[..],
+            br#"{"token": "a\nb"}"#,
+            br#"{"token": 7}"#,
+            br#"{"token": ""}"#,
+            b"nope",
+        ] {
+            assert_eq!(token_of(bad), None);
+        }
+        assert_eq!(
+            form(&[("scope", "repository:a/b:pull,push"), ("x", "ä ")]),
+            "scope=repository%3Aa%2Fb%3Apull%2Cpush&x=%C3%A4+"
+        );
+        assert_eq!(
+            host_of("https://u:p@Auth.Example:8443/token?x"),
+            "auth.example"
+        );
+        assert_eq!(host_of("http://[::1]:5000/t"), "[::1]");
+    }
+}
