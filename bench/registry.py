@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.parse
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -127,10 +128,11 @@ class CountingTransport(registry.Transport):
         self.sent: list[tuple[str, str]] = []
         self.lock = threading.Lock()
 
-    def send(self, request: Any, body: bytes | None = None) -> Any:
+    def send(self, method: str, url: str, headers: Any, body: bytes | None) -> Any:
         with self.lock:
-            self.sent.append((request[1], request[2]))
-        return super().send(request, body)
+            u = urllib.parse.urlsplit(url)
+            self.sent.append((method, u.path + (f"?{u.query}" if u.query else "")))
+        return super().send(method, url, headers, body)
 
 
 def node(*args: str) -> dict[str, Any]:

@@ -5,9 +5,11 @@
 //! the core works with the GIL released. Errors become the classes of `regprune.errors`, one
 //! per core error code, in one function (`to_py_err`).
 
+mod session;
+
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 use regprune_core::import::Import;
 use regprune_core::{
     Digest, Error, GeneratorOptions, IndexedSnapshot, Operation, Plan, PlanOptions, Snapshot,
@@ -19,6 +21,7 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
         let errors = py.import("regprune.errors")?;
         let class = errors.getattr("ERROR_CLASSES")?.get_item(e.code())?;
         let fields = PyDict::new(py);
+        fields.set_item("exitCode", e.exit_code())?;
         if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(e) {
             for (k, v) in map {
                 match v {
@@ -33,12 +36,12 @@ fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     raise().unwrap_or_else(|err| err)
 }
 
-fn core<T>(py: Python<'_>, r: Result<T, Error>) -> PyResult<T> {
+pub(crate) fn core<T>(py: Python<'_>, r: Result<T, Error>) -> PyResult<T> {
     r.map_err(|e| to_py_err(py, &e))
 }
 
 /// Parses a document from JSON; paths in errors start with `under` when given.
-fn parse<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     py: Python<'_>,
     json: &[u8],
     under: Option<&str>,
@@ -100,267 +103,6 @@ impl ParsedSnapshot {
             .iter()
             .map(|r| r.manifests.len())
             .sum()
-    }
-}
-
-/// A request as Python sees it: `(id, method, path, headers, scope, body)`.
-type PyRequest = (
-    u64,
-    &'static str,
-    String,
-    Vec<(String, String)>,
-    String,
-    Option<String>,
-);
-
-fn py_request(r: regprune_core::http::Request) -> PyRequest {
-    (r.id, r.method.as_str(), r.path, r.headers, r.scope, r.body)
-}
-
-fn response(
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> regprune_core::http::Response {
-    regprune_core::http::Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// A crawl of a registry in progress (the conversation lives in the core; Python sends).
-#[pyclass(module = "regprune._native")]
-struct Crawl {
-    inner: regprune_core::http::Crawl,
-}
-
-#[pymethods]
-impl Crawl {
-    /// Starts a crawl with options (JSON).
-    #[new]
-    fn new(py: Python<'_>, options: &[u8]) -> PyResult<Self> {
-        let options = parse(py, options, None)?;
-        Ok(Crawl {
-            inner: regprune_core::http::Crawl::new(options),
-        })
-    }
-
-    /// The next request ready at `now`, or None.
-    fn next_request(&mut self, now: f64) -> Option<PyRequest> {
-        self.inner.next_request(now).map(py_request)
-    }
-
-    /// Feeds a response.
-    fn handle_response(
-        &mut self,
-        py: Python<'_>,
-        id: u64,
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        now: f64,
-    ) -> PyResult<()> {
-        core(
-            py,
-            self.inner
-                .handle_response(id, &response(status, headers, body), now),
-        )
-    }
-
-    /// When the next delayed request is due.
-    fn next_wakeup(&self) -> Option<f64> {
-        self.inner.next_wakeup()
-    }
-
-    /// Whether the crawl is over.
-    fn is_done(&self) -> bool {
-        self.inner.is_done()
-    }
-
-    /// Counters (JSON).
-    fn progress_json(&self) -> String {
-        serde_json::to_string(&self.inner.progress()).unwrap_or_default()
-    }
-
-    /// Manifests fetched since the last call, with `keepManifests`: `(digest, media type,
-    /// bytes)`, the bytes checked against the digest.
-    fn take_manifests<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> Vec<(String, Option<String>, Bound<'py, PyBytes>)> {
-        self.inner
-            .take_manifests()
-            .into_iter()
-            .map(|k| {
-                let bytes = PyBytes::new(py, &k.bytes);
-                (k.digest.to_string(), k.media_type, bytes)
-            })
-            .collect()
-    }
-
-    /// The snapshot (JSON), once done.
-    fn snapshot_json(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(core(py, self.inner.snapshot())?.to_json())
-    }
-}
-
-/// An undo of one run of a journal in progress.
-#[pyclass(module = "regprune._native")]
-struct Undo {
-    inner: regprune_core::http::Undo,
-}
-
-#[pymethods]
-impl Undo {
-    /// Reads a journal (its bytes) and prepares to undo one run with options (JSON).
-    #[new]
-    fn new(py: Python<'_>, journal: &[u8], options: &[u8]) -> PyResult<Self> {
-        let options = parse(py, options, None)?;
-        Ok(Undo {
-            inner: core(py, regprune_core::http::Undo::new(journal, options))?,
-        })
-    }
-
-    /// The next request ready at `now`, or None.
-    fn next_request(&mut self, now: f64) -> Option<PyRequest> {
-        self.inner.next_request(now).map(py_request)
-    }
-
-    /// Feeds a response.
-    fn handle_response(
-        &mut self,
-        py: Python<'_>,
-        id: u64,
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        now: f64,
-    ) -> PyResult<()> {
-        core(
-            py,
-            self.inner
-                .handle_response(id, &response(status, headers, body), now),
-        )
-    }
-
-    /// When the next delayed request is due.
-    fn next_wakeup(&self) -> Option<f64> {
-        self.inner.next_wakeup()
-    }
-
-    /// Whether every journal line of the run has an outcome.
-    fn is_done(&self) -> bool {
-        self.inner.is_done()
-    }
-
-    /// `(finished, total)` lines.
-    fn progress(&self) -> (usize, usize) {
-        self.inner.progress()
-    }
-
-    /// The report (JSON).
-    fn report_json(&self) -> String {
-        serde_json::to_string(&self.inner.report()).unwrap_or_default()
-    }
-}
-
-/// An execution of a sealed plan in progress.
-#[pyclass(module = "regprune._native")]
-struct Execute {
-    inner: regprune_core::http::Execute,
-}
-
-#[pymethods]
-impl Execute {
-    /// Prepares to execute a plan (JSON) with options (JSON); refuses an edited plan.
-    #[new]
-    fn new(py: Python<'_>, plan: &[u8], options: &[u8]) -> PyResult<Self> {
-        let plan: Plan = parse(py, plan, None)?;
-        let options = parse(py, options, None)?;
-        Ok(Execute {
-            inner: core(py, regprune_core::http::Execute::new(&plan, options))?,
-        })
-    }
-
-    /// The next request ready at `now`, or None.
-    fn next_request(&mut self, now: f64) -> Option<PyRequest> {
-        self.inner.next_request(now).map(py_request)
-    }
-
-    /// The distinct manifests (digests) this execution journals, to hand over with
-    /// `known_manifest` where they were saved.
-    fn wanted_manifests(&self) -> Vec<String> {
-        self.inner
-            .wanted_manifests()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
-    /// fetch (its media type is the plan's); False when the plan does not delete it.
-    /// Refuses bytes that do not match.
-    fn known_manifest(&mut self, py: Python<'_>, digest: &str, bytes: Vec<u8>) -> PyResult<bool> {
-        let d = core(
-            py,
-            Digest::parse(digest).ok_or_else(|| Error::InvalidDigest {
-                path: "knownManifest.digest".into(),
-                value: digest.to_owned(),
-            }),
-        )?;
-        core(py, self.inner.known_manifest(&d, None, bytes))
-    }
-
-    /// Journal lines (JSON) to write durably before sending the requests handed out so far.
-    fn take_journal(&mut self) -> Vec<String> {
-        self.inner
-            .take_journal()
-            .iter()
-            .filter_map(|e| serde_json::to_string(e).ok())
-            .collect()
-    }
-
-    /// Feeds a response.
-    fn handle_response(
-        &mut self,
-        py: Python<'_>,
-        id: u64,
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        now: f64,
-    ) -> PyResult<()> {
-        core(
-            py,
-            self.inner
-                .handle_response(id, &response(status, headers, body), now),
-        )
-    }
-
-    /// When the next delayed request is due.
-    fn next_wakeup(&self) -> Option<f64> {
-        self.inner.next_wakeup()
-    }
-
-    /// Whether every action has an outcome.
-    fn is_done(&mut self) -> bool {
-        self.inner.is_done()
-    }
-
-    /// `(finished, total)` deletions.
-    fn progress(&self) -> (usize, usize) {
-        self.inner.progress()
-    }
-
-    /// Stops the run (Ctrl-C): nothing more is sent; what is in flight is still handled.
-    fn cancel(&mut self) {
-        self.inner.cancel();
-    }
-
-    /// The report (JSON).
-    fn report_json(&self) -> String {
-        serde_json::to_string(&self.inner.report()).unwrap_or_default()
     }
 }
 
@@ -474,9 +216,9 @@ fn error_codes() -> Vec<&'static str> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParsedSnapshot>()?;
-    m.add_class::<Crawl>()?;
-    m.add_class::<Execute>()?;
-    m.add_class::<Undo>()?;
+    m.add_class::<session::Session>()?;
+    m.add_class::<session::CredentialLookup>()?;
+    m.add_function(wrap_pyfunction!(session::credential_env, m)?)?;
     m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;

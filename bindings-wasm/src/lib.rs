@@ -13,17 +13,24 @@ use regprune_core::{
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+mod session;
+
 /// Converts a core error into a JS `Error` with `name`, `code` and the variant's fields.
-fn js_error(e: &Error) -> JsValue {
+pub(crate) fn js_error(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     err.set_name("RegpruneError");
     if let Ok(fields) = e.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) {
         let _ = js_sys::Object::assign(err.as_ref(), &fields.into());
     }
+    let _ = js_sys::Reflect::set(
+        err.as_ref(),
+        &"exitCode".into(),
+        &JsValue::from(e.exit_code()),
+    );
     err.into()
 }
 
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| {
@@ -38,7 +45,7 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 
 /// Reads a document from a JS value. Paths in errors are relative to the document, except
 /// for an operation, whose paths start with `operation` as in a plan.
-fn from_js<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
     value: JsValue,
     under: Option<&str>,
 ) -> Result<T, JsValue> {
@@ -107,7 +114,7 @@ fn snapshot_of(input: JsValue) -> Result<Snapshot, JsValue> {
 /// JSON is the fast way in: `serde_json` reads it inside WebAssembly about twice as fast as
 /// an object is walked field by field across the boundary (2,000 actions: ~6 ms against
 /// ~15), and numbers past 2^53 stay exact.
-fn plan_of(input: JsValue) -> Result<Plan, JsValue> {
+pub(crate) fn plan_of(input: JsValue) -> Result<Plan, JsValue> {
     if let Some(text) = input.as_string() {
         return Plan::from_json(text.as_bytes()).map_err(|e| js_error(&e));
     }
@@ -372,314 +379,3 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// A request as JS sees it: `{id, method, path, headers: [[name, value]], scope}`.
-fn js_request(r: &regprune_core::http::Request) -> Result<JsValue, JsValue> {
-    to_js(r)
-}
-
-/// Response headers from JS: `[[name, value], …]`, or the same as one block of `name: value`
-/// lines, which crosses into WebAssembly in one call instead of a few per header (the npm
-/// adapter sends the block: one response per deletion).
-fn js_headers(headers: JsValue) -> Result<Vec<(String, String)>, JsValue> {
-    let Some(block) = headers.as_string() else {
-        return from_js(headers, Some("headers"));
-    };
-    block
-        .lines()
-        .filter(|line| !line.is_empty())
-        .map(|line| match line.split_once(':') {
-            Some((name, value)) => Ok((name.to_owned(), value.trim().to_owned())),
-            None => Err(js_error(&Error::InvalidJson {
-                path: "headers".into(),
-                message: format!("not a `name: value` line: {line:?}"),
-            })),
-        })
-        .collect()
-}
-
-fn js_response(
-    status: u16,
-    headers: JsValue,
-    body: Vec<u8>,
-) -> Result<regprune_core::http::Response, JsValue> {
-    let headers = js_headers(headers)?;
-    Ok(regprune_core::http::Response {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// A crawl of a registry in progress: the conversation lives in the core, JS sends.
-#[wasm_bindgen]
-pub struct Crawl {
-    inner: regprune_core::http::Crawl,
-}
-
-#[wasm_bindgen]
-impl Crawl {
-    /// Starts a crawl (`{registry, repositories?, pageSize?, fetchConfigs?, maxAttempts?}`).
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<Crawl, JsValue> {
-        Ok(Crawl {
-            inner: regprune_core::http::Crawl::new(from_js(options, None)?),
-        })
-    }
-
-    /// The next request ready at `now` (seconds), or `undefined`.
-    #[wasm_bindgen(js_name = nextRequest)]
-    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
-        self.inner
-            .next_request(now)
-            .as_ref()
-            .map_or(Ok(JsValue::UNDEFINED), js_request)
-    }
-
-    /// Feeds a response: status, headers (`[[name, value]]`, or one block of `name: value`
-    /// lines), body bytes.
-    #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(
-        &mut self,
-        id: f64,
-        status: u16,
-        headers: JsValue,
-        body: Vec<u8>,
-        now: f64,
-    ) -> Result<(), JsValue> {
-        let response = js_response(status, headers, body)?;
-        // Request ids are small counters: a JS number holds them exactly.
-        self.inner
-            .handle_response(id as u64, &response, now)
-            .map_err(|e| js_error(&e))
-    }
-
-    /// When the next delayed request is due.
-    #[wasm_bindgen(js_name = nextWakeup)]
-    pub fn next_wakeup(&self) -> Option<f64> {
-        self.inner.next_wakeup()
-    }
-
-    /// Whether the crawl is over.
-    #[wasm_bindgen(js_name = isDone)]
-    pub fn is_done(&self) -> bool {
-        self.inner.is_done()
-    }
-
-    /// Counters so far.
-    pub fn progress(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.progress())
-    }
-
-    /// Manifests fetched since the last call, with `keepManifests`: `[{digest, mediaType,
-    /// manifest}]`, the manifest's exact text (checked against the digest).
-    #[wasm_bindgen(js_name = takeManifests)]
-    pub fn take_manifests(&mut self) -> Result<JsValue, JsValue> {
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Kept {
-            digest: String,
-            media_type: Option<String>,
-            manifest: String,
-        }
-        let kept: Vec<Kept> = self
-            .inner
-            .take_manifests()
-            .into_iter()
-            .filter_map(|k| {
-                Some(Kept {
-                    digest: k.digest.to_string(),
-                    media_type: k.media_type,
-                    manifest: String::from_utf8(k.bytes).ok()?,
-                })
-            })
-            .collect();
-        to_js(&kept)
-    }
-
-    /// The snapshot, once done.
-    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.snapshot().map_err(|e| js_error(&e))?)
-    }
-}
-
-/// An execution of a sealed plan in progress.
-#[wasm_bindgen]
-pub struct Execute {
-    inner: regprune_core::http::Execute,
-}
-
-#[wasm_bindgen]
-impl Execute {
-    /// Prepares to execute `plan` (refused when its digest does not verify).
-    #[wasm_bindgen(constructor)]
-    pub fn new(plan: JsValue, options: JsValue) -> Result<Execute, JsValue> {
-        let plan = plan_of(plan)?;
-        let options = from_js(options, None)?;
-        let inner = regprune_core::http::Execute::new(&plan, options).map_err(|e| js_error(&e))?;
-        Ok(Execute { inner })
-    }
-
-    /// The next request ready at `now`, or `undefined`.
-    #[wasm_bindgen(js_name = nextRequest)]
-    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
-        self.inner
-            .next_request(now)
-            .as_ref()
-            .map_or(Ok(JsValue::UNDEFINED), js_request)
-    }
-
-    /// The distinct manifests (digests) this execution journals, to hand over with
-    /// `knownManifest` where they were saved.
-    #[wasm_bindgen(js_name = wantedManifests)]
-    pub fn wanted_manifests(&self) -> Vec<String> {
-        self.inner
-            .wanted_manifests()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
-    /// fetch (its media type is the plan's); `false` when the plan does not delete it.
-    /// Refuses bytes that do not match.
-    #[wasm_bindgen(js_name = knownManifest)]
-    pub fn known_manifest(&mut self, digest: &str, bytes: Vec<u8>) -> Result<bool, JsValue> {
-        let d = Digest::parse(digest).ok_or_else(|| {
-            js_error(&regprune_core::Error::InvalidDigest {
-                path: "knownManifest.digest".into(),
-                value: digest.to_owned(),
-            })
-        })?;
-        self.inner
-            .known_manifest(&d, None, bytes)
-            .map_err(|e| js_error(&e))
-    }
-
-    /// Journal lines (JSON) to write durably before sending the requests handed out so far.
-    #[wasm_bindgen(js_name = takeJournal)]
-    pub fn take_journal(&mut self) -> Vec<String> {
-        self.inner
-            .take_journal()
-            .iter()
-            .filter_map(|e| serde_json::to_string(e).ok())
-            .collect()
-    }
-
-    /// Discards the journal entries so far, for an execution without a journal file: they
-    /// would otherwise pile up (each holds a manifest), and writing them as JSON only to drop
-    /// them costs a serialization per deletion.
-    #[wasm_bindgen(js_name = dropJournal)]
-    pub fn drop_journal(&mut self) {
-        self.inner.take_journal();
-    }
-
-    /// Feeds a response, as `Crawl.handleResponse` takes it.
-    #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(
-        &mut self,
-        id: f64,
-        status: u16,
-        headers: JsValue,
-        body: Vec<u8>,
-        now: f64,
-    ) -> Result<(), JsValue> {
-        let response = js_response(status, headers, body)?;
-        // Request ids are small counters: a JS number holds them exactly.
-        self.inner
-            .handle_response(id as u64, &response, now)
-            .map_err(|e| js_error(&e))
-    }
-
-    /// When the next delayed request is due.
-    #[wasm_bindgen(js_name = nextWakeup)]
-    pub fn next_wakeup(&self) -> Option<f64> {
-        self.inner.next_wakeup()
-    }
-
-    /// Whether every action has an outcome.
-    #[wasm_bindgen(js_name = isDone)]
-    pub fn is_done(&mut self) -> bool {
-        self.inner.is_done()
-    }
-
-    /// `[finished, total]` deletions.
-    pub fn progress(&self) -> Vec<u32> {
-        let (done, total) = self.inner.progress();
-        vec![done as u32, total as u32]
-    }
-
-    /// Stops the run (Ctrl-C): nothing more is sent; what is in flight is still handled.
-    pub fn cancel(&mut self) {
-        self.inner.cancel();
-    }
-
-    /// The report.
-    pub fn report(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.report())
-    }
-}
-
-/// An undo of one run of a journal in progress (see `regprune_core::http::Undo`).
-#[wasm_bindgen]
-pub struct Undo {
-    inner: regprune_core::http::Undo,
-}
-
-#[wasm_bindgen]
-impl Undo {
-    /// Reads a journal (its bytes) and prepares to undo one run.
-    #[wasm_bindgen(constructor)]
-    pub fn new(journal: &[u8], options: JsValue) -> Result<Undo, JsValue> {
-        let options = from_js(options, None)?;
-        let inner = regprune_core::http::Undo::new(journal, options).map_err(|e| js_error(&e))?;
-        Ok(Undo { inner })
-    }
-
-    /// The next request ready at `now`, or `undefined`.
-    #[wasm_bindgen(js_name = nextRequest)]
-    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
-        self.inner
-            .next_request(now)
-            .as_ref()
-            .map_or(Ok(JsValue::UNDEFINED), js_request)
-    }
-
-    /// Feeds a response, as `Crawl.handleResponse` takes it.
-    #[wasm_bindgen(js_name = handleResponse)]
-    pub fn handle_response(
-        &mut self,
-        id: f64,
-        status: u16,
-        headers: JsValue,
-        body: Vec<u8>,
-        now: f64,
-    ) -> Result<(), JsValue> {
-        let response = js_response(status, headers, body)?;
-        self.inner
-            .handle_response(id as u64, &response, now)
-            .map_err(|e| js_error(&e))
-    }
-
-    /// When the next delayed request is due.
-    #[wasm_bindgen(js_name = nextWakeup)]
-    pub fn next_wakeup(&self) -> Option<f64> {
-        self.inner.next_wakeup()
-    }
-
-    /// Whether every journal line of the run has an outcome.
-    #[wasm_bindgen(js_name = isDone)]
-    pub fn is_done(&self) -> bool {
-        self.inner.is_done()
-    }
-
-    /// `[finished, total]` lines.
-    pub fn progress(&self) -> Vec<u32> {
-        let (done, total) = self.inner.progress();
-        vec![done as u32, total as u32]
-    }
-
-    /// The report.
-    pub fn report(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.report())
-    }
-}

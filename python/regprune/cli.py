@@ -20,8 +20,8 @@ INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _transport(args: argparse.Namespace) -> registry.Transport:
-    host = json.loads(regprune._native.parse_registry_url(args.registry, True))["registry"]
-    creds = registry.Credentials.from_env(args.username, args.password, host)
+    given = args.username or args.password
+    creds = registry.Credentials(args.username or "", args.password or "") if given else None
     return registry.Transport(
         args.registry,
         creds,

@@ -14,6 +14,8 @@ class RegpruneError(Exception):
     """Base class of every regprune error."""
 
     code: ClassVar[str] = "regprune_error"
+    #: The exit code the command line ends with on this error (2: refused input).
+    exit_code: int = 2
 
     def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -145,6 +147,70 @@ class LimitExceededError(RegpruneError):
     code = "limit_exceeded"
 
 
+class RegistryError(RegpruneError):
+    """A registry's answer (or its silence), not the input: ``status`` is the HTTP status (0
+    without a response) and ``path`` the request's URL path or the registry's host; never a
+    credential. ``exit_code`` is what the CLI ends with."""
+
+    status: int = 0
+
+
+class RegistryUnreachableError(RegistryError):
+    """The registry could not be reached: the name does not resolve, the connection is refused
+    or cut, TLS fails, or nothing answers in time."""
+
+    code = "registry_unreachable"
+
+
+class CredentialsMissingError(RegistryError):
+    """The registry asks for credentials and none were found (the message says where regprune
+    looked)."""
+
+    code = "credentials_missing"
+
+
+class AuthenticationFailedError(RegistryError):
+    """The registry or its token service refused the credentials sent."""
+
+    code = "authentication_failed"
+
+
+class ForbiddenError(RegistryError):
+    """The credentials were accepted but do not allow this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class NotFoundError(RegistryError):
+    """The registry has no such repository, manifest or endpoint (HTTP 404)."""
+
+    code = "not_found"
+
+
+class UnsupportedByRegistryError(RegistryError):
+    """The registry does not offer this (HTTP 405)."""
+
+    code = "unsupported_by_registry"
+
+
+class RateLimitedError(RegistryError):
+    """The registry kept answering HTTP 429 after every retry."""
+
+    code = "rate_limited"
+
+
+class ServerError(RegistryError):
+    """The registry kept failing (HTTP 5xx) after every retry."""
+
+    code = "server_error"
+
+
+class ProtocolViolationError(RegistryError):
+    """The registry answered what the protocol does not allow."""
+
+    code = "protocol_violation"
+
+
 ERROR_CLASSES: dict[str, type[RegpruneError]] = {
     cls.code: cls
     for cls in (
@@ -166,6 +232,15 @@ ERROR_CLASSES: dict[str, type[RegpruneError]] = {
         InvalidDurationError,
         InvalidPurgeCommandError,
         LimitExceededError,
+        RegistryUnreachableError,
+        CredentialsMissingError,
+        AuthenticationFailedError,
+        ForbiddenError,
+        NotFoundError,
+        UnsupportedByRegistryError,
+        RateLimitedError,
+        ServerError,
+        ProtocolViolationError,
     )
 }
 """The error class of every core error code."""

@@ -1,9 +1,12 @@
-"""Talking to a live registry: a thin HTTP adapter around the core's conversations.
+"""Talking to a live registry: sockets and files around the core's conversations.
 
-The core decides every request (``regprune._native.Crawl`` and ``Execute``); this module only
-sends them, several at a time, over keep-alive connections of the standard library, handles
-authentication (anonymous, basic, and the bearer-token challenge with tokens cached per
-scope), and feeds the answers back. Secrets never appear in output, errors or journals.
+The core decides everything (``regprune._native.Session``: which request, which credentials and
+tokens, what a failure means, what is retried); this module sends the requests, several at a
+time, over keep-alive connections of the standard library (through ``HTTPS_PROXY``/
+``HTTP_PROXY`` unless ``NO_PROXY`` says otherwise, trusting ``SSL_CERT_FILE`` when set), reads
+the files and runs the credential helpers the core asks for, and writes journals. ``http.client``
+is kept: it does proxies (CONNECT tunnels) and custom CAs with ``ssl``, so nothing outside the
+standard library is needed.
 """
 
 from __future__ import annotations
@@ -12,98 +15,187 @@ import base64
 import http.client
 import json
 import os
-import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from regprune import _native
 from regprune.errors import InvalidOperationError
+from regprune.storage import manifest_path, read_storage, save_manifest
+
+__all__ = [
+    "ACR_REFRESH_USER", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "Credentials", "Transport",
+    "crawl", "execute", "new_run_id", "read_storage", "run", "undo",
+]  # fmt: skip
 
 DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 32
 #: The username that marks the password as an ACR refresh token (``az acr login --expose-token``).
 ACR_REFRESH_USER = "00000000-0000-0000-0000-000000000000"
-MAX_CONCURRENCY = 32
-#: The largest response body read (larger ones are refused, not buffered).
-# RFC 6750's `b64token`: the only form a bearer token takes in an Authorization header.
-B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: The largest response body read (a larger one is a failure, not buffered).
 MAX_BODY = 64 << 20
-
-Request = tuple[int, str, str, list[tuple[str, str]], str, str | None]
-Response = tuple[int, list[tuple[str, str]], bytes]
-
-
-class Machine(Protocol):
-    def next_request(self, now: float) -> Request | None: ...
-    def handle_response(
-        self, id: int, status: int, headers: list[tuple[str, str]], body: bytes, now: float
-    ) -> None: ...
-    def next_wakeup(self) -> float | None: ...
-    def is_done(self) -> bool: ...
+Response = tuple[int, list[tuple[str, str]], bytes, "str | None"]
 
 
 @dataclass
 class Credentials:
-    """A username and password (or token) for basic auth and token requests. Never printed."""
+    """A username and password (or token) given in code; never printed. Without them the core
+    looks in ``REGPRUNE_USERNAME``/``REGPRUNE_PASSWORD`` and Docker's ``config.json``."""
 
     username: str = ""
     password: str = field(default="", repr=False)
 
-    @classmethod
-    def from_env(
-        cls, username: str | None = None, password: str | None = None, registry: str | None = None
-    ) -> Credentials:
-        """Flags first, then ``REGPRUNE_USERNAME`` / ``REGPRUNE_PASSWORD``, then the registry's
-        entry in ``~/.docker/config.json`` (``auth``, or the ``identitytoken`` that ``az acr
-        login`` stores, used as an ACR refresh token)."""
-        user = username or os.environ.get("REGPRUNE_USERNAME", "")
-        secret = password or os.environ.get("REGPRUNE_PASSWORD", "")
-        if not user and not secret and registry:
-            return cls.from_docker_config(registry)
-        return cls(user, secret)
 
-    @classmethod
-    def from_docker_config(cls, registry: str, path: str | None = None) -> Credentials:
-        """The credentials ``docker login`` saved for ``registry`` (host[:port]), if any."""
-        config = path or os.path.join(
-            os.environ.get("DOCKER_CONFIG", os.path.join(os.path.expanduser("~"), ".docker")),
-            "config.json",
-        )
+def _lookup(registry: str, url: dict[str, Any], given: Credentials | None) -> dict[str, Any]:
+    """Runs the core's credential lookup: reads the file and runs the helper it names."""
+    query = {
+        "registry": registry,
+        "username": given.username if given else None,
+        "password": given.password if given else None,
+        "urlUsername": url.get("username"),
+        "urlPassword": url.get("password"),
+        "env": {k: os.environ[k] for k in _native.credential_env() if k in os.environ},
+    }
+    lookup = _native.CredentialLookup(json.dumps(query).encode())
+    while True:
+        step = json.loads(lookup.step_json())
+        if step["step"] == "readFile":
+            try:
+                with open(step["path"], "rb") as f:
+                    lookup.file(f.read())
+            except OSError:
+                lookup.file(None)
+        elif step["step"] == "runHelper":
+            try:
+                done = subprocess.run(
+                    [step["program"], "get"], input=step["input"].encode(),
+                    capture_output=True, timeout=30, check=False,
+                )  # fmt: skip
+                lookup.helper(done.returncode == 0, done.stdout)
+            except (OSError, subprocess.TimeoutExpired):
+                lookup.helper(False, b"")
+        else:
+            return step
+
+
+class Transport:
+    """Sends requests to one registry over keep-alive connections (one set per thread)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | None = None,
+        *,
+        insecure: bool = False,
+        timeout: float = 60.0,
+        deadline: float = 300.0,
+    ) -> None:
+        """``timeout``: seconds without a byte before a request fails; ``deadline``: seconds a
+        whole request may take, however its bytes trickle in. The core retries failures."""
+        for name, value in (("timeout", timeout), ("deadline", deadline)):
+            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+                raise InvalidOperationError(
+                    f"registry: {name} must be a positive number of seconds, not {value!r}",
+                    {"path": "registry"},
+                )
+        url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
+        self.registry: str = url["registry"]
+        found = _lookup(self.registry, url, credentials)
+        self.access = {
+            "origin": url["origin"],
+            "insecure": insecure,
+            "credentials": found.get("credentials"),
+            "looked": found.get("looked", []),
+        }
+        self.timeout, self.deadline = timeout, deadline
+        cafile = os.environ.get("SSL_CERT_FILE") or None
+        self._tls = ssl.create_default_context(cafile=cafile)
+        self._proxies = urllib.request.getproxies_environment()
+        self._local = threading.local()
+
+    def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
+        conns = self._local.__dict__.setdefault("conns", {})
+        key = (scheme, host, port)
+        if key not in conns:
+            proxy = self._proxies.get(scheme)
+            if proxy and urllib.request.proxy_bypass_environment(host, self._proxies):
+                proxy = None
+            conns[key] = self._open(scheme, host, port, proxy)
+        return conns[key]  # type: ignore[no-any-return]
+
+    def _open(
+        self, scheme: str, host: str, port: int, proxy: str | None
+    ) -> http.client.HTTPConnection:
+        if not proxy:
+            if scheme == "https":
+                return http.client.HTTPSConnection(
+                    host, port, timeout=self.timeout, context=self._tls
+                )
+            return http.client.HTTPConnection(host, port, timeout=self.timeout)
+        p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        auth = {}
+        if p.username is not None:
+            raw = f"{urllib.parse.unquote(p.username)}:{urllib.parse.unquote(p.password or '')}"
+            auth["Proxy-Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+        proxy_host, proxy_port = p.hostname or "", p.port or 80
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(
+                proxy_host, proxy_port, timeout=self.timeout, context=self._tls
+            )
+            conn.set_tunnel(host, port, headers=auth)
+            return conn
+        conn = http.client.HTTPConnection(proxy_host, proxy_port, timeout=self.timeout)
+        conn._regprune_proxy_headers = auth  # type: ignore[attr-defined]
+        return conn
+
+    def send(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None
+    ) -> Response:
+        """One request: ``(status, headers, body, None)``, or ``(0, [], b"", code)`` with the
+        code of what failed, for the core to read. Nothing is resent here."""
+        u = urllib.parse.urlsplit(url)
+        scheme = u.scheme
+        port = u.port or (443 if scheme == "https" else 80)
+        conn = self._connection(scheme, u.hostname or "", port)
+        target = u.path + (f"?{u.query}" if u.query else "")
+        hdrs = dict(headers)
+        proxy_headers = getattr(conn, "_regprune_proxy_headers", None)
+        if proxy_headers is not None:  # plain HTTP through a proxy: absolute-form target
+            target = url
+            hdrs.update(proxy_headers)
+        token = _DEADLINES.watch(conn, self.deadline)
         try:
-            with open(config, encoding="utf-8") as f:
-                auths = json.load(f).get("auths", {})
-        except (OSError, ValueError):
-            return cls()
-        for key in (registry, f"https://{registry}", f"http://{registry}"):
-            entry = auths.get(key)
-            if not isinstance(entry, dict):
-                continue
-            if entry.get("identitytoken"):
-                return cls(ACR_REFRESH_USER, str(entry["identitytoken"]))
-            if entry.get("auth"):
-                try:
-                    user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
-                except ValueError:
-                    return cls()
-                return cls(user, secret)
-        return cls()
-
-    def basic(self) -> str | None:
-        if not self.username and not self.password:
-            return None
-        raw = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(raw).decode()
+            conn.request(method, target, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            # Always read (a HEAD reads nothing): an unread response would break the next
+            # request on this keep-alive connection.
+            data = resp.read(MAX_BODY + 1)
+            if len(data) > MAX_BODY:
+                conn.close()
+                return 0, [], b"", "too_large"
+            length = resp.getheader("Content-Length")
+            if method != "HEAD" and length and length.isdigit() and int(length) != len(data):
+                raise http.client.IncompleteRead(data, int(length) - len(data))
+            return resp.status, list(resp.getheaders()), data, None
+        except (http.client.HTTPException, OSError) as e:
+            conn.close()
+            if _DEADLINES.done(token):
+                return 0, [], b"", "timeout"
+            return 0, [], b"", type(e).__name__
+        finally:
+            _DEADLINES.done(token)
 
 
 class _Deadlines:
-    """Ends requests past their deadline: one daemon thread for every request in flight, which
-    shuts a late request's socket down so its blocked read fails at once. (A timer thread per
-    request cost about 190 us each, a third of a DELETE's own time in the adapter.)"""
+    """Ends requests past their deadline: one daemon thread for every request in flight shuts
+    a late request's socket down, so its blocked read fails at once."""
 
     TICK = 0.05
 
@@ -119,20 +211,18 @@ class _Deadlines:
             self._next += 1
             self._due[self._next] = (time.monotonic() + seconds, conn)
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="regprune-deadlines", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="regprune-deadlines")
+                self._thread.daemon = True
                 self._thread.start()
             return self._next
 
     def done(self, token: int) -> bool:
-        """Stops watching; True when the request was cut at its deadline."""
+        """Stops watching; True (once) when the request was cut at its deadline."""
         with self._lock:
             self._due.pop(token, None)
-            if token in self._cut:
-                self._cut.discard(token)
-                return True
-            return False
+            cut = token in self._cut
+            self._cut.discard(token)
+            return cut
 
     def _run(self) -> None:
         while True:
@@ -140,14 +230,13 @@ class _Deadlines:
             now = time.monotonic()
             with self._lock:
                 late = [(t, c) for t, (due, c) in self._due.items() if due <= now]
-                for token, _ in late:
-                    del self._due[token]
-                    self._cut.add(token)
+                for t, _ in late:
+                    del self._due[t]
+                    self._cut.add(t)
             for _, conn in late:
-                sock = conn.sock
-                if sock is not None:
+                if conn.sock is not None:
                     try:
-                        sock.shutdown(socket.SHUT_RDWR)
+                        conn.sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
 
@@ -155,198 +244,8 @@ class _Deadlines:
 _DEADLINES = _Deadlines()
 
 
-def _is_loopback(host: str) -> bool:
-    """The core's decision, on the parsed address (``127.anything.example`` is a name)."""
-    return _native.is_loopback_host(f"[{host}]" if ":" in host else host)
-
-
-class Transport:
-    """Sends requests to one registry over keep-alive connections (one per worker thread)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        credentials: Credentials | None = None,
-        *,
-        insecure: bool = False,
-        timeout: float = 60.0,
-        deadline: float = 300.0,
-    ) -> None:
-        """``timeout``: seconds without a byte before a request fails; ``deadline``: seconds a
-        whole request may take, however its bytes trickle in. A failed request is retried by
-        the core."""
-        for name, value in (("timeout", timeout), ("deadline", deadline)):
-            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
-                raise InvalidOperationError(
-                    f"registry: {name} must be a positive number of seconds, not {value!r}",
-                    {"path": "registry"},
-                )
-        # The core reads the address: scheme, host, loopback on the parsed address, and
-        # credentials written into the URL (taken as credentials, never echoed).
-        url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
-        if url.get("username") is not None:
-            if credentials is not None and (credentials.username or credentials.password):
-                raise InvalidOperationError(
-                    "registry: credentials are given both in the URL and separately; give them once",
-                    {"path": "registry"},
-                )
-            credentials = Credentials(url["username"], url["password"])
-        self.scheme: str = url["scheme"]
-        self.netloc: str = url["registry"]
-        self.host: str = url["host"]
-        self.port: int | None = url.get("port")
-        self.credentials = credentials or Credentials()
-        self.insecure = insecure
-        self.timeout = timeout
-        self.deadline = deadline
-        self._local = threading.local()
-        self._tokens: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def registry(self) -> str:
-        """``host[:port]`` as the core names the registry."""
-        return self.netloc
-
-    def _conn(self, netloc: str, scheme: str) -> http.client.HTTPConnection:
-        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault(
-            "conns", {}
-        )
-        key = (scheme, netloc)
-        if key not in conns:
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            conns[key] = cls(netloc, timeout=self.timeout)
-        return conns[key]
-
-    def _raw(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
-    ) -> Response:
-        parts = urllib.parse.urlsplit(url)
-        netloc, scheme = (
-            (parts.netloc, parts.scheme) if parts.netloc else (self.netloc, self.scheme)
-        )
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        for attempt in (1, 2):
-            conn = self._conn(netloc, scheme)
-            # The socket timeout bounds each read; the deadline bounds the whole request (a
-            # byte or a 100 Continue every few seconds never trips the socket timeout).
-            token = _DEADLINES.watch(conn, self.deadline)
-            cut = False
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                resp = conn.getresponse()
-                # Always read (a HEAD reads nothing): an unread response would make the
-                # next request on this keep-alive connection fail after it was sent.
-                data = resp.read(MAX_BODY + 1)
-                if len(data) > MAX_BODY:
-                    conn.close()
-                    raise InvalidOperationError(
-                        f"{path}: the registry sent more than {MAX_BODY} bytes", {"path": path}
-                    )
-                length = resp.getheader("Content-Length")
-                if (
-                    method != "HEAD"
-                    and length is not None
-                    and length.isdigit()
-                    and int(length) != len(data)
-                ):
-                    # The connection closed mid-body: a truncated answer is a failed one.
-                    raise http.client.IncompleteRead(data, int(length) - len(data))
-                return resp.status, list(resp.getheaders()), data
-            except (http.client.HTTPException, OSError):
-                cut = _DEADLINES.done(token)
-                conn.close()
-                # A request cut at its deadline is not sent again here: the core retries it.
-                if attempt == 2 or cut:
-                    return 0, [], b""
-            finally:
-                if not cut:
-                    _DEADLINES.done(token)
-        return 0, [], b""
-
-    def send(self, request: Request, body: bytes | None = None) -> Response:
-        """Sends one request of the core, authenticating as the registry asks."""
-        _, method, path, headers, scope, own_body = request
-        if body is None and own_body is not None:
-            body = own_body.encode()
-        hdrs = dict(headers)
-        token = self._tokens.get(scope)
-        if token:
-            hdrs["Authorization"] = token
-        status, rheaders, data = self._raw(method, path, hdrs, body)
-        # A token can expire between the challenge and its use: authenticate at most twice.
-        for _ in range(2):
-            if status != 401:
-                break
-            challenge = next((v for k, v in rheaders if k.lower() == "www-authenticate"), "")
-            auth = self._authenticate(challenge, scope)
-            if not auth:
-                break
-            hdrs["Authorization"] = auth
-            status, rheaders, data = self._raw(method, path, hdrs, body)
-        return status, rheaders, data
-
-    def _authenticate(self, challenge: str, scope: str) -> str | None:
-        parsed = _native.parse_challenge(challenge)
-        if parsed is None:
-            return None
-        if parsed["scheme"] == "basic":
-            auth = self.credentials.basic()
-        elif parsed["scheme"] == "bearer":
-            auth = self._bearer(parsed, scope)
-        else:
-            return None
-        if auth:
-            with self._lock:
-                self._tokens[scope] = auth
-        return auth
-
-    def _bearer(self, params: dict[str, str], scope: str) -> str | None:
-        realm = params.get("realm")
-        if not realm:
-            return None
-        # Credentials go to the token service only over HTTPS (or to loopback, or --insecure).
-        realm_url = urllib.parse.urlsplit(realm)
-        if (
-            realm_url.scheme != "https"
-            and not self.insecure
-            and not _is_loopback(realm_url.hostname or "")
-        ):
-            return None
-        # The registry's own scope in the challenge says exactly what it needs.
-        wanted = params.get("scope") or scope
-        service = params.get("service", "")
-        if self.credentials.username == ACR_REFRESH_USER:
-            form = {"grant_type": "refresh_token", "service": service, "scope": wanted}
-            form["refresh_token"] = self.credentials.password
-            body_bytes = urllib.parse.urlencode(form).encode()
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            status, _, body = self._raw("POST", realm, headers, body_bytes)
-        else:
-            url = (
-                realm
-                + ("&" if "?" in realm else "?")
-                + urllib.parse.urlencode({"service": service, "scope": wanted})
-            )
-            headers = {}
-            basic = self.credentials.basic()
-            if basic:
-                headers["Authorization"] = basic
-            status, _, body = self._raw("GET", url, headers)
-        if status != 200:
-            return None
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            return None
-        token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
-        # A bearer token is a b64token (RFC 6750 s2.1); anything else (a line break, a space,
-        # not a string) came from a broken or hostile token service and is not sent anywhere.
-        return f"Bearer {token}" if isinstance(token, str) and B64TOKEN.fullmatch(token) else None
-
-
 def run(
-    machine: Machine,
+    machine: Any,
     transport: Transport,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -354,113 +253,82 @@ def run(
     on_progress: Callable[[int], None] | None = None,
     after_response: Callable[[], None] | None = None,
 ) -> None:
-    """Drives a conversation to its end: up to ``concurrency`` requests in flight;
-    ``on_progress`` gets the number of responses handled; ``after_response`` runs after each
-    response is handled.
-
-    Each of ``concurrency`` threads takes the next request, sends it and hands the response
-    to the machine itself (the machine and the callbacks run under one lock, one at a time),
-    so no response waits for a dispatcher thread to wake up and pass it on. The first error
-    stops every thread and is raised here."""
-    concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
-    start = time.monotonic()
-    turn = threading.Condition()
-    in_flight = 0
-    handled = 0
+    """Drives a session to its end with up to ``concurrency`` requests in flight: each thread
+    takes the next request, sends it and hands the response to the session (under one lock).
+    The first error stops every thread and is raised here. Ctrl-C stops an execution cleanly
+    (nothing more is sent, what is in flight is handled); anything else it interrupts."""
+    start, turn = time.monotonic(), threading.Condition()
+    state = {"in_flight": 0, "handled": 0}
     failure: list[BaseException] = []
 
-    def take() -> Request | None:
-        """The next request to send, waiting while none is ready; None when done or failed."""
-        nonlocal in_flight
+    def take() -> Any:
         while not failure:
             now = time.monotonic() - start
             req = machine.next_request(now)
             if req is not None:
                 if before_send is not None:
                     before_send()
-                in_flight += 1
+                state["in_flight"] += 1
                 return req
-            if in_flight == 0 and machine.is_done():
+            if state["in_flight"] == 0 and machine.is_done():
                 turn.notify_all()
                 return None
-            # Woken by a response (which may make requests ready) or at the next retry time.
             wake = machine.next_wakeup()
             turn.wait(min(max(0.0, (wake or now + 0.05) - now), 5.0))
         return None
 
     def worker() -> None:
-        nonlocal in_flight, handled
         try:
             while True:
                 with turn:
                     req = take()
                 if req is None:
                     return
-                status, headers, body = transport.send(req)
+                rid, method, url, headers, body = req
+                status, rheaders, data, failed = transport.send(method, url, headers, body)
                 with turn:
-                    in_flight -= 1
+                    state["in_flight"] -= 1
                     turn.notify_all()
                     if failure:
                         return
-                    machine.handle_response(req[0], status, headers, body, time.monotonic() - start)
+                    now = time.monotonic() - start
+                    machine.handle_response(rid, status, rheaders, data, now, failed)
                     if after_response is not None:
                         after_response()
-                    handled += 1
+                    state["handled"] += 1
                     if on_progress is not None:
-                        on_progress(handled)
+                        on_progress(state["handled"])
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
             with turn:
                 failure.append(e)
                 turn.notify_all()
 
-    threads = [
-        threading.Thread(target=worker, name=f"regprune-{i}", daemon=True)
-        for i in range(concurrency)
-    ]
+    n = max(1, min(concurrency, MAX_CONCURRENCY))
+    threads = [threading.Thread(target=worker, name=f"regprune-{i}") for i in range(n)]
     for t in threads:
+        t.daemon = True
         t.start()
-    cancel = getattr(machine, "cancel", None)
     try:
         for t in threads:
             while t.is_alive():
                 t.join(0.5)
     except KeyboardInterrupt:
-        if cancel is None:
-            # Ctrl-C in a crawl: no new request goes out; those in flight finish, dropped.
-            with turn:
-                failure.append(KeyboardInterrupt())
-                turn.notify_all()
-            raise
-        # Ctrl-C in an execution: nothing more is sent; the requests in flight are answered
-        # and handled, so the report says exactly what was done and what never started.
         with turn:
-            cancel()
+            cancelled = machine.cancel()
+            if not cancelled:
+                failure.append(KeyboardInterrupt())
             turn.notify_all()
+        if not cancelled:
+            raise
         for t in threads:
             while t.is_alive():
                 t.join(0.5)
-    except BaseException as e:
-        with turn:
-            failure.append(e)
-            turn.notify_all()
-        raise
     if failure:
         raise failure[0]
 
 
-def _manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
-    """Where a manifest lives in a manifests directory: ``blobs/<algorithm>/<hex>``, the
-    blob layout of an OCI image layout (digests are validated by the core: no ``/``)."""
-    algorithm, _, encoded = digest.partition(":")
-    return Path(directory) / "blobs" / algorithm / encoded
-
-
-def _save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -> None:
-    path = _manifest_path(directory, digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+def _access(transport: Transport) -> bytes:
+    return json.dumps(transport.access).encode()
 
 
 def crawl(
@@ -472,29 +340,23 @@ def crawl(
     on_progress: Callable[[int], None] | None = None,
     save_manifests: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's
-    exact bytes are saved in that directory, so that ``execute(manifests=...)`` can journal
-    them without fetching each one again."""
+    """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
+    bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
         "flavour": flavour,
         "keepManifests": save_manifests is not None,
     }
-    machine = _native.Crawl(json.dumps(options).encode())
+    session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
 
     def save() -> None:
-        for digest, _media_type, data in machine.take_manifests():
-            _save_manifest(save_manifests, digest, data)  # type: ignore[arg-type]
+        for digest, _media_type, data in session.take_manifests():
+            save_manifest(save_manifests, digest, data)  # type: ignore[arg-type]
 
-    run(
-        machine,
-        transport,
-        concurrency=concurrency,
-        on_progress=on_progress,
-        after_response=save if save_manifests is not None else None,
-    )
-    return json.loads(machine.snapshot_json())  # type: ignore[no-any-return]
+    after = save if save_manifests is not None else None
+    run(session, transport, concurrency=concurrency, on_progress=on_progress, after_response=after)
+    return json.loads(session.result_json())  # type: ignore[no-any-return]
 
 
 def execute(
@@ -510,48 +372,38 @@ def execute(
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
     flushed to disk before the deletions they describe are sent. ``on_progress`` gets
-    ``(finished, total)`` deletions. ``manifests``: a directory saved by
-    ``crawl(save_manifests=...)``; the manifests found there (checked against their digests)
-    are journaled without a ``GET`` each, the others are fetched. A plan made for another
-    registry is refused unless ``retarget``; each run's journal lines carry a new run id."""
-    options = {
-        "registry": transport.registry,
-        "flavour": flavour,
-        "retarget": retarget,
-        "runId": new_run_id(),
-    }
-    machine = _native.Execute(plan_json.encode(), json.dumps(options).encode())
+    ``(finished, total)``. ``manifests``: a directory saved by ``crawl(save_manifests=...)``
+    (manifests found there, checked against their digests, are journaled without a ``GET``).
+    A plan made for another registry is refused unless ``retarget``."""
+    options = {"registry": transport.registry, "flavour": flavour, "retarget": retarget}
+    options["runId"] = new_run_id()
+    session = _native.Session.execute(
+        plan_json.encode(), json.dumps(options).encode(), _access(transport)
+    )
     if manifests is not None:
-        for digest in machine.wanted_manifests():
+        for digest in session.wanted_manifests():
             try:
-                data = _manifest_path(manifests, digest).read_bytes()
+                data = manifest_path(manifests, digest).read_bytes()
             except FileNotFoundError:
                 continue
-            machine.known_manifest(digest, data)
+            session.known_manifest(digest, data)
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
     def write_journal() -> None:
-        lines = machine.take_journal()
+        lines = session.take_journal()
         if journal is not None and lines:
             journal.write("".join(line + "\n" for line in lines))
             journal.flush()
             os.fsync(journal.fileno())
 
+    progress = None if on_progress is None else (lambda _: on_progress(*session.progress()))
     try:
-        run(
-            machine,
-            transport,
-            concurrency=concurrency,
-            before_send=write_journal,
-            on_progress=None if on_progress is None else lambda _: on_progress(*machine.progress()),
-        )
+        run(session, transport, concurrency=concurrency, before_send=write_journal,
+            on_progress=progress)  # fmt: skip
     finally:
         if journal is not None:
             journal.close()
-    return json.loads(machine.report_json())  # type: ignore[no-any-return]
-
-
-_drive = run  # undo's ``run`` parameter names a journal run
+    return json.loads(session.result_json())  # type: ignore[no-any-return]
 
 
 def new_run_id() -> str:
@@ -572,91 +424,13 @@ def undo(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, Any]:
     """Pushes back what one run of a journal deleted (until garbage collection removes the
-    blobs): the last run unless ``run`` names another. Only manifest bytes that hash to their
-    journalled digest are pushed, tags only after their manifest is back by digest, children
-    before their indexes; a torn last line is skipped and reported. Returns the report."""
+    blobs): the last run unless ``run`` names another. Returns the core's report."""
     with open(journal_path, "rb") as f:
         journal = f.read()
-    options = {
-        "registry": transport.registry,
-        "run": run,
-        "dryRun": dry_run,
-        "retarget": retarget,
-    }
-    machine = _native.Undo(journal, json.dumps(options).encode())
-    _drive(machine, transport, concurrency=concurrency)
-    return json.loads(machine.report_json())  # type: ignore[no-any-return]
+    options = {"registry": transport.registry, "run": run, "dryRun": dry_run, "retarget": retarget}
+    session = _native.Session.undo(journal, json.dumps(options).encode(), _access(transport))
+    _drive(session, transport, concurrency=concurrency)
+    return json.loads(session.result_json())  # type: ignore[no-any-return]
 
 
-def read_storage(
-    root: str | os.PathLike[str],
-    registry_name: str | None = None,
-    *,
-    save_manifests: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
-    """Reads a distribution registry's storage directory (filesystem driver) into a snapshot:
-    every revision, tagged or not, exact blob sizes, times from the link files. Read it with
-    the registry stopped or read-only, so it does not change underfoot. ``save_manifests``:
-    as for ``crawl``, a directory for ``execute(manifests=...)``."""
-    from datetime import datetime, timezone
-
-    base = os.path.join(os.fspath(root), "docker", "registry", "v2")
-    repos_dir = os.path.join(base, "repositories")
-    blobs_dir = os.path.join(base, "blobs", "sha256")
-    if not os.path.isdir(repos_dir):
-        raise InvalidOperationError(
-            f"storage: {repos_dir!r} is not a registry storage directory", {"path": "storage"}
-        )
-
-    def when(path: str) -> str:
-        t = datetime.fromtimestamp(os.stat(path).st_mtime, tz=timezone.utc)
-        return t.isoformat().replace("+00:00", "Z")
-
-    def link(path: str) -> str:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-
-    repositories = []
-    wanted: set[str] = set()
-    for dirpath, dirnames, _ in os.walk(repos_dir):
-        if "_manifests" not in dirnames:
-            continue
-        name = os.path.relpath(dirpath, repos_dir).replace(os.sep, "/")
-        manifests = os.path.join(dirpath, "_manifests")
-        revisions = []
-        rev_dir = os.path.join(manifests, "revisions", "sha256")
-        for hexd in sorted(os.listdir(rev_dir)) if os.path.isdir(rev_dir) else []:
-            path = os.path.join(rev_dir, hexd, "link")
-            if os.path.exists(path):
-                digest = link(path)
-                revisions.append({"digest": digest, "time": when(path)})
-                wanted.add(digest)
-        tags = []
-        tag_dir = os.path.join(manifests, "tags")
-        for tag in sorted(os.listdir(tag_dir)) if os.path.isdir(tag_dir) else []:
-            path = os.path.join(tag_dir, tag, "current", "link")
-            if os.path.exists(path):
-                tags.append({"name": tag, "digest": link(path), "time": when(path)})
-        repositories.append({"name": name, "revisions": revisions, "tags": tags})
-        dirnames[:] = [d for d in dirnames if not d.startswith("_")]
-    sizes: dict[str, int] = {}
-    texts: dict[str, str] = {}
-    for prefix in os.listdir(blobs_dir) if os.path.isdir(blobs_dir) else []:
-        for hexd in os.listdir(os.path.join(blobs_dir, prefix)):
-            data = os.path.join(blobs_dir, prefix, hexd, "data")
-            if not os.path.exists(data):
-                continue
-            digest = f"sha256:{hexd}"
-            sizes[digest] = os.stat(data).st_size
-            if digest in wanted:
-                with open(data, "rb") as f:
-                    raw = f.read()
-                texts[digest] = raw.decode("utf-8")
-                if save_manifests is not None:
-                    _save_manifest(save_manifests, digest, raw)
-    listing = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
-    if registry_name:
-        listing["registry"] = registry_name
-    document = json.dumps({"format": "distributionStorage", "listing": listing}).encode()
-    snapshot: dict[str, Any] = json.loads(_native.import_snapshot_json(document))
-    return snapshot
+_drive = run  # undo's ``run`` parameter names a journal run

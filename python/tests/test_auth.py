@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from regprune import registry
+from regprune.errors import AuthenticationFailedError, CredentialsMissingError, RegistryError
 from regprune.cli import main
 
 SECRET = "s3cret-Pa55word"
@@ -56,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/oauth2/token":
             q = dict(urllib.parse.parse_qsl(url.query))
-            expected = "Basic " + base64.b64encode(f"admin:{SECRET}".encode()).decode()
+            expected = "Basic " + base64.b64encode(f"admin:{SECRET}".encode()).decode()  # UTF-8
             if self.headers.get("Authorization") == expected:
                 Handler.tokens_issued.append({"via": "basic", "scope": q.get("scope", "")})
                 self.reply(200, {"token": Handler.token})
@@ -100,9 +102,36 @@ def test_bearer_challenge_with_basic_credentials(server: str) -> None:
     assert Handler.tokens_issued[0] == {"via": "basic", "scope": "registry:catalog:*"}
 
 
-def test_without_credentials_the_crawl_fails_clearly(server: str) -> None:
-    with pytest.raises(Exception, match="401"):
+def test_without_credentials_the_crawl_says_where_it_looked(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.delenv("REGPRUNE_USERNAME", raising=False)
+    monkeypatch.delenv("REGPRUNE_PASSWORD", raising=False)
+    with pytest.raises(CredentialsMissingError) as e:
         registry.crawl(registry.Transport(server))
+    assert e.value.status == 401 and e.value.exit_code == 4
+    assert "REGPRUNE_USERNAME/REGPRUNE_PASSWORD: not set" in str(e.value)
+    assert f"{tmp_path}/config.json: no such file" in str(e.value)
+
+
+def test_a_wrong_password_is_not_missing_credentials(server: str) -> None:
+    with pytest.raises(AuthenticationFailedError) as e:
+        registry.crawl(registry.Transport(server, registry.Credentials("admin", "nope")))
+    assert isinstance(e.value, RegistryError) and not isinstance(e.value, ValueError)
+    assert "credentials from --username/--password were refused" in str(e.value)
+    assert "token service 127.0.0.1 answered HTTP 401" in str(e.value)
+    assert "nope" not in str(e.value)
+
+
+def test_a_password_outside_latin_1_is_sent_as_utf8(server: str) -> None:
+    global SECRET
+    old, SECRET = SECRET, "pässwörd-✓-密码"
+    try:
+        snap = registry.crawl(registry.Transport(server, registry.Credentials("admin", SECRET)))
+    finally:
+        SECRET = old
+    assert snap["repositories"] == []
 
 
 @pytest.mark.parametrize(
@@ -131,9 +160,32 @@ def test_docker_config_auths_are_used(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.delenv("REGPRUNE_USERNAME", raising=False)
     monkeypatch.delenv("REGPRUNE_PASSWORD", raising=False)
-    creds = registry.Credentials.from_env(None, None, host)
-    assert creds.username == registry.ACR_REFRESH_USER
+    t = registry.Transport(server)
+    assert t.access["credentials"]["username"] == registry.ACR_REFRESH_USER
     assert main(["snapshot", "--registry", server]) == 0
+
+
+def test_a_credential_helper_is_run_as_the_core_asks(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = server.split("://")[1]
+    (tmp_path / "config.json").write_text(json.dumps({"credHelpers": {host: "regprunetest"}}))
+    helper = tmp_path / "bin" / "docker-credential-regprunetest"
+    helper.parent.mkdir()
+    # A helper reads the server on stdin and answers {"Username", "Secret"} (docker's protocol).
+    helper.write_text(
+        "#!/bin/sh\n"
+        f'read server; [ "$1" = get ] && [ "$server" = "{host}" ] && '
+        f"echo '{{\"Username\": \"admin\", \"Secret\": \"{SECRET}\"}}'\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.delenv("REGPRUNE_USERNAME", raising=False)
+    monkeypatch.delenv("REGPRUNE_PASSWORD", raising=False)
+    t = registry.Transport(server)
+    assert t.access["credentials"]["source"] == "docker-credential-regprunetest"
+    assert registry.crawl(t)["repositories"] == []
 
 
 def test_secrets_never_appear_in_output_or_files(
@@ -174,30 +226,3 @@ def test_secrets_never_appear_in_output_or_files(
     for text in (captured.out, captured.err, out.read_text()):
         assert SECRET not in text and "TOKEN-ok" not in text
     assert SECRET not in repr(registry.Credentials("admin", SECRET))
-
-
-def test_challenges_are_parsed_by_the_core_and_plain_http_realms_get_no_credentials() -> None:
-    from regprune import _native
-
-    parsed = _native.parse_challenge(
-        'Bearer realm="https://a.io/t",service="r",scope="repository:x:pull,delete"'
-    )
-    assert parsed == {
-        "scheme": "bearer",
-        "realm": "https://a.io/t",
-        "service": "r",
-        "scope": "repository:x:pull,delete",
-    }
-    assert "realm" not in (_native.parse_challenge('Bearer realm="file:///etc/passwd"') or {})
-    assert _native.parse_challenge("Bearer\r\nX: y") is None
-    t = registry.Transport("http://127.0.0.1:9", registry.Credentials("admin", SECRET))
-    sent: list[str] = []
-    t._raw = lambda method, url, headers, body=None: (
-        sent.append(url),
-        (200, [], b'{"token":"t"}'),
-    )[1]  # type: ignore[method-assign]
-    assert (
-        t._bearer({"realm": "http://evil.example/token", "service": "r"}, "registry:catalog:*")
-        is None
-    )
-    assert sent == [], "no request, so no password, goes to a plain-HTTP token service elsewhere"

@@ -369,10 +369,10 @@ class _Counting(registry.Transport):
         super().__init__(url)
         self.digest_gets = 0
 
-    def send(self, request, body=None):  # type: ignore[no-untyped-def]
-        if request[1] == "GET" and "/manifests/sha256:" in request[2]:
+    def send(self, method, url, headers, body):  # type: ignore[no-untyped-def]
+        if method == "GET" and "/manifests/sha256:" in url:
             self.digest_gets += 1
-        return super().send(request, body)
+        return super().send(method, url, headers, body)
 
 
 def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pickle
 from pathlib import Path
 from typing import Any, Callable
@@ -9,6 +11,7 @@ from typing import Any, Callable
 import pytest
 
 import regprune
+from regprune import _native
 
 D0 = "sha256:" + "0" * 64
 D1 = "sha256:" + "1" * 64
@@ -81,6 +84,42 @@ def failures(example: Path) -> dict[str, Callable[[], object]]:
     }
 
 
+def registry_answers(
+    status: int, *, failure: str | None = None, body: bytes = b"{}", creds: bool = False
+) -> Callable[[], object]:
+    """A crawl whose catalog request gets one answer (every retry the same)."""
+
+    def crawl() -> object:
+        options = json.dumps({"registry": "reg.example", "flavour": "oci", "maxAttempts": 2})
+        access = {"origin": "https://reg.example", "looked": ["nowhere"]}
+        if creds:
+            access["credentials"] = {"username": "u", "password": "p", "source": "a test"}
+        s = _native.Session.crawl(options.encode(), json.dumps(access).encode())
+        now = 0.0
+        while not s.is_done():
+            req = s.next_request(now)
+            if req is None:
+                now = s.next_wakeup() or now + 1
+                continue
+            s.handle_response(req[0], status, [], body, now, failure)
+        return s.result_json()
+
+    return crawl
+
+
+REGISTRY_FAILURES = {
+    "registry_unreachable": registry_answers(0, failure="ENOTFOUND"),
+    "credentials_missing": registry_answers(401),
+    "authentication_failed": registry_answers(401, creds=True),
+    "forbidden": registry_answers(403),
+    "not_found": registry_answers(404),
+    "unsupported_by_registry": registry_answers(405),
+    "rate_limited": registry_answers(429),
+    "server_error": registry_answers(503),
+    "protocol_violation": registry_answers(200, body=b"not json"),
+}
+
+
 def test_every_code_has_one_class() -> None:
     assert sorted(regprune.ERROR_CODES) == sorted(regprune.ERROR_CLASSES)
     classes = set(regprune.ERROR_CLASSES.values())
@@ -93,7 +132,7 @@ def test_every_code_has_one_class() -> None:
 
 
 def test_every_code_is_raised_as_its_class(example: Path) -> None:
-    cases = failures(example)
+    cases = {**failures(example), **REGISTRY_FAILURES}
     assert sorted(cases) == sorted(regprune.ERROR_CODES)
     for code, fail in cases.items():
         with pytest.raises(regprune.RegpruneError) as info:
@@ -102,6 +141,11 @@ def test_every_code_is_raised_as_its_class(example: Path) -> None:
         assert type(e) is regprune.ERROR_CLASSES[code], (code, type(e), e)
         assert e.code == code
         assert e.path and e.path in str(e), (code, str(e))
+        registry_error = code in REGISTRY_FAILURES
+        assert isinstance(e, regprune.RegistryError) == registry_error, code
+        assert isinstance(e, ValueError) != registry_error or code == "limit_exceeded", code
+        assert e.exit_code == (2 if not registry_error else e.exit_code), code
+        assert e.exit_code in ((3, 4, 5) if registry_error else (2,)), (code, e.exit_code)
 
 
 def test_fields_of_the_variant_are_attributes(example: Path) -> None:

@@ -250,6 +250,48 @@ impl Session {
         &mut self.conv
     }
 
+    /// `(finished, total)` deletions of an execution or journal lines of an undo; for a crawl,
+    /// `(responses, 0)` (its total is unknown until it ends).
+    pub fn progress(&self) -> (usize, usize) {
+        match &self.conv {
+            Conversation::Crawl(c) => (c.progress().responses as usize, 0),
+            Conversation::Execute(e) => e.progress(),
+            Conversation::Undo(u) => u.progress(),
+        }
+    }
+
+    /// The result as JSON once done: a crawl's snapshot, an execution's or an undo's report.
+    pub fn result_json(&self) -> Result<String> {
+        Ok(match &self.conv {
+            Conversation::Crawl(c) => c.snapshot()?.to_json(),
+            Conversation::Execute(e) => serde_json::to_string(&e.report()).unwrap_or_default(),
+            Conversation::Undo(u) => serde_json::to_string(&u.report()).unwrap_or_default(),
+        })
+    }
+
+    /// The crawl this session carries (an error for another conversation).
+    pub fn crawl_mut(&mut self) -> Result<&mut Crawl> {
+        match &mut self.conv {
+            Conversation::Crawl(c) => Ok(c),
+            _ => Err(Self::not("a crawl")),
+        }
+    }
+
+    /// The execution this session carries (an error for another conversation).
+    pub fn execute_mut(&mut self) -> Result<&mut Execute> {
+        match &mut self.conv {
+            Conversation::Execute(e) => Ok(e),
+            _ => Err(Self::not("an execution")),
+        }
+    }
+
+    fn not(what: &str) -> Error {
+        Error::InvalidOperation {
+            path: "session".into(),
+            message: format!("this session does not carry {what}"),
+        }
+    }
+
     /// The next request to send at `now`, or `None` (wait for a response or `next_wakeup`).
     pub fn next_request(&mut self, now: f64) -> Option<Outgoing> {
         if let Some(due) = self.delayed.iter().position(|(t, _)| *t <= now) {

@@ -1,0 +1,206 @@
+//! The registry conversation as Python drives it: one `Session` class for a crawl, an
+//! execution or an undo (the core's `http::Session`, with authentication), and the credential
+//! lookup. Python sends the requests and reads the files; every decision is the core's.
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use regprune_core::http::{self, Access, Conversation, Response};
+use regprune_core::{Digest, Error, Plan};
+
+use crate::{core, parse};
+
+/// A request as Python sees it: `(id, method, url, headers, body)`.
+type PyRequest<'py> = (
+    u64,
+    &'static str,
+    String,
+    Vec<(String, String)>,
+    Option<Bound<'py, PyBytes>>,
+);
+
+/// A conversation with one registry in progress.
+#[pyclass(module = "regprune._native")]
+pub struct Session {
+    inner: http::Session,
+}
+
+fn start(py: Python<'_>, conv: Conversation, access: &[u8]) -> PyResult<Session> {
+    let access: Access = parse(py, access, Some("access"))?;
+    Ok(Session {
+        inner: core(py, http::Session::new(conv, access))?,
+    })
+}
+
+#[pymethods]
+impl Session {
+    /// A crawl with options (JSON) and access (JSON `{origin, insecure, credentials, looked}`).
+    #[staticmethod]
+    fn crawl(py: Python<'_>, options: &[u8], access: &[u8]) -> PyResult<Session> {
+        let options = parse(py, options, None)?;
+        start(py, Conversation::Crawl(http::Crawl::new(options)), access)
+    }
+
+    /// An execution of a plan (JSON) with options (JSON); refuses an edited plan.
+    #[staticmethod]
+    fn execute(py: Python<'_>, plan: &[u8], options: &[u8], access: &[u8]) -> PyResult<Session> {
+        let plan: Plan = parse(py, plan, None)?;
+        let options = parse(py, options, None)?;
+        let execute = core(py, http::Execute::new(&plan, options))?;
+        start(py, Conversation::Execute(Box::new(execute)), access)
+    }
+
+    /// An undo of one run of a journal (its bytes) with options (JSON).
+    #[staticmethod]
+    fn undo(py: Python<'_>, journal: &[u8], options: &[u8], access: &[u8]) -> PyResult<Session> {
+        let options = parse(py, options, None)?;
+        let undo = core(py, http::Undo::new(journal, options))?;
+        start(py, Conversation::Undo(undo), access)
+    }
+
+    /// The next request ready at `now`, or None.
+    fn next_request<'py>(&mut self, py: Python<'py>, now: f64) -> Option<PyRequest<'py>> {
+        self.inner.next_request(now).map(|o| {
+            let body = o.body.map(|b| PyBytes::new(py, &b));
+            (o.id, o.method.as_str(), o.url, o.headers, body)
+        })
+    }
+
+    /// Feeds a response; `failure` is the transport's error code when there was none
+    /// (status 0).
+    #[pyo3(signature = (id, status, headers, body, now, failure=None))]
+    fn handle_response(
+        &mut self,
+        py: Python<'_>,
+        id: u64,
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        now: f64,
+        failure: Option<&str>,
+    ) -> PyResult<()> {
+        let response = Response {
+            status,
+            headers,
+            body,
+        };
+        core(py, self.inner.handle_response(id, response, failure, now))
+    }
+
+    /// When the next delayed request is due.
+    fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether the conversation is over.
+    fn is_done(&mut self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Stops an execution (Ctrl-C); False for a conversation that cannot stop part-way.
+    fn cancel(&mut self) -> bool {
+        self.inner.cancel()
+    }
+
+    /// `(finished, total)`; for a crawl `(responses, 0)`.
+    fn progress(&self) -> (usize, usize) {
+        self.inner.progress()
+    }
+
+    /// The snapshot (a crawl) or the report (an execution, an undo), as JSON, once done.
+    fn result_json(&self, py: Python<'_>) -> PyResult<String> {
+        core(py, self.inner.result_json())
+    }
+
+    /// A crawl's manifests fetched since the last call, with `keepManifests`: `(digest,
+    /// media type, bytes)`, the bytes checked against the digest.
+    fn take_manifests<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(String, Option<String>, Bound<'py, PyBytes>)>> {
+        let crawl = core(py, self.inner.crawl_mut())?;
+        Ok(crawl
+            .take_manifests()
+            .into_iter()
+            .map(|k| (k.digest.to_string(), k.media_type, PyBytes::new(py, &k.bytes)))
+            .collect())
+    }
+
+    /// The distinct manifests (digests) an execution journals, to hand over with
+    /// `known_manifest` where they were saved.
+    fn wanted_manifests(&mut self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let execute = core(py, self.inner.execute_mut())?;
+        Ok(execute
+            .wanted_manifests()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
+    /// fetch; False when the plan does not delete it. Refuses bytes that do not match.
+    fn known_manifest(&mut self, py: Python<'_>, digest: &str, bytes: Vec<u8>) -> PyResult<bool> {
+        let d = core(
+            py,
+            Digest::parse(digest).ok_or_else(|| Error::InvalidDigest {
+                path: "knownManifest.digest".into(),
+                value: digest.to_owned(),
+            }),
+        )?;
+        let execute = core(py, self.inner.execute_mut())?;
+        core(py, execute.known_manifest(&d, None, bytes))
+    }
+
+    /// An execution's journal lines (JSON) to write durably before sending the requests
+    /// handed out so far (none for other conversations).
+    fn take_journal(&mut self) -> Vec<String> {
+        match self.inner.execute_mut() {
+            Ok(execute) => execute
+                .take_journal()
+                .iter()
+                .filter_map(|e| serde_json::to_string(e).ok())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Where the registry's credentials are: steps for Python to perform (read a file, run a
+/// credential helper) until credentials are found or the places looked are listed.
+#[pyclass(module = "regprune._native")]
+pub struct CredentialLookup {
+    inner: http::CredentialLookup,
+}
+
+#[pymethods]
+impl CredentialLookup {
+    /// Starts from a query (JSON `{registry, username, password, urlUsername, urlPassword,
+    /// env}`).
+    #[new]
+    fn new(py: Python<'_>, query: &[u8]) -> PyResult<Self> {
+        let query = parse(py, query, None)?;
+        Ok(CredentialLookup {
+            inner: core(py, http::CredentialLookup::new(query))?,
+        })
+    }
+
+    /// The next step (JSON `{"step": "readFile" | "runHelper" | "found" | "anonymous", ...}`).
+    fn step_json(&self) -> String {
+        serde_json::to_string(self.inner.step()).unwrap_or_default()
+    }
+
+    /// The file's bytes, or None when it does not exist or cannot be read.
+    fn file(&mut self, py: Python<'_>, contents: Option<Vec<u8>>) -> PyResult<()> {
+        core(py, self.inner.file(contents.as_deref()))
+    }
+
+    /// Whether the helper succeeded, and its standard output.
+    fn helper(&mut self, py: Python<'_>, succeeded: bool, stdout: &[u8]) -> PyResult<()> {
+        core(py, self.inner.helper(succeeded, stdout))
+    }
+}
+
+/// The environment variables a credential lookup reads.
+#[pyfunction]
+pub fn credential_env() -> Vec<&'static str> {
+    http::CREDENTIAL_ENV.to_vec()
+}

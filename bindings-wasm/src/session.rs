@@ -1,0 +1,256 @@
+//! The registry conversation as JavaScript drives it: one `Session` class for a crawl, an
+//! execution or an undo (the core's `http::Session`, with authentication), and the credential
+//! lookup. JavaScript sends the requests and reads the files; every decision is the core's.
+
+use regprune_core::http::{self, Access, Conversation, Response};
+use regprune_core::{Digest, Error};
+use wasm_bindgen::prelude::*;
+
+use crate::{from_js, js_error, plan_of, to_js};
+
+fn core<T>(r: Result<T, Error>) -> Result<T, JsValue> {
+    r.map_err(|e| js_error(&e))
+}
+
+/// Response headers from JS: `[[name, value], …]`, or the same as one block of `name: value`
+/// lines, which crosses into WebAssembly in one call instead of a few per header (the npm
+/// adapter sends the block: one response per deletion).
+fn js_headers(headers: JsValue) -> Result<Vec<(String, String)>, JsValue> {
+    let Some(block) = headers.as_string() else {
+        return from_js(headers, Some("headers"));
+    };
+    block
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => Ok((name.to_owned(), value.trim().to_owned())),
+            None => Err(js_error(&Error::InvalidJson {
+                path: "headers".into(),
+                message: format!("not a `name: value` line: {line:?}"),
+            })),
+        })
+        .collect()
+}
+
+/// A conversation with one registry in progress.
+#[wasm_bindgen]
+pub struct Session {
+    inner: http::Session,
+}
+
+fn start(conv: Conversation, access: JsValue) -> Result<Session, JsValue> {
+    let access: Access = from_js(access, Some("access"))?;
+    Ok(Session {
+        inner: core(http::Session::new(conv, access))?,
+    })
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// A crawl (`{registry, repositories?, flavour?, keepManifests?, …}`) with access
+    /// (`{origin, insecure?, credentials?, looked?}`).
+    pub fn crawl(options: JsValue, access: JsValue) -> Result<Session, JsValue> {
+        let crawl = http::Crawl::new(from_js(options, None)?);
+        start(Conversation::Crawl(crawl), access)
+    }
+
+    /// An execution of `plan` (refused when its digest does not verify).
+    pub fn execute(plan: JsValue, options: JsValue, access: JsValue) -> Result<Session, JsValue> {
+        let plan = plan_of(plan)?;
+        let execute = core(http::Execute::new(&plan, from_js(options, None)?))?;
+        start(Conversation::Execute(Box::new(execute)), access)
+    }
+
+    /// An undo of one run of a journal (its bytes).
+    pub fn undo(journal: &[u8], options: JsValue, access: JsValue) -> Result<Session, JsValue> {
+        let undo = core(http::Undo::new(journal, from_js(options, None)?))?;
+        start(Conversation::Undo(undo), access)
+    }
+
+    /// The next request ready at `now` (seconds): `{id, method, url, headers, body?}`, or
+    /// `undefined`.
+    #[wasm_bindgen(js_name = nextRequest)]
+    pub fn next_request(&mut self, now: f64) -> Result<JsValue, JsValue> {
+        let Some(o) = self.inner.next_request(now) else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &k.into(), v).map(drop);
+        // Request ids are small counters (tokens from 2^52): a JS number holds them exactly.
+        set("id", &JsValue::from(o.id as f64))?;
+        set("method", &o.method.as_str().into())?;
+        set("url", &o.url.into())?;
+        set("headers", &to_js(&o.headers)?)?;
+        if let Some(body) = o.body {
+            set("body", &js_sys::Uint8Array::from(body.as_slice()).into())?;
+        }
+        Ok(out.into())
+    }
+
+    /// Feeds a response: status, headers (`[[name, value]]`, or one block of `name: value`
+    /// lines), body bytes, and when there was no response (status 0) the transport's error
+    /// code (`ENOTFOUND`, `ECONNREFUSED`, `UND_ERR_SOCKET`, …).
+    #[wasm_bindgen(js_name = handleResponse)]
+    pub fn handle_response(
+        &mut self,
+        id: f64,
+        status: u16,
+        headers: JsValue,
+        body: Vec<u8>,
+        now: f64,
+        failure: Option<String>,
+    ) -> Result<(), JsValue> {
+        let response = Response {
+            status,
+            headers: js_headers(headers)?,
+            body,
+        };
+        core(
+            self.inner
+                .handle_response(id as u64, response, failure.as_deref(), now),
+        )
+    }
+
+    /// When the next delayed request is due.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> Option<f64> {
+        self.inner.next_wakeup()
+    }
+
+    /// Whether the conversation is over.
+    #[wasm_bindgen(js_name = isDone)]
+    pub fn is_done(&mut self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// Stops an execution (Ctrl-C); `false` for a conversation that cannot stop part-way.
+    pub fn cancel(&mut self) -> bool {
+        self.inner.cancel()
+    }
+
+    /// `[finished, total]`; for a crawl `[responses, 0]`.
+    pub fn progress(&self) -> Vec<u32> {
+        let (done, total) = self.inner.progress();
+        vec![
+            u32::try_from(done).unwrap_or(u32::MAX),
+            u32::try_from(total).unwrap_or(u32::MAX),
+        ]
+    }
+
+    /// The snapshot (a crawl) or the report (an execution, an undo), once done.
+    pub fn result(&self) -> Result<JsValue, JsValue> {
+        let json = core(self.inner.result_json())?;
+        js_sys::JSON::parse(&json)
+    }
+
+    /// A crawl's manifests fetched since the last call, with `keepManifests`: `[{digest,
+    /// mediaType, manifest}]`, the manifest's exact text (checked against the digest).
+    #[wasm_bindgen(js_name = takeManifests)]
+    pub fn take_manifests(&mut self) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Kept {
+            digest: String,
+            media_type: Option<String>,
+            manifest: String,
+        }
+        let kept: Vec<Kept> = core(self.inner.crawl_mut())?
+            .take_manifests()
+            .into_iter()
+            .filter_map(|k| {
+                Some(Kept {
+                    digest: k.digest.to_string(),
+                    media_type: k.media_type,
+                    manifest: String::from_utf8(k.bytes).ok()?,
+                })
+            })
+            .collect();
+        to_js(&kept)
+    }
+
+    /// The distinct manifests (digests) an execution journals, to hand over with
+    /// `knownManifest` where they were saved.
+    #[wasm_bindgen(js_name = wantedManifests)]
+    pub fn wanted_manifests(&mut self) -> Result<Vec<String>, JsValue> {
+        Ok(core(self.inner.execute_mut())?
+            .wanted_manifests()
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
+    /// fetch; `false` when the plan does not delete it. Refuses bytes that do not match.
+    #[wasm_bindgen(js_name = knownManifest)]
+    pub fn known_manifest(&mut self, digest: &str, bytes: Vec<u8>) -> Result<bool, JsValue> {
+        let d = Digest::parse(digest).ok_or_else(|| {
+            js_error(&Error::InvalidDigest {
+                path: "knownManifest.digest".into(),
+                value: digest.to_owned(),
+            })
+        })?;
+        core(core(self.inner.execute_mut())?.known_manifest(&d, None, bytes))
+    }
+
+    /// An execution's journal lines (JSON) to write durably before sending the requests
+    /// handed out so far.
+    #[wasm_bindgen(js_name = takeJournal)]
+    pub fn take_journal(&mut self) -> Vec<String> {
+        self.inner.execute_mut().map_or_else(
+            |_| Vec::new(),
+            |e| {
+                e.take_journal()
+                    .iter()
+                    .filter_map(|e| serde_json::to_string(e).ok())
+                    .collect()
+            },
+        )
+    }
+
+    /// Discards the journal entries so far, for an execution without a journal file.
+    #[wasm_bindgen(js_name = dropJournal)]
+    pub fn drop_journal(&mut self) {
+        if let Ok(e) = self.inner.execute_mut() {
+            e.take_journal();
+        }
+    }
+}
+
+/// Where the registry's credentials are: steps for JavaScript to perform (read a file, run a
+/// credential helper) until credentials are found or the places looked are listed.
+#[wasm_bindgen]
+pub struct CredentialLookup {
+    inner: http::CredentialLookup,
+}
+
+#[wasm_bindgen]
+impl CredentialLookup {
+    /// Starts from a query (`{registry, username?, password?, urlUsername?, urlPassword?, env}`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(query: JsValue) -> Result<CredentialLookup, JsValue> {
+        Ok(CredentialLookup {
+            inner: core(http::CredentialLookup::new(from_js(query, None)?))?,
+        })
+    }
+
+    /// The next step: `{step: "readFile" | "runHelper" | "found" | "anonymous", …}`.
+    pub fn step(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.step())
+    }
+
+    /// The file's bytes, or `undefined` when it does not exist or cannot be read.
+    pub fn file(&mut self, contents: Option<Vec<u8>>) -> Result<(), JsValue> {
+        core(self.inner.file(contents.as_deref()))
+    }
+
+    /// Whether the helper succeeded, and its standard output.
+    pub fn helper(&mut self, succeeded: bool, stdout: &[u8]) -> Result<(), JsValue> {
+        core(self.inner.helper(succeeded, stdout))
+    }
+}
+
+/// The environment variables a credential lookup reads.
+#[wasm_bindgen(js_name = credentialEnv)]
+pub fn credential_env() -> Vec<String> {
+    http::CREDENTIAL_ENV.iter().map(|s| (*s).to_owned()).collect()
+}

@@ -1,0 +1,101 @@
+"""Reading a distribution registry's storage directory (the filesystem driver) into a
+snapshot: file IO only; the core builds the snapshot."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from regprune import _native
+from regprune.errors import InvalidOperationError
+
+
+def manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
+    """Where a manifest lives in a manifests directory: ``blobs/<algorithm>/<hex>``, the
+    blob layout of an OCI image layout (digests are validated by the core: no ``/``)."""
+    algorithm, _, encoded = digest.partition(":")
+    return Path(directory) / "blobs" / algorithm / encoded
+
+
+def save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -> None:
+    path = manifest_path(directory, digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def read_storage(
+    root: str | os.PathLike[str],
+    registry_name: str | None = None,
+    *,
+    save_manifests: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Reads a distribution registry's storage directory (filesystem driver) into a snapshot:
+    every revision, tagged or not, exact blob sizes, times from the link files. Read it with
+    the registry stopped or read-only, so it does not change underfoot. ``save_manifests``:
+    as for ``crawl``, a directory for ``execute(manifests=...)``."""
+    from datetime import datetime, timezone
+
+    base = os.path.join(os.fspath(root), "docker", "registry", "v2")
+    repos_dir = os.path.join(base, "repositories")
+    blobs_dir = os.path.join(base, "blobs", "sha256")
+    if not os.path.isdir(repos_dir):
+        raise InvalidOperationError(
+            f"storage: {repos_dir!r} is not a registry storage directory", {"path": "storage"}
+        )
+
+    def when(path: str) -> str:
+        t = datetime.fromtimestamp(os.stat(path).st_mtime, tz=timezone.utc)
+        return t.isoformat().replace("+00:00", "Z")
+
+    def link(path: str) -> str:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+
+    repositories = []
+    wanted: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(repos_dir):
+        if "_manifests" not in dirnames:
+            continue
+        name = os.path.relpath(dirpath, repos_dir).replace(os.sep, "/")
+        manifests = os.path.join(dirpath, "_manifests")
+        revisions = []
+        rev_dir = os.path.join(manifests, "revisions", "sha256")
+        for hexd in sorted(os.listdir(rev_dir)) if os.path.isdir(rev_dir) else []:
+            path = os.path.join(rev_dir, hexd, "link")
+            if os.path.exists(path):
+                digest = link(path)
+                revisions.append({"digest": digest, "time": when(path)})
+                wanted.add(digest)
+        tags = []
+        tag_dir = os.path.join(manifests, "tags")
+        for tag in sorted(os.listdir(tag_dir)) if os.path.isdir(tag_dir) else []:
+            path = os.path.join(tag_dir, tag, "current", "link")
+            if os.path.exists(path):
+                tags.append({"name": tag, "digest": link(path), "time": when(path)})
+        repositories.append({"name": name, "revisions": revisions, "tags": tags})
+        dirnames[:] = [d for d in dirnames if not d.startswith("_")]
+    sizes: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    for prefix in os.listdir(blobs_dir) if os.path.isdir(blobs_dir) else []:
+        for hexd in os.listdir(os.path.join(blobs_dir, prefix)):
+            data = os.path.join(blobs_dir, prefix, hexd, "data")
+            if not os.path.exists(data):
+                continue
+            digest = f"sha256:{hexd}"
+            sizes[digest] = os.stat(data).st_size
+            if digest in wanted:
+                with open(data, "rb") as f:
+                    raw = f.read()
+                texts[digest] = raw.decode("utf-8")
+                if save_manifests is not None:
+                    save_manifest(save_manifests, digest, raw)
+    listing = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
+    if registry_name:
+        listing["registry"] = registry_name
+    document = json.dumps({"format": "distributionStorage", "listing": listing}).encode()
+    snapshot: dict[str, Any] = json.loads(_native.import_snapshot_json(document))
+    return snapshot
