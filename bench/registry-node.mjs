@@ -8,17 +8,17 @@
 // method, and the report's outcome counts or the snapshot's size.
 import { readFileSync } from 'node:fs';
 import { DEFAULT_CONCURRENCY, Transport, crawl, execute } from '../npm/registry.js';
-import { nodeRequester } from '../npm/node-http.js';
+import { Agent, request } from '../npm/node_modules/undici/index.js';
 
 const [mode, url, planPath, journalArg, manifests] = process.argv.slice(2);
 const journalPath = journalArg === '-' ? undefined : journalArg;
 const requests = {};
-// Counted at the transport, so the adapter's default HTTP client (npm/node-http.js) is the one timed.
+// Counted at the transport, so the adapter's default HTTP client (undici) is the one timed.
 const transport = new Transport(url);
 const send = transport.send.bind(transport);
-transport.send = (req, body) => {
+transport.send = (req) => {
   requests[req.method] = (requests[req.method] ?? 0) + 1;
-  return send(req, body);
+  return send(req);
 };
 const started = performance.now();
 let result;
@@ -35,17 +35,18 @@ if (mode === 'execute') {
   const tags = snapshot.repositories.reduce((n, r) => n + r.tags.length, 0);
   result = { seconds, requests, manifests, tags };
 } else if (mode === 'raw-delete') {
-  // Node's own ceiling: one DELETE per planned manifest through the adapter's HTTP client
-  // (npm/node-http.js, keep-alive), at the adapter's concurrency, and nothing else (no regprune).
+  // Node's own ceiling: one DELETE per planned manifest through the adapter's HTTP library
+  // (undici, keep-alive), at the adapter's concurrency, and nothing else (no regprune).
   const plan = JSON.parse(readFileSync(planPath, 'utf8'));
   const targets = plan.actions.filter((a) => a.digest).map((a) => `${url}/v2/${a.repository}/manifests/${a.digest}`);
-  const send = nodeRequester();
+  const dispatcher = new Agent({ connections: DEFAULT_CONCURRENCY });
   const begun = performance.now();
   let next = 0;
   const lane = async () => {
     while (next < targets.length) {
-      const res = await send('DELETE', targets[next++], {});
-      if (res.status !== 202) throw new Error(`DELETE answered ${res.status}`);
+      const res = await request(targets[next++], { method: 'DELETE', dispatcher });
+      await res.body.dump();
+      if (res.statusCode !== 202) throw new Error(`DELETE answered ${res.statusCode}`);
     }
   };
   await Promise.all(Array.from({ length: DEFAULT_CONCURRENCY }, lane));

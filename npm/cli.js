@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { plan as makePlan, renderText, verifyPlan, checkEvidence, escapeControls, RegpruneError, VERSION } from './index.js';
-import { Transport, crawl, execute, undo, readStorage, dockerConfigCredentials, DEFAULT_CONCURRENCY } from './registry.js';
+import { Transport, crawl, execute, undo, readStorage, DEFAULT_CONCURRENCY } from './registry.js';
 
 const OK = 0, PARTIAL = 1, REFUSED = 2, UNREACHABLE = 3;
 const INTERRUPTED = 130; // 128 + SIGINT, as shells report it
@@ -43,11 +43,7 @@ common: --username U --password P (or REGPRUNE_USERNAME/REGPRUNE_PASSWORD), --in
 
 async function transport(v) {
   if (!v.registry) throw new RegpruneError('--registry is required', { code: 'invalid_operation', path: 'registry' });
-  let { username, password } = v;
-  username ??= process.env.REGPRUNE_USERNAME;
-  password ??= process.env.REGPRUNE_PASSWORD;
-  if (!username && !password) ({ username, password } = await dockerConfigCredentials(new URL(v.registry.includes('://') ? v.registry : `https://${v.registry}`).host));
-  return new Transport(v.registry, { username, password, insecure: v.insecure, timeout: Number(v.timeout), deadline: Number(v.deadline) });
+  return new Transport(v.registry, { username: v.username, password: v.password, insecure: v.insecure, timeout: Number(v.timeout), deadline: Number(v.deadline) });
 }
 
 /** A request counter on a terminal (a crawl's total is unknown until it ends). */

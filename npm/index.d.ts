@@ -271,6 +271,23 @@ export class InvalidDurationError extends InvalidInputError {}
 export class InvalidPurgeCommandError extends InvalidInputError {}
 /** A policy limit the plan would exceed: planning fails closed. */
 export class LimitExceededError extends RegpruneError {}
+/** A registry's answer (or its silence), not the input. */
+export class RegistryError extends RegpruneError {
+  /** The HTTP status; 0 when there was no response. */
+  status: number;
+  /** What the CLI ends with: 3 unreachable, 4 denied, 5 the registry failed. */
+  exitCode: number;
+}
+export class RegistryUnreachableError extends RegistryError {}
+export class CredentialsMissingError extends RegistryError {}
+export class AuthenticationFailedError extends RegistryError {}
+export class ForbiddenError extends RegistryError {}
+export class NotFoundError extends RegistryError {}
+export class UnsupportedByRegistryError extends RegistryError {}
+export class RateLimitedError extends RegistryError {}
+export class ServerError extends RegistryError {}
+export class ProtocolViolationError extends RegistryError {}
+
 
 export const ERROR_CLASSES: Readonly<Record<ErrorCode, typeof RegpruneError>>;
 export const ERROR_CODES: readonly ErrorCode[];

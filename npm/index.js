@@ -50,6 +50,21 @@ export const InvalidDurationError = define('InvalidDurationError', InvalidInputE
 export const InvalidPurgeCommandError = define('InvalidPurgeCommandError', InvalidInputError);
 /** A limit exceeded: a policy's maxDeletions or maxBytes (planning fails closed), or the WebAssembly build's maxSnapshotBytes. */
 export const LimitExceededError = define('LimitExceededError', RegpruneError);
+/**
+ * A registry's answer (or its silence), not the input: `status` is the HTTP status (0 without a
+ * response), `path` the request's URL path or the registry's host, `exitCode` what the CLI ends
+ * with; never a credential.
+ */
+export class RegistryError extends RegpruneError {}
+export const RegistryUnreachableError = define('RegistryUnreachableError', RegistryError);
+export const CredentialsMissingError = define('CredentialsMissingError', RegistryError);
+export const AuthenticationFailedError = define('AuthenticationFailedError', RegistryError);
+export const ForbiddenError = define('ForbiddenError', RegistryError);
+export const NotFoundError = define('NotFoundError', RegistryError);
+export const UnsupportedByRegistryError = define('UnsupportedByRegistryError', RegistryError);
+export const RateLimitedError = define('RateLimitedError', RegistryError);
+export const ServerError = define('ServerError', RegistryError);
+export const ProtocolViolationError = define('ProtocolViolationError', RegistryError);
 
 /** The error class of every core error code. */
 export const ERROR_CLASSES = Object.freeze({
@@ -71,6 +86,15 @@ export const ERROR_CLASSES = Object.freeze({
   invalid_duration: InvalidDurationError,
   invalid_purge_command: InvalidPurgeCommandError,
   limit_exceeded: LimitExceededError,
+  registry_unreachable: RegistryUnreachableError,
+  credentials_missing: CredentialsMissingError,
+  authentication_failed: AuthenticationFailedError,
+  forbidden: ForbiddenError,
+  not_found: NotFoundError,
+  unsupported_by_registry: UnsupportedByRegistryError,
+  rate_limited: RateLimitedError,
+  server_error: ServerError,
+  protocol_violation: ProtocolViolationError,
 });
 
 /** Every error code the core can raise. */

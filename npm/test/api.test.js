@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as regprune from 'regprune';
+import * as wasm from '../wasm/regprune.js';
 
 const example = readFileSync(new URL('../../examples/registry.json', import.meta.url), 'utf8');
 const now = '2026-11-27T00:00:00Z';
@@ -40,7 +41,40 @@ const failures = {
   invalid_duration: () => regprune.plan(example, { op: 'purge', filter: ['a:.*'], ago: '2h3d' }),
   invalid_purge_command: () => regprune.plan(example, { op: 'acrPurge', command: 'acr purge --force' }),
   limit_exceeded: () => regprune.plan(example, { op: 'policy', policy: { rules: [{ name: 'all', action: 'delete' }], limits: { maxDeletions: 1 } } }, { now }),
+  registry_unreachable: registryAnswers(0, { failure: 'ENOTFOUND' }),
+  credentials_missing: registryAnswers(401),
+  authentication_failed: registryAnswers(401, { credentials: true }),
+  forbidden: registryAnswers(403),
+  not_found: registryAnswers(404),
+  unsupported_by_registry: registryAnswers(405),
+  rate_limited: registryAnswers(429),
+  server_error: registryAnswers(503),
+  protocol_violation: registryAnswers(200, { body: 'not json' }),
 };
+
+/** A crawl whose every request gets one answer (as the Python suite's `registry_answers`). */
+function registryAnswers(status, { failure, body = '{}', credentials = false } = {}) {
+  return () => {
+    const access = { origin: 'https://reg.example', looked: ['nowhere'], ...(credentials ? { credentials: { username: 'u', password: 'p', source: 'a test' } } : {}) };
+    const s = wasm.Session.crawl({ registry: 'reg.example', flavour: 'oci', maxAttempts: 2 }, access);
+    try {
+      let now = 0;
+      while (!s.isDone()) {
+        const req = s.nextRequest(now);
+        if (!req) {
+          now = s.nextWakeup() ?? now + 1;
+          continue;
+        }
+        s.handleResponse(req.id, status, [], new TextEncoder().encode(body), now, failure);
+      }
+      return s.result();
+    } catch (e) {
+      throw regprune.toRegpruneError(e);
+    } finally {
+      s.free();
+    }
+  };
+}
 
 test('every error code is raised as its class, with the fields of the core variant', () => {
   assert.deepEqual(Object.keys(failures).sort(), [...regprune.ERROR_CODES].sort());
@@ -52,6 +86,9 @@ test('every error code is raised as its class, with the fields of the core varia
       assert.equal(typeof e.path, 'string');
       assert.ok(e.message.length > 0 && e.message.includes(e.path), `${code}: ${e.message}`);
       assert.ok(typeof e.stack === 'string');
+      const registryError = e instanceof regprune.RegistryError;
+      assert.equal(registryError, [3, 4, 5].includes(e.exitCode), `${code}: exit ${e.exitCode}`);
+      assert.equal(registryError, !(e instanceof regprune.InvalidInputError) && code !== 'limit_exceeded', code);
       return true;
     }, code);
   }
@@ -214,7 +251,7 @@ test('response headers reach the core as pairs or as one block of lines, alike; 
   const link = '</v2/_catalog?last=b&n=2>; rel="next"';
   const page = new TextEncoder().encode('{"repositories":["a","b"]}');
   const after = (headers) => {
-    const c = new wasm.Crawl({ registry: 'r.example', pageSize: 2 });
+    const c = wasm.Session.crawl({ registry: 'r.example', pageSize: 2 }, { origin: 'https://r.example' });
     const detect = c.nextRequest(0);
     c.handleResponse(detect.id, 404, [], new Uint8Array(), 0);
     const catalog = c.nextRequest(0);
@@ -224,7 +261,7 @@ test('response headers reach the core as pairs or as one block of lines, alike; 
       return regprune.toRegpruneError(e);
     }
     const paths = [];
-    for (let r = c.nextRequest(0); r; r = c.nextRequest(0)) paths.push(r.path);
+    for (let r = c.nextRequest(0); r; r = c.nextRequest(0)) paths.push(r.url.slice('https://r.example'.length));
     return paths;
   };
   const expected = ['/v2/a/tags/list', '/v2/b/tags/list', '/v2/_catalog?last=b&n=2'];

@@ -13,7 +13,7 @@ test('npm pack output installs and works in a clean project', { timeout: 120_000
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8' });
     const [info] = JSON.parse(out);
     const files = info.files.map((f) => f.path).sort();
-    assert.deepEqual(files, ['README.md', 'cli.js', 'index.d.ts', 'index.js', 'node-http.js', 'package.json', 'registry.d.ts', 'registry.js', 'wasm/regprune.js', 'wasm/regprune_bg.wasm', 'widget-worker.js', 'widget.d.ts', 'widget.js']);
+    assert.deepEqual(files, ['README.md', 'cli.js', 'index.d.ts', 'index.js', 'package.json', 'registry.d.ts', 'registry.js', 'storage.js', 'wasm/regprune.js', 'wasm/regprune_bg.wasm', 'widget-worker.js', 'widget.d.ts', 'widget.js']);
     const project = join(work, 'project');
     execFileSync('mkdir', ['-p', project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }));
