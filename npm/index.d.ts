@@ -271,6 +271,7 @@ export class InvalidDurationError extends InvalidInputError {}
 export class InvalidPurgeCommandError extends InvalidInputError {}
 /** A policy limit the plan would exceed: planning fails closed. */
 export class LimitExceededError extends RegpruneError {}
+export class InvalidArgumentsError extends InvalidInputError {}
 /** A registry's answer (or its silence), not the input. */
 export class RegistryError extends RegpruneError {
   /** The HTTP status; 0 when there was no response. */

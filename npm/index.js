@@ -48,6 +48,8 @@ export const InvalidPatternError = define('InvalidPatternError', InvalidInputErr
 export const PatternTooComplexError = define('PatternTooComplexError', InvalidInputError);
 export const InvalidDurationError = define('InvalidDurationError', InvalidInputError);
 export const InvalidPurgeCommandError = define('InvalidPurgeCommandError', InvalidInputError);
+/** A command line the CLI does not accept: an unknown command or option, a bad value. */
+export const InvalidArgumentsError = define('InvalidArgumentsError', InvalidInputError);
 /** A limit exceeded: a policy's maxDeletions or maxBytes (planning fails closed), or the WebAssembly build's maxSnapshotBytes. */
 export const LimitExceededError = define('LimitExceededError', RegpruneError);
 /**
@@ -86,6 +88,7 @@ export const ERROR_CLASSES = Object.freeze({
   invalid_duration: InvalidDurationError,
   invalid_purge_command: InvalidPurgeCommandError,
   limit_exceeded: LimitExceededError,
+  invalid_arguments: InvalidArgumentsError,
   registry_unreachable: RegistryUnreachableError,
   credentials_missing: CredentialsMissingError,
   authentication_failed: AuthenticationFailedError,

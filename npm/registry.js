@@ -309,10 +309,11 @@ export function newRunId() {
 
 /**
  * Pushes back what one run of a journal deleted (until garbage collection removes the blobs):
- * the last run unless `run` names another. Returns the core's report.
+ * the last run unless `run` names another. `journalPath`: the journal's path, or its bytes.
+ * Returns the core's report.
  */
 export async function undo(journalPath, transport, { run: runId, dryRun = false, retarget = false, concurrency } = {}) {
-  const journal = builtin('node:fs').readFileSync(journalPath);
+  const journal = journalPath instanceof Uint8Array ? journalPath : builtin('node:fs').readFileSync(journalPath);
   const options = { registry: transport.registry, run: runId, dryRun, retarget };
   const session = core(() => wasm.Session.undo(journal, options, transport.access));
   return drive(session, transport, { concurrency });

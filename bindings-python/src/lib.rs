@@ -219,6 +219,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Session>()?;
     m.add_class::<session::CredentialLookup>()?;
     m.add_function(wrap_pyfunction!(session::credential_env, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_parse, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_render, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_render_error, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_check_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_confirmation, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_confirmed, m)?)?;
     m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;

@@ -121,7 +121,13 @@ impl Session {
         Ok(crawl
             .take_manifests()
             .into_iter()
-            .map(|k| (k.digest.to_string(), k.media_type, PyBytes::new(py, &k.bytes)))
+            .map(|k| {
+                (
+                    k.digest.to_string(),
+                    k.media_type,
+                    PyBytes::new(py, &k.bytes),
+                )
+            })
             .collect())
     }
 
@@ -203,4 +209,62 @@ impl CredentialLookup {
 #[pyfunction]
 pub fn credential_env() -> Vec<&'static str> {
     http::CREDENTIAL_ENV.to_vec()
+}
+
+/// Reads a command line (without the program name) with the one grammar both CLIs share:
+/// the invocation's JSON, or an `InvalidArgumentsError`.
+#[pyfunction]
+pub fn cli_parse(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
+    let inv = core(
+        py,
+        regprune_core::cli::parse(&argv, env!("CARGO_PKG_VERSION")),
+    )?;
+    Ok(serde_json::to_string(&inv).unwrap_or_default())
+}
+
+/// What the CLI prints for a result (`snapshot`, `plan`, `execute`, `undo`; its JSON text):
+/// JSON `{stdout, stderr, file?, exit}`.
+#[pyfunction]
+#[pyo3(signature = (kind, document, output, out=None, dry_run=false))]
+pub fn cli_render(
+    py: Python<'_>,
+    kind: &str,
+    document: &str,
+    output: &str,
+    out: Option<&str>,
+    dry_run: bool,
+) -> PyResult<String> {
+    let kind = core(py, regprune_core::cli::ReportKind::parse(kind))?;
+    let rendered = core(
+        py,
+        regprune_core::cli::render_report(kind, document, output, out, dry_run),
+    )?;
+    Ok(serde_json::to_string(&rendered).unwrap_or_default())
+}
+
+/// What the CLI prints for an error of `code` (JSON `{stdout, stderr, exit}`).
+#[pyfunction]
+pub fn cli_render_error(code: &str, message: &str) -> String {
+    serde_json::to_string(&regprune_core::cli::render_error(code, message)).unwrap_or_default()
+}
+
+/// Checks a plan file before `execute` shows and runs it: its seal, and with a snapshot
+/// (JSON bytes) its evidence.
+#[pyfunction]
+#[pyo3(signature = (plan, snapshot=None))]
+pub fn cli_check_plan(py: Python<'_>, plan: &str, snapshot: Option<&[u8]>) -> PyResult<()> {
+    core(py, regprune_core::cli::check_plan(plan, snapshot))
+}
+
+/// The confirmation's sentences: `(prompt, not confirmed, declined)`.
+#[pyfunction]
+pub fn cli_confirmation() -> (&'static str, &'static str, &'static str) {
+    use regprune_core::cli::{CONFIRM, DECLINED, NOT_CONFIRMED};
+    (CONFIRM, NOT_CONFIRMED, DECLINED)
+}
+
+/// Whether an answer to the confirmation is yes.
+#[pyfunction]
+pub fn cli_confirmed(answer: &str) -> bool {
+    regprune_core::cli::confirmed(answer)
 }

@@ -378,4 +378,3 @@ pub fn error_codes() -> Vec<String> {
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
-

@@ -252,5 +252,63 @@ impl CredentialLookup {
 /// The environment variables a credential lookup reads.
 #[wasm_bindgen(js_name = credentialEnv)]
 pub fn credential_env() -> Vec<String> {
-    http::CREDENTIAL_ENV.iter().map(|s| (*s).to_owned()).collect()
+    http::CREDENTIAL_ENV
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// Reads a command line (without the program name) with the one grammar both CLIs share.
+#[wasm_bindgen(js_name = cliParse)]
+pub fn cli_parse(argv: Vec<String>) -> Result<JsValue, JsValue> {
+    to_js(&core(regprune_core::cli::parse(
+        &argv,
+        env!("CARGO_PKG_VERSION"),
+    ))?)
+}
+
+/// What the CLI prints for a result (`snapshot`, `plan`, `execute`, `undo`; its JSON text):
+/// `{stdout, stderr, file?, exit}`.
+#[wasm_bindgen(js_name = cliRender)]
+pub fn cli_render(
+    kind: &str,
+    document: &str,
+    output: &str,
+    out: Option<String>,
+    dry_run: bool,
+) -> Result<JsValue, JsValue> {
+    let kind = core(regprune_core::cli::ReportKind::parse(kind))?;
+    to_js(&core(regprune_core::cli::render_report(
+        kind,
+        document,
+        output,
+        out.as_deref(),
+        dry_run,
+    ))?)
+}
+
+/// What the CLI prints for an error of `code`: `{stdout, stderr, exit}`.
+#[wasm_bindgen(js_name = cliRenderError)]
+pub fn cli_render_error(code: &str, message: &str) -> Result<JsValue, JsValue> {
+    to_js(&regprune_core::cli::render_error(code, message))
+}
+
+/// Checks a plan file before `execute` shows and runs it: its seal, and with a snapshot
+/// (JSON text or bytes) its evidence.
+#[wasm_bindgen(js_name = cliCheckPlan)]
+pub fn cli_check_plan(plan: &str, snapshot: Option<Vec<u8>>) -> Result<(), JsValue> {
+    core(regprune_core::cli::check_plan(plan, snapshot.as_deref()))
+}
+
+/// The confirmation's sentences: `[prompt, notConfirmed, declined]`.
+#[wasm_bindgen(js_name = cliConfirmation)]
+pub fn cli_confirmation() -> Vec<String> {
+    use regprune_core::cli::{CONFIRM, DECLINED, NOT_CONFIRMED};
+    vec![CONFIRM.into(), NOT_CONFIRMED.into(), DECLINED.into()]
+}
+
+/// Whether an answer to the confirmation is yes.
+#[wasm_bindgen(js_name = cliConfirmed)]
+pub fn cli_confirmed(answer: &str) -> bool {
+    regprune_core::cli::confirmed(answer)
 }

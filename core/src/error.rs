@@ -183,6 +183,16 @@ pub enum Error {
         #[serde(rename = "detail")]
         message: String,
     },
+    /// A command line the CLI does not accept: an unknown command or option, a missing or
+    /// bad value.
+    #[error("{path}: {message}")]
+    InvalidArguments {
+        /// The option or argument (`--concurrency`, `operation`).
+        path: String,
+        /// What is wrong, quoting the value.
+        #[serde(rename = "detail")]
+        message: String,
+    },
     /// The registry could not be reached: the name does not resolve, the connection is refused or cut, TLS fails, or nothing answers in time.
     #[error("{path}: {message}")]
     RegistryUnreachable {
@@ -307,6 +317,7 @@ macro_rules! every_variant {
             | Error::InvalidDuration { $path, .. }
             | Error::InvalidPurgeCommand { $path, .. }
             | Error::LimitExceeded { $path, .. }
+            | Error::InvalidArguments { $path, .. }
             | Error::RegistryUnreachable { $path, .. }
             | Error::CredentialsMissing { $path, .. }
             | Error::AuthenticationFailed { $path, .. }
@@ -343,6 +354,7 @@ impl Error {
             Error::InvalidDuration { .. } => "invalid_duration",
             Error::InvalidPurgeCommand { .. } => "invalid_purge_command",
             Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::InvalidArguments { .. } => "invalid_arguments",
             Error::RegistryUnreachable { .. } => "registry_unreachable",
             Error::CredentialsMissing { .. } => "credentials_missing",
             Error::AuthenticationFailed { .. } => "authentication_failed",
@@ -387,36 +399,22 @@ impl Error {
 
     /// The exit code a command line ends with on this error (see [`ExitCode`]).
     pub fn exit_code(&self) -> u8 {
-        let code = match self {
-            Error::RegistryUnreachable { .. } => ExitCode::Unreachable,
-            Error::CredentialsMissing { .. }
-            | Error::AuthenticationFailed { .. }
-            | Error::Forbidden { .. } => ExitCode::Denied,
-            Error::NotFound { .. }
-            | Error::UnsupportedByRegistry { .. }
-            | Error::RateLimited { .. }
-            | Error::ServerError { .. }
-            | Error::ProtocolViolation { .. } => ExitCode::RegistryFailed,
-            Error::InvalidDigest { .. }
-            | Error::InvalidRepositoryName { .. }
-            | Error::InvalidTag { .. }
-            | Error::InvalidReference { .. }
-            | Error::InvalidTimestamp { .. }
-            | Error::InvalidJson { .. }
-            | Error::DanglingTag { .. }
-            | Error::Duplicate { .. }
-            | Error::DigestMismatch { .. }
-            | Error::UnsupportedManifest { .. }
-            | Error::RepositoryNotFound { .. }
-            | Error::ImageNotFound { .. }
-            | Error::InvalidOperation { .. }
-            | Error::InvalidPattern { .. }
-            | Error::PatternTooComplex { .. }
-            | Error::InvalidDuration { .. }
-            | Error::InvalidPurgeCommand { .. }
-            | Error::LimitExceeded { .. } => ExitCode::Refused,
+        Error::exit_code_of(self.code())
+    }
+
+    /// The exit code for an error `code` (any code not of the registry's: refused, 2).
+    pub fn exit_code_of(code: &str) -> u8 {
+        let exit = match code {
+            "registry_unreachable" => ExitCode::Unreachable,
+            "credentials_missing" | "authentication_failed" | "forbidden" => ExitCode::Denied,
+            "not_found"
+            | "unsupported_by_registry"
+            | "rate_limited"
+            | "server_error"
+            | "protocol_violation" => ExitCode::RegistryFailed,
+            _ => ExitCode::Refused,
         };
-        code as u8
+        exit as u8
     }
 
     /// The registry failure that an HTTP answer `status` means (0: no answer), with `path`
@@ -487,6 +485,7 @@ impl Error {
         "invalid_duration",
         "invalid_purge_command",
         "limit_exceeded",
+        "invalid_arguments",
         "registry_unreachable",
         "credentials_missing",
         "authentication_failed",

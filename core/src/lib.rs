@@ -17,6 +17,7 @@
 
 mod acr_command;
 mod acr_purge;
+pub mod cli;
 mod digest;
 mod duration;
 mod error;

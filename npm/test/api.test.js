@@ -50,6 +50,13 @@ const failures = {
   rate_limited: registryAnswers(429),
   server_error: registryAnswers(503),
   protocol_violation: registryAnswers(200, { body: 'not json' }),
+  invalid_arguments: () => {
+    try {
+      return wasm.cliParse(['plan', '--concurrency', 'abc']);
+    } catch (e) {
+      throw regprune.toRegpruneError(e);
+    }
+  },
 };
 
 /** A crawl whose every request gets one answer (as the Python suite's `registry_answers`). */

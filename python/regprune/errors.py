@@ -140,6 +140,12 @@ class InvalidPurgeCommandError(InvalidInputError):
     code = "invalid_purge_command"
 
 
+class InvalidArgumentsError(InvalidInputError):
+    """A command line the CLI does not accept: an unknown command or option, a bad value."""
+
+    code = "invalid_arguments"
+
+
 class LimitExceededError(RegpruneError):
     """A limit exceeded: a policy's maxDeletions or maxBytes (planning fails closed), or the
     WebAssembly build's maxSnapshotBytes."""
@@ -232,6 +238,7 @@ ERROR_CLASSES: dict[str, type[RegpruneError]] = {
         InvalidDurationError,
         InvalidPurgeCommandError,
         LimitExceededError,
+        InvalidArgumentsError,
         RegistryUnreachableError,
         CredentialsMissingError,
         AuthenticationFailedError,

@@ -415,7 +415,7 @@ def new_run_id() -> str:
 
 
 def undo(
-    journal_path: str | os.PathLike[str],
+    journal_path: str | os.PathLike[str] | bytes,
     transport: Transport,
     *,
     run: str | None = None,
@@ -424,9 +424,13 @@ def undo(
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, Any]:
     """Pushes back what one run of a journal deleted (until garbage collection removes the
-    blobs): the last run unless ``run`` names another. Returns the core's report."""
-    with open(journal_path, "rb") as f:
-        journal = f.read()
+    blobs): the last run unless ``run`` names another. ``journal_path``: the journal's path, or
+    its bytes. Returns the core's report."""
+    if isinstance(journal_path, bytes):
+        journal = journal_path
+    else:
+        with open(journal_path, "rb") as f:
+            journal = f.read()
     options = {"registry": transport.registry, "run": run, "dryRun": dry_run, "retarget": retarget}
     session = _native.Session.undo(journal, json.dumps(options).encode(), _access(transport))
     _drive(session, transport, concurrency=concurrency)

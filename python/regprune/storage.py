@@ -44,7 +44,7 @@ def read_storage(
     blobs_dir = os.path.join(base, "blobs", "sha256")
     if not os.path.isdir(repos_dir):
         raise InvalidOperationError(
-            f"storage: {repos_dir!r} is not a registry storage directory", {"path": "storage"}
+            f"storage: {repos_dir} is not a registry storage directory", {"path": "storage"}
         )
 
     def when(path: str) -> str:

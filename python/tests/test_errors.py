@@ -107,6 +107,10 @@ def registry_answers(
     return crawl
 
 
+def cli_failure() -> object:
+    return _native.cli_parse(["plan", "--concurrency", "abc"])
+
+
 REGISTRY_FAILURES = {
     "registry_unreachable": registry_answers(0, failure="ENOTFOUND"),
     "credentials_missing": registry_answers(401),
@@ -132,7 +136,7 @@ def test_every_code_has_one_class() -> None:
 
 
 def test_every_code_is_raised_as_its_class(example: Path) -> None:
-    cases = {**failures(example), **REGISTRY_FAILURES}
+    cases = {**failures(example), **REGISTRY_FAILURES, "invalid_arguments": cli_failure}
     assert sorted(cases) == sorted(regprune.ERROR_CODES)
     for code, fail in cases.items():
         with pytest.raises(regprune.RegpruneError) as info:

@@ -1,0 +1,267 @@
+//! The command line's grammar as data: commands, their positional arguments and flags, with
+//! defaults and help. Both CLIs (Python's `regprune`, Node's `regprune`) parse with this table
+//! through [`super::parse`], so they accept, refuse and explain exactly the same things.
+
+/// How a flag takes its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Takes {
+    /// A switch: present or not.
+    Switch,
+    /// One value (`--flag VALUE` or `--flag=VALUE`), at most once.
+    One(&'static str),
+    /// A value each time it is given.
+    Many(&'static str),
+}
+
+/// One flag.
+#[derive(Debug)]
+pub(crate) struct Flag {
+    pub name: &'static str,
+    pub short: Option<char>,
+    pub takes: Takes,
+    pub help: &'static str,
+}
+
+/// One command.
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// `NAME` and what it is; a trailing `...` takes the rest.
+    pub positionals: &'static [(&'static str, &'static str)],
+    pub flags: &'static [&'static Flag],
+}
+
+const fn flag(name: &'static str, takes: Takes, help: &'static str) -> Flag {
+    Flag {
+        name,
+        short: None,
+        takes,
+        help,
+    }
+}
+
+pub(crate) static REGISTRY: Flag = flag(
+    "registry",
+    Takes::One("URL"),
+    "the registry (https://host, or http://127.0.0.1:5000)",
+);
+pub(crate) static USERNAME: Flag = flag(
+    "username",
+    Takes::One("USER"),
+    "else REGPRUNE_USERNAME, else Docker's config.json",
+);
+pub(crate) static PASSWORD: Flag = flag(
+    "password",
+    Takes::One("PASSWORD"),
+    "else REGPRUNE_PASSWORD (prefer the environment: argv is visible to other users)",
+);
+pub(crate) static INSECURE: Flag = flag(
+    "insecure",
+    Takes::Switch,
+    "allow plain HTTP to a host that is not loopback",
+);
+pub(crate) static CONCURRENCY: Flag = flag(
+    "concurrency",
+    Takes::One("N"),
+    "requests in flight, 1 to 32 (default 8)",
+);
+pub(crate) static TIMEOUT: Flag = flag(
+    "timeout",
+    Takes::One("SECONDS"),
+    "no byte for this long fails a request, which is retried (default 60)",
+);
+pub(crate) static DEADLINE: Flag = flag(
+    "deadline",
+    Takes::One("SECONDS"),
+    "one request may take this long in all (default 300)",
+);
+pub(crate) static OUTPUT: Flag = flag(
+    "output",
+    Takes::One("text|json"),
+    "what to print (default text)",
+);
+pub(crate) static FLAVOUR: Flag = flag(
+    "flavour",
+    Takes::One("auto|oci|acr"),
+    "the registry's API (default auto: detected)",
+);
+pub(crate) static HELP: Flag = Flag {
+    name: "help",
+    short: Some('h'),
+    takes: Takes::Switch,
+    help: "show this help",
+};
+pub(crate) static OUT: Flag = Flag {
+    name: "out",
+    short: Some('o'),
+    takes: Takes::One("FILE"),
+    help: "write the snapshot or plan JSON here",
+};
+pub(crate) static STORAGE: Flag = flag(
+    "storage",
+    Takes::One("DIR"),
+    "read a distribution registry's storage directory instead (untagged manifests, exact sizes)",
+);
+pub(crate) static REPOSITORY: Flag = flag(
+    "repository",
+    Takes::Many("NAME"),
+    "only this repository (repeat for more)",
+);
+pub(crate) static SAVE_MANIFESTS: Flag = flag(
+    "save-manifests",
+    Takes::One("DIR"),
+    "save each manifest's bytes (blobs/<alg>/<hex>) for `execute --manifests`",
+);
+pub(crate) static SNAPSHOT: Flag = flag(
+    "snapshot",
+    Takes::One("FILE"),
+    "the snapshot file (plan: else --registry is crawled; execute: refuse a plan that does not follow from it)",
+);
+pub(crate) static NOW: Flag = flag(
+    "now",
+    Takes::One("TIME"),
+    "RFC 3339 time to plan for (default: now)",
+);
+pub(crate) static PIN: Flag = flag(
+    "pin",
+    Takes::Many("DIGEST"),
+    "a digest that must survive (repeat for more)",
+);
+pub(crate) static FIELD: Flag = flag(
+    "field",
+    Takes::One("lastUpdateTime|createdTime"),
+    "delete-older-than: the time compared (default lastUpdateTime)",
+);
+pub(crate) static FILTER: Flag = flag(
+    "filter",
+    Takes::Many("REPO:TAG-REGEX"),
+    "purge: which tags (repeat for more)",
+);
+pub(crate) static AGO: Flag = flag(
+    "ago",
+    Takes::One("DURATION"),
+    "purge: older than this (acr's syntax: 30d, 2d3h6m)",
+);
+pub(crate) static BEFORE: Flag = flag("before", Takes::One("TIME"), "purge: older than this time");
+pub(crate) static KEEP: Flag = flag(
+    "keep",
+    Takes::One("N"),
+    "purge: keep the N most recent matching tags of each repository",
+);
+pub(crate) static UNTAGGED: Flag = flag(
+    "untagged",
+    Takes::Switch,
+    "purge: also delete manifests left without tags",
+);
+pub(crate) static YES: Flag = flag("yes", Takes::Switch, "do not ask for confirmation");
+pub(crate) static JOURNAL: Flag = flag(
+    "journal",
+    Takes::One("FILE"),
+    "where to record what is deleted, for undo (default regprune-journal.jsonl)",
+);
+pub(crate) static MANIFESTS: Flag = flag(
+    "manifests",
+    Takes::One("DIR"),
+    "manifests saved by --save-manifests: journaled without fetching each again",
+);
+pub(crate) static RETARGET: Flag = flag(
+    "retarget-registry",
+    Takes::Switch,
+    "run against --registry although the plan or journal was made for another",
+);
+pub(crate) static RUN: Flag = flag(
+    "run",
+    Takes::One("ID"),
+    "the run to undo (default: the journal's last)",
+);
+pub(crate) static DRY_RUN: Flag = flag(
+    "dry-run",
+    Takes::Switch,
+    "list what would be restored, change nothing",
+);
+
+/// The commands, in help order.
+pub(crate) static COMMANDS: &[Command] = &[
+    Command {
+        name: "snapshot",
+        summary: "read a live registry, or its storage directory, into a snapshot",
+        positionals: &[],
+        flags: &[
+            &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &USERNAME, &PASSWORD,
+            &INSECURE, &FLAVOUR, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+        ],
+    },
+    Command {
+        name: "plan",
+        summary: "plan an operation against a snapshot file or a live registry",
+        positionals: &[(
+            "OPERATION...",
+            "delete-repo R | delete IMAGE | untag IMAGE | delete-older-than R BEFORE\n    | delete-untagged [R] | retention DAYS ENABLED_AT | purge | acr-purge 'COMMAND' | policy FILE",
+        )],
+        flags: &[
+            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &FIELD, &FILTER, &AGO,
+            &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &CONCURRENCY,
+            &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+        ],
+    },
+    Command {
+        name: "execute",
+        summary: "carry out a reviewed plan exactly",
+        positionals: &[("PLAN", "the plan file (from `plan -o`)")],
+        flags: &[
+            &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &RETARGET, &USERNAME, &PASSWORD,
+            &INSECURE, &FLAVOUR, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+        ],
+    },
+    Command {
+        name: "undo",
+        summary: "push back what one run of a journal deleted",
+        positionals: &[("JOURNAL", "the journal file (from `execute --journal`)")],
+        flags: &[
+            &REGISTRY, &RUN, &DRY_RUN, &RETARGET, &USERNAME, &PASSWORD, &INSECURE,
+            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+        ],
+    },
+];
+
+/// The exit codes, as the help and the README list them.
+pub(crate) const EXIT_CODES: &str = "exit codes: 0 done; 1 partial (see the report); 2 refused (bad input, an edited plan, not confirmed);
+  3 registry unreachable; 4 access denied (no or wrong credentials, forbidden);
+  5 the registry failed (not found, unsupported, rate limited, server error, protocol violation);
+  130 interrupted";
+
+/// The help of the whole program.
+pub(crate) fn usage() -> String {
+    let mut out = String::from("usage: regprune <command> [options]\n\ncommands:\n");
+    for c in COMMANDS {
+        out.push_str(&format!("  {:<10}{}\n", c.name, c.summary));
+    }
+    out.push_str("\n`regprune <command> --help` for its options; `regprune --version`.\n\n");
+    out.push_str(EXIT_CODES);
+    out
+}
+
+/// The help of one command.
+pub(crate) fn command_help(c: &Command) -> String {
+    let args: String = c.positionals.iter().map(|(n, _)| format!(" {n}")).collect();
+    let mut out = format!(
+        "usage: regprune {}{args} [options]\n\n{}\n",
+        c.name, c.summary
+    );
+    for (name, help) in c.positionals {
+        out.push_str(&format!("\n  {name}\n    {help}\n"));
+    }
+    out.push_str("\noptions:\n");
+    for f in c.flags {
+        let short = f.short.map(|s| format!("-{s}, ")).unwrap_or_default();
+        let value = match f.takes {
+            Takes::Switch => String::new(),
+            Takes::One(v) | Takes::Many(v) => format!(" {v}"),
+        };
+        out.push_str(&format!("  {short}--{}{value}\n      {}\n", f.name, f.help));
+    }
+    out.push('\n');
+    out.push_str(EXIT_CODES);
+    out
+}
