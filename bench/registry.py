@@ -27,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-import urllib.parse
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python" / "tests"))
 
-from registry_fixture import Client, RegistryServer  # noqa: E402
-
-import regprune  # noqa: E402
-from regprune import registry  # noqa: E402
+import regprune
+from registry_fixture import Client, RegistryServer
+from regprune import registry
 
 
 def push_seed(c: Client) -> None:
@@ -44,7 +43,7 @@ def main() -> int:
             snapshot = registry.read_storage(server.storage, f"127.0.0.1:{server.port}")
             server.start()
             operation = {"op": "purge", "filter": ["acr-helloworld:.*"], "ago": "1h", "keep": 1, "untagged": True}
-            later = datetime.now(timezone.utc) + timedelta(days=1)
+            later = datetime.now(UTC) + timedelta(days=1)
             plan = regprune.plan(snapshot, operation, now=later)
             print(plan.render_text())
             report = registry.execute(plan.to_json(), registry.Transport(server.url), journal_path=str(Path(tmp) / "journal.jsonl"))

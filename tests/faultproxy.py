@@ -63,7 +63,8 @@ class FaultProxy:
         seed: int,
         faults: tuple[str, ...] = FAULTS,
         slow: float = 0.2,
-        hook: Callable[[str, str], tuple[int, dict[str, str], bytes] | None] | None = None,
+        hook: Callable[[str, str], tuple[int, dict[str, str], bytes] | None]
+        | None = None,
         credentials: tuple[str, str] | None = None,
     ) -> None:
         # With ``credentials``, the proxy is a token-protected registry: every request needs a

@@ -71,7 +71,9 @@ class Proxy(BaseHTTPRequestHandler):
                     data = s.recv(65536)
                     if not data:
                         return
-                    (upstream if s is self.connection else self.connection).sendall(data)
+                    (upstream if s is self.connection else self.connection).sendall(
+                        data
+                    )
         except OSError:
             pass
         finally:

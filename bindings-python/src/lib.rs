@@ -144,13 +144,6 @@ fn parse_registry_url(py: Python<'_>, text: &str, insecure: bool) -> PyResult<St
     serde_json::to_string(&url).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// Whether a host (as a URL holds it: lowercase, IPv6 in brackets) is loopback, decided on
-/// the parsed address.
-#[pyfunction]
-fn is_loopback_host(host: &str) -> bool {
-    regprune_core::http::is_loopback_host(&host.to_ascii_lowercase())
-}
-
 /// `text` safe to print on a terminal: control characters and bidi overrides escaped.
 #[pyfunction]
 fn escape_controls(text: &str) -> String {
@@ -162,14 +155,6 @@ fn escape_controls(text: &str) -> String {
 fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
     let plan: Plan = parse(py, plan, None)?;
     Ok(regprune_core::render_text(&plan))
-}
-
-/// A `WWW-Authenticate` challenge: `{scheme, realm?, service?, scope?}`, or `None` when the
-/// header is not one challenge (the core's parser, which the fuzzer covers). `realm` is given
-/// only when it is an http(s) URL.
-#[pyfunction]
-fn parse_challenge(header: &str) -> Option<std::collections::BTreeMap<&'static str, String>> {
-    regprune_core::http::parse_challenge(header).map(|c| c.summary())
 }
 
 /// The digest a plan (JSON) must carry.
@@ -231,9 +216,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
     m.add_function(wrap_pyfunction!(check_evidence, m)?)?;
     m.add_function(wrap_pyfunction!(parse_registry_url, m)?)?;
-    m.add_function(wrap_pyfunction!(is_loopback_host, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
-    m.add_function(wrap_pyfunction!(parse_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(verify_plan, m)?)?;
     m.add_function(wrap_pyfunction!(generate_json, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;

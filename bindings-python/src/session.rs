@@ -18,6 +18,9 @@ type PyRequest<'py> = (
     Option<Bound<'py, PyBytes>>,
 );
 
+/// A manifest kept by a crawl: `(digest, media type, bytes)`.
+type Kept<'py> = (String, Option<String>, Bound<'py, PyBytes>);
+
 /// A conversation with one registry in progress.
 #[pyclass(module = "regprune._native")]
 pub struct Session {
@@ -37,7 +40,11 @@ impl Session {
     #[staticmethod]
     fn crawl(py: Python<'_>, options: &[u8], access: &[u8]) -> PyResult<Session> {
         let options = parse(py, options, None)?;
-        start(py, Conversation::Crawl(http::Crawl::new(options)), access)
+        start(
+            py,
+            Conversation::Crawl(Box::new(http::Crawl::new(options))),
+            access,
+        )
     }
 
     /// An execution of a plan (JSON) with options (JSON); refuses an edited plan.
@@ -54,7 +61,7 @@ impl Session {
     fn undo(py: Python<'_>, journal: &[u8], options: &[u8], access: &[u8]) -> PyResult<Session> {
         let options = parse(py, options, None)?;
         let undo = core(py, http::Undo::new(journal, options))?;
-        start(py, Conversation::Undo(undo), access)
+        start(py, Conversation::Undo(Box::new(undo)), access)
     }
 
     /// The next request ready at `now`, or None.
@@ -68,6 +75,7 @@ impl Session {
     /// Feeds a response; `failure` is the transport's error code when there was none
     /// (status 0).
     #[pyo3(signature = (id, status, headers, body, now, failure=None))]
+    #[allow(clippy::too_many_arguments)] // the response's parts, as Python holds them
     fn handle_response(
         &mut self,
         py: Python<'_>,
@@ -83,7 +91,7 @@ impl Session {
             headers,
             body,
         };
-        core(py, self.inner.handle_response(id, response, failure, now))
+        core(py, self.inner.handle_response(id, &response, failure, now))
     }
 
     /// When the next delayed request is due.
@@ -113,10 +121,7 @@ impl Session {
 
     /// A crawl's manifests fetched since the last call, with `keepManifests`: `(digest,
     /// media type, bytes)`, the bytes checked against the digest.
-    fn take_manifests<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> PyResult<Vec<(String, Option<String>, Bound<'py, PyBytes>)>> {
+    fn take_manifests<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Kept<'py>>> {
         let crawl = core(py, self.inner.crawl_mut())?;
         Ok(crawl
             .take_manifests()
@@ -195,6 +200,7 @@ impl CredentialLookup {
     }
 
     /// The file's bytes, or None when it does not exist or cannot be read.
+    #[allow(clippy::needless_pass_by_value)] // PyO3 hands over owned values
     fn file(&mut self, py: Python<'_>, contents: Option<Vec<u8>>) -> PyResult<()> {
         core(py, self.inner.file(contents.as_deref()))
     }
@@ -214,6 +220,7 @@ pub fn credential_env() -> Vec<&'static str> {
 /// Reads a command line (without the program name) with the one grammar both CLIs share:
 /// the invocation's JSON, or an `InvalidArgumentsError`.
 #[pyfunction]
+#[allow(clippy::needless_pass_by_value)] // PyO3 hands over owned values
 pub fn cli_parse(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
     let inv = core(
         py,

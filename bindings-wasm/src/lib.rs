@@ -268,13 +268,6 @@ pub fn parse_registry_url(text: &str, insecure: bool) -> Result<JsValue, JsValue
     to_js(&url)
 }
 
-/// Whether a host (as a URL holds it: lowercase, IPv6 in brackets) is loopback, decided on the
-/// parsed address.
-#[wasm_bindgen(js_name = isLoopbackHost)]
-pub fn is_loopback_host(host: &str) -> bool {
-    regprune_core::http::is_loopback_host(&host.to_ascii_lowercase())
-}
-
 /// `text` safe to print on a terminal: control characters and bidi overrides escaped.
 #[wasm_bindgen(js_name = escapeControls)]
 pub fn escape_controls(text: &str) -> String {
@@ -286,17 +279,6 @@ pub fn escape_controls(text: &str) -> String {
 pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
     let plan = plan_of(plan)?;
     Ok(regprune_core::render_text(&plan))
-}
-
-/// A `WWW-Authenticate` challenge: `{scheme, realm?, service?, scope?}`, or `undefined` when
-/// the header is not one challenge (the core's parser, which the fuzzer covers). `realm` is
-/// given only when it is an http(s) URL.
-#[wasm_bindgen(js_name = parseChallenge)]
-pub fn parse_challenge(header: &str) -> Result<JsValue, JsValue> {
-    match regprune_core::http::parse_challenge(header) {
-        Some(c) => to_js(&c.summary()),
-        None => Ok(JsValue::UNDEFINED),
-    }
 }
 
 thread_local! {

@@ -51,7 +51,7 @@ impl Session {
     /// (`{origin, insecure?, credentials?, looked?}`).
     pub fn crawl(options: JsValue, access: JsValue) -> Result<Session, JsValue> {
         let crawl = http::Crawl::new(from_js(options, None)?);
-        start(Conversation::Crawl(crawl), access)
+        start(Conversation::Crawl(Box::new(crawl)), access)
     }
 
     /// An execution of `plan` (refused when its digest does not verify).
@@ -64,7 +64,7 @@ impl Session {
     /// An undo of one run of a journal (its bytes).
     pub fn undo(journal: &[u8], options: JsValue, access: JsValue) -> Result<Session, JsValue> {
         let undo = core(http::Undo::new(journal, from_js(options, None)?))?;
-        start(Conversation::Undo(undo), access)
+        start(Conversation::Undo(Box::new(undo)), access)
     }
 
     /// The next request ready at `now` (seconds): `{id, method, url, headers, body?}`, or
@@ -91,6 +91,7 @@ impl Session {
     /// lines), body bytes, and when there was no response (status 0) the transport's error
     /// code (`ENOTFOUND`, `ECONNREFUSED`, `UND_ERR_SOCKET`, …).
     #[wasm_bindgen(js_name = handleResponse)]
+    #[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
     pub fn handle_response(
         &mut self,
         id: f64,
@@ -107,7 +108,7 @@ impl Session {
         };
         core(
             self.inner
-                .handle_response(id as u64, response, failure.as_deref(), now),
+                .handle_response(id as u64, &response, failure.as_deref(), now),
         )
     }
 
@@ -239,6 +240,7 @@ impl CredentialLookup {
     }
 
     /// The file's bytes, or `undefined` when it does not exist or cannot be read.
+    #[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
     pub fn file(&mut self, contents: Option<Vec<u8>>) -> Result<(), JsValue> {
         core(self.inner.file(contents.as_deref()))
     }
@@ -260,6 +262,7 @@ pub fn credential_env() -> Vec<String> {
 
 /// Reads a command line (without the program name) with the one grammar both CLIs share.
 #[wasm_bindgen(js_name = cliParse)]
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
 pub fn cli_parse(argv: Vec<String>) -> Result<JsValue, JsValue> {
     to_js(&core(regprune_core::cli::parse(
         &argv,
@@ -270,6 +273,7 @@ pub fn cli_parse(argv: Vec<String>) -> Result<JsValue, JsValue> {
 /// What the CLI prints for a result (`snapshot`, `plan`, `execute`, `undo`; its JSON text):
 /// `{stdout, stderr, file?, exit}`.
 #[wasm_bindgen(js_name = cliRender)]
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
 pub fn cli_render(
     kind: &str,
     document: &str,
@@ -296,6 +300,7 @@ pub fn cli_render_error(code: &str, message: &str) -> Result<JsValue, JsValue> {
 /// Checks a plan file before `execute` shows and runs it: its seal, and with a snapshot
 /// (JSON text or bytes) its evidence.
 #[wasm_bindgen(js_name = cliCheckPlan)]
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
 pub fn cli_check_plan(plan: &str, snapshot: Option<Vec<u8>>) -> Result<(), JsValue> {
     core(regprune_core::cli::check_plan(plan, snapshot.as_deref()))
 }

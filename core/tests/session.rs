@@ -113,7 +113,7 @@ fn session(credentials: Option<Credentials>) -> Session {
     let opts: CrawlOptions =
         serde_json::from_str(r#"{"registry": "reg.example", "flavour": "oci"}"#).unwrap();
     Session::new(
-        Conversation::Crawl(Crawl::new(opts)),
+        Conversation::Crawl(Box::new(Crawl::new(opts))),
         Access {
             origin: "https://reg.example".into(),
             credentials,
@@ -124,12 +124,12 @@ fn session(credentials: Option<Credentials>) -> Session {
     .unwrap()
 }
 
-fn creds(user: &str, password: &str) -> Option<Credentials> {
-    Some(Credentials {
+fn creds(user: &str, password: &str) -> Credentials {
+    Credentials {
         username: user.into(),
         password: password.into(),
         source: "the test".into(),
-    })
+    }
 }
 
 /// Runs the session against the registry, `lanes` requests at a time, answering each at
@@ -160,10 +160,10 @@ fn run(
         }
         for o in batch {
             if let Some(code) = fail.remove(&o.url) {
-                s.handle_response(o.id, status(0), Some(code), now)?;
+                s.handle_response(o.id, &status(0), Some(code), now)?;
             } else {
                 let r = reg.answer(&o);
-                s.handle_response(o.id, r, None, now)?;
+                s.handle_response(o.id, &r, None, now)?;
             }
         }
     }
@@ -179,7 +179,7 @@ fn crawled(s: &Session) -> usize {
 
 #[test]
 fn one_token_per_scope_then_sent_up_front() {
-    let mut s = session(creds("admin", "s3cret"));
+    let mut s = session(Some(creds("admin", "s3cret")));
     let mut reg = Registry::default();
     run(&mut s, &mut reg, 1, &mut HashMap::new()).unwrap();
     assert_eq!(crawled(&s), 2);
@@ -198,7 +198,7 @@ fn one_token_per_scope_then_sent_up_front() {
 
 #[test]
 fn requests_waiting_for_the_same_token_share_one_token_request() {
-    let mut s = session(creds("admin", "s3cret"));
+    let mut s = session(Some(creds("admin", "s3cret")));
     let mut reg = Registry::default();
     // Both tag lists go out together, then the catalog's token answers for both... each
     // scope is asked once however many requests wait for it.
@@ -222,7 +222,7 @@ fn no_credentials_says_where_it_looked() {
 
 #[test]
 fn a_wrong_password_names_the_refused_credentials() {
-    let mut s = session(creds("admin", "wrong"));
+    let mut s = session(Some(creds("admin", "wrong")));
     let mut reg = Registry::default();
     let e = run(&mut s, &mut reg, 1, &mut HashMap::new()).unwrap_err();
     assert_eq!(e.code(), "authentication_failed", "{e}");
@@ -237,7 +237,7 @@ fn a_wrong_password_names_the_refused_credentials() {
 
 #[test]
 fn an_acr_refresh_token_is_exchanged_by_post() {
-    let mut s = session(creds(ACR_REFRESH_USER, REFRESH));
+    let mut s = session(Some(creds(ACR_REFRESH_USER, REFRESH)));
     let mut reg = Registry::default();
     run(&mut s, &mut reg, 2, &mut HashMap::new()).unwrap();
     assert!(reg.token_requests.iter().all(|o| o.method == Method::Post));
@@ -246,13 +246,13 @@ fn an_acr_refresh_token_is_exchanged_by_post() {
 
 #[test]
 fn a_token_service_outage_is_retried_then_reported() {
-    let mut s = session(creds("admin", "s3cret"));
+    let mut s = session(Some(creds("admin", "s3cret")));
     let mut reg = Registry {
         token_outage: (503, 2),
         ..Registry::default()
     };
     run(&mut s, &mut reg, 1, &mut HashMap::new()).unwrap();
-    let mut s = session(creds("admin", "s3cret"));
+    let mut s = session(Some(creds("admin", "s3cret")));
     let mut reg = Registry {
         token_outage: (503, 99),
         ..Registry::default()
@@ -287,7 +287,7 @@ fn dns_failure_before_any_answer_ends_at_once_naming_the_host() {
 
 #[test]
 fn a_reset_is_retried_by_the_conversation() {
-    let mut s = session(creds("admin", "s3cret"));
+    let mut s = session(Some(creds("admin", "s3cret")));
     let mut reg = Registry::default();
     let mut fail = HashMap::from([(
         "https://reg.example/v2/_catalog?n=1000".to_owned(),
@@ -302,10 +302,10 @@ fn credentials_go_to_a_plain_http_token_service_only_on_loopback() {
     let opts: CrawlOptions =
         serde_json::from_str(r#"{"registry": "reg.example", "flavour": "oci"}"#).unwrap();
     let mut s = Session::new(
-        Conversation::Crawl(Crawl::new(opts)),
+        Conversation::Crawl(Box::new(Crawl::new(opts))),
         Access {
             origin: "https://reg.example".into(),
-            credentials: creds("admin", "s3cret"),
+            credentials: Some(creds("admin", "s3cret")),
             ..Access::default()
         },
     )
@@ -316,7 +316,7 @@ fn credentials_go_to_a_plain_http_token_service_only_on_loopback() {
         "www-authenticate".into(),
         r#"Bearer realm="http://auth.example/token",service="x""#.into(),
     ));
-    let e = s.handle_response(o.id, r, None, 0.0).unwrap_err();
+    let e = s.handle_response(o.id, &r, None, 0.0).unwrap_err();
     assert_eq!(e.code(), "authentication_failed");
     assert!(e.to_string().contains("plain HTTP"), "{e}");
     assert!(s.next_request(0.0).is_none());

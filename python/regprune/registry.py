@@ -82,7 +82,7 @@ def _lookup(registry: str, url: dict[str, Any], given: Credentials | None) -> di
             except (OSError, subprocess.TimeoutExpired):
                 lookup.helper(False, b"")
         else:
-            return step
+            return step  # type: ignore[no-any-return]
 
 
 class Transport:
@@ -125,7 +125,8 @@ class Transport:
         key = (scheme, host, port)
         if key not in conns:
             proxy = self._proxies.get(scheme)
-            if proxy and urllib.request.proxy_bypass_environment(host, self._proxies):
+            bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+            if proxy and bypass(host, self._proxies):
                 proxy = None
             conns[key] = self._open(scheme, host, port, proxy)
         return conns[key]  # type: ignore[no-any-return]
@@ -146,11 +147,11 @@ class Transport:
             auth["Proxy-Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
         proxy_host, proxy_port = p.hostname or "", p.port or 80
         if scheme == "https":
-            conn = http.client.HTTPSConnection(
+            tunnel = http.client.HTTPSConnection(
                 proxy_host, proxy_port, timeout=self.timeout, context=self._tls
             )
-            conn.set_tunnel(host, port, headers=auth)
-            return conn
+            tunnel.set_tunnel(host, port, headers=auth)
+            return tunnel
         conn = http.client.HTTPConnection(proxy_host, proxy_port, timeout=self.timeout)
         conn._regprune_proxy_headers = auth  # type: ignore[attr-defined]
         return conn

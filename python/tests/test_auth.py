@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from regprune import registry
-from regprune.errors import AuthenticationFailedError, CredentialsMissingError, RegistryError
 from regprune.cli import main
+from regprune.errors import AuthenticationFailedError, CredentialsMissingError, RegistryError
 
 SECRET = "s3cret-Pa55word"
 REFRESH = "acr-refresh-token-xyz"
@@ -176,7 +176,7 @@ def test_a_credential_helper_is_run_as_the_core_asks(
     helper.write_text(
         "#!/bin/sh\n"
         f'read server; [ "$1" = get ] && [ "$server" = "{host}" ] && '
-        f"echo '{{\"Username\": \"admin\", \"Secret\": \"{SECRET}\"}}'\n"
+        f'echo \'{{"Username": "admin", "Secret": "{SECRET}"}}\'\n'
     )
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")

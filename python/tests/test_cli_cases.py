@@ -29,7 +29,7 @@ def run(cli: str, case: dict[str, Any], tmp: Path) -> subprocess.CompletedProces
     env["DOCKER_CONFIG"] = str(tmp / "no-docker-config")
     return subprocess.run(
         CLIS[cli] + [fill(a) for a in case["argv"]],
-        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, check=False,
     )  # fmt: skip
 
 

@@ -45,7 +45,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def connects(net: dict[str, str]) -> list[str]:
-    with urllib.request.urlopen(net["proxy"] + "/connects", timeout=10) as r:  # noqa: S310
+    with urllib.request.urlopen(net["proxy"] + "/connects", timeout=10) as r:
         return json.loads(r.read())  # type: ignore[no-any-return]
 
 

@@ -140,7 +140,7 @@ pub fn parse(argv: &[String], version: &str) -> Result<Invocation> {
     };
     match command.name {
         "snapshot" => {
-            if positionals.first().is_some() {
+            if !positionals.is_empty() {
                 return Err(bad(
                     "argv",
                     format!("snapshot takes no argument, not {:?}", positionals[0]),
@@ -237,26 +237,19 @@ fn read_flags(
         match flag.takes {
             Takes::Switch => {
                 if inline.is_some() {
-                    return Err(bad(
-                        &format!("--{name}"),
-                        "takes no value".to_owned(),
-                    ));
+                    return Err(bad(&format!("--{name}"), "takes no value".to_owned()));
                 }
                 options.insert(key, Value::Bool(true));
             }
             Takes::One(_) | Takes::Many(_) => {
-                let value = match inline {
-                    Some(v) => v,
-                    None => {
-                        let Some(v) = args.get(i) else {
-                            return Err(bad(
-                                &format!("--{name}"),
-                                "needs a value".to_owned(),
-                            ));
-                        };
-                        i += 1;
-                        v.clone()
-                    }
+                let value = if let Some(v) = inline {
+                    v
+                } else {
+                    let Some(v) = args.get(i) else {
+                        return Err(bad(&format!("--{name}"), "needs a value".to_owned()));
+                    };
+                    i += 1;
+                    v.clone()
                 };
                 if matches!(flag.takes, Takes::Many(_)) {
                     let list = options.entry(key).or_insert_with(|| json!([]));
@@ -264,10 +257,7 @@ fn read_flags(
                         a.push(Value::String(value));
                     }
                 } else if options.insert(key, Value::String(value)).is_some() {
-                    return Err(bad(
-                        &format!("--{name}"),
-                        "is given twice".to_owned(),
-                    ));
+                    return Err(bad(&format!("--{name}"), "is given twice".to_owned()));
                 }
             }
         }
@@ -343,12 +333,9 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
         }
     }
     if let Some(v) = text(options, "keep") {
-        let n: u64 = v.parse().map_err(|_| {
-            bad(
-                "--keep",
-                format!("must be a whole number, not {v:?}"),
-            )
-        })?;
+        let n: u64 = v
+            .parse()
+            .map_err(|_| bad("--keep", format!("must be a whole number, not {v:?}")))?;
         options.insert("keep".into(), json!(n));
     }
     Ok(())
@@ -451,11 +438,10 @@ fn operation(args: &[String], options: &mut BTreeMap<String, Value>) -> Result<V
             ))
         }
     })
-    .map(|op| {
+    .inspect(|_| {
         for k in ["field", "filter", "ago", "before", "keep", "untagged"] {
             options.remove(k);
         }
-        op
     })
 }
 

@@ -2,6 +2,8 @@
 //! defaults and help. Both CLIs (Python's `regprune`, Node's `regprune`) parse with this table
 //! through [`super::parse`], so they accept, refuse and explain exactly the same things.
 
+use std::fmt::Write as _;
+
 /// How a flag takes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Takes {
@@ -235,7 +237,7 @@ pub(crate) const EXIT_CODES: &str = "exit codes: 0 done; 1 partial (see the repo
 pub(crate) fn usage() -> String {
     let mut out = String::from("usage: regprune <command> [options]\n\ncommands:\n");
     for c in COMMANDS {
-        out.push_str(&format!("  {:<10}{}\n", c.name, c.summary));
+        let _ = writeln!(out, "  {:<10}{}", c.name, c.summary);
     }
     out.push_str("\n`regprune <command> --help` for its options; `regprune --version`.\n\n");
     out.push_str(EXIT_CODES);
@@ -244,13 +246,16 @@ pub(crate) fn usage() -> String {
 
 /// The help of one command.
 pub(crate) fn command_help(c: &Command) -> String {
-    let args: String = c.positionals.iter().map(|(n, _)| format!(" {n}")).collect();
+    let mut args = String::new();
+    for (n, _) in c.positionals {
+        let _ = write!(args, " {n}");
+    }
     let mut out = format!(
         "usage: regprune {}{args} [options]\n\n{}\n",
         c.name, c.summary
     );
     for (name, help) in c.positionals {
-        out.push_str(&format!("\n  {name}\n    {help}\n"));
+        let _ = writeln!(out, "\n  {name}\n    {help}");
     }
     out.push_str("\noptions:\n");
     for f in c.flags {
@@ -259,7 +264,7 @@ pub(crate) fn command_help(c: &Command) -> String {
             Takes::Switch => String::new(),
             Takes::One(v) | Takes::Many(v) => format!(" {v}"),
         };
-        out.push_str(&format!("  {short}--{}{value}\n      {}\n", f.name, f.help));
+        let _ = writeln!(out, "  {short}--{}{value}\n      {}", f.name, f.help);
     }
     out.push('\n');
     out.push_str(EXIT_CODES);

@@ -326,14 +326,6 @@ impl CredentialLookup {
             self.anonymous();
             return Ok(());
         }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct HelperOutput {
-            #[serde(default)]
-            username: String,
-            #[serde(default)]
-            secret: String,
-        }
         let out: HelperOutput = serde_json::from_slice(stdout).map_err(|_| Error::InvalidJson {
             path: program.clone(),
             message: "the credential helper's output is not {\"Username\", \"Secret\"} JSON".into(),
@@ -347,6 +339,16 @@ impl CredentialLookup {
         self.found(user, out.secret, &program);
         Ok(())
     }
+}
+
+/// What a credential helper prints for `get`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperOutput {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    secret: String,
 }
 
 fn misuse(message: &str) -> Error {

@@ -19,6 +19,7 @@
 //! Adapters never resend: the core decides what goes again.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +57,11 @@ pub struct Access {
 /// One of the conversations a session can carry.
 pub enum Conversation {
     /// Building a snapshot.
-    Crawl(Crawl),
+    Crawl(Box<Crawl>),
     /// Carrying out a plan.
     Execute(Box<Execute>),
     /// Pushing back what a run deleted.
-    Undo(Undo),
+    Undo(Box<Undo>),
 }
 
 /// A request for the adapter to send, exactly as it is to go out.
@@ -377,7 +378,7 @@ impl Session {
     pub fn handle_response(
         &mut self,
         id: u64,
-        response: Response,
+        response: &Response,
         failure: Option<&str>,
         now: f64,
     ) -> Result<()> {
@@ -405,7 +406,7 @@ impl Session {
             Sent::Inner { req, tries, auth } => {
                 if response.status == 401
                     && tries < AUTH_TRIES
-                    && self.challenge(&req, tries, auth.as_deref(), &response)
+                    && self.challenge(&req, tries, auth.as_deref(), response)
                 {
                     return Ok(());
                 }
@@ -414,7 +415,7 @@ impl Session {
                 {
                     self.basic_accepted = true;
                 }
-                self.deliver(req.id, &response, now)
+                self.deliver(req.id, response, now)
             }
         }
     }
@@ -586,13 +587,13 @@ impl Session {
         true
     }
 
-    fn token_answered(&mut self, key: &str, r: Response, now: f64) -> Result<()> {
+    fn token_answered(&mut self, key: &str, r: &Response, now: f64) -> Result<()> {
         let Some(mut fetch) = self.fetching.remove(key) else {
             return Ok(());
         };
         let retry = r.status == 0 || r.status == 429 || r.status >= 500;
         if retry && fetch.attempt < TOKEN_ATTEMPTS {
-            let at = now + backoff(&r, fetch.attempt);
+            let at = now + backoff(r, fetch.attempt);
             fetch.attempt += 1;
             self.fetching.insert(key.to_owned(), fetch);
             self.delayed.push((at, key.to_owned()));
@@ -648,7 +649,9 @@ fn form(pairs: &[(&str, &str)]) -> String {
                     out.push(b as char);
                 }
                 b' ' => out.push('+'),
-                _ => out.push_str(&format!("%{b:02X}")),
+                _ => {
+                    let _ = write!(out, "%{b:02X}");
+                }
             }
         }
         out
@@ -660,7 +663,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// The token of a token service's answer (`token`, or OAuth2's `access_token`), only when it is
+/// The token of a token service's answer (`token`, or `OAuth2`'s `access_token`), only when it is
 /// an RFC 6750 `b64token`: anything else (a line break, a space, not a string) came from a
 /// broken or hostile service and is sent nowhere.
 fn token_of(body: &[u8]) -> Option<String> {
@@ -670,9 +673,8 @@ fn token_of(body: &[u8]) -> Option<String> {
         access_token: Option<serde_json::Value>,
     }
     let doc: TokenAnswer = serde_json::from_slice(body).ok()?;
-    let token = match doc.token.or(doc.access_token)? {
-        serde_json::Value::String(s) => s,
-        _ => return None,
+    let serde_json::Value::String(token) = doc.token.or(doc.access_token)? else {
+        return None;
     };
     let core = token.trim_end_matches('=');
     let ok = !core.is_empty()
