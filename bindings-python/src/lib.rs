@@ -55,6 +55,15 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     )
 }
 
+/// `REGPRUNE_THREADS`, when a positive number: the most threads the planner's passes use (the
+/// core reads no environment; the binding hands it over).
+fn threads() -> Option<usize> {
+    std::env::var("REGPRUNE_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+}
+
 /// A parsed snapshot kept in native memory, with its graph built once, to plan against it
 /// many times.
 #[pyclass(module = "regprune._native", frozen)]
@@ -67,7 +76,10 @@ impl ParsedSnapshot {
     /// Parses a snapshot from JSON bytes (with the GIL released).
     #[new]
     fn new(py: Python<'_>, json: &[u8]) -> PyResult<Self> {
-        let indexed = py.detach(|| Snapshot::from_json(json).map(IndexedSnapshot::new));
+        let threads = threads();
+        let indexed = py.detach(|| {
+            Snapshot::from_json(json).map(|s| IndexedSnapshot::with_threads(s, threads))
+        });
         Ok(ParsedSnapshot {
             indexed: core(py, indexed)?,
         })

@@ -52,7 +52,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
         ["plan", snapshot, operation, runs] => timings(snapshot, operation, runs.parse()?)?,
         ["replan", snapshot, operation, runs] => {
             // What the preview widget does on each edit: plan JSON from an indexed snapshot.
-            let indexed = IndexedSnapshot::new(Snapshot::from_json(&std::fs::read(snapshot)?)?);
+            let indexed = IndexedSnapshot::with_threads(Snapshot::from_json(&std::fs::read(snapshot)?)?, threads());
             let (operation, options) = request(operation)?;
             let mut ns = Vec::new();
             for _ in 0..runs.parse()? {
@@ -64,7 +64,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             println!(r#"{{"planAndJsonNs":{ns:?}}}"#);
         }
         ["preview", snapshot, operation, runs] => {
-            let indexed = IndexedSnapshot::new(Snapshot::from_json(&std::fs::read(snapshot)?)?);
+            let indexed = IndexedSnapshot::with_threads(Snapshot::from_json(&std::fs::read(snapshot)?)?, threads());
             let (operation, options) = request(operation)?;
             let mut ns = Vec::new();
             let mut actions = 0;
@@ -138,7 +138,9 @@ fn request(path: &str) -> Result<(Operation, PlanOptions), Failure> {
         .as_str()
         .and_then(Timestamp::parse)
         .ok_or("the request has no valid \"now\"")?;
-    Ok((operation, PlanOptions::at(now)))
+    let mut options = PlanOptions::at(now);
+    options.threads = threads().map(|t| u32::try_from(t).unwrap_or(u32::MAX));
+    Ok((operation, options))
 }
 
 fn timings(snapshot: &str, operation: &str, runs: usize) -> Result<(), Failure> {
@@ -186,4 +188,12 @@ fn peak_rss() -> Result<u64, Failure> {
         .trim()
         .parse()?;
     Ok(kib * 1024)
+}
+
+/// `REGPRUNE_THREADS`, when a positive number (the core reads no environment).
+fn threads() -> Option<usize> {
+    std::env::var("REGPRUNE_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
 }

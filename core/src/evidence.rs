@@ -22,6 +22,7 @@ pub fn check_evidence(plan: &Plan, snapshot: &Snapshot) -> Result<()> {
     let options = PlanOptions {
         now: plan.now,
         pinned: plan.pinned.clone(),
+        threads: None,
     };
     let again = crate::plan(snapshot, &plan.operation, &options)?;
     if again.digest == plan.digest {

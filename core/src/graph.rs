@@ -92,6 +92,8 @@ pub(crate) struct Graph<'s> {
     by_name: Map<&'s RepositoryName, u32>,
     /// Blob and manifest digests numbered once, for a graph planned against many times.
     pub numbering: std::sync::OnceLock<crate::reclaim::Numbering>,
+    /// The threads passes over this graph may use.
+    pub threads: usize,
 }
 
 /// Manifest numbers by repository and digest: each repository's `(key, number)` pairs, sorted,
@@ -149,8 +151,16 @@ impl ByDigest {
 }
 
 impl<'s> Graph<'s> {
-    /// Indexes `snapshot`, rejecting duplicates and tags that point nowhere.
+    /// Indexes `snapshot`, rejecting duplicates and tags that point nowhere, on as many threads
+    /// as the machine has.
     pub fn build(snapshot: &'s Snapshot) -> Result<Graph<'s>> {
+        Graph::build_with(snapshot, None)
+    }
+
+    /// [`Graph::build`] on at most `threads` threads (`None`: the machine's parallelism); the
+    /// passes over this graph use as many.
+    pub fn build_with(snapshot: &'s Snapshot, threads: Option<usize>) -> Result<Graph<'s>> {
+        let threads = threads.unwrap_or_else(crate::par::default_threads);
         let total: usize = snapshot
             .repositories
             .iter()
@@ -184,7 +194,7 @@ impl<'s> Graph<'s> {
         // Edges, in lanes of consecutive repositories (about the same number of manifests
         // each), joined in order; the first error in repository order wins.
         let repos = snapshot.repositories.len();
-        let lanes = crate::par::lanes(total * 4).min(repos.max(1));
+        let lanes = crate::par::lanes(total * 4, threads).min(repos.max(1));
         let parts = crate::par::each(lanes, |k| -> Result<[Vec<(Mid, Mid)>; 3]> {
             let (mut tag_edges, mut child_edges, mut subject_edges) =
                 (Vec::new(), Vec::new(), Vec::new());
@@ -237,6 +247,7 @@ impl<'s> Graph<'s> {
             by_digest,
             by_name,
             numbering: std::sync::OnceLock::new(),
+            threads,
         })
     }
 

@@ -31,15 +31,23 @@ self_cell::self_cell!(
 pub struct IndexedSnapshot {
     cell: Cell,
     planned: AtomicBool,
+    threads: Option<usize>,
 }
 
 impl IndexedSnapshot {
     /// Keeps `snapshot` for planning. A snapshot that cannot be indexed (a duplicate, a tag
     /// pointing nowhere) is kept too: each plan reports the error, as [`crate::plan`] would.
     pub fn new(snapshot: Snapshot) -> IndexedSnapshot {
+        IndexedSnapshot::with_threads(snapshot, None)
+    }
+
+    /// [`IndexedSnapshot::new`], its passes on at most `threads` threads (`None`: the
+    /// machine's parallelism).
+    pub fn with_threads(snapshot: Snapshot, threads: Option<usize>) -> IndexedSnapshot {
         IndexedSnapshot {
             cell: Cell::new(snapshot, |_| OnceLock::new()),
             planned: AtomicBool::new(false),
+            threads,
         }
     }
 
@@ -54,7 +62,7 @@ impl IndexedSnapshot {
         let again = self.planned.swap(true, Ordering::Relaxed);
         self.cell.with_dependent(|snapshot, lazy| {
             let graph = lazy
-                .get_or_init(|| Graph::build(snapshot))
+                .get_or_init(|| Graph::build_with(snapshot, self.threads))
                 .as_ref()
                 .map_err(Clone::clone)?;
             if again {

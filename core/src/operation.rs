@@ -189,6 +189,11 @@ pub struct PlanOptions {
     /// Digests that must survive ("in use"), in any repository.
     #[serde(default)]
     pub pinned: Vec<Digest>,
+    /// At most this many threads for the planner's largest passes (default: the machine's
+    /// parallelism; 1 runs everything on the calling thread). Not part of the plan: the result
+    /// is the same whatever it is. The bindings read `REGPRUNE_THREADS` into it.
+    #[serde(default, skip_serializing)]
+    pub threads: Option<u32>,
 }
 
 impl PlanOptions {
@@ -197,6 +202,7 @@ impl PlanOptions {
         PlanOptions {
             now,
             pinned: Vec::new(),
+            threads: None,
         }
     }
 }

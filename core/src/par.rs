@@ -1,11 +1,11 @@
 //! Fork-join for the planner's largest passes, on scoped threads: no pool outlives a call, so a
 //! process that forks (Python's `multiprocessing`) never inherits a pool whose threads are
 //! gone. Work is split into lanes whose results do not depend on how many there are; where
-//! threads do not exist (wasm32), for small inputs, or with `REGPRUNE_THREADS=1`, every lane
-//! runs on the calling thread.
+//! threads do not exist (wasm32), for small inputs, or with `threads: 1` in `PlanOptions` (the
+//! bindings read `REGPRUNE_THREADS` into it), every lane runs on the calling thread. The core
+//! reads no environment and keeps no global state: the number of threads is a parameter.
 
 use std::io::Write as _;
-use std::sync::OnceLock;
 
 /// Below this much work (references to visit), a second thread costs more than it saves.
 const MIN_WORK: usize = 1 << 16;
@@ -28,8 +28,8 @@ pub(crate) fn with_lanes<T>(lanes: usize, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// How many lanes a pass over `work` items uses.
-pub(crate) fn lanes(work: usize) -> usize {
+/// How many lanes a pass over `work` items uses, with at most `threads` threads.
+pub(crate) fn lanes(work: usize, threads: usize) -> usize {
     #[cfg(test)]
     if let Some(n) = FORCED.with(std::cell::Cell::get) {
         return n;
@@ -37,25 +37,15 @@ pub(crate) fn lanes(work: usize) -> usize {
     if cfg!(target_family = "wasm") || work < MIN_WORK {
         return 1;
     }
-    threads()
+    threads.clamp(1, MAX_LANES)
 }
 
-/// `REGPRUNE_THREADS` when set to a positive number, else the available parallelism; at most
-/// [`MAX_LANES`]. Read once per process.
-fn threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        let asked = std::env::var("REGPRUNE_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0);
-        asked
-            .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
-            .unwrap_or(1)
-            .min(MAX_LANES)
-    })
+/// The threads a pass may use when the caller does not say: the machine's parallelism.
+pub(crate) fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_LANES)
 }
-
 /// `f(0), f(1), .. f(lanes - 1)`, in that order, lane 0 on the calling thread and the others
 /// on scoped threads. A lane whose thread cannot be started runs on the calling thread; a
 /// panic in a lane is resumed on the caller.
@@ -227,8 +217,13 @@ mod tests {
     }
 
     #[test]
-    fn small_work_stays_on_one_lane() {
-        assert_eq!(lanes(10), 1);
-        assert!(lanes(1 << 20) >= 1);
+    fn small_work_stays_on_one_lane_and_threads_bound_the_lanes() {
+        assert_eq!(lanes(10, 8), 1);
+        if !cfg!(target_family = "wasm") {
+            assert_eq!(lanes(1 << 20, 3), 3);
+            assert_eq!(lanes(1 << 20, 1), 1);
+            assert_eq!(lanes(1 << 20, 0), 1);
+            assert_eq!(lanes(1 << 20, 99), MAX_LANES);
+        }
     }
 }

@@ -254,7 +254,7 @@ impl Plan {
         if crate::digest::installed_sha256().is_some() {
             return Digest::sha256(&self.canonical_json());
         }
-        let lanes = crate::par::lanes(self.actions.len() * 16);
+        let lanes = crate::par::lanes(self.actions.len() * 16, crate::par::default_threads());
         let hasher = crate::par::pipe(lanes, sha2::Sha256::default(), |out| {
             write_plan(self, false, out);
         });

@@ -37,7 +37,11 @@ pub fn plan_json(
 }
 
 fn unsealed(snapshot: &Snapshot, operation: &Operation, options: &PlanOptions) -> Result<Plan> {
-    unsealed_on(&Graph::build(snapshot)?, operation, options)
+    unsealed_on(
+        &Graph::build_with(snapshot, options.threads.map(|t| t as usize))?,
+        operation,
+        options,
+    )
 }
 
 /// Plans against a graph already built (an [`crate::IndexedSnapshot`] keeps one).
@@ -487,7 +491,7 @@ fn sorted(tags: impl Iterator<Item = TagName>) -> Vec<TagName> {
 fn manifest_slots(g: &Graph<'_>, res: &Resolution, order: &Order, others: usize) -> Vec<Slot> {
     let goes = |id: usize| res.deleted[id] && res.cause[id].is_some();
     let n = g.len();
-    let lanes = crate::par::lanes(n * 4);
+    let lanes = crate::par::lanes(n * 4, g.threads);
     let parts = crate::par::each(lanes, |k| {
         let ids = n * k / lanes..n * (k + 1) / lanes;
         let room = if k == 0 {
@@ -566,7 +570,7 @@ fn write_actions(
     slots: &[Slot],
 ) -> Vec<Action> {
     let n = slots.len();
-    let lanes = crate::par::lanes(n * 16);
+    let lanes = crate::par::lanes(n * 16, g.threads);
     let parts = crate::par::each(lanes, |k| {
         let mut part = Vec::with_capacity(if k == 0 { n } else { 0 });
         part.extend(slots[n * k / lanes..n * (k + 1) / lanes].iter().filter_map(

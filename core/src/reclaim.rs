@@ -620,7 +620,7 @@ fn compute_in(
             surviving += n;
         }
     }
-    let lanes = lanes.unwrap_or_else(|| crate::par::lanes(references));
+    let lanes = lanes.unwrap_or_else(|| crate::par::lanes(references, graph.threads));
     let numbering = graph.numbering.get();
     let splits = [
         Split::new(references, numbering.map(|n| n.blobs), partition),

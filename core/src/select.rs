@@ -76,7 +76,7 @@ pub(crate) fn by_repository<T: Send>(
     select: impl Fn(std::ops::Range<u32>, &mut Selection) -> Result<T> + Sync,
 ) -> Result<(Selection, Vec<T>)> {
     let repos = g.snapshot.repositories.len() as u32;
-    let lanes = crate::par::lanes(g.len() * 8).min(repos.max(1) as usize);
+    let lanes = crate::par::lanes(g.len() * 8, g.threads).min(repos.max(1) as usize);
     let parts = crate::par::each(lanes, |k| {
         let mut s = Selection::new();
         let lane = crate::graph::repository_lane(&g.repo_start, lanes, k);

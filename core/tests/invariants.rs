@@ -252,7 +252,11 @@ proptest! {
             .flat_map(|r| r.manifests.iter().map(move |m| (r.name.to_string(), m.digest.clone())))
             .collect();
         let pinned: Vec<Digest> = all.iter().step_by(pin_every).map(|(_, d)| d.clone()).collect();
-        let opts = PlanOptions { now: now(), pinned };
+        let opts = PlanOptions {
+            now: now(),
+            pinned,
+            threads: None,
+        };
         let (repo, digest) = all[(pick % all.len() as u64) as usize].clone();
         let cutoff = now().minus_seconds(i64::from(days) * 86_400);
         let ops = [
