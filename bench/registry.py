@@ -8,7 +8,7 @@ Execution: each round pushes fresh, distinct, untagged manifests, plans their de
 storage directory (a ``purge`` of the round's repositories) and deletes them with one client: a
 minimal raw HTTP client (one DELETE per manifest, keep-alive, same concurrency: the ceiling),
 the Python adapter, the Node adapter, the same raw client in Node (on the adapter's own HTTP
-client, npm/node-http.js: Node's own ceiling), and the seed's approach of one CLI process per
+library, undici: Node's own ceiling), and the seed's approach of one CLI process per
 deletion (``skopeo delete`` started by ``xargs``, as the ACR guide's script starts ``az acr
 repository delete``) on a sample. Every client must leave every planned manifest gone; the run fails
 otherwise.

@@ -63,6 +63,7 @@ const failureCode = (e) => e?.code ?? e?.cause?.code ?? e?.name ?? 'Error';
 /** Sends requests to one registry. */
 export class Transport {
   #dispatcher;
+  #request;
   #timeouts;
   /**
    * `timeout`: seconds without a byte before a request fails (default 60); `deadline`: seconds a
@@ -85,12 +86,14 @@ export class Transport {
 
   async #undici() {
     if (this.#dispatcher === undefined) {
-      const { EnvHttpProxyAgent } = await import('undici');
+      const { EnvHttpProxyAgent, request } = await import('undici');
+      this.#request = request;
       const caFile = globalThis.process?.env?.SSL_CERT_FILE;
       const ca = caFile ? builtin('node:fs').readFileSync(caFile) : undefined;
       const tlsOptions = ca ? { ca } : {};
       this.#dispatcher = new EnvHttpProxyAgent({
         connections: MAX_CONCURRENCY,
+        maxResponseSize: MAX_BODY,
         headersTimeout: this.#timeouts.timeoutMs,
         bodyTimeout: this.#timeouts.timeoutMs,
         connect: { timeout: this.#timeouts.timeoutMs, ...tlsOptions },
@@ -113,23 +116,16 @@ export class Transport {
         const data = method === 'HEAD' ? new Uint8Array() : new Uint8Array(await r.arrayBuffer());
         return { status: r.status, headers: [...r.headers.entries()], body: data };
       }
-      const { request } = await import('undici');
-      const res = await request(url, { method, headers: Object.fromEntries(headers), body, dispatcher: await this.#undici(), signal });
-      const chunks = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += chunk.length;
-        if (size > MAX_BODY) {
-          res.body.destroy();
-          return { status: 0, headers: [], body: new Uint8Array(), failure: 'too_large' };
-        }
-        chunks.push(chunk);
-      }
+      const dispatcher = this.#dispatcher ?? await this.#undici();
+      // undici refuses a body over maxResponseSize (UND_ERR_RES_EXCEEDED_MAX_SIZE: too_large).
+      const res = await this.#request(url, { method, headers: Object.fromEntries(headers), body, dispatcher, signal });
+      const data = new Uint8Array(await res.body.arrayBuffer());
       const pairs = [];
       for (const [name, value] of Object.entries(res.headers)) {
-        for (const v of Array.isArray(value) ? value : [value]) pairs.push([name, v]);
+        if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
+        else pairs.push([name, value]);
       }
-      return { status: res.statusCode, headers: pairs, body: Buffer.concat(chunks, size) };
+      return { status: res.statusCode, headers: pairs, body: data };
     } catch (e) {
       return { status: 0, headers: [], body: new Uint8Array(), failure: signal.aborted ? 'timeout' : failureCode(e) };
     }
