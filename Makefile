@@ -89,6 +89,7 @@ lint: lint-rust lint-npm lint-python
 lint-rust: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 scripts/check-layers.py
 
 ## lint-npm: TypeScript strict check of the package's types
 lint-npm: npm

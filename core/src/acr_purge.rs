@@ -14,7 +14,7 @@ use crate::hash::{self, Map, Set};
 use crate::media_type::MediaType;
 use crate::pattern::{split_filter, Pattern};
 use crate::plan::{ReasonCode, Retained, Warning, WarningCode};
-use crate::select::{reason, Request, Selection};
+use crate::selection::{reason, Request, Selection};
 use crate::snapshot::lock_of;
 use crate::time::Timestamp;
 use std::collections::hash_map::Entry;

@@ -91,7 +91,7 @@ pub(crate) struct Graph<'s> {
     by_digest: ByDigest,
     by_name: Map<&'s RepositoryName, u32>,
     /// Blob and manifest digests numbered once, for a graph planned against many times.
-    pub numbering: std::sync::OnceLock<crate::reclaim::Numbering>,
+    pub numbering: std::sync::OnceLock<Numbering>,
     /// The threads passes over this graph may use.
     pub threads: usize,
 }
@@ -254,8 +254,7 @@ impl<'s> Graph<'s> {
     /// Numbers the graph's blob and manifest digests, so every later reclaim counts with
     /// array lookups (worth it when the graph is planned against more than once).
     pub fn number_blobs(&self) {
-        self.numbering
-            .get_or_init(|| crate::reclaim::Numbering::build(self));
+        self.numbering.get_or_init(|| Numbering::build(self));
     }
 
     pub fn len(&self) -> usize {
@@ -385,6 +384,45 @@ fn check_tags(
         }
     }
     Ok(())
+}
+
+/// Every distinct layer or config digest, and every distinct manifest digest, of a graph
+/// numbered once. A snapshot planned against many times (an [`crate::IndexedSnapshot`])
+/// counts reclaim with these numbers instead of hashing each reference again.
+pub(crate) struct Numbering {
+    /// The blob numbers of each manifest's references, in [`crate::Manifest::blobs`] order.
+    pub(crate) refs: Csr,
+    /// The number of each manifest's own digest.
+    pub(crate) own: Vec<u32>,
+    pub(crate) blobs: usize,
+    pub(crate) owns: usize,
+}
+
+impl Numbering {
+    pub(crate) fn build(graph: &Graph<'_>) -> Numbering {
+        let mut blobs: Map<&Digest, u32> = crate::hash::map(graph.len() * 4);
+        let mut owns: Map<&Digest, u32> = crate::hash::map(graph.len());
+        let mut refs = Csr::with_rows(graph.len());
+        let mut own = Vec::with_capacity(graph.len());
+        for &(_, m) in &graph.nodes {
+            let next = owns.len() as u32;
+            own.push(*owns.entry(&m.digest).or_insert(next));
+            refs.push_row(m.blobs().map(|b| {
+                let next = blobs.len() as u32;
+                *blobs.entry(&b.digest).or_insert(next)
+            }));
+        }
+        Numbering {
+            refs,
+            own,
+            blobs: blobs.len(),
+            owns: owns.len(),
+        }
+    }
+
+    pub(crate) fn refs_of(&self, id: Mid) -> &[u32] {
+        self.refs.of(id)
+    }
 }
 
 #[cfg(test)]

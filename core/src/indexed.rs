@@ -95,7 +95,7 @@ impl IndexedSnapshot {
 
     /// [`crate::reclaim`] of `plan` against this snapshot.
     pub fn reclaim(&self, plan: &Plan) -> Result<Reclaim> {
-        self.with_graph(|g| crate::reclaim::reclaim_on(g, plan))
+        self.with_graph(|g| crate::planner::reclaim_on(g, plan))
     }
 }
 

@@ -35,15 +35,17 @@ mod operation;
 mod par;
 mod pattern;
 mod plan;
-mod plan_writer;
+
 mod planner;
 mod policy;
+mod policy_select;
 mod purge;
 mod reclaim;
 mod render;
 mod resolve;
 pub mod review;
 mod select;
+mod selection;
 mod snapshot;
 mod time;
 
@@ -56,16 +58,17 @@ pub use generate::{generate, GeneratorOptions};
 pub use indexed::IndexedSnapshot;
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};
-pub use operation::{Operation, PlanOptions, TimeField};
+pub use operation::{Operation, PlanOptions};
 pub use pattern::{BACKTRACK_LIMIT, PATTERN_SIZE_LIMIT};
 pub use plan::{
     Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
 };
-pub use planner::{plan, plan_json};
+pub use planner::{plan, plan_json, reclaim};
 pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
-pub use reclaim::{reclaim, Reclaim, RepositoryReclaim, Shared, SharedWith};
+pub use reclaim::{Reclaim, RepositoryReclaim, Shared, SharedWith};
 pub use render::{confirmation, escape_controls, human_bytes, render_text};
 pub use snapshot::{
     ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag, MAX_SIZE,
 };
+pub use time::TimeField;
 pub use time::Timestamp;

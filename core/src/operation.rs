@@ -42,7 +42,7 @@ use crate::error::Result;
 use crate::field;
 use crate::names::{ImageReference, RepositoryName};
 use crate::policy::Policy;
-use crate::time::Timestamp;
+use crate::time::{TimeField, Timestamp};
 
 tagged_enum! {
 /// One deletion request.
@@ -150,27 +150,6 @@ pub enum Operation / OperationWire {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(b: &bool) -> bool {
     !*b
-}
-
-/// Which of a manifest's timestamps a rule compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TimeField {
-    /// `lastUpdateTime`, what ACR sorts by and `acr purge` compares.
-    #[default]
-    LastUpdateTime,
-    /// `createdTime`, when the manifest was pushed.
-    CreatedTime,
-}
-
-impl TimeField {
-    /// The JSON field name.
-    pub fn name(self) -> &'static str {
-        match self {
-            TimeField::LastUpdateTime => "lastUpdateTime",
-            TimeField::CreatedTime => "createdTime",
-        }
-    }
 }
 
 impl Operation {

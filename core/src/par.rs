@@ -28,6 +28,21 @@ pub(crate) fn with_lanes<T>(lanes: usize, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Where the writer appends: a buffer it can write into directly, told after each item so a
+/// streaming consumer can take full blocks.
+pub(crate) trait Sink {
+    /// The bytes written so far (and not yet taken).
+    fn bytes(&mut self) -> &mut Vec<u8>;
+    /// An item is complete; a streaming sink may hand its buffer on.
+    fn item_done(&mut self) {}
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self) -> &mut Vec<u8> {
+        self
+    }
+}
+
 /// How many lanes a pass over `work` items uses, with at most `threads` threads.
 pub(crate) fn lanes(work: usize, threads: usize) -> usize {
     #[cfg(test)]
@@ -122,7 +137,7 @@ where
 }
 
 /// The writer [`pipe`] hands out: the producer appends to its block (as a
-/// [`crate::plan_writer::Sink`]), and each full block goes on to the consumer.
+/// [`Sink`]), and each full block goes on to the consumer.
 pub(crate) struct Blocks<'c> {
     block: Vec<u8>,
     to: To<'c>,
@@ -168,7 +183,7 @@ impl<'c> Blocks<'c> {
     }
 }
 
-impl crate::plan_writer::Sink for Blocks<'_> {
+impl Sink for Blocks<'_> {
     fn bytes(&mut self) -> &mut Vec<u8> {
         &mut self.block
     }
@@ -193,7 +208,6 @@ pub(crate) fn join<T>(into: &mut Vec<T>, mut more: Vec<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan_writer::Sink;
 
     #[test]
     fn lanes_come_back_in_order() {

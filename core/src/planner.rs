@@ -11,9 +11,10 @@ use crate::operation::{Operation, PlanOptions};
 use crate::plan::{
     Action, ActionType, Plan, Reason, ReasonCode, Retained, Warning, WarningCode, PLAN_VERSION,
 };
-use crate::reclaim;
+use crate::reclaim::{self as reclaim_of, Reclaim};
 use crate::resolve::{resolve, Cause, Resolution};
-use crate::select::{self, reason, Selection};
+use crate::select;
+use crate::selection::{reason, Selection};
 use crate::snapshot::{lock_of, Snapshot};
 use crate::time::Timestamp;
 
@@ -170,7 +171,7 @@ impl Place {
 struct Order<'a, 'g> {
     g: &'a Graph<'g>,
     rank: Vec<u32>,
-    by: crate::operation::TimeField,
+    by: crate::time::TimeField,
 }
 
 impl<'a, 'g> Order<'a, 'g> {
@@ -202,7 +203,7 @@ impl<'a, 'g> Order<'a, 'g> {
             ActionType::DeleteManifest => 3,
         };
         let rank = self.rank[g.repo_index(id) as usize];
-        Place::new(rank, phase, select::time_of(g, id, self.by))
+        Place::new(rank, phase, crate::selection::time_of(g, id, self.by))
     }
 
     /// The place of a `deleteRepository`.
@@ -229,7 +230,7 @@ pub(crate) fn assemble(
         .iter()
         .map(|(id, ti, _)| untag_lock(g, &sel, *id, *ti))
         .collect();
-    let reclaim = reclaim::compute(g, &res.deleted, &untag_counts(g, &sel, &res, &untag_locks));
+    let reclaim = reclaim_of::compute(g, &res.deleted, &untag_counts(g, &sel, &res, &untag_locks));
     let untagged_tags: Set<(Mid, u32)> = sel.untags.iter().map(|(m, t, _)| (*m, *t)).collect();
     let mut retained = std::mem::take(&mut sel.retained);
     // What the selection passed over can still go by a graph rule (a referrer whose subject
@@ -691,6 +692,54 @@ fn left_behind(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
         message: "these referrers stay (see retained for why) although the manifest they refer to is deleted; they will point at nothing".into(),
         items,
     })
+}
+
+/// The reclaim of `plan`'s actions against `snapshot`: what the plan gives back if the
+/// registry is as the snapshot says (for a plan carried to a fresh snapshot, or edited).
+/// Actions naming manifests the snapshot does not hold are an error.
+pub fn reclaim(snapshot: &crate::Snapshot, plan: &crate::Plan) -> crate::Result<Reclaim> {
+    reclaim_on(&Graph::build(snapshot)?, plan)
+}
+
+/// [`reclaim`] against a graph already built.
+pub(crate) fn reclaim_on(graph: &Graph<'_>, plan: &crate::Plan) -> crate::Result<Reclaim> {
+    use crate::plan::ActionType;
+    let mut deleted = vec![false; graph.len()];
+    let mut untags: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+    let missing = |i: usize, a: &crate::Action, d: &Digest| crate::Error::ImageNotFound {
+        path: format!("plan.actions[{i}]"),
+        image: format!("{}@{d}", a.repository),
+    };
+    for (i, a) in plan.actions.iter().enumerate() {
+        let ri = graph.repository_by_name(&a.repository).ok_or_else(|| {
+            crate::Error::RepositoryNotFound {
+                path: format!("plan.actions[{i}].repository"),
+                repository: a.repository.to_string(),
+            }
+        })?;
+        let digests: Vec<&Digest> = match a.kind {
+            ActionType::DeleteManifest | ActionType::Untag => a.digest.iter().collect(),
+            ActionType::DeleteRepository => a.manifests.iter().collect(),
+        };
+        for d in digests {
+            let id = graph.find(ri, d).ok_or_else(|| missing(i, a, d))?;
+            if a.kind == ActionType::Untag {
+                *untags.entry(ri).or_default() += 1;
+            } else {
+                deleted[id as usize] = true;
+            }
+        }
+    }
+    // Tags removed with a deleted manifest are counted with it.
+    for a in &plan.actions {
+        if let (ActionType::Untag, Some(d)) = (a.kind, &a.digest) {
+            let ri = graph.repository_by_name(&a.repository).unwrap_or_default();
+            if graph.find(ri, d).is_some_and(|id| deleted[id as usize]) {
+                *untags.entry(ri).or_default() -= 1;
+            }
+        }
+    }
+    Ok(crate::reclaim::compute(graph, &deleted, &untags))
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@
 use crate::duration::parse_strict;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Mid};
-use crate::operation::TimeField;
 use crate::pattern::{split_filter, Pattern};
 use crate::plan::{ReasonCode, Retained};
-use crate::select::{reason, time_of, Request, Selection};
+use crate::selection::{reason, time_of, Request, Selection};
+use crate::time::TimeField;
 use crate::time::Timestamp;
 
 /// The fields of a `purge` operation.
@@ -68,7 +68,7 @@ pub(crate) fn select(
         })?;
         filters.push((Pattern::full(&at, &repo)?, Pattern::full(&at, &tag)?));
     }
-    let (mut s, _) = crate::select::by_repository(g, |repos, s| {
+    let (mut s, _) = crate::selection::by_repository(g, |repos, s| {
         for ri in repos {
             let repo = &g.snapshot.repositories[ri as usize];
             let mut tag_patterns = Vec::new();

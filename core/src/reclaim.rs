@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::graph::{Csr, Graph, Mid};
+use crate::graph::{Graph, Mid};
 use crate::hash::Map;
 use crate::names::RepositoryName;
 
@@ -93,45 +93,6 @@ pub struct SharedWith {
     pub bytes: u64,
     /// Number of such blobs.
     pub blob_count: u64,
-}
-
-/// Every distinct layer or config digest, and every distinct manifest digest, of a graph
-/// numbered once. A snapshot planned against many times (an [`crate::IndexedSnapshot`])
-/// counts reclaim with these numbers instead of hashing each reference again.
-pub(crate) struct Numbering {
-    /// The blob numbers of each manifest's references, in [`crate::Manifest::blobs`] order.
-    refs: Csr,
-    /// The number of each manifest's own digest.
-    own: Vec<u32>,
-    blobs: usize,
-    owns: usize,
-}
-
-impl Numbering {
-    pub(crate) fn build(graph: &Graph<'_>) -> Numbering {
-        let mut blobs: Map<&Digest, u32> = crate::hash::map(graph.len() * 4);
-        let mut owns: Map<&Digest, u32> = crate::hash::map(graph.len());
-        let mut refs = Csr::with_rows(graph.len());
-        let mut own = Vec::with_capacity(graph.len());
-        for &(_, m) in &graph.nodes {
-            let next = owns.len() as u32;
-            own.push(*owns.entry(&m.digest).or_insert(next));
-            refs.push_row(m.blobs().map(|b| {
-                let next = blobs.len() as u32;
-                *blobs.entry(&b.digest).or_insert(next)
-            }));
-        }
-        Numbering {
-            refs,
-            own,
-            blobs: blobs.len(),
-            owns: owns.len(),
-        }
-    }
-
-    fn refs_of(&self, id: Mid) -> &[u32] {
-        self.refs.of(id)
-    }
 }
 
 struct Blob<'s> {
@@ -545,54 +506,6 @@ struct Freed {
     manifest_bytes: u64,
 }
 
-/// The reclaim of `plan`'s actions against `snapshot`: what the plan gives back if the
-/// registry is as the snapshot says (for a plan carried to a fresh snapshot, or edited).
-/// Actions naming manifests the snapshot does not hold are an error.
-pub fn reclaim(snapshot: &crate::Snapshot, plan: &crate::Plan) -> crate::Result<Reclaim> {
-    reclaim_on(&Graph::build(snapshot)?, plan)
-}
-
-/// [`reclaim`] against a graph already built.
-pub(crate) fn reclaim_on(graph: &Graph<'_>, plan: &crate::Plan) -> crate::Result<Reclaim> {
-    use crate::plan::ActionType;
-    let mut deleted = vec![false; graph.len()];
-    let mut untags: BTreeMap<u32, u64> = BTreeMap::new();
-    let missing = |i: usize, a: &crate::Action, d: &Digest| crate::Error::ImageNotFound {
-        path: format!("plan.actions[{i}]"),
-        image: format!("{}@{d}", a.repository),
-    };
-    for (i, a) in plan.actions.iter().enumerate() {
-        let ri = graph.repository_by_name(&a.repository).ok_or_else(|| {
-            crate::Error::RepositoryNotFound {
-                path: format!("plan.actions[{i}].repository"),
-                repository: a.repository.to_string(),
-            }
-        })?;
-        let digests: Vec<&Digest> = match a.kind {
-            ActionType::DeleteManifest | ActionType::Untag => a.digest.iter().collect(),
-            ActionType::DeleteRepository => a.manifests.iter().collect(),
-        };
-        for d in digests {
-            let id = graph.find(ri, d).ok_or_else(|| missing(i, a, d))?;
-            if a.kind == ActionType::Untag {
-                *untags.entry(ri).or_default() += 1;
-            } else {
-                deleted[id as usize] = true;
-            }
-        }
-    }
-    // Tags removed with a deleted manifest are counted with it.
-    for a in &plan.actions {
-        if let (ActionType::Untag, Some(d)) = (a.kind, &a.digest) {
-            let ri = graph.repository_by_name(&a.repository).unwrap_or_default();
-            if graph.find(ri, d).is_some_and(|id| deleted[id as usize]) {
-                *untags.entry(ri).or_default() -= 1;
-            }
-        }
-    }
-    Ok(compute(graph, &deleted, &untags))
-}
-
 /// Computes reclaim for the manifests marked in `deleted`, plus `untags`: tags removed on
 /// their own (from manifests that stay), counted per repository.
 pub(crate) fn compute(graph: &Graph<'_>, deleted: &[bool], untags: &BTreeMap<u32, u64>) -> Reclaim {
@@ -937,7 +850,7 @@ mod tests {
         untags.insert(0, 3);
         for numbered in [false, true] {
             if numbered {
-                let _ = graph.numbering.set(Numbering::build(&graph));
+                let _ = graph.numbering.set(crate::graph::Numbering::build(&graph));
             }
             // Every manifest but each 2nd, 3rd or 7th (blobs shared with survivors stay), or
             // all of them (a blob that many repositories free is attributed to the first).

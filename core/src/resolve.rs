@@ -16,7 +16,7 @@ use crate::digest::Digest;
 use crate::graph::{Graph, Mid};
 use crate::hash::Set;
 use crate::plan::{Reason, ReasonCode};
-use crate::select::{reason, Selection};
+use crate::selection::{reason, Selection};
 
 /// Why a candidate is a candidate.
 #[derive(Clone, Copy)]

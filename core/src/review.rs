@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::names::TagName;
+use crate::plan::writer::{Key, Names};
 use crate::plan::{Action, Plan, ReasonCode, Retained, Warning, WarningCode};
-use crate::plan_writer::{Key, Names};
 use crate::reclaim::RepositoryReclaim;
 
 /// The column items are sorted by (then by repository, then by target, then in plan order).

@@ -257,6 +257,27 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Which of a manifest's timestamps a rule compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TimeField {
+    /// `lastUpdateTime`, what ACR sorts by and `acr purge` compares.
+    #[default]
+    LastUpdateTime,
+    /// `createdTime`, when the manifest was pushed.
+    CreatedTime,
+}
+
+impl TimeField {
+    /// The JSON field name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeField::LastUpdateTime => "lastUpdateTime",
+            TimeField::CreatedTime => "createdTime",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

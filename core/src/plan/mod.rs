@@ -11,9 +11,11 @@ use crate::field;
 use crate::media_type::MediaType;
 use crate::names::{RepositoryName, TagName};
 use crate::operation::Operation;
-use crate::plan_writer::write_plan;
+pub(crate) mod writer;
+
 use crate::reclaim::Reclaim;
 use crate::time::Timestamp;
+use writer::write_plan;
 
 /// The version of the plan format.
 pub const PLAN_VERSION: u32 = 1;

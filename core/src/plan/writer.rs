@@ -14,22 +14,8 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::names::{RepositoryName, TagName};
+use crate::par::Sink;
 use crate::plan::{Action, Plan, Reason, Retained};
-
-/// Where the writer appends: a buffer it can write into directly, told after each item so a
-/// streaming consumer can take full blocks.
-pub(crate) trait Sink {
-    /// The bytes written so far (and not yet taken).
-    fn bytes(&mut self) -> &mut Vec<u8>;
-    /// An item is complete; a streaming sink may hand its buffer on.
-    fn item_done(&mut self) {}
-}
-
-impl Sink for Vec<u8> {
-    fn bytes(&mut self) -> &mut Vec<u8> {
-        self
-    }
-}
 
 /// Writes the plan as JSON: its canonical form (no `digest` member) unless `with_digest`,
 /// then the digest, when there is one, as the last member. Equal to `serde_json`'s output for
