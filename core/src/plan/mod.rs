@@ -17,11 +17,23 @@ use crate::reclaim::Reclaim;
 use crate::time::Timestamp;
 use writer::write_plan;
 
+impl Serialize for Plan {
+    /// The writer's JSON (with the digest), as a value for any serde serializer.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(&self.to_json()).map_err(serde::ser::Error::custom)?;
+        value.serialize(serializer)
+    }
+}
+
 /// The version of the plan format.
 pub const PLAN_VERSION: u32 = 1;
 
 /// What a request would do to a snapshot, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its JSON has one writer, [`writer`] (the seal hashes what it writes): `Serialize` hands
+/// that JSON on, so no second serializer can disagree with it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Plan format version.
@@ -343,7 +355,7 @@ pub(crate) mod tests {
             p.seal();
             let mut unsealed = p.clone();
             unsealed.digest = None;
-            assert_eq!(p.canonical_json(), serde_json::to_vec(&unsealed).unwrap());
+            assert_eq!(p.canonical_json(), unsealed.to_json().into_bytes());
             assert_eq!(p.digest, Some(Digest::sha256(&p.canonical_json())));
             assert!(p.verify());
         }

@@ -2,11 +2,12 @@
 //!
 //! A large plan holds hundreds of thousands of actions, and `serde_json`'s serializer spent
 //! most of the seal and of `to_json` in its per-field machinery (a key escaped, a separator
-//! and a value written through a trait object for every field). This writer emits the bytes
-//! `serde_json` writes for the derived `Serialize` of [`Plan`], so the derive stays the
-//! definition of the format: the per-item bulk (actions and retained items) is written by
-//! hand, everything else through `serde_json`, and tests compare the two byte for byte on every
-//! operation and on strings that need escaping.
+//! and a value written through a trait object for every field). This writer is the plan's one
+//! serializer: the seal hashes what it writes, `Plan::to_json` is what it writes, and `Plan`'s
+//! `Serialize` hands its JSON on to any other serializer (JavaScript objects, a user's
+//! `serde_json::to_value`). The per-item bulk (actions and retained items) is written by hand,
+//! everything else through `serde_json`; tests check that every operation's plan, and strings
+//! that need escaping, read back (the derived `Deserialize`) as the same plan.
 
 use std::sync::Arc;
 
@@ -268,14 +269,18 @@ mod tests {
         out
     }
 
+    /// The writer is the plan's only serializer: what it writes must read back as the same
+    /// plan (the derived `Deserialize` agrees with it), and the canonical form is the plan
+    /// without its digest.
     fn assert_same_as_serde(p: &Plan) {
-        assert_eq!(
-            String::from_utf8(written(p, true)).unwrap(),
-            serde_json::to_string(p).unwrap()
-        );
+        let sealed = written(p, true);
+        assert_eq!(&Plan::from_json(&sealed).unwrap(), p);
         let mut unsealed = p.clone();
         unsealed.digest = None;
-        assert_eq!(written(p, false), serde_json::to_vec(&unsealed).unwrap());
+        assert_eq!(written(p, false), written(&unsealed, true));
+        assert_eq!(&Plan::from_json(&written(p, false)).unwrap(), &unsealed);
+        // Serialize hands the writer's JSON on: the same document through any serializer.
+        assert_eq!(serde_json::to_vec(p).unwrap(), sealed);
     }
 
     #[test]
