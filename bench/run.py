@@ -315,7 +315,10 @@ def write_execution(w: Callable[[str], None], ex: dict[str, Any]) -> None:
             + f"{rate[k] / rate['skopeo']:.1f}× skopeo-per-deletion (target ≥ 20: {verdict(rate[k] / rate['skopeo'] >= 20)})."
         )
     if "rawNode" in rate:
-        same = {"python": rate["python"] / rate["raw"], "node": rate["node"] / rate["rawNode"]}
+        same = {
+            "python": rate["python"] / rate["raw"],
+            "node": rate["node"] / rate["rawNode"],
+        }
         w(
             f"- The goal: each adapter against a raw client on the same HTTP library, in the same run (target ≥ 0.8): "
             f"python {same['python']:.2f}× raw (http.client): {verdict(same['python'] >= 0.8)}; "

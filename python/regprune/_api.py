@@ -6,16 +6,16 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Union
+from typing import Any
 
 from regprune import _native
 from regprune._types import Plan, Reclaim
 from regprune.errors import InvalidTimestampError
 
 #: A document: a dict (or list), JSON text, JSON bytes, or a path to a JSON file.
-Document = Union[Mapping[str, Any], list[Any], str, bytes, "os.PathLike[str]"]
+Document = Mapping[str, Any] | list[Any] | str | bytes | os.PathLike[str]
 #: A time: an aware ``datetime`` or an RFC 3339 string.
-Time = Union[datetime, str]
+Time = datetime | str
 
 
 def _json_bytes(doc: Any) -> bytes:

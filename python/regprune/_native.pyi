@@ -1,6 +1,8 @@
 # Stub of the native module (bindings-python), checked by `python -m mypy.stubtest`.
 
-from typing_extensions import Self, TypeAlias, final
+from typing import TypeAlias
+
+from typing_extensions import Self, final
 
 __all__ = [
     "CredentialLookup",
