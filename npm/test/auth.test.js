@@ -1,7 +1,10 @@
 // Authentication against a token-protected registry on 127.0.0.1 from the Node adapter and
 // CLI: the bearer challenge with basic credentials, ACR refresh tokens, and no secret shown.
 import { test } from 'node:test';
-import { AuthenticationFailedError } from 'regprune';
+import { AuthenticationFailedError, CredentialsMissingError } from 'regprune';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { spawn } from 'node:child_process';
@@ -11,7 +14,7 @@ const SECRET = 's3cret-Pa55word';
 const REFRESH = 'acr-refresh-token-xyz';
 const cli = new URL('../cli.js', import.meta.url).pathname;
 
-async function withServer(fn, { token = 'TOKEN-ok' } = {}) {
+async function withServer(fn, { token = 'TOKEN-ok', password = SECRET } = {}) {
   const issued = [];
   // The Authorization headers the registry (not the token service) was shown.
   const presented = [];
@@ -28,7 +31,8 @@ async function withServer(fn, { token = 'TOKEN-ok' } = {}) {
         });
         return;
       }
-      if (req.headers.authorization === `Basic ${btoa(`admin:${SECRET}`)}`) { issued.push({ via: 'basic', scope: url.searchParams.get('scope') }); reply(200, { token }); } else reply(401, {});
+      // RFC 7617 with UTF-8: what the core sends for any password.
+      if (req.headers.authorization === `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`) { issued.push({ via: 'basic', scope: url.searchParams.get('scope') }); reply(200, { token }); } else reply(401, {});
       return;
     }
     if (url.pathname.startsWith('/acr/')) return reply(404, {});
@@ -97,3 +101,58 @@ test('credentials go to a plain-HTTP token service only on loopback (the core de
   });
   assert.ok(seen.length > 0 && seen.every((url) => !url.startsWith('http://evil.example')), JSON.stringify(seen));
 });
+
+/** Runs `fn` with these environment variables set (and the credential ones cleared). */
+async function withEnv(vars, fn) {
+  const names = ['REGPRUNE_USERNAME', 'REGPRUNE_PASSWORD', 'DOCKER_CONFIG', 'PATH'];
+  const saved = Object.fromEntries(names.map((k) => [k, process.env[k]]));
+  delete process.env.REGPRUNE_USERNAME;
+  delete process.env.REGPRUNE_PASSWORD;
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test('a password outside Latin-1 is sent as UTF-8 (btoa would throw)', () => withServer(async (url) => {
+  assert.deepEqual((await crawl(new Transport(url, { username: 'admin', password: 'pässwörd-✓-密码' }))).repositories, []);
+}, { password: 'pässwörd-✓-密码' }));
+
+test('no credentials: the error lists where the core looked; a wrong password is another error', () => withServer(async (url) => {
+  const dir = mkdtempSync(join(tmpdir(), 'regprune-auth-'));
+  await withEnv({ DOCKER_CONFIG: dir }, async () => {
+    await assert.rejects(crawl(new Transport(url)), (e) => {
+      assert.ok(e instanceof CredentialsMissingError, `${e.name}: ${e.message}`);
+      assert.equal(e.exitCode, 4);
+      assert.match(e.message, /REGPRUNE_USERNAME\/REGPRUNE_PASSWORD: not set/);
+      assert.ok(e.message.includes(`${dir}/config.json: no such file`), e.message);
+      return true;
+    });
+    await assert.rejects(crawl(new Transport(url, { username: 'admin', password: 'nope' })), (e) => {
+      assert.ok(e instanceof AuthenticationFailedError, `${e.name}: ${e.message}`);
+      assert.match(e.message, /credentials from --username\/--password were refused/);
+      assert.ok(!e.message.includes('nope'));
+      return true;
+    });
+  });
+}));
+
+test('a credential helper named by Docker\'s config is run as the core asks', () => withServer(async (url) => {
+  const dir = mkdtempSync(join(tmpdir(), 'regprune-auth-'));
+  const host = url.split('://')[1];
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ credHelpers: { [host]: 'regprunetest' } }));
+  mkdirSync(join(dir, 'bin'));
+  const helper = join(dir, 'bin', 'docker-credential-regprunetest');
+  writeFileSync(helper, `#!/bin/sh\nread server; [ "$1" = get ] && [ "$server" = "${host}" ] && echo '{"Username": "admin", "Secret": "${SECRET}"}'\n`);
+  chmodSync(helper, 0o755);
+  await withEnv({ DOCKER_CONFIG: dir, PATH: `${join(dir, 'bin')}:${process.env.PATH}` }, async () => {
+    const t = new Transport(url);
+    assert.equal(t.access.credentials.source, 'docker-credential-regprunetest');
+    assert.deepEqual((await crawl(t)).repositories, []);
+  });
+}));
