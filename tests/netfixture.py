@@ -5,7 +5,8 @@ start this script).
     python3 tests/netfixture.py DIR
 
 writes ``DIR/ca.pem`` (a self-signed certificate for 127.0.0.1), prints one JSON line
-``{"registry": "https://127.0.0.1:P", "proxy": "http://127.0.0.1:Q", "ca": "DIR/ca.pem"}`` and
+``{"registry": "https://127.0.0.1:P", "plain": "http://127.0.0.1:R", "proxy":
+"http://127.0.0.1:Q", "ca": "DIR/ca.pem"}`` (``plain``: the same registry over plain HTTP) and
 serves until stdin closes. The registry answers an empty catalog (and 404 to ACR's API); the
 proxy tunnels CONNECT requests and answers ``GET /connects`` on itself with the targets it
 tunnelled to, so a test can tell whether its requests went through the proxy.
@@ -100,12 +101,14 @@ def main() -> None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     registry.socket = context.wrap_socket(registry.socket, server_side=True)
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    for server in (registry, proxy):
+    for server in (registry, plain, proxy):
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
     info = {
         "registry": f"https://127.0.0.1:{registry.server_address[1]}",
+        "plain": f"http://127.0.0.1:{plain.server_address[1]}",
         "proxy": f"http://127.0.0.1:{proxy.server_address[1]}",
         "ca": str(cert),
     }

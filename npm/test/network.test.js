@@ -76,6 +76,16 @@ test('HTTPS_PROXY tunnels, NO_PROXY bypasses', async () => {
   assert.equal((await connects()).length, before);
 });
 
+test('HTTP_PROXY tunnels plain HTTP too', async () => {
+  const before = (await connects()).length;
+  await withEnv({ HTTP_PROXY: info.proxy }, async () => {
+    const t = new Transport(info.plain);
+    assert.deepEqual((await crawl(t)).repositories, []);
+    await t.close();
+  });
+  assert.deepEqual([...new Set((await connects()).slice(before))], [info.plain.split('://')[1]]);
+});
+
 test('a name that does not resolve fails at once as unreachable, naming the host', () => withEnv({}, async () => {
   await assert.rejects(crawl(new Transport('https://regprune-test.invalid')), (e) => {
     assert.ok(e instanceof RegistryUnreachableError, `${e.name}: ${e.message}`);

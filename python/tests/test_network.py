@@ -76,6 +76,15 @@ def test_https_proxy_tunnels_and_no_proxy_bypasses(
     assert len(connects(net)) == before
 
 
+def test_http_proxy_tunnels_plain_http_too(
+    net: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", net["proxy"])
+    before = len(connects(net))
+    assert registry.crawl(registry.Transport(net["plain"]))["repositories"] == []
+    assert set(connects(net)[before:]) == {net["plain"].split("://")[1]}
+
+
 def test_a_name_that_does_not_resolve_fails_at_once_as_unreachable() -> None:
     with pytest.raises(RegistryUnreachableError) as e:
         registry.crawl(registry.Transport("https://regprune-test.invalid"))
