@@ -3,36 +3,57 @@ import type { Plan, PlanInput, Snapshot } from './index.js';
 
 export const DEFAULT_CONCURRENCY: number;
 export const MAX_CONCURRENCY: number;
+/** The largest response body read (a larger one is a `too_large` transport failure). */
+export const MAX_BODY: number;
 
 export interface TransportOptions {
+  /** Else `REGPRUNE_USERNAME`, else Docker's config.json (the core's credential lookup). */
   username?: string;
   password?: string;
   /** Allow plain HTTP to a non-loopback host. */
   insecure?: boolean;
-  /** Injectable `fetch`. Default in Node: regprune's HTTP/1.1 client on keep-alive node:net/tls sockets (about half of node:http's CPU per request), the global `fetch` elsewhere. */
+  /** Injectable `fetch`. Default in Node: undici (HTTPS_PROXY/NO_PROXY, SSL_CERT_FILE); the global `fetch` elsewhere. */
   fetch?: typeof fetch;
+  /** Seconds without a byte before a request fails (default 60). */
+  timeout?: number;
+  /** Seconds a whole request may take (default 300). */
+  deadline?: number;
 }
 
+/** A request exactly as the core's Session hands it out (authentication included). */
 export interface CoreRequest {
   id: number;
-  method: 'GET' | 'HEAD' | 'DELETE' | 'PUT' | 'PATCH';
-  path: string;
+  method: 'GET' | 'HEAD' | 'DELETE' | 'PUT' | 'PATCH' | 'POST';
+  url: string;
   headers: [string, string][];
-  scope: string;
-  body?: string;
+  body?: Uint8Array;
 }
 
 export interface CoreResponse {
   status: number;
   headers: [string, string][];
   body: Uint8Array;
+  /** When `status` is 0: the code of what failed (`ENOTFOUND`, `UND_ERR_SOCKET`, `timeout`, …), for the core to read. */
+  failure?: string;
+}
+
+/** How the core reaches and authenticates to the registry: the origin and what the credential lookup found. */
+export interface Access {
+  origin: string;
+  insecure: boolean;
+  credentials?: { username: string; password: string; source: string };
+  /** Where the lookup looked when it found nothing. */
+  looked: string[];
 }
 
 export class Transport {
   constructor(baseUrl: string, options?: TransportOptions);
-  readonly origin: string;
   readonly registry: string;
-  send(request: CoreRequest, body?: string | Uint8Array): Promise<CoreResponse>;
+  readonly access: Access;
+  /** Sends one request; never resends (the core decides what goes again). */
+  send(request: CoreRequest): Promise<CoreResponse>;
+  /** Closes idle connections. */
+  close(): Promise<void>;
 }
 
 export type OutcomeKind = 'done' | 'alreadyGone' | 'skipped' | 'failed' | 'unsupported' | 'notStarted';
@@ -86,7 +107,7 @@ export interface UndoReport {
 }
 /** Pushes back one run of a journal (the last unless `run` names another). */
 export function undo(
-  journalPath: string,
+  journalPath: string | Uint8Array,
   transport: Transport,
   options?: { run?: string; dryRun?: boolean; retarget?: boolean; concurrency?: number },
 ): Promise<UndoReport>;
@@ -96,5 +117,4 @@ export function readStorage(root: string, registryName?: string, options?: { sav
 
 /** The username that marks the password as an ACR refresh token. */
 export const ACR_REFRESH_USER: string;
-/** The credentials `docker login` saved for a registry (Node only). */
-export function dockerConfigCredentials(registry: string, path?: string): Promise<{ username?: string; password?: string }>;
+
