@@ -239,7 +239,17 @@ export type ErrorCode =
   | 'invalid_timestamp' | 'invalid_json' | 'dangling_tag' | 'duplicate' | 'digest_mismatch'
   | 'unsupported_manifest' | 'repository_not_found' | 'image_not_found' | 'invalid_operation'
   | 'invalid_pattern' | 'pattern_too_complex' | 'invalid_duration' | 'invalid_purge_command'
-  | 'limit_exceeded';
+  | 'limit_exceeded'
+  | 'invalid_arguments'
+  | 'registry_unreachable'
+  | 'credentials_missing'
+  | 'authentication_failed'
+  | 'forbidden'
+  | 'not_found'
+  | 'unsupported_by_registry'
+  | 'rate_limited'
+  | 'server_error'
+  | 'protocol_violation';
 
 /** Base class of every error regprune raises. Fields of the core variant are copied on. */
 export class RegpruneError extends Error {
