@@ -37,19 +37,13 @@ export interface CoreResponse {
   failure?: string;
 }
 
-/** How the core reaches and authenticates to the registry: the origin and what the credential lookup found. */
-export interface Access {
-  origin: string;
-  insecure: boolean;
-  credentials?: { username: string; password: string; source: string };
-  /** Where the lookup looked when it found nothing. */
-  looked: string[];
-}
-
 export class Transport {
   constructor(baseUrl: string, options?: TransportOptions);
   readonly registry: string;
-  readonly access: Access;
+  /** Where the credentials came from, or `undefined` when none were found. */
+  readonly credentialSource?: string;
+  /** Where the credential lookup looked when it found nothing. */
+  readonly looked: string[];
   /** Sends one request; never resends (the core decides what goes again). */
   send(request: CoreRequest): Promise<CoreResponse>;
   /** Closes idle connections. */

@@ -60,6 +60,10 @@ function lookupCredentials(query) {
 /** The code of a failed request, for the core to read (`ENOTFOUND`, `UND_ERR_SOCKET`, …). */
 const failureCode = (e) => e?.code ?? e?.cause?.code ?? e?.name ?? 'Error';
 
+/** Each transport's access (origin and credentials) for the core: kept out of the object, so
+ * logging a transport never shows a secret. */
+const ACCESS = new WeakMap();
+
 /** Sends requests to one registry. */
 export class Transport {
   #dispatcher;
@@ -81,7 +85,10 @@ export class Transport {
     this.registry = url.registry;
     this.fetch = fetchImpl;
     const found = lookupCredentials({ registry: url.registry, username, password, urlUsername: url.username, urlPassword: url.password });
-    this.access = { origin: url.origin, insecure, credentials: found.credentials, looked: found.looked ?? [] };
+    ACCESS.set(this, { origin: url.origin, insecure, credentials: found.credentials, looked: found.looked ?? [] });
+    /** Where the credentials came from, or `undefined` when none were found (then `looked` says where the core looked). */
+    this.credentialSource = found.credentials?.source;
+    this.looked = found.looked ?? [];
   }
 
   async #undici() {
@@ -227,7 +234,7 @@ async function drive(session, transport, options) {
  */
 export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests } = {}) {
   const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined };
-  const session = core(() => wasm.Session.crawl(options, transport.access));
+  const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
   if (saveManifests !== undefined) {
     const [fs, path] = [builtin('node:fs'), builtin('node:path')];
@@ -256,7 +263,7 @@ function planJson(plan) {
  */
 export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal } = {}) {
   const options = { registry: transport.registry, flavour, retarget, runId: newRunId() };
-  const session = core(() => wasm.Session.execute(planJson(plan), options, transport.access));
+  const session = core(() => wasm.Session.execute(planJson(plan), options, ACCESS.get(transport)));
   const fs = builtin('node:fs');
   let fd;
   try {
@@ -311,6 +318,6 @@ export function newRunId() {
 export async function undo(journalPath, transport, { run: runId, dryRun = false, retarget = false, concurrency } = {}) {
   const journal = journalPath instanceof Uint8Array ? journalPath : builtin('node:fs').readFileSync(journalPath);
   const options = { registry: transport.registry, run: runId, dryRun, retarget };
-  const session = core(() => wasm.Session.undo(journal, options, transport.access));
+  const session = core(() => wasm.Session.undo(journal, options, ACCESS.get(transport)));
   return drive(session, transport, { concurrency });
 }

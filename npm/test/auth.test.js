@@ -152,7 +152,9 @@ test('a credential helper named by Docker\'s config is run as the core asks', ()
   chmodSync(helper, 0o755);
   await withEnv({ DOCKER_CONFIG: dir, PATH: `${join(dir, 'bin')}:${process.env.PATH}` }, async () => {
     const t = new Transport(url);
-    assert.equal(t.access.credentials.source, 'docker-credential-regprunetest');
+    assert.equal(t.credentialSource, 'docker-credential-regprunetest');
+    const { inspect } = await import('node:util');
+    assert.ok(!inspect(t, { depth: 5, showHidden: true }).includes(SECRET));
     assert.deepEqual((await crawl(t)).repositories, []);
   });
 }));

@@ -108,7 +108,8 @@ class Transport:
         url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
         self.registry: str = url["registry"]
         found = _lookup(self.registry, url, credentials)
-        self.access = {
+        # The core's view of the registry; it holds the secret, so it is never shown.
+        self._access = {
             "origin": url["origin"],
             "insecure": insecure,
             "credentials": found.get("credentials"),
@@ -119,6 +120,21 @@ class Transport:
         self._tls = ssl.create_default_context(cafile=cafile)
         self._proxies = urllib.request.getproxies_environment()
         self._local = threading.local()
+
+    @property
+    def credential_source(self) -> str | None:
+        """Where the credentials came from (``--username/--password``, a file, a helper), or
+        None when none were found: then ``looked`` says where the core looked."""
+        found = self._access["credentials"]
+        return None if found is None else str(found["source"])
+
+    @property
+    def looked(self) -> list[str]:
+        """Where the credential lookup looked, when it found nothing."""
+        return list(self._access["looked"])
+
+    def __repr__(self) -> str:
+        return f"Transport({self._access['origin']!r}, credentials from {self.credential_source})"
 
     def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
         conns = self._local.__dict__.setdefault("conns", {})
@@ -320,7 +336,7 @@ def run(
 
 
 def _access(transport: Transport) -> bytes:
-    return json.dumps(transport.access).encode()
+    return json.dumps(transport._access).encode()
 
 
 def crawl(

@@ -161,7 +161,8 @@ def test_docker_config_auths_are_used(
     monkeypatch.delenv("REGPRUNE_USERNAME", raising=False)
     monkeypatch.delenv("REGPRUNE_PASSWORD", raising=False)
     t = registry.Transport(server)
-    assert t.access["credentials"]["username"] == registry.ACR_REFRESH_USER
+    assert t.credential_source == f"{tmp_path}/config.json (auths)"
+    assert REFRESH not in repr(t) and REFRESH not in str(t)
     assert main(["snapshot", "--registry", server]) == 0
 
 
@@ -184,7 +185,7 @@ def test_a_credential_helper_is_run_as_the_core_asks(
     monkeypatch.delenv("REGPRUNE_USERNAME", raising=False)
     monkeypatch.delenv("REGPRUNE_PASSWORD", raising=False)
     t = registry.Transport(server)
-    assert t.access["credentials"]["source"] == "docker-credential-regprunetest"
+    assert t.credential_source == "docker-credential-regprunetest"
     assert registry.crawl(t)["repositories"] == []
 
 
