@@ -5,6 +5,7 @@
 //! the core renders, so the two behave identically: one suite of cases (`tests/cli/`) runs
 //! against both.
 
+mod operation;
 mod render;
 mod spec;
 
@@ -155,7 +156,7 @@ pub fn parse(argv: &[String], version: &str) -> Result<Invocation> {
             }
         }
         "plan" => {
-            inv.operation = Some(operation(&positionals, &mut inv.options)?);
+            inv.operation = Some(operation::operation(&positionals, &mut inv.options)?);
             let o = &inv.options;
             if o.contains_key("registry") == o.contains_key("snapshot") {
                 return Err(bad(
@@ -339,110 +340,6 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
         options.insert("keep".into(), json!(n));
     }
     Ok(())
-}
-
-/// The operation of `plan OPERATION ARGS...`; operation-only flags are taken out of `options`
-/// and refused on another operation.
-fn operation(args: &[String], options: &mut BTreeMap<String, Value>) -> Result<Value> {
-    const OWN: &[(&str, &[&str])] = &[
-        ("delete-older-than", &["field"]),
-        ("purge", &["filter", "ago", "before", "keep", "untagged"]),
-    ];
-    let Some((name, rest)) = args.split_first() else {
-        return Err(bad(
-            "operation",
-            "plan needs an operation; see `regprune plan --help`".into(),
-        ));
-    };
-    for (op, flags) in OWN {
-        for f in *flags {
-            let given = match options.get(*f) {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::Array(a)) => !a.is_empty(),
-                Some(_) => true,
-                None => false,
-            };
-            if given && name != op {
-                return Err(bad(
-                    &format!("--{f}"),
-                    format!("--{f} belongs to `plan {op}`, not `plan {name}`"),
-                ));
-            }
-        }
-    }
-    let take = |o: &mut BTreeMap<String, Value>, k: &str| o.remove(k);
-    let want = |n: usize, usage: &str| -> Result<()> {
-        if rest.len() == n {
-            Ok(())
-        } else {
-            Err(bad("operation", format!("usage: plan {name} {usage}")))
-        }
-    };
-    Ok(match name.as_str() {
-        "delete-repo" => {
-            want(1, "REPOSITORY")?;
-            json!({"op": "deleteRepository", "repository": rest[0]})
-        }
-        "delete" => {
-            want(1, "IMAGE (repo:tag or repo@digest)")?;
-            json!({"op": "deleteImage", "image": rest[0]})
-        }
-        "untag" => {
-            want(1, "IMAGE (repo:tag)")?;
-            json!({"op": "untag", "image": rest[0]})
-        }
-        "delete-older-than" => {
-            want(2, "REPOSITORY BEFORE [--field lastUpdateTime|createdTime]")?;
-            let field = take(options, "field").unwrap_or_else(|| json!("lastUpdateTime"));
-            json!({"op": "deleteOlderThan", "repository": rest[0], "before": rest[1], "field": field})
-        }
-        "delete-untagged" => match rest {
-            [] => json!({"op": "deleteUntagged"}),
-            [repo] => json!({"op": "deleteUntagged", "repository": repo}),
-            _ => return Err(bad("operation", "usage: plan delete-untagged [REPOSITORY]".into())),
-        },
-        "retention" => {
-            want(2, "DAYS ENABLED_AT")?;
-            let days: u32 = rest[0]
-                .parse()
-                .map_err(|_| bad("operation", format!("retention DAYS must be a whole number, not {:?}", rest[0])))?;
-            json!({"op": "retention", "days": days, "enabledAt": rest[1]})
-        }
-        "purge" => {
-            want(0, "--filter REPO:REGEX... (--ago D | --before TIME) [--keep N] [--untagged]")?;
-            let mut op = json!({
-                "op": "purge",
-                "filter": take(options, "filter").unwrap_or_else(|| json!([])),
-                "keep": take(options, "keep").unwrap_or_else(|| json!(0)),
-                "untagged": take(options, "untagged").unwrap_or(Value::Bool(false)),
-            });
-            match (take(options, "ago"), take(options, "before")) {
-                (Some(ago), None) => op["ago"] = ago,
-                (None, Some(before)) => op["before"] = before,
-                _ => return Err(bad("--ago", "plan purge needs --ago DURATION or --before TIME (one of them)".into())),
-            }
-            op
-        }
-        "acr-purge" => {
-            want(1, "'acr purge --filter ... --ago ...' (the whole command, quoted)")?;
-            json!({"op": "acrPurge", "command": rest[0]})
-        }
-        "policy" => {
-            want(1, "FILE (a policy's JSON)")?;
-            json!({"op": "policy", "policyFile": rest[0]})
-        }
-        other => {
-            return Err(bad(
-                "operation",
-                format!("unknown operation {other:?}; the operations are delete-repo, delete, untag, delete-older-than, delete-untagged, retention, purge, acr-purge, policy"),
-            ))
-        }
-    })
-    .inspect(|_| {
-        for k in ["field", "filter", "ago", "before", "keep", "untagged"] {
-            options.remove(k);
-        }
-    })
 }
 
 #[cfg(test)]

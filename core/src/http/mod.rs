@@ -9,8 +9,10 @@ mod challenge;
 mod crawl;
 mod credentials;
 mod execute;
+mod failure;
 mod link;
 mod session;
+mod token;
 mod undo;
 mod url;
 
@@ -23,8 +25,9 @@ pub use credentials::{
     CREDENTIAL_ENV,
 };
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
+pub use failure::TransportFailure;
 pub use link::next_link;
-pub use session::{Access, Conversation, Outgoing, Session, TransportFailure};
+pub use session::{Access, Conversation, Outgoing, Session};
 pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};
 pub use url::{is_loopback_host, parse_registry_url, RegistryUrl};
 

@@ -19,12 +19,13 @@
 //! Adapters never resend: the core decides what goes again.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use super::challenge::parse_challenge;
 use super::credentials::{basic_header, Credentials, ACR_REFRESH_USER};
+use super::failure::TransportFailure;
+use super::token::{form, host_of, token_of};
 use super::url::is_loopback_host;
 use super::{backoff, Crawl, Execute, Method, Request, Response, Undo};
 use crate::error::{Error, Result};
@@ -77,90 +78,6 @@ pub struct Outgoing {
     pub headers: Vec<(String, String)>,
     /// The body, if any.
     pub body: Option<Vec<u8>>,
-}
-
-/// What a transport failure (a response with status 0) was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransportFailure {
-    /// The host name does not resolve.
-    Dns,
-    /// The connection was refused.
-    Refused,
-    /// The TLS handshake or the certificate failed.
-    Tls,
-    /// No byte in time, or the request's deadline passed.
-    Timeout,
-    /// The connection was reset or closed before a whole response arrived.
-    Reset,
-    /// The response was larger than the adapter reads.
-    TooLarge,
-    /// Anything else.
-    Other,
-}
-
-impl TransportFailure {
-    /// Reads an adapter's error code: Node's and undici's (`ENOTFOUND`, `ECONNREFUSED`,
-    /// `UND_ERR_SOCKET`, `CERT_HAS_EXPIRED`, …) or Python's exception names (`gaierror`,
-    /// `ConnectionRefusedError`, `SSLCertVerificationError`, …), or the kinds' own names.
-    pub fn classify(code: &str) -> TransportFailure {
-        use TransportFailure as T;
-        match code {
-            "dns" | "ENOTFOUND" | "EAI_AGAIN" | "EAI_NONAME" | "EAI_FAIL" | "gaierror" => T::Dns,
-            "refused" | "ECONNREFUSED" | "ConnectionRefusedError" => T::Refused,
-            "timeout"
-            | "ETIMEDOUT"
-            | "TimeoutError"
-            | "timeout_error"
-            | "AbortError"
-            | "UND_ERR_CONNECT_TIMEOUT"
-            | "UND_ERR_HEADERS_TIMEOUT"
-            | "UND_ERR_BODY_TIMEOUT" => T::Timeout,
-            "reset"
-            | "ECONNRESET"
-            | "EPIPE"
-            | "UND_ERR_SOCKET"
-            | "UND_ERR_CLOSED"
-            | "RemoteDisconnected"
-            | "IncompleteRead"
-            | "ConnectionResetError"
-            | "BrokenPipeError"
-            | "ConnectionAbortedError" => T::Reset,
-            "too_large" | "UND_ERR_RES_EXCEEDED_MAX_SIZE" => T::TooLarge,
-            c if c == "tls"
-                || c.starts_with("ERR_TLS")
-                || c.starts_with("ERR_SSL")
-                || c.starts_with("CERT_")
-                || c.starts_with("UNABLE_TO_")
-                || c.contains("SELF_SIGNED")
-                || c.starts_with("SSL") =>
-            {
-                T::Tls
-            }
-            _ => T::Other,
-        }
-    }
-
-    /// For people.
-    pub fn describe(self) -> &'static str {
-        match self {
-            TransportFailure::Dns => "the host name does not resolve",
-            TransportFailure::Refused => "the connection was refused",
-            TransportFailure::Tls => "the TLS handshake or certificate check failed",
-            TransportFailure::Timeout => "no answer in time",
-            TransportFailure::Reset => "the connection closed before a whole answer arrived",
-            TransportFailure::TooLarge => "the answer was larger than regprune reads",
-            TransportFailure::Other => "the request failed in transport",
-        }
-    }
-
-    /// Failures that retrying cannot mend while nothing has answered yet.
-    fn is_final(self) -> bool {
-        matches!(
-            self,
-            TransportFailure::Dns | TransportFailure::Refused | TransportFailure::Tls
-        )
-    }
 }
 
 #[derive(Debug)]
@@ -619,118 +536,5 @@ impl Session {
             self.deliver(req.id, &original, now)?;
         }
         Ok(())
-    }
-}
-
-/// The host of an absolute URL (lowercased; IPv6 in brackets), for loopback checks and
-/// messages (never with credentials).
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if authority.starts_with('[') {
-        authority
-            .split_once(']')
-            .map_or(authority.to_owned(), |(h, _)| format!("{h}]"))
-    } else {
-        authority.split(':').next().unwrap_or_default().to_owned()
-    };
-    host.to_ascii_lowercase()
-}
-
-/// `application/x-www-form-urlencoded` (the URL standard's encoding: unreserved bytes kept,
-/// space as `+`, everything else percent-encoded).
-fn form(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(b as char);
-                }
-                b' ' => out.push('+'),
-                _ => {
-                    let _ = write!(out, "%{b:02X}");
-                }
-            }
-        }
-        out
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The token of a token service's answer (`token`, or `OAuth2`'s `access_token`), only when it is
-/// an RFC 6750 `b64token`: anything else (a line break, a space, not a string) came from a
-/// broken or hostile service and is sent nowhere.
-fn token_of(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct TokenAnswer {
-        token: Option<serde_json::Value>,
-        access_token: Option<serde_json::Value>,
-    }
-    let doc: TokenAnswer = serde_json::from_slice(body).ok()?;
-    let serde_json::Value::String(token) = doc.token.or(doc.access_token)? else {
-        return None;
-    };
-    let core = token.trim_end_matches('=');
-    let ok = !core.is_empty()
-        && core
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
-    ok.then_some(token)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transport_failures_of_both_adapters_mean_the_same() {
-        use TransportFailure as T;
-        for (code, kind) in [
-            ("ENOTFOUND", T::Dns),
-            ("gaierror", T::Dns),
-            ("ECONNREFUSED", T::Refused),
-            ("ConnectionRefusedError", T::Refused),
-            ("CERT_HAS_EXPIRED", T::Tls),
-            ("SSLCertVerificationError", T::Tls),
-            ("UND_ERR_SOCKET", T::Reset),
-            ("RemoteDisconnected", T::Reset),
-            ("UND_ERR_HEADERS_TIMEOUT", T::Timeout),
-            ("weird", T::Other),
-        ] {
-            assert_eq!(TransportFailure::classify(code), kind, "{code}");
-        }
-    }
-
-    #[test]
-    fn tokens_must_be_b64tokens_and_forms_are_encoded() {
-        assert_eq!(
-            token_of(br#"{"token": "abc.DEF-_~+/=="}"#).as_deref(),
-            Some("abc.DEF-_~+/==")
-        );
-        assert_eq!(token_of(br#"{"access_token": "x"}"#).as_deref(), Some("x"));
-        for bad in [
-            &br#"{"token": "a b"}"#[..],
-            br#"{"token": "a\nb"}"#,
-            br#"{"token": 7}"#,
-            br#"{"token": ""}"#,
-            b"nope",
-        ] {
-            assert_eq!(token_of(bad), None);
-        }
-        assert_eq!(
-            form(&[("scope", "repository:a/b:pull,push"), ("x", "ä ")]),
-            "scope=repository%3Aa%2Fb%3Apull%2Cpush&x=%C3%A4+"
-        );
-        assert_eq!(
-            host_of("https://u:p@Auth.Example:8443/token?x"),
-            "auth.example"
-        );
-        assert_eq!(host_of("http://[::1]:5000/t"), "[::1]");
     }
 }
