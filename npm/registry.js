@@ -57,6 +57,24 @@ function lookupCredentials(query) {
   }
 }
 
+/**
+ * The deadline of requests in flight: one unref'd timer for all of them ends a body still
+ * arriving past its request's deadline (a signal per request costs a third of undici's own
+ * CPU per request). Headers are bounded by undici's `headersTimeout`.
+ */
+const inFlight = new Set();
+let sweeper;
+function sweep() {
+  const now = performance.now();
+  for (const entry of inFlight) {
+    if (entry.due <= now) {
+      inFlight.delete(entry);
+      entry.late = true;
+      entry.body.destroy(new Error('deadline'));
+    }
+  }
+}
+
 /** The code of a failed request, for the core to read (`ENOTFOUND`, `UND_ERR_SOCKET`, …). */
 const failureCode = (e) => e?.code ?? e?.cause?.code ?? e?.name ?? 'Error';
 
@@ -101,7 +119,8 @@ export class Transport {
       this.#dispatcher = new EnvHttpProxyAgent({
         connections: MAX_CONCURRENCY,
         maxResponseSize: MAX_BODY,
-        headersTimeout: this.#timeouts.timeoutMs,
+        // The whole head within the timeout and the deadline; the body within the deadline.
+        headersTimeout: Math.min(this.#timeouts.timeoutMs, this.#timeouts.deadlineMs),
         bodyTimeout: this.#timeouts.timeoutMs,
         connect: { timeout: this.#timeouts.timeoutMs, ...tlsOptions },
         requestTls: tlsOptions,
@@ -116,23 +135,38 @@ export class Transport {
    * or `{status: 0, failure}` with the code of what failed.
    */
   async send({ method, url, headers, body }) {
-    const signal = AbortSignal.timeout(this.#timeouts.deadlineMs);
+    if (this.fetch !== undefined || !globalThis.process?.versions?.node) return this.#fetch(method, url, headers, body);
+    const started = performance.now();
+    const entry = { due: started + this.#timeouts.deadlineMs, body: undefined, late: false };
     try {
-      if (this.fetch !== undefined || !globalThis.process?.versions?.node) {
-        const r = await (this.fetch ?? globalThis.fetch)(url, { method, headers, body, redirect: 'manual', signal });
-        const data = method === 'HEAD' ? new Uint8Array() : new Uint8Array(await r.arrayBuffer());
-        return { status: r.status, headers: [...r.headers.entries()], body: data };
-      }
       const dispatcher = this.#dispatcher ?? await this.#undici();
       // undici refuses a body over maxResponseSize (UND_ERR_RES_EXCEEDED_MAX_SIZE: too_large).
-      const res = await this.#request(url, { method, headers: Object.fromEntries(headers), body, dispatcher, signal });
+      const res = await this.#request(url, { method, headers: Object.fromEntries(headers), body, dispatcher });
+      entry.body = res.body;
+      inFlight.add(entry);
+      sweeper ??= setInterval(sweep, 50).unref();
       const data = new Uint8Array(await res.body.arrayBuffer());
+      inFlight.delete(entry);
       const pairs = [];
       for (const [name, value] of Object.entries(res.headers)) {
         if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
         else pairs.push([name, value]);
       }
       return { status: res.statusCode, headers: pairs, body: data };
+    } catch (e) {
+      inFlight.delete(entry);
+      const late = entry.late || e?.code === 'UND_ERR_HEADERS_TIMEOUT';
+      return { status: 0, headers: [], body: new Uint8Array(), failure: late ? 'timeout' : failureCode(e) };
+    }
+  }
+
+  /** The injected (or the browser's) `fetch`, bounded by the deadline. */
+  async #fetch(method, url, headers, body) {
+    const signal = AbortSignal.timeout(this.#timeouts.deadlineMs);
+    try {
+      const r = await (this.fetch ?? globalThis.fetch)(url, { method, headers, body, redirect: 'manual', signal });
+      const data = method === 'HEAD' ? new Uint8Array() : new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, headers: [...r.headers.entries()], body: data };
     } catch (e) {
       return { status: 0, headers: [], body: new Uint8Array(), failure: signal.aborted ? 'timeout' : failureCode(e) };
     }
