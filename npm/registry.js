@@ -7,7 +7,7 @@
 // helpers the core asks for, and writes journals. Nothing here resends or authenticates.
 
 import * as wasm from './wasm/regprune.js';
-import { InvalidOperationError, toRegpruneError } from './index.js';
+import { toRegpruneError } from './index.js';
 import { manifestPath, saveManifest } from './storage.js';
 
 export { readStorage } from './storage.js';
@@ -93,11 +93,7 @@ export class Transport {
    * instead of undici (browsers, tests).
    */
   constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl, timeout = 60, deadline = 300 } = {}) {
-    for (const [name, value] of [['timeout', timeout], ['deadline', deadline]]) {
-      if (!(Number.isFinite(value) && value > 0)) {
-        throw new InvalidOperationError(`registry: ${name} must be a positive number of seconds, not ${JSON.stringify(value)}`, { code: 'invalid_operation', path: 'registry' });
-      }
-    }
+    core(() => wasm.checkTimeouts(Number(timeout), Number(deadline)));
     this.#timeouts = { timeoutMs: timeout * 1000, deadlineMs: deadline * 1000 };
     const url = core(() => wasm.parseRegistryUrl(String(baseUrl), insecure));
     this.registry = url.registry;

@@ -216,6 +216,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Session>()?;
     m.add_class::<session::CredentialLookup>()?;
     m.add_function(wrap_pyfunction!(session::credential_env, m)?)?;
+    m.add_function(wrap_pyfunction!(session::check_timeouts, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_parse, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_render, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_render_error, m)?)?;

@@ -275,3 +275,9 @@ pub fn cli_confirmation() -> (&'static str, &'static str, &'static str) {
 pub fn cli_confirmed(answer: &str) -> bool {
     regprune_core::cli::confirmed(answer)
 }
+
+/// Checks a transport's `timeout` and `deadline` (seconds): positive and finite.
+#[pyfunction]
+pub fn check_timeouts(py: Python<'_>, timeout: f64, deadline: f64) -> PyResult<()> {
+    core(py, http::check_timeouts(timeout, deadline))
+}

@@ -317,3 +317,9 @@ pub fn cli_confirmation() -> Vec<String> {
 pub fn cli_confirmed(answer: &str) -> bool {
     regprune_core::cli::confirmed(answer)
 }
+
+/// Checks a transport's `timeout` and `deadline` (seconds): positive and finite.
+#[wasm_bindgen(js_name = checkTimeouts)]
+pub fn check_timeouts(timeout: f64, deadline: f64) -> Result<(), JsValue> {
+    core(http::check_timeouts(timeout, deadline))
+}

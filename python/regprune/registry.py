@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regprune import _native
-from regprune.errors import InvalidOperationError
 from regprune.storage import manifest_path, read_storage, save_manifest
 
 __all__ = [
@@ -99,12 +98,7 @@ class Transport:
     ) -> None:
         """``timeout``: seconds without a byte before a request fails; ``deadline``: seconds a
         whole request may take, however its bytes trickle in. The core retries failures."""
-        for name, value in (("timeout", timeout), ("deadline", deadline)):
-            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
-                raise InvalidOperationError(
-                    f"registry: {name} must be a positive number of seconds, not {value!r}",
-                    {"path": "registry"},
-                )
+        _native.check_timeouts(timeout, deadline)
         url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
         self.registry: str = url["registry"]
         found = _lookup(self.registry, url, credentials)

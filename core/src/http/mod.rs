@@ -29,7 +29,7 @@ pub use failure::TransportFailure;
 pub use link::next_link;
 pub use session::{Access, Conversation, Outgoing, Session};
 pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};
-pub use url::{is_loopback_host, parse_registry_url, RegistryUrl};
+pub use url::{check_timeouts, is_loopback_host, parse_registry_url, RegistryUrl};
 
 /// Every manifest media type, for `Accept`: without all four, the distribution registry
 /// converts Docker images to schema 1 (another digest) or answers with a child of a list.

@@ -40,6 +40,19 @@ fn bad(message: String) -> Error {
     }
 }
 
+/// Checks a transport's `timeout` (seconds without a byte) and `deadline` (seconds for a whole
+/// request): each a positive, finite number of seconds.
+pub fn check_timeouts(timeout: f64, deadline: f64) -> Result<()> {
+    for (name, value) in [("timeout", timeout), ("deadline", deadline)] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(bad(format!(
+                "{name} must be a positive number of seconds, not {value}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `host` (lowercased, IPv6 in brackets) is loopback, decided on the parsed address.
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_end_matches('.');
