@@ -26,7 +26,9 @@ struct Filter {
     repo_acr: Pattern,
     repo_safe: Pattern,
     tag: String,
-    tag_full: Pattern,
+    /// The tag regex anchored whole; `None` with `--untagged-only`, where acr never compiles
+    /// the tag part (an invalid one is not an error there).
+    tag_full: Option<Pattern>,
 }
 
 fn filters(args: &AcrPurgeArgs, path: &str) -> Result<Vec<Filter>> {
@@ -37,12 +39,19 @@ fn filters(args: &AcrPurgeArgs, path: &str) -> Result<Vec<Filter>> {
             path: at.clone(),
             message: format!("{m}: {f:?}"),
         })?;
-        Pattern::new(&at, &tag, &tag)?; // acr compiles the tag regex even when unused
+        // acr compiles the tag regex even where no tag is matched against it; with
+        // --untagged-only it never does (measured against the real acr: kind J).
+        let tag_full = if args.untagged_only {
+            None
+        } else {
+            Pattern::new(&at, &tag, &tag)?;
+            Some(Pattern::full(&at, &tag)?)
+        };
         out.push(Filter {
             text: f.clone(),
             repo_acr: Pattern::new(&at, &repo, &format!("^{repo}$"))?,
             repo_safe: Pattern::full(&at, &repo)?,
-            tag_full: Pattern::full(&at, &tag)?,
+            tag_full,
             tag,
         });
     }
@@ -261,9 +270,11 @@ fn tag_phase(
             ));
             continue;
         }
-        let full = hit
-            .iter()
-            .any(|f| f.tag_full.is_match(tag.name.as_str()).unwrap_or(false));
+        let full = hit.iter().any(|f| {
+            f.tag_full
+                .as_ref()
+                .is_some_and(|p| p.is_match(tag.name.as_str()).unwrap_or(false))
+        });
         if !full {
             unanchored.push(format!("{}:{}", repo.name, tag.name));
         }
