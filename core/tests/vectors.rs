@@ -29,6 +29,61 @@ fn run(v: &Map<String, Value>) -> Result<Plan, Error> {
     plan(&snapshot, &operation, &options)
 }
 
+/// How a plan departs from what the real acr did (`expected.acr`, see tests/vectors/README):
+/// the same tags must go; no manifest may go that acr kept; a manifest acr deleted that the plan
+/// keeps must be named by one of the plan's warnings.
+fn acr_differences(p: &Plan, acr: &Value) -> Vec<String> {
+    use std::collections::BTreeSet;
+    let (mut tags, mut manifests) = (BTreeSet::new(), BTreeSet::new());
+    let plan: Value = serde_json::from_str(&p.to_json()).unwrap();
+    for a in plan["actions"].as_array().unwrap() {
+        let repo = a["repository"].as_str().unwrap();
+        match a["type"].as_str() {
+            Some("untag") => {
+                tags.insert(format!("{repo}:{}", a["tag"].as_str().unwrap()));
+            }
+            Some("deleteManifest") if a.get("cascadeOf").is_none() => {
+                manifests.insert(format!("{repo}@{}", a["digest"].as_str().unwrap()));
+                for t in a["tags"].as_array().into_iter().flatten() {
+                    tags.insert(format!("{repo}:{}", t.as_str().unwrap()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let set = |k: &str| -> BTreeSet<String> {
+        acr[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let named: String = p
+        .warnings
+        .iter()
+        .flat_map(|w| w.items.iter())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut problems = Vec::new();
+    let (acr_tags, acr_manifests) = (set("deletedTags"), set("deletedManifests"));
+    if tags != acr_tags {
+        problems.push(format!("tags: acr {acr_tags:?}, plan {tags:?}"));
+    }
+    for m in manifests.difference(&acr_manifests) {
+        problems.push(format!("the plan deletes {m}, which acr keeps"));
+    }
+    for m in acr_manifests.difference(&manifests) {
+        if !named.contains(m.split('@').nth(1).unwrap_or(m)) {
+            problems.push(format!(
+                "acr deletes {m}; the plan keeps it and no warning names it"
+            ));
+        }
+    }
+    problems
+}
+
 #[test]
 fn every_vector_gives_the_expected_plan_or_error() {
     let update = std::env::var_os("UPDATE_VECTORS").is_some();
@@ -53,6 +108,11 @@ fn every_vector_gives_the_expected_plan_or_error() {
                 fs::write(file, text).unwrap();
             }
             (None, r) => failures.push(format!("{name}: no expected result; got {r:?}")),
+            (Some(exp), Ok(p)) if exp.get("acr").is_some() => {
+                for problem in acr_differences(&p, &exp["acr"]) {
+                    failures.push(format!("{name}: {problem}"));
+                }
+            }
             (Some(exp), Ok(p)) => match exp.get("plan") {
                 Some(want) => {
                     let want = want.to_string();
