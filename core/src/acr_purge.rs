@@ -412,7 +412,10 @@ fn apply_keep(
                 ReasonCode::Untagged,
                 sentence(&mut scratch, before, m.last_update_time, &after),
             ),
-            named: false,
+            // acr checks a subject only on OCI media types (those were skipped above): an
+            // untagged Docker manifest with a subject is deleted like any other, and deleting
+            // a referrer breaks no image (measured against the real acr: kind A).
+            named: m.subject.is_some() && !m.is_index(),
         });
     }
     if args.untagged && !compounded.is_empty() {
