@@ -461,6 +461,7 @@ pub(crate) fn overruled(
     requested: &Set<Mid>,
 ) -> Vec<Warning> {
     let mut locked_children: BTreeSet<String> = BTreeSet::new();
+    let mut kept_children: BTreeSet<String> = BTreeSet::new();
     let mut referrer_indexes = Vec::new();
     for (id, why) in held {
         if !requested.contains(id) {
@@ -470,6 +471,9 @@ pub(crate) fn overruled(
         let locked_parent = g.parents.of(*id).iter().any(|&p| g.lock(p).is_some());
         if why.code == ReasonCode::ChildOfSurvivingIndex && locked_parent {
             locked_children.insert(name);
+        } else if why.code == ReasonCode::ChildOfSurvivingIndex {
+            // acr chose this child before `--keep` spared its index (kind E).
+            kept_children.insert(name);
         } else if why.code == ReasonCode::ReferrerOfSurvivingSubject && g.manifest(*id).is_index() {
             referrer_indexes.push(name);
         }
@@ -480,6 +484,13 @@ pub(crate) fn overruled(
             code: WarningCode::AcrDeletesLockedIndexChildren,
             message: "acr purge would delete these children of a locked index (it skips a locked manifest before protecting its children), breaking the index; regprune keeps them".into(),
             items: locked_children.into_iter().collect(),
+        });
+    }
+    if !kept_children.is_empty() {
+        out.push(Warning {
+            code: WarningCode::AcrDeletesKeptIndexChildren,
+            message: "acr purge would also delete these children of an index it keeps (--keep spares the index after its children were chosen), breaking the index; regprune keeps them".into(),
+            items: kept_children.into_iter().collect(),
         });
     }
     if !referrer_indexes.is_empty() {

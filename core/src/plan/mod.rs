@@ -235,6 +235,9 @@ pub enum WarningCode {
     KeepCompounding,
     /// acr-cli bug: it deletes the children of a locked index (regprune keeps them).
     AcrDeletesLockedIndexChildren,
+    /// acr-cli bug: it deletes the children of an index it keeps for another reason (`--keep`
+    /// spares the index after its children were chosen; regprune keeps them).
+    AcrDeletesKeptIndexChildren,
     /// acr-cli bug: it deletes a referrer index while keeping its children (regprune keeps it).
     AcrDeletesReferrerIndex,
     /// `acr purge` would stop with an error on this snapshot.
