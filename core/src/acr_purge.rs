@@ -31,6 +31,47 @@ struct Filter {
     tag_full: Option<Pattern>,
 }
 
+/// How much later than the plan's `now` acr may read its clock and still be described by the
+/// plan: items less than this younger than the cut-off are named (kind M).
+const CLOCK_SLACK_NANOS: i128 = 3_600 * 1_000_000_000;
+
+/// The tags ACR returns per page of `_tags` (acr asks with the server's default).
+const ACR_TAG_PAGE: usize = 100;
+
+/// Items whose fate under acr depends on what a snapshot cannot know (kinds F, G, H, M).
+#[derive(Default)]
+struct Uncertain {
+    /// Tied times at a `--keep` boundary: the server's order decides (F).
+    keep_ties: Vec<String>,
+    /// Repositories whose tag listing spans pages while acr deletes tags (G).
+    cursors: Vec<String>,
+    /// Manifests the tag phase leaves untagged that the manifest phase then deletes (H).
+    untag_bumps: Vec<String>,
+    /// Items just younger than the cut-off (M).
+    near_cutoff: Vec<String>,
+}
+
+impl Uncertain {
+    fn warnings(self, cutoff: Timestamp) -> impl Iterator<Item = Warning> {
+        let w = |mut items: Vec<String>, message: String| {
+            items.sort();
+            (!items.is_empty()).then_some(Warning {
+                code: WarningCode::AcrResultUncertain,
+                message,
+                items,
+            })
+        };
+        [
+            w(self.keep_ties, "these items tie in time at the --keep boundary: which of them acr keeps depends on the order the registry lists them in (tags: ACR's order for equal times; untagged manifests: acr sorts them unstably), so the plan's choice (by name, then digest) may differ".into()),
+            w(self.cursors, format!("these repositories list more than {ACR_TAG_PAGE} tags: acr reads them a page at a time and deletes as it goes, continuing after the last tag of the previous page, which it may just have deleted; the plan assumes ACR still resolves that cursor (if it did not, acr would stop listing early and delete fewer tags)")),
+            w(self.untag_bumps, "acr deletes these manifests in its untagged phase only because its tag phase removed their last tag and their lastUpdateTime is still before the cut-off: if the registry updates a manifest's lastUpdateTime when a tag is deleted, acr keeps them".into()),
+            w(self.near_cutoff, format!("these items are less than an hour younger than the cut-off {cutoff}: acr reads its clock as it reaches each repository, so run later than this plan's time it may delete them too")),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 fn filters(args: &AcrPurgeArgs, path: &str) -> Result<Vec<Filter>> {
     let mut out = Vec::new();
     for (i, f) in args.filters.iter().enumerate() {
@@ -39,13 +80,13 @@ fn filters(args: &AcrPurgeArgs, path: &str) -> Result<Vec<Filter>> {
             path: at.clone(),
             message: format!("{m}: {f:?}"),
         })?;
-        // acr compiles the tag regex even where no tag is matched against it; with
-        // --untagged-only it never does (measured against the real acr: kind J).
+        // acr compiles a tag regex only when it purges a repository the filter selects, joined
+        // with the other filters' (kind K, in `select`); with --untagged-only never (kind J).
+        // This whole-tag form only tells which deletions an unanchored pattern adds.
         let tag_full = if args.untagged_only {
             None
         } else {
-            Pattern::new(&at, &tag, &tag)?;
-            Some(Pattern::full(&at, &tag)?)
+            Pattern::full(&at, &tag).ok()
         };
         out.push(Filter {
             text: f.clone(),
@@ -132,10 +173,11 @@ pub(crate) fn select(
     }
 
     let mut unanchored = Vec::new();
+    let mut uncertain = Uncertain::default();
     // Several filters on one repository: acr joins their tag regexes with `|`. Repositories
     // hit by the same filters share one compiled pattern.
     let mut compiled: Map<String, Pattern> = hash::map(0);
-    for (ri, hit) in &selected {
+    for (n, (ri, hit)) in selected.iter().enumerate() {
         let mut untagged_here: Set<(Mid, u32)> = hash::set(0);
         if !args.untagged_only && !hit.is_empty() {
             let joined = hit
@@ -146,8 +188,17 @@ pub(crate) fn select(
             let regex = match compiled.entry(joined) {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => {
-                    let p = Pattern::new(&format!("{path}.filter"), e.key(), e.key())?;
-                    e.insert(p)
+                    match Pattern::new(&format!("{path}.filter"), e.key(), e.key()) {
+                        Ok(p) => e.insert(p),
+                        // acr purges repositories in name order and compiles each one's tag
+                        // regex in its turn: it fails here after purging the ones before
+                        // (kind K). Failing on the first, it deletes nothing: an error.
+                        Err(err) if n > 0 => {
+                            s.warnings.push(stops_at(g, &selected[n..], e.key(), &err));
+                            break;
+                        }
+                        Err(err) => return Err(err),
+                    }
                 }
             };
             tag_phase(
@@ -160,10 +211,11 @@ pub(crate) fn select(
                 &mut s,
                 &mut untagged_here,
                 &mut unanchored,
+                &mut uncertain,
             )?;
         }
         if args.untagged || args.untagged_only {
-            manifest_phase(g, *ri, args, cutoff, &untagged_here, &mut s);
+            manifest_phase(g, *ri, args, cutoff, &untagged_here, &mut s, &mut uncertain);
         }
     }
     if !unanchored.is_empty() {
@@ -173,6 +225,7 @@ pub(crate) fn select(
             items: unanchored,
         });
     }
+    s.warnings.extend(uncertain.warnings(cutoff));
     Ok(s)
 }
 
@@ -188,6 +241,7 @@ fn tag_phase(
     s: &mut Selection,
     untagged_here: &mut Set<(Mid, u32)>,
     unanchored: &mut Vec<String>,
+    uncertain: &mut Uncertain,
 ) -> Result<()> {
     let repo = &g.snapshot.repositories[ri as usize];
     // Each untag's sentence differs only in the tag's time: the rest is written once.
@@ -196,32 +250,12 @@ fn tag_phase(
         format!(", before the cut-off {cutoff}"),
     );
     let mut scratch = String::new();
-    // The matching tags (and any the pattern fails on, reported in their turn), in the
-    // server's `orderby=timedesc`; ties (and missing times, last) by tag name. Only the
-    // matches are sorted: a narrow filter on a large repository sorts little.
-    let mut tags: Vec<(u32, Result<()>)> = Vec::new();
-    for (ti, tag) in repo.tags.iter().enumerate() {
-        match regex.is_match(tag.name.as_str()) {
-            Ok(false) => {}
-            Ok(true) => tags.push((ti as u32, Ok(()))),
-            Err(e) => tags.push((ti as u32, Err(e))),
-        }
-    }
-    tags.sort_by(|(a, _), (b, _)| {
-        let (ta, tb) = (&repo.tags[*a as usize], &repo.tags[*b as usize]);
-        (tb.last_update_time.is_some(), tb.last_update_time, &ta.name)
-            .cmp(&(ta.last_update_time.is_some(), ta.last_update_time, &tb.name))
-            .then_with(|| ta.name.cmp(&tb.name))
-    });
-    // Each tag's manifest, from the graph's manifest -> tags edges (one pass over the
-    // repository instead of a digest search per tag).
-    let mut target: Vec<Option<Mid>> = vec![None; repo.tags.len()];
-    for id in g.manifests_of(ri) {
-        for &t in g.tags.of(id) {
-            target[t as usize] = Some(id);
-        }
-    }
+    let (tags, target) = matching_tags(g, ri, regex);
     let mut kept = 0i64;
+    let late = cutoff.minus_nanos(-CLOCK_SLACK_NANOS);
+    // The eligible tags' times, in acr's order, for ties at the --keep boundary.
+    let mut eligible: Vec<(Timestamp, u32)> = Vec::new();
+    let untags_before = s.untags.len();
     for (ti, matched) in tags {
         matched?;
         let tag = &repo.tags[ti as usize];
@@ -257,8 +291,14 @@ fn tag_phase(
             continue;
         };
         if t >= cutoff {
+            if t <= late {
+                uncertain
+                    .near_cutoff
+                    .push(format!("{}:{}", repo.name, tag.name));
+            }
             continue;
         }
+        eligible.push((t, ti));
         if kept < args.keep {
             kept += 1;
             s.retained.push(retain(
@@ -288,7 +328,77 @@ fn tag_phase(
             ),
         ));
     }
+    tag_phase_uncertain(
+        g,
+        ri,
+        args,
+        &eligible,
+        s.untags.len() > untags_before,
+        uncertain,
+    );
     Ok(())
+}
+
+/// The tags of repository `ri` that `regex` matches (and any it fails on, reported in their
+/// turn), in the server's `orderby=timedesc` (ties, and missing times last, by tag name), with
+/// each tag's manifest from the graph's manifest -> tags edges (one pass over the repository
+/// instead of a digest search per tag). Only the matches are sorted: a narrow filter on a
+/// large repository sorts little.
+#[allow(clippy::type_complexity)]
+fn matching_tags(
+    g: &Graph<'_>,
+    ri: u32,
+    regex: &Pattern,
+) -> (Vec<(u32, Result<()>)>, Vec<Option<Mid>>) {
+    let repo = &g.snapshot.repositories[ri as usize];
+    let mut tags: Vec<(u32, Result<()>)> = Vec::new();
+    for (ti, tag) in repo.tags.iter().enumerate() {
+        match regex.is_match(tag.name.as_str()) {
+            Ok(false) => {}
+            Ok(true) => tags.push((ti as u32, Ok(()))),
+            Err(e) => tags.push((ti as u32, Err(e))),
+        }
+    }
+    tags.sort_by(|(a, _), (b, _)| {
+        let (ta, tb) = (&repo.tags[*a as usize], &repo.tags[*b as usize]);
+        (tb.last_update_time.is_some(), tb.last_update_time, &ta.name)
+            .cmp(&(ta.last_update_time.is_some(), ta.last_update_time, &tb.name))
+            .then_with(|| ta.name.cmp(&tb.name))
+    });
+    let mut target: Vec<Option<Mid>> = vec![None; repo.tags.len()];
+    for id in g.manifests_of(ri) {
+        for &t in g.tags.of(id) {
+            target[t as usize] = Some(id);
+        }
+    }
+    (tags, target)
+}
+
+/// What of a repository's tag phase depends on the server: a tie in time at the `--keep`
+/// boundary among the `eligible` tags (in acr's order), and a listing over several pages
+/// while acr deletes tags.
+fn tag_phase_uncertain(
+    g: &Graph<'_>,
+    ri: u32,
+    args: &AcrPurgeArgs,
+    eligible: &[(Timestamp, u32)],
+    untags: bool,
+    uncertain: &mut Uncertain,
+) {
+    let repo = &g.snapshot.repositories[ri as usize];
+    let keep = usize::try_from(args.keep.max(0)).unwrap_or(usize::MAX);
+    if keep > 0 && eligible.len() > keep && eligible[keep - 1].0 == eligible[keep].0 {
+        let tie = eligible[keep].0;
+        uncertain.keep_ties.extend(
+            eligible
+                .iter()
+                .filter(|(t, _)| *t == tie)
+                .map(|(_, ti)| format!("{}:{}", repo.name, repo.tags[*ti as usize].name)),
+        );
+    }
+    if repo.tags.len() > ACR_TAG_PAGE && untags {
+        uncertain.cursors.push(repo.name.to_string());
+    }
 }
 
 /// The manifest phase (`--untagged`, `--untagged-only`): `GetUntaggedManifests`, then keep.
@@ -299,8 +409,10 @@ fn manifest_phase(
     cutoff: Timestamp,
     untagged_here: &Set<(Mid, u32)>,
     s: &mut Selection,
+    uncertain: &mut Uncertain,
 ) {
     let repo = &g.snapshot.repositories[ri as usize];
+    let late = cutoff.minus_nanos(-CLOCK_SLACK_NANOS);
     let mut ignore: Set<Mid> = hash::set(0);
     let mut candidates: Vec<Mid> = Vec::new();
     for id in g.manifests_of(ri) {
@@ -318,19 +430,19 @@ fn manifest_phase(
             .count();
         let protected = tags_left > 0 || m.last_update_time.is_none_or(|t| t > cutoff);
         if protected {
-            let listable = m.media_type.as_ref().is_none_or(MediaType::is_index);
-            if listable {
-                let mut stack = vec![id];
-                while let Some(p) = stack.pop() {
-                    for &c in g.children.of(p) {
-                        if ignore.insert(c) {
-                            stack.push(c);
-                        }
-                    }
-                }
+            if tags_left == 0 && m.last_update_time.is_some_and(|t| t <= late) {
+                uncertain
+                    .near_cutoff
+                    .push(format!("{}@{}", repo.name, m.digest));
+            }
+            if m.media_type.as_ref().is_none_or(MediaType::is_index) {
+                ignore_descendants(g, id, &mut ignore);
             }
             continue;
         }
+        // acr reads the children of an OCI referrer index from its bytes: with none, the
+        // index lands on the ignore list like any referrer (kinds C, L).
+        let childless = m.manifests.as_deref().is_none_or(<[_]>::is_empty);
         let skip = match &m.media_type {
             None => Some("it has no media type, and acr purge skips such manifests".to_owned()),
             Some(MediaType::OciManifest | MediaType::OciArtifactManifest)
@@ -341,12 +453,17 @@ fn manifest_phase(
                         .to_owned(),
                 )
             }
+            Some(MediaType::OciIndex) if m.subject.is_some() && childless => Some(
+                "it is a referrer index (it has a subject) with no children, and acr purge never deletes such referrers"
+                    .to_owned(),
+            ),
             _ => None,
         };
-        // A referrer index's children go on acr's ignore list, but the index itself stays a
-        // candidate (acr-cli bug §5.2; the graph rules keep it while its subject stays).
-        if m.subject.is_some() && m.is_index() {
-            ignore.extend(g.children.of(id).iter().copied());
+        // A referrer index's descendants go on acr's ignore list, but an index with children
+        // stays a candidate itself (acr-cli bug §5.2, kind B; the graph rules keep it while its
+        // subject stays).
+        if m.subject.is_some() && matches!(m.media_type, Some(MediaType::OciIndex)) {
+            ignore_descendants(g, id, &mut ignore);
         }
         if let Some(why) = skip {
             s.retained.push(Retained {
@@ -361,7 +478,38 @@ fn manifest_phase(
         candidates.push(id);
     }
     candidates.retain(|c| !ignore.contains(c));
-    apply_keep(g, ri, candidates, args, cutoff, s);
+    apply_keep(g, ri, candidates, args, cutoff, s, uncertain);
+}
+
+/// The warning of a run that acr ends with an error at the first of `rest`.
+fn stops_at(g: &Graph<'_>, rest: &[(u32, Vec<&Filter>)], regex: &str, err: &Error) -> Warning {
+    let name = |ri: u32| g.snapshot.repositories[ri as usize].name.to_string();
+    let stopped = name(rest[0].0);
+    let after = match rest.len() - 1 {
+        0 => String::new(),
+        1 => " or the repository after it".to_owned(),
+        n => format!(" or the {n} repositories after it"),
+    };
+    Warning {
+        code: WarningCode::AcrWouldFail,
+        message: format!(
+            "acr purge stops with an error (exit 1) at repository {stopped}: its tag regex {regex:?} does not compile ({err}); by then it has purged the repositories before it, as this plan shows, and it does not purge {stopped}{after}"
+        ),
+        items: rest.iter().map(|(ri, _)| name(*ri)).collect(),
+    }
+}
+
+/// Puts every descendant of `id` (children, and theirs through nested indexes) on acr's
+/// ignore list, as `addDependentManifestsToIgnoreList` does.
+fn ignore_descendants(g: &Graph<'_>, id: Mid, ignore: &mut Set<Mid>) {
+    let mut stack = vec![id];
+    while let Some(p) = stack.pop() {
+        for &c in g.children.of(p) {
+            if ignore.insert(c) {
+                stack.push(c);
+            }
+        }
+    }
 }
 
 /// `--keep` on the untagged candidates of one repository: when there are more than `keep`,
@@ -373,6 +521,7 @@ fn apply_keep(
     args: &AcrPurgeArgs,
     cutoff: Timestamp,
     s: &mut Selection,
+    uncertain: &mut Uncertain,
 ) {
     let repo = &g.snapshot.repositories[ri as usize];
     let keep = usize::try_from(args.keep.max(0)).unwrap_or(usize::MAX);
@@ -383,6 +532,16 @@ fn apply_keep(
             .then_with(|| ma.digest.cmp(&mb.digest))
     });
     let spared = candidates.len().min(keep);
+    let time_of = |i: usize| g.manifest(candidates[i]).last_update_time;
+    if spared > 0 && candidates.len() > spared && time_of(spared - 1) == time_of(spared) {
+        let tie = time_of(spared);
+        uncertain.keep_ties.extend(
+            candidates
+                .iter()
+                .filter(|&&c| g.manifest(c).last_update_time == tie)
+                .map(|&c| format!("{}@{}", repo.name, g.manifest(c).digest)),
+        );
+    }
     let mut compounded = Vec::new();
     let before = "the manifest has no tags (after the tag phase) and was last updated ";
     let after = format!(", at or before the cut-off {cutoff}");
@@ -405,6 +564,11 @@ fn apply_keep(
             });
             compounded.push(format!("{}@{}", repo.name, m.digest));
             continue;
+        }
+        if !g.tags.of(id).is_empty() {
+            uncertain
+                .untag_bumps
+                .push(format!("{}@{}", repo.name, m.digest));
         }
         s.requests.push(Request {
             id,
@@ -468,7 +632,8 @@ pub(crate) fn overruled(
             continue;
         }
         let name = format!("{}@{}", g.repository(*id).name, g.manifest(*id).digest);
-        let locked_parent = g.parents.of(*id).iter().any(|&p| g.lock(p).is_some());
+        // A grandchild through a nested index is as exposed as a child (kind D).
+        let locked_parent = locked_ancestor(g, *id);
         if why.code == ReasonCode::ChildOfSurvivingIndex && locked_parent {
             locked_children.insert(name);
         } else if why.code == ReasonCode::ChildOfSurvivingIndex {
@@ -482,7 +647,7 @@ pub(crate) fn overruled(
     if !locked_children.is_empty() {
         out.push(Warning {
             code: WarningCode::AcrDeletesLockedIndexChildren,
-            message: "acr purge would delete these children of a locked index (it skips a locked manifest before protecting its children), breaking the index; regprune keeps them".into(),
+            message: "acr purge would also delete these children of a locked index, grandchildren through nested indexes included (it skips a locked manifest before protecting its children), breaking the index; regprune keeps them".into(),
             items: locked_children.into_iter().collect(),
         });
     }
@@ -496,11 +661,28 @@ pub(crate) fn overruled(
     if !referrer_indexes.is_empty() {
         out.push(Warning {
             code: WarningCode::AcrDeletesReferrerIndex,
-            message: "acr purge would delete these referrer indexes (an index with a subject) while keeping their children; regprune keeps them while their subject stays".into(),
+            message: "acr purge would also delete these referrer indexes (an index with a subject) while keeping their children; regprune keeps them while their subject stays".into(),
             items: referrer_indexes,
         });
     }
     out
+}
+
+/// Whether an index above `id` (its parents, theirs, and so on) is locked.
+fn locked_ancestor(g: &Graph<'_>, id: Mid) -> bool {
+    let mut seen: Set<Mid> = hash::set(0);
+    let mut stack = vec![id];
+    while let Some(c) = stack.pop() {
+        for &p in g.parents.of(c) {
+            if g.lock(p).is_some() {
+                return true;
+            }
+            if seen.insert(p) {
+                stack.push(p);
+            }
+        }
+    }
+    false
 }
 
 /// `before`, the time (nothing when unknown), `after`: a reason's sentence, built in `scratch`

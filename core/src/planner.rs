@@ -663,7 +663,9 @@ fn manifest_action(
         manifests: Vec::new(),
         reason: why,
         cascade_of,
-        unlock: sel.unlock && g.item_lock(id).is_some(),
+        // Only the manifest's own lock: a locked tag is unlocked by its own untag action
+        // (acr PATCHes only items that are themselves locked: kind I).
+        unlock: sel.unlock && lock_of(m.changeable_attributes.as_ref()).is_some(),
     })
 }
 

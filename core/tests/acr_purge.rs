@@ -149,3 +149,66 @@ fn a_skipped_referrer_that_goes_with_its_subject_is_not_also_listed_as_retained(
         p.retained
     );
 }
+
+/// A vector recorded from the real acr (`tests/vectors/acr-oracle-*.json`): its snapshot, its
+/// command's plan at the time acr ran, and what acr deleted.
+fn recorded(name: &str) -> (regprune_core::Plan, serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/vectors")
+        .join(name);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let s: Snapshot = from_value(&v["snapshot"]).unwrap();
+    let op: Operation = from_value(&v["operation"]).unwrap();
+    let opts: PlanOptions = from_value(&json!({"now": v["now"]})).unwrap();
+    (plan(&s, &op, &opts).unwrap(), v["expected"]["acr"].clone())
+}
+
+#[test]
+fn the_text_preview_says_what_else_acr_would_delete() {
+    // Kind D: acr deletes the children and the grandchild of a locked index; the plan keeps
+    // them, and the preview names each one under "acr purge would also delete".
+    let (p, acr) = recorded("acr-oracle-D-locked-index-children.json");
+    let text = regprune_core::render_text(&p);
+    let deleted = acr["deletedManifests"].as_array().unwrap();
+    assert_eq!(deleted.len(), 3, "two children and a grandchild");
+    let (_, after) = text
+        .split_once("acr purge would also delete")
+        .unwrap_or_else(|| panic!("no 'acr purge would also delete' in\n{text}"));
+    for m in deleted {
+        let m = m.as_str().unwrap();
+        assert!(
+            after.contains(m),
+            "{m} not named after the warning in\n{text}"
+        );
+    }
+    assert!(p.actions.is_empty(), "the plan itself deletes none of them");
+}
+
+#[test]
+fn a_run_acr_stops_early_is_previewed_up_to_where_it_stops() {
+    // Kind K: acr purges `app`, then stops at `web`, whose tag regex does not compile.
+    let (p, acr) = recorded("acr-oracle-K-invalid-regex-partial-run.json");
+    assert_eq!(acr["exit"], 1);
+    let untagged: Vec<String> = p
+        .actions
+        .iter()
+        .map(|a| format!("{}:{}", a.repository, a.tag.as_ref().unwrap()))
+        .collect();
+    assert_eq!(json!(untagged), acr["deletedTags"]);
+    let w = p
+        .warnings
+        .iter()
+        .find(|w| w.items == ["web"])
+        .expect("a warning names the repository acr stops at");
+    assert!(w.message.contains("stops with an error"), "{}", w.message);
+    // Stopping at the first repository deletes nothing: that is an error, as before.
+    let s: Snapshot =
+        from_value(&json!({"repositories": [{"name": "web", "manifests": [], "tags": []}]}))
+            .unwrap();
+    let op: Operation =
+        from_value(&json!({"op": "acrPurge", "command": "acr purge --filter 'web:[' --ago 1d"}))
+            .unwrap();
+    let e = plan(&s, &op, &now()).unwrap_err();
+    assert_eq!(e.code(), "invalid_pattern");
+}

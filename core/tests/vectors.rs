@@ -30,55 +30,101 @@ fn run(v: &Map<String, Value>) -> Result<Plan, Error> {
 }
 
 /// How a plan departs from what the real acr did (`expected.acr`, see tests/vectors/README):
-/// the same tags must go; no manifest may go that acr kept; a manifest acr deleted that the plan
-/// keeps must be named by one of the plan's warnings.
+/// a tag or manifest acr deletes that the plan keeps is named by a warning; one the plan
+/// deletes that acr keeps is named by an `acrResultUncertain` warning; the items the plan
+/// unlocks are those acr unlocks (among what the plan deletes); a run acr ends with an error
+/// has an `acrWouldFail` warning; every code of `mustWarn` is among the plan's warnings.
 fn acr_differences(p: &Plan, acr: &Value) -> Vec<String> {
     use std::collections::BTreeSet;
-    let (mut tags, mut manifests) = (BTreeSet::new(), BTreeSet::new());
+    let (mut tags, mut manifests, mut unlocked) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let plan: Value = serde_json::from_str(&p.to_json()).unwrap();
     for a in plan["actions"].as_array().unwrap() {
         let repo = a["repository"].as_str().unwrap();
-        match a["type"].as_str() {
+        let item = match a["type"].as_str() {
             Some("untag") => {
-                tags.insert(format!("{repo}:{}", a["tag"].as_str().unwrap()));
+                let t = format!("{repo}:{}", a["tag"].as_str().unwrap());
+                tags.insert(t.clone());
+                t
             }
             Some("deleteManifest") if a.get("cascadeOf").is_none() => {
-                manifests.insert(format!("{repo}@{}", a["digest"].as_str().unwrap()));
                 for t in a["tags"].as_array().into_iter().flatten() {
                     tags.insert(format!("{repo}:{}", t.as_str().unwrap()));
                 }
+                let m = format!("{repo}@{}", a["digest"].as_str().unwrap());
+                manifests.insert(m.clone());
+                m
             }
-            _ => {}
+            _ => continue,
+        };
+        if a["unlock"] == json!(true) {
+            unlocked.insert(item);
         }
     }
     let set = |k: &str| -> BTreeSet<String> {
-        acr[k]
-            .as_array()
-            .unwrap()
-            .iter()
+        acr.get(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
             .map(|v| v.as_str().unwrap().to_owned())
             .collect()
     };
-    let named: String = p
-        .warnings
-        .iter()
-        .flat_map(|w| w.items.iter())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let items = |code: Option<&str>| -> BTreeSet<String> {
+        plan["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|w| code.is_none_or(|c| w["code"] == c))
+            .flat_map(|w| w["items"].as_array().into_iter().flatten())
+            .map(|i| i.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (named, uncertain) = (items(None), items(Some("acrResultUncertain")));
     let mut problems = Vec::new();
-    let (acr_tags, acr_manifests) = (set("deletedTags"), set("deletedManifests"));
-    if tags != acr_tags {
-        problems.push(format!("tags: acr {acr_tags:?}, plan {tags:?}"));
+    for (what, acr_set, plan_set) in [
+        ("tag", set("deletedTags"), &tags),
+        ("manifest", set("deletedManifests"), &manifests),
+    ] {
+        for x in acr_set.difference(plan_set) {
+            if !named.contains(x) {
+                problems.push(format!(
+                    "acr deletes the {what} {x}; the plan keeps it and no warning names it"
+                ));
+            }
+        }
+        for x in plan_set.difference(&acr_set) {
+            if !uncertain.contains(x) {
+                problems.push(format!(
+                    "the plan deletes the {what} {x}, which acr keeps, and no acrResultUncertain warning names it"
+                ));
+            }
+        }
     }
-    for m in manifests.difference(&acr_manifests) {
-        problems.push(format!("the plan deletes {m}, which acr keeps"));
+    if let Some(acr_unlocked) = acr.get("unlocked").map(|_| set("unlocked")) {
+        let deleted: BTreeSet<&String> = tags.iter().chain(&manifests).collect();
+        let want: BTreeSet<String> = acr_unlocked
+            .into_iter()
+            .filter(|u| deleted.contains(u))
+            .collect();
+        if want != unlocked {
+            problems.push(format!("unlocks: acr {want:?}, plan {unlocked:?}"));
+        }
     }
-    for m in acr_manifests.difference(&manifests) {
-        if !named.contains(m.split('@').nth(1).unwrap_or(m)) {
-            problems.push(format!(
-                "acr deletes {m}; the plan keeps it and no warning names it"
-            ));
+    let codes: BTreeSet<&str> = plan["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["code"].as_str())
+        .collect();
+    if acr["exit"] != json!(0) && !codes.contains("acrWouldFail") {
+        problems.push(format!(
+            "acr exits {}; no acrWouldFail warning",
+            acr["exit"]
+        ));
+    }
+    for c in set("mustWarn") {
+        if !codes.contains(c.as_str()) {
+            problems.push(format!("no {c} warning"));
         }
     }
     problems

@@ -26,24 +26,46 @@ function run(v) {
  * same tags must go; no manifest may go that acr kept; a manifest acr deleted that the plan
  * keeps must be named by one of the plan's warnings.
  */
+// How a plan departs from what the real acr did (`expected.acr`, see tests/vectors/README): a
+// tag or manifest acr deletes that the plan keeps is named by a warning; one the plan deletes
+// that acr keeps is named by an `acrResultUncertain` warning; the items the plan unlocks are
+// those acr unlocks (among what the plan deletes); a run acr ends with an error has an
+// `acrWouldFail` warning; every code of `mustWarn` is among the plan's warnings.
 function acrDifferences(plan, acr) {
   const tags = new Set();
   const manifests = new Set();
+  const unlocked = new Set();
   for (const a of plan.actions) {
-    if (a.type === 'untag') tags.add(`${a.repository}:${a.tag}`);
-    else if (a.type === 'deleteManifest' && !a.cascadeOf) {
-      manifests.add(`${a.repository}@${a.digest}`);
+    let item;
+    if (a.type === 'untag') {
+      item = `${a.repository}:${a.tag}`;
+      tags.add(item);
+    } else if (a.type === 'deleteManifest' && !a.cascadeOf) {
+      item = `${a.repository}@${a.digest}`;
+      manifests.add(item);
       for (const t of a.tags ?? []) tags.add(`${a.repository}:${t}`);
+    } else continue;
+    if (a.unlock) unlocked.add(item);
+  }
+  const named = new Set(plan.warnings.flatMap((w) => w.items ?? []));
+  const uncertain = new Set(plan.warnings.filter((w) => w.code === 'acrResultUncertain').flatMap((w) => w.items ?? []));
+  const problems = [];
+  for (const [what, acrSet, planSet] of [['tag', new Set(acr.deletedTags), tags], ['manifest', new Set(acr.deletedManifests), manifests]]) {
+    for (const x of acrSet) {
+      if (!planSet.has(x) && !named.has(x)) problems.push(`acr deletes the ${what} ${x}; the plan keeps it and no warning names it`);
+    }
+    for (const x of planSet) {
+      if (!acrSet.has(x) && !uncertain.has(x)) problems.push(`the plan deletes the ${what} ${x}, which acr keeps, and no acrResultUncertain warning names it`);
     }
   }
-  const named = plan.warnings.flatMap((w) => w.items ?? []).join(' ');
-  const problems = [];
-  const sorted = (xs) => [...xs].sort();
-  if (JSON.stringify(sorted(tags)) !== JSON.stringify(sorted(acr.deletedTags))) problems.push(`tags: acr ${sorted(acr.deletedTags)}, plan ${sorted(tags)}`);
-  for (const m of manifests) if (!acr.deletedManifests.includes(m)) problems.push(`the plan deletes ${m}, which acr keeps`);
-  for (const m of acr.deletedManifests) {
-    if (!manifests.has(m) && !named.includes(m.split('@')[1])) problems.push(`acr deletes ${m}; the plan keeps it and no warning names it`);
+  if (acr.unlocked) {
+    const want = acr.unlocked.filter((u) => tags.has(u) || manifests.has(u)).sort();
+    const got = [...unlocked].sort();
+    if (JSON.stringify(want) !== JSON.stringify(got)) problems.push(`unlocks: acr ${want}, plan ${got}`);
   }
+  const codes = new Set(plan.warnings.map((w) => w.code));
+  if (acr.exit !== 0 && !codes.has('acrWouldFail')) problems.push(`acr exits ${acr.exit}; no acrWouldFail warning`);
+  for (const c of acr.mustWarn ?? []) if (!codes.has(c)) problems.push(`no ${c} warning`);
   return problems;
 }
 

@@ -23,24 +23,49 @@ def run(v: dict[str, Any]) -> regprune.Plan:
 
 def acr_differences(plan: dict[str, Any], acr: dict[str, Any]) -> list[str]:
     """How a plan departs from what the real acr did (`expected.acr`, see tests/vectors/README):
-    the same tags must go; no manifest may go that acr kept; a manifest acr deleted that the
-    plan keeps must be named by one of the plan's warnings."""
-    tags, manifests = set(), set()
+    a tag or manifest acr deletes that the plan keeps is named by a warning; one the plan
+    deletes that acr keeps is named by an `acrResultUncertain` warning; the items the plan
+    unlocks are those acr unlocks (among what the plan deletes); a run acr ends with an error
+    has an `acrWouldFail` warning; every code of `mustWarn` is among the plan's warnings."""
+    tags, manifests, unlocked = set(), set(), set()
     for a in plan["actions"]:
         if a["type"] == "untag":
-            tags.add(f"{a['repository']}:{a['tag']}")
+            item = f"{a['repository']}:{a['tag']}"
+            tags.add(item)
         elif a["type"] == "deleteManifest" and not a.get("cascadeOf"):
-            manifests.add(f"{a['repository']}@{a['digest']}")
+            item = f"{a['repository']}@{a['digest']}"
+            manifests.add(item)
             tags.update(f"{a['repository']}:{t}" for t in a.get("tags", []))
-    named = " ".join(i for w in plan["warnings"] for i in w.get("items", []))
+        else:
+            continue
+        if a.get("unlock"):
+            unlocked.add(item)
+    warnings = plan["warnings"]
+    named = {i for w in warnings for i in w.get("items", [])}
+    uncertain = {
+        i for w in warnings if w["code"] == "acrResultUncertain" for i in w.get("items", [])
+    }
     problems = []
-    if tags != set(acr["deletedTags"]):
-        problems.append(f"tags: acr {sorted(acr['deletedTags'])}, plan {sorted(tags)}")
-    for m in sorted(manifests - set(acr["deletedManifests"])):
-        problems.append(f"the plan deletes {m}, which acr keeps")
-    for m in sorted(set(acr["deletedManifests"]) - manifests):
-        if m.split("@")[1] not in named:
-            problems.append(f"acr deletes {m}; the plan keeps it and no warning names it")
+    for what, acr_set, plan_set in (
+        ("tag", set(acr["deletedTags"]), tags),
+        ("manifest", set(acr["deletedManifests"]), manifests),
+    ):
+        for x in sorted(acr_set - plan_set - named):
+            problems.append(
+                f"acr deletes the {what} {x}; the plan keeps it and no warning names it"
+            )
+        for x in sorted(plan_set - acr_set - uncertain):
+            problems.append(
+                f"the plan deletes the {what} {x}, which acr keeps, and no acrResultUncertain warning names it"
+            )
+    if "unlocked" in acr:
+        want = set(acr["unlocked"]) & (tags | manifests)
+        if want != unlocked:
+            problems.append(f"unlocks: acr {sorted(want)}, plan {sorted(unlocked)}")
+    codes = {w["code"] for w in warnings}
+    if acr["exit"] != 0 and "acrWouldFail" not in codes:
+        problems.append(f"acr exits {acr['exit']}; no acrWouldFail warning")
+    problems += [f"no {c} warning" for c in acr.get("mustWarn", []) if c not in codes]
     return problems
 
 

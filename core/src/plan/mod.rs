@@ -242,6 +242,10 @@ pub enum WarningCode {
     AcrDeletesReferrerIndex,
     /// `acr purge` would stop with an error on this snapshot.
     AcrWouldFail,
+    /// What acr does with these items depends on something a snapshot cannot show (the
+    /// server's order for equal times, its paging cursor, whether untagging updates a
+    /// manifest's time, or when acr reads its clock).
+    AcrResultUncertain,
     /// A policy rule selects nothing.
     RuleMatchesNothing,
     /// A regex field holds what looks like a glob.
