@@ -80,6 +80,15 @@ def judge(rec: dict, failure: dict | None) -> dict:
         for d in failure["acr_deletes"]
         if d["kind"] == "cascadeDelete"
     }
+    cascade.update(
+        {
+            short(f"{a['repository']}@{a['digest']}"): short(
+                f"{a['repository']}@{a['cascadeOf']}"
+            )
+            for a in plan.get("actions", [])
+            if a.get("cascadeOf")
+        }
+    )
     explained = named | acr_only | rp_only
     for m in diff["acr_only_gone"] + diff["rp_only_gone"]:
         seen, at = set(), m

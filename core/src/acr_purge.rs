@@ -41,7 +41,7 @@ const ACR_TAG_PAGE: usize = 100;
 /// Items whose fate under acr depends on what a snapshot cannot know (kinds F, G, H, M).
 #[derive(Default)]
 struct Uncertain {
-    /// Tied times at a `--keep` boundary: the server's order decides (F).
+    /// Tags tied in time at the `--keep` boundary: the server's order decides (F).
     keep_ties: Vec<String>,
     /// Repositories whose tag listing spans pages while acr deletes tags (G).
     cursors: Vec<String>,
@@ -62,9 +62,9 @@ impl Uncertain {
             })
         };
         [
-            w(self.keep_ties, "these items tie in time at the --keep boundary: which of them acr keeps depends on the order the registry lists them in (tags: ACR's order for equal times; untagged manifests: acr sorts them unstably), so the plan's choice (by name, then digest) may differ".into()),
+            w(self.keep_ties, "these tags tie in time at the --keep boundary: which of them acr keeps depends on the order ACR lists equal times in (acr does not sort tags itself), so the plan's choice (by name) may differ".into()),
             w(self.cursors, format!("these repositories list more than {ACR_TAG_PAGE} tags: acr reads them a page at a time and deletes as it goes, continuing after the last tag of the previous page, which it may just have deleted; the plan assumes ACR still resolves that cursor (if it did not, acr would stop listing early and delete fewer tags)")),
-            w(self.untag_bumps, "acr deletes these manifests in its untagged phase only because its tag phase removed their last tag and their lastUpdateTime is still before the cut-off: if the registry updates a manifest's lastUpdateTime when a tag is deleted, acr keeps them".into()),
+            w(self.untag_bumps, "acr deletes these manifests in its untagged phase only if deleting a tag leaves a manifest's lastUpdateTime alone: its tag phase removed their last tag (or that of an index listing them, or of a manifest --keep would spare in their place); if the registry updates lastUpdateTime when a tag is deleted, acr keeps them".into()),
             w(self.near_cutoff, format!("these items are less than an hour younger than the cut-off {cutoff}: acr reads its clock as it reaches each repository, so run later than this plan's time it may delete them too")),
         ]
         .into_iter()
@@ -374,6 +374,48 @@ fn matching_tags(
     (tags, target)
 }
 
+/// The deletions of a manifest phase that hold only if deleting a tag leaves a manifest's
+/// `lastUpdateTime` alone (kind H). A candidate that still had tags before the tag phase would,
+/// with a bumped time, be protected instead: it stays, an index protects its descendants, and
+/// with `--keep` each such manifest frees a slot for the next candidate in line.
+fn untag_bumps(
+    g: &Graph<'_>,
+    ri: u32,
+    candidates: &[Mid],
+    spared: usize,
+    keep: bool,
+    uncertain: &mut Uncertain,
+) {
+    let bumped: Vec<Mid> = candidates
+        .iter()
+        .copied()
+        .filter(|&c| !g.tags.of(c).is_empty())
+        .collect();
+    if bumped.is_empty() {
+        return;
+    }
+    let deleted: Set<Mid> = candidates[spared..].iter().copied().collect();
+    let mut named: BTreeSet<Mid> = bumped
+        .iter()
+        .copied()
+        .filter(|c| deleted.contains(c))
+        .collect();
+    if keep {
+        named.extend(candidates.iter().skip(spared).take(bumped.len()));
+    }
+    let mut below: Set<Mid> = hash::set(0);
+    for &b in &bumped {
+        ignore_descendants(g, b, &mut below);
+    }
+    named.extend(below.into_iter().filter(|d| deleted.contains(d)));
+    let repo = &g.snapshot.repositories[ri as usize];
+    uncertain.untag_bumps.extend(
+        named
+            .into_iter()
+            .map(|id| format!("{}@{}", repo.name, g.manifest(id).digest)),
+    );
+}
+
 /// What of a repository's tag phase depends on the server: a tie in time at the `--keep`
 /// boundary among the `eligible` tags (in acr's order), and a listing over several pages
 /// while acr deletes tags.
@@ -513,7 +555,8 @@ fn ignore_descendants(g: &Graph<'_>, id: Mid, ignore: &mut Set<Mid>) {
 }
 
 /// `--keep` on the untagged candidates of one repository: when there are more than `keep`,
-/// the newest `keep` stay (missing times last, ties by digest); the rest go.
+/// the newest `keep` stay (missing times last, ties by digest, as acr's `sortManifestsByTime`
+/// breaks them: no server order is involved); the rest go.
 fn apply_keep(
     g: &Graph<'_>,
     ri: u32,
@@ -532,16 +575,7 @@ fn apply_keep(
             .then_with(|| ma.digest.cmp(&mb.digest))
     });
     let spared = candidates.len().min(keep);
-    let time_of = |i: usize| g.manifest(candidates[i]).last_update_time;
-    if spared > 0 && candidates.len() > spared && time_of(spared - 1) == time_of(spared) {
-        let tie = time_of(spared);
-        uncertain.keep_ties.extend(
-            candidates
-                .iter()
-                .filter(|&&c| g.manifest(c).last_update_time == tie)
-                .map(|&c| format!("{}@{}", repo.name, g.manifest(c).digest)),
-        );
-    }
+    untag_bumps(g, ri, &candidates, spared, args.keep > 0, uncertain);
     let mut compounded = Vec::new();
     let before = "the manifest has no tags (after the tag phase) and was last updated ";
     let after = format!(", at or before the cut-off {cutoff}");
@@ -564,11 +598,6 @@ fn apply_keep(
             });
             compounded.push(format!("{}@{}", repo.name, m.digest));
             continue;
-        }
-        if !g.tags.of(id).is_empty() {
-            uncertain
-                .untag_bumps
-                .push(format!("{}@{}", repo.name, m.digest));
         }
         s.requests.push(Request {
             id,

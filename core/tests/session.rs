@@ -286,6 +286,21 @@ fn dns_failure_before_any_answer_ends_at_once_naming_the_host() {
 }
 
 #[test]
+fn a_crawl_stops_at_once_on_an_answer_too_large_to_read() {
+    for code in ["too_large", "UND_ERR_RES_EXCEEDED_MAX_SIZE"] {
+        let mut s = session(Some(creds("admin", "s3cret")));
+        let mut reg = Registry::default();
+        let mut fail = HashMap::from([("https://reg.example/v2/_catalog?n=1000".to_owned(), code)]);
+        let e = run(&mut s, &mut reg, 1, &mut fail).unwrap_err();
+        assert_eq!(e.code(), "protocol_violation", "{e}");
+        assert_eq!(e.path(), "/v2/_catalog?n=1000");
+        assert!(e.to_string().contains("too large"), "{e}");
+        assert_eq!(e.exit_code(), 5);
+        assert_eq!(reg.requests, 0, "nothing else was asked after it");
+    }
+}
+
+#[test]
 fn a_reset_is_retried_by_the_conversation() {
     let mut s = session(Some(creds("admin", "s3cret")));
     let mut reg = Registry::default();

@@ -31,7 +31,7 @@ from regprune.storage import manifest_path, read_storage, save_manifest
 
 __all__ = [
     "ACR_REFRESH_USER", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "Credentials", "Transport",
-    "crawl", "execute", "new_run_id", "read_storage", "run", "undo",
+    "crawl", "drive", "execute", "new_run_id", "read_storage", "undo",
 ]  # fmt: skip
 
 DEFAULT_CONCURRENCY = 8
@@ -246,7 +246,7 @@ class _Deadlines:
 _DEADLINES = _Deadlines()
 
 
-def run(
+def drive(
     machine: Any,
     transport: Transport,
     *,
@@ -357,7 +357,9 @@ def crawl(
             save_manifest(save_manifests, digest, data)  # type: ignore[arg-type]
 
     after = save if save_manifests is not None else None
-    run(session, transport, concurrency=concurrency, on_progress=on_progress, after_response=after)
+    drive(
+        session, transport, concurrency=concurrency, on_progress=on_progress, after_response=after
+    )
     return json.loads(session.result_json())  # type: ignore[no-any-return]
 
 
@@ -400,8 +402,8 @@ def execute(
 
     progress = None if on_progress is None else (lambda _: on_progress(*session.progress()))
     try:
-        run(session, transport, concurrency=concurrency, before_send=write_journal,
-            on_progress=progress)  # fmt: skip
+        drive(session, transport, concurrency=concurrency, before_send=write_journal,
+              on_progress=progress)  # fmt: skip
     finally:
         if journal is not None:
             journal.close()
@@ -435,8 +437,5 @@ def undo(
             journal = f.read()
     options = {"registry": transport.registry, "run": run, "dryRun": dry_run, "retarget": retarget}
     session = _native.Session.undo(journal, json.dumps(options).encode(), _access(transport))
-    _drive(session, transport, concurrency=concurrency)
+    drive(session, transport, concurrency=concurrency)
     return json.loads(session.result_json())  # type: ignore[no-any-return]
-
-
-_drive = run  # undo's ``run`` parameter names a journal run

@@ -315,6 +315,19 @@ impl Session {
                     message: format!("cannot reach the registry: {}", kind.describe()),
                 });
             }
+            // An answer too large to read is not a fault a retry mends: a crawl stops at once.
+            // An execution or undo lets its conversation skip the item and report it.
+            if kind == TransportFailure::TooLarge && matches!(self.conv, Conversation::Crawl(_)) {
+                let path = match &sent {
+                    Sent::Inner { req, .. } => req.path.clone(),
+                    Sent::Token { .. } => "token".to_owned(),
+                };
+                return Err(Error::ProtocolViolation {
+                    path,
+                    status: 0,
+                    message: format!("the registry's answer is too large: {}", kind.describe()),
+                });
+            }
         } else {
             self.answered = true;
         }
