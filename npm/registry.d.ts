@@ -66,13 +66,17 @@ export interface Report {
 
 export interface RunOptions {
   /** The registry's API: detected by default. */
-  flavour?: 'auto' | 'oci' | 'acr';
+  flavour?: 'auto' | 'oci' | 'acr' | 'ghcr';
   concurrency?: number;
   onProgress?: (handled: number) => void;
 }
 
-/** `saveManifests` (Node): a directory to save each manifest's bytes in, for `execute`'s `manifests`. */
-export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string }): Promise<Snapshot>;
+/**
+ * `saveManifests` (Node): a directory to save each manifest's bytes in, for `execute`'s `manifests`.
+ * GHCR (`flavour: 'ghcr'`, chosen for ghcr.io): `owner` is the user or organisation whose packages
+ * are read; `githubApi` the REST API's base URL (GitHub Enterprise Server).
+ */
+export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string; owner?: string; githubApi?: string }): Promise<Snapshot>;
 /** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON, text or UTF-8 bytes. */
 export function execute(
   plan: PlanInput,

@@ -262,8 +262,8 @@ async function drive(session, transport, options) {
  * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
  * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them.
  */
-export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests } = {}) {
-  const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined };
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, owner, githubApi } = {}) {
+  const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi };
   const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
   if (saveManifests !== undefined) {

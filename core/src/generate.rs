@@ -90,6 +90,7 @@ pub fn generate(options: &GeneratorOptions) -> Snapshot {
         complete: true,
         untagged_listed: None,
         repositories,
+        api: None,
     }
 }
 
@@ -221,5 +222,6 @@ fn repository(rng: &mut Rng, r: usize, quota: usize, base: &[Descriptor]) -> Rep
         changeable_attributes: None,
         manifests,
         tags,
+        visibility: None,
     }
 }

@@ -222,7 +222,11 @@ pub(crate) fn assemble(
     let mut pinned: Set<&Digest> = hash::set(options.pinned.len() + sel.pinned.len());
     pinned.extend(&options.pinned);
     pinned.extend(&sel.pinned);
-    let res = resolve(g, &sel, &pinned);
+    let mut res = resolve(g, &sel, &pinned, &hash::map(0));
+    let refused = registry_refusals(g, &res);
+    if !refused.is_empty() {
+        res = resolve(g, &sel, &pinned, &refused);
+    }
     // Reclaim first: its tables are gone before the actions are written, which lowers the
     // peak memory of a large plan by their size.
     let untag_locks: Vec<(Option<String>, bool)> = sel
@@ -266,6 +270,7 @@ pub(crate) fn assemble(
             .extend(crate::acr_purge::overruled(g, &res.held, &requested));
     }
     draft.warnings.extend(left_behind(g, &res));
+    draft.warnings.extend(public_versions(g, &res));
     if !g.snapshot.complete {
         draft.warnings.push(Warning {
             code: WarningCode::IncompleteSnapshot,
@@ -677,6 +682,61 @@ fn retained_manifest(g: &Graph<'_>, id: Mid, why: Reason) -> Retained {
         tags: sorted(g.tags_of(id).map(|t| t.name.clone())),
         reason: why,
     }
+}
+
+/// What the registry itself refuses to delete, planned as kept: GHCR refuses to delete a
+/// package's last tagged version (the whole package must go instead), so where the request
+/// would delete every tagged version of a package, the newest stays.
+fn registry_refusals(g: &Graph<'_>, res: &Resolution) -> Map<Mid, Reason> {
+    let mut out = hash::map(0);
+    if g.snapshot.api != Some(crate::snapshot::RegistryApi::Ghcr) {
+        return out;
+    }
+    for ri in 0..g.snapshot.repositories.len() as u32 {
+        let tagged: Vec<Mid> = g.manifests_of(ri).filter(|&m| g.is_tagged(m)).collect();
+        if tagged.is_empty() || !tagged.iter().all(|&m| res.deleted[m as usize]) {
+            continue;
+        }
+        let newest = tagged.into_iter().max_by(|&a, &b| {
+            let (ma, mb) = (g.manifest(a), g.manifest(b));
+            (ma.last_update_time, &ma.digest).cmp(&(mb.last_update_time, &mb.digest))
+        });
+        if let Some(m) = newest {
+            out.insert(
+                m,
+                reason(
+                    ReasonCode::RegistryRefuses,
+                    "GHCR refuses to delete the last tagged version of a package: the newest stays (delete the whole package to remove it)",
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// GHCR's download rule, which no snapshot can check: a public package's version downloaded
+/// more than 5,000 times cannot be deleted.
+fn public_versions(g: &Graph<'_>, res: &Resolution) -> Option<Warning> {
+    use crate::snapshot::Visibility;
+    if g.snapshot.api != Some(crate::snapshot::RegistryApi::Ghcr) {
+        return None;
+    }
+    let items: Vec<String> = g
+        .snapshot
+        .repositories
+        .iter()
+        .enumerate()
+        .filter(|(ri, r)| {
+            r.visibility == Some(Visibility::Public)
+                && g.manifests_of(*ri as u32).any(|m| res.deleted[m as usize])
+        })
+        .map(|(_, r)| r.name.to_string())
+        .collect();
+    (!items.is_empty()).then(|| Warning {
+        code: WarningCode::PublicVersionsMayStay,
+        message: "these packages are public: GHCR refuses to delete a public version downloaded more than 5,000 times, and no API says how often one was (every manifest GET counts, a crawl's included); such a deletion ends as refused in the report, and the rest go on".into(),
+        items,
+    })
 }
 
 /// Surviving referrers whose subject is deleted.

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use crate::digest::Digest;
 use crate::graph::{Graph, Mid};
-use crate::hash::Set;
+use crate::hash::{Map, Set};
 use crate::plan::{Reason, ReasonCode};
 use crate::selection::{reason, Selection};
 
@@ -42,7 +42,12 @@ const NONE: u8 = 0;
 const CANDIDATE: u8 = 1;
 const HELD: u8 = 2;
 
-pub(crate) fn resolve(g: &Graph<'_>, sel: &Selection, pinned: &Set<&Digest>) -> Resolution {
+pub(crate) fn resolve(
+    g: &Graph<'_>,
+    sel: &Selection,
+    pinned: &Set<&Digest>,
+    registry: &Map<Mid, Reason>,
+) -> Resolution {
     let requests = &sel.requests;
     let mut state = vec![NONE; g.len()];
     let mut cause: Vec<Option<Cause>> = vec![None; g.len()];
@@ -79,7 +84,10 @@ pub(crate) fn resolve(g: &Graph<'_>, sel: &Selection, pinned: &Set<&Digest>) -> 
     let mut work = Vec::new();
     for &m in &order {
         let named = named(m, &cause);
-        if let Some(why) = protection(g, m, &state, named, &cause, pinned, sel.unlock) {
+        let refused = registry.get(&m).cloned();
+        if let Some(why) =
+            refused.or_else(|| protection(g, m, &state, named, &cause, pinned, sel.unlock))
+        {
             held.push((m, why));
             work.push(m);
         }

@@ -32,9 +32,37 @@ pub struct Snapshot {
     /// an upper bound and untagged manifests cannot be selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untagged_listed: Option<bool>,
+    /// The API the snapshot was read through, when its rules matter to a plan (GHCR refuses
+    /// to delete a package's last tagged version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<RegistryApi>,
     /// The repositories.
     #[serde(default)]
     pub repositories: Vec<Repository>,
+}
+
+/// The API a registry speaks, as far as a plan's rules depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RegistryApi {
+    /// The OCI Distribution API.
+    Oci,
+    /// Azure Container Registry's data-plane API.
+    Acr,
+    /// GitHub Container Registry: the GitHub Packages REST API and ghcr.io.
+    Ghcr,
+}
+
+/// Who may see a package (GitHub Packages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Visibility {
+    /// Only those granted access.
+    Private,
+    /// Everyone: GHCR then refuses to delete a version downloaded more than 5,000 times.
+    Public,
+    /// Members of the enterprise.
+    Internal,
 }
 
 fn yes() -> bool {
@@ -75,6 +103,9 @@ pub struct Repository {
     /// Every tag of the repository.
     #[serde(default, deserialize_with = "exact")]
     pub tags: Vec<Tag>,
+    /// Who may see it (a GitHub package's visibility).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
 }
 
 /// A stored manifest: an image, an index, or an artifact such as a signature.
@@ -124,6 +155,9 @@ pub struct Manifest {
     /// ACR locks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changeable_attributes: Option<ChangeableAttributes>,
+    /// The GitHub package version that holds it (GHCR deletes and restores by this id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<u64>,
 }
 
 impl Manifest {
@@ -159,6 +193,7 @@ impl Manifest {
             manifests: None,
             subject: None,
             changeable_attributes: None,
+            version_id: None,
         }
     }
 }

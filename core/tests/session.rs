@@ -336,3 +336,38 @@ fn credentials_go_to_a_plain_http_token_service_only_on_loopback() {
     assert!(e.to_string().contains("plain HTTP"), "{e}");
     assert!(s.next_request(0.0).is_none());
 }
+
+#[test]
+fn the_github_token_goes_to_the_rest_api_only_over_https_or_loopback() {
+    for (api, sent) in [
+        ("https://api.github.example", true),
+        ("http://127.0.0.1:8080/api", true),
+        ("http://api.github.example", false),
+    ] {
+        let opts: CrawlOptions = serde_json::from_value(serde_json::json!({
+            "registry": "ghcr.example", "flavour": "ghcr", "owner": "octo-org", "githubApi": api
+        }))
+        .unwrap();
+        let mut s = Session::new(
+            Conversation::Crawl(Box::new(Crawl::new(opts))),
+            Access {
+                origin: "https://ghcr.example".into(),
+                credentials: Some(creds("token", "ghp_secret")),
+                ..Access::default()
+            },
+        )
+        .unwrap();
+        let first = s.next_request(0.0).unwrap();
+        assert_eq!(first.url, format!("{api}/users/octo-org"));
+        let auth = first
+            .headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(auth, sent.then_some("Bearer ghp_secret"), "{api}");
+        assert!(first
+            .headers
+            .iter()
+            .any(|(k, v)| k == "X-GitHub-Api-Version" && v == "2022-11-28"));
+    }
+}

@@ -341,14 +341,20 @@ def crawl(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_progress: Callable[[int], None] | None = None,
     save_manifests: str | os.PathLike[str] | None = None,
+    owner: str | None = None,
+    github_api: str | None = None,
 ) -> dict[str, Any]:
     """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
-    bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them."""
+    bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
+    GHCR (``flavour="ghcr"``, chosen for ghcr.io): ``owner`` is the user or organisation whose
+    packages are read, ``github_api`` the REST API's base URL (GitHub Enterprise Server)."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
         "flavour": flavour,
         "keepManifests": save_manifests is not None,
+        "owner": owner,
+        "githubApi": github_api,
     }
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
 

@@ -36,6 +36,9 @@ pub enum Flavour {
     Oci,
     /// Azure Container Registry's data-plane API.
     Acr,
+    /// GitHub Container Registry: packages and versions from the GitHub REST API, manifests
+    /// from the registry (chosen for `ghcr.io`; name it for GitHub Enterprise Server).
+    Ghcr,
 }
 
 /// What to crawl.
@@ -72,6 +75,14 @@ pub struct CrawlOptions {
     /// `limit_exceeded` naming the index; raise it on purpose for such a registry.
     #[serde(default = "default_max_index_children")]
     pub max_index_children: u32,
+    /// GHCR: the user or organisation whose container packages stand in for the catalog
+    /// (with `repositories`, their first path segment when not given).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// GHCR: the GitHub REST API's base URL (`https://api.github.com` for ghcr.io,
+    /// `https://HOST/api/v3` for GitHub Enterprise Server).
+    #[serde(default)]
+    pub github_api: Option<String>,
 }
 
 fn default_max_pages() -> u32 {
@@ -134,6 +145,31 @@ enum Job {
     Manifest(RepositoryName, Digest),
     Config(RepositoryName, Digest),
     Referrers(RepositoryName, Digest),
+    /// GHCR: `GET /users/{owner}` (a user or an organisation?).
+    GhOwner,
+    /// GHCR: `GET /user` (is the owner the token's own user?).
+    GhUser,
+    /// GHCR: a page of the owner's container packages.
+    GhPackages(u32),
+    /// GHCR: one package, by name.
+    GhPackage(String),
+    /// GHCR: a page of a package's versions.
+    GhVersions(RepositoryName, u32),
+}
+
+/// What a GHCR crawl learns from the REST API.
+#[derive(Default)]
+struct GhState {
+    /// The API's base URL, without a trailing `/`.
+    api: String,
+    owner: String,
+    /// `/orgs/{owner}`, `/users/{owner}` or `/user`, once known.
+    owner_path: String,
+    /// Package names asked for (`repositories` without the owner), empty for all.
+    wanted: Vec<String>,
+    /// Each repository's package name and visibility.
+    packages: BTreeMap<RepositoryName, (String, Option<crate::snapshot::Visibility>)>,
+    versions: BTreeMap<RepositoryName, Vec<super::ghcr::Version>>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +215,8 @@ pub struct Crawl {
     acr_left_out: HashSet<RepositoryName>,
     /// Manifest bytes not yet taken, with `keep_manifests`.
     kept: Vec<KeptManifest>,
+    /// GHCR's REST side.
+    gh: GhState,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -298,10 +336,15 @@ impl Crawl {
             incomplete: Vec::new(),
             acr_left_out: HashSet::new(),
             kept: Vec::new(),
+            gh: GhState::default(),
             opts,
         };
+        if c.flavour == Flavour::Auto && c.opts.registry.eq_ignore_ascii_case("ghcr.io") {
+            c.flavour = Flavour::Ghcr;
+        }
         match c.flavour {
             Flavour::Auto => c.push(Job::Detect),
+            Flavour::Ghcr => c.begin_ghcr(),
             _ => c.begin(),
         }
         c
@@ -427,6 +470,16 @@ impl Crawl {
                 )],
                 pull(r),
             ),
+            Job::GhOwner
+            | Job::GhUser
+            | Job::GhPackages(_)
+            | Job::GhPackage(_)
+            | Job::GhVersions(..) => (
+                Method::Get,
+                self.gh_url(&pending.job),
+                super::ghcr::api_headers(),
+                super::GITHUB_API_SCOPE.to_owned(),
+            ),
         };
         if matches!(pending.job, Job::Manifest(..) | Job::ManifestByTag(..)) {
             self.progress.manifest_gets += 1;
@@ -467,6 +520,33 @@ impl Crawl {
             ));
         };
         self.progress.responses += 1;
+        let api = matches!(
+            pending.job,
+            Job::GhOwner
+                | Job::GhUser
+                | Job::GhPackages(_)
+                | Job::GhPackage(_)
+                | Job::GhVersions(..)
+        );
+        if let Some(wait) = api.then(|| super::ghcr::rate_limited(response)).flatten() {
+            if pending.attempt >= self.opts.max_attempts {
+                return Err(Error::RateLimited {
+                    path: describe(&pending.job),
+                    status: response.status,
+                    message: format!(
+                        "the GitHub API's rate limit is still spent after {} attempts",
+                        pending.attempt
+                    ),
+                });
+            }
+            self.progress.retries += 1;
+            self.queue.push_back(Pending {
+                attempt: pending.attempt + 1,
+                not_before: now + wait,
+                ..pending
+            });
+            return Ok(());
+        }
         if retryable(response.status) {
             if pending.attempt >= self.opts.max_attempts {
                 if let Job::Tags(repo, _) | Job::AcrTags(repo, _) | Job::AcrManifests(repo, _) =
@@ -512,6 +592,13 @@ impl Crawl {
         match job {
             Job::Detect | Job::AcrCatalog(_) | Job::AcrTags(..) | Job::AcrManifests(..) => {
                 self.handle_acr(job, r, &where_)?;
+            }
+            Job::GhOwner
+            | Job::GhUser
+            | Job::GhPackages(_)
+            | Job::GhPackage(_)
+            | Job::GhVersions(..) => {
+                self.handle_gh(job, r, &where_)?;
             }
             Job::Catalog(_) => {
                 ok(r, &where_)?;
@@ -691,8 +778,8 @@ impl Crawl {
 
     /// Follows what a manifest held by `repo` references: children, config, referrers.
     fn process(&mut self, repo: &RepositoryName, digest: &Digest) {
-        // ACR lists every manifest with its times: only the content itself is needed.
-        if self.flavour == Flavour::Acr {
+        // ACR and GHCR list every manifest with its times: only the content itself is needed.
+        if matches!(self.flavour, Flavour::Acr | Flavour::Ghcr) {
             return;
         }
         let Some(m) = self.contents.get(digest) else {
@@ -741,6 +828,9 @@ impl Crawl {
         if self.flavour == Flavour::Acr {
             return self.acr_snapshot();
         }
+        if self.flavour == Flavour::Ghcr {
+            return Ok(self.ghcr_snapshot());
+        }
         let time_of = |m: &Manifest| {
             m.config
                 .as_ref()
@@ -784,6 +874,7 @@ impl Crawl {
                 changeable_attributes: None,
                 manifests,
                 tags,
+                visibility: None,
             });
         }
         Ok(Snapshot {
@@ -792,6 +883,7 @@ impl Crawl {
             incomplete_reasons: self.incomplete.clone(),
             untagged_listed: Some(false),
             repositories,
+            api: None,
         })
     }
 }
@@ -821,6 +913,247 @@ impl Crawl {
     /// The flavour in use (`auto` until detected).
     pub fn flavour(&self) -> Flavour {
         self.flavour
+    }
+}
+
+impl Crawl {
+    /// GHCR: who owns the packages decides the REST paths; then the packages.
+    fn begin_ghcr(&mut self) {
+        let first = self
+            .opts
+            .repositories
+            .first()
+            .and_then(|r| r.as_str().split('/').next().map(str::to_owned));
+        self.gh.owner = self.opts.owner.clone().or(first).unwrap_or_default();
+        let api = self
+            .opts
+            .github_api
+            .clone()
+            .unwrap_or_else(|| super::ghcr::default_api(&self.opts.registry));
+        api.trim_end_matches('/').clone_into(&mut self.gh.api);
+        let prefix = format!("{}/", self.gh.owner.to_ascii_lowercase());
+        self.gh.wanted = self
+            .opts
+            .repositories
+            .iter()
+            .map(|r| {
+                r.as_str()
+                    .strip_prefix(&prefix)
+                    .unwrap_or(r.as_str())
+                    .to_owned()
+            })
+            .collect();
+        self.push(Job::GhOwner);
+    }
+
+    fn gh_url(&self, job: &Job) -> String {
+        let (api, base) = (&self.gh.api, &self.gh.owner_path);
+        let per = super::ghcr::PER_PAGE;
+        match job {
+            Job::GhOwner => format!("{api}/users/{}", super::ghcr::encode(&self.gh.owner)),
+            Job::GhUser => format!("{api}/user"),
+            Job::GhPackages(page) => {
+                format!("{api}{base}/packages?package_type=container&per_page={per}&page={page}")
+            }
+            Job::GhPackage(name) => {
+                format!(
+                    "{api}{base}/packages/container/{}",
+                    super::ghcr::encode(name)
+                )
+            }
+            Job::GhVersions(repo, page) => {
+                let name = self.gh.packages.get(repo).map_or("", |p| p.0.as_str());
+                format!(
+                    "{api}{base}/packages/container/{}/versions?per_page={per}&page={page}&state=active",
+                    super::ghcr::encode(name)
+                )
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// A listing page number past `max_pages` is an error, not an endless crawl.
+    fn gh_page(&self, page: u32, where_: &str) -> Result<u32> {
+        if page >= self.opts.max_pages {
+            return Err(Error::LimitExceeded {
+                path: where_.to_owned(),
+                limit: "maxPages".into(),
+                allowed: u64::from(self.opts.max_pages),
+                actual: u64::from(page) + 1,
+            });
+        }
+        Ok(page + 1)
+    }
+
+    fn gh_packages(&mut self) {
+        if self.gh.wanted.is_empty() {
+            self.push(Job::GhPackages(1));
+        } else {
+            for name in self.gh.wanted.clone() {
+                self.push(Job::GhPackage(name));
+            }
+        }
+    }
+
+    fn gh_package(&mut self, p: super::ghcr::Package, where_: &str) -> Result<()> {
+        let repo = super::ghcr::repository_of(&self.gh.owner, &p.name, where_)?;
+        if self.gh.packages.contains_key(&repo) {
+            return Ok(());
+        }
+        self.progress.repositories += 1;
+        self.repos.insert(repo.clone(), RepoState::default());
+        self.gh
+            .packages
+            .insert(repo.clone(), (p.name, p.visibility));
+        self.push(Job::GhVersions(repo, 1));
+        Ok(())
+    }
+
+    fn handle_gh(&mut self, job: Job, r: &Response, where_: &str) -> Result<()> {
+        use super::ghcr::{refused, Owner, Package, User, Version};
+        const READ: &str = "read:packages";
+        match job {
+            Job::GhOwner => {
+                if r.status != 200 {
+                    return Err(refused(r, where_, READ));
+                }
+                let owner: Owner = json(r, where_)?;
+                let o = super::ghcr::encode(&self.gh.owner);
+                if owner.kind == "Organization" {
+                    self.gh.owner_path = format!("/orgs/{o}");
+                    self.gh_packages();
+                } else {
+                    self.gh.owner_path = format!("/users/{o}");
+                    self.push(Job::GhUser);
+                }
+            }
+            Job::GhUser => {
+                // The token's own packages are under /user (the only path that lists private
+                // ones and deletes them); without a token, the public path stays.
+                if r.status == 200 {
+                    let me: User = json(r, where_)?;
+                    if me.login.eq_ignore_ascii_case(&self.gh.owner) {
+                        self.gh.owner_path = "/user".into();
+                    }
+                } else if r.status != 401 {
+                    return Err(refused(r, where_, READ));
+                }
+                self.gh_packages();
+            }
+            Job::GhPackages(page) => {
+                if r.status != 200 {
+                    return Err(refused(r, where_, READ));
+                }
+                let list: Vec<Package> = json(r, where_)?;
+                // GitHub sometimes leaves out the `Link` header although more pages exist:
+                // pages are read until one comes back empty.
+                if !list.is_empty() {
+                    for p in list {
+                        self.gh_package(p, where_)?;
+                    }
+                    let next = self.gh_page(page, where_)?;
+                    self.push(Job::GhPackages(next));
+                }
+            }
+            Job::GhPackage(name) => {
+                if r.status == 404 {
+                    self.incomplete.push(format!(
+                        "{}/{name}: no such container package (or the token may not read it)",
+                        self.gh.owner.to_ascii_lowercase()
+                    ));
+                    return Ok(());
+                }
+                if r.status != 200 {
+                    return Err(refused(r, where_, READ));
+                }
+                let p: Package = json(r, where_)?;
+                self.gh_package(p, where_)?;
+            }
+            Job::GhVersions(repo, page) => {
+                if r.status != 200 {
+                    return Err(refused(r, where_, READ));
+                }
+                let list: Vec<Version> = json(r, where_)?;
+                if list.is_empty() {
+                    return Ok(());
+                }
+                let mut added = 0;
+                for v in list {
+                    let known = self.gh.versions.entry(repo.clone()).or_default();
+                    if known.iter().any(|k| k.id == v.id) {
+                        continue;
+                    }
+                    added += 1;
+                    let digest = v.name.clone();
+                    // A tagged version whose manifest is missing is an error, not a hole
+                    // (its children would look untagged).
+                    if let Some(state) = self.repos.get_mut(&repo) {
+                        for t in v.tags() {
+                            state.tags.insert(t.clone(), digest.clone());
+                        }
+                    }
+                    known.push(v);
+                    self.need(&repo, digest);
+                }
+                if added == 0 {
+                    return Err(violation(
+                        where_,
+                        "the GitHub API's pagination loops: a page of versions added nothing new"
+                            .into(),
+                    ));
+                }
+                let next = self.gh_page(page, where_)?;
+                self.push(Job::GhVersions(repo, next));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// GHCR: each package a repository, each version a manifest with its id, tags and times.
+    fn ghcr_snapshot(&self) -> Snapshot {
+        let mut repositories = Vec::with_capacity(self.gh.packages.len());
+        for (name, (_, visibility)) in &self.gh.packages {
+            let mut manifests = Vec::new();
+            let mut tags = Vec::new();
+            for v in self.gh.versions.get(name).into_iter().flatten() {
+                let Some(content) = self.contents.get(&v.name) else {
+                    continue; // deleted while the crawl ran
+                };
+                let mut m = content.clone();
+                m.version_id = Some(v.id);
+                m.created_time = v.created();
+                m.last_update_time = v.updated();
+                for t in v.tags() {
+                    tags.push(Tag {
+                        name: t.clone(),
+                        digest: v.name.clone(),
+                        created_time: None,
+                        last_update_time: v.updated(),
+                        changeable_attributes: None,
+                    });
+                }
+                manifests.push(m);
+            }
+            manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
+            manifests.dedup_by(|a, b| a.digest == b.digest);
+            tags.sort_by(|a, b| a.name.cmp(&b.name));
+            repositories.push(Repository {
+                name: name.clone(),
+                changeable_attributes: None,
+                manifests,
+                tags,
+                visibility: *visibility,
+            });
+        }
+        Snapshot {
+            registry: Some(self.opts.registry.clone()),
+            complete: self.opts.repositories.is_empty() && self.incomplete.is_empty(),
+            incomplete_reasons: self.incomplete.clone(),
+            untagged_listed: Some(true),
+            api: Some(crate::snapshot::RegistryApi::Ghcr),
+            repositories,
+        }
     }
 }
 
@@ -875,6 +1208,11 @@ fn describe(job: &Job) -> String {
         | Job::AcrManifests(_, p) => p.clone(),
         Job::HeadTag(r, t) | Job::ManifestByTag(r, t) => format!("{r}:{t}"),
         Job::Manifest(r, d) | Job::Config(r, d) | Job::Referrers(r, d) => format!("{r}@{d}"),
+        Job::GhOwner => "GitHub API: the package owner".into(),
+        Job::GhUser => "GitHub API: /user".into(),
+        Job::GhPackages(page) => format!("GitHub API: packages, page {page}"),
+        Job::GhPackage(name) => format!("GitHub API: package {name}"),
+        Job::GhVersions(r, page) => format!("GitHub API: versions of {r}, page {page}"),
     }
 }
 

@@ -24,6 +24,8 @@ pub const ACR_REFRESH_USER: &str = "00000000-0000-0000-0000-000000000000";
 pub const CREDENTIAL_ENV: &[&str] = &[
     "REGPRUNE_USERNAME",
     "REGPRUNE_PASSWORD",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
     "DOCKER_CONFIG",
     "HOME",
     "USERPROFILE",
@@ -73,6 +75,10 @@ pub struct CredentialQuery {
     /// The variables of [`CREDENTIAL_ENV`] that are set.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The registry is GitHub's (ghcr.io is always; a GitHub Enterprise Server host when the
+    /// GHCR flavour is chosen): `GITHUB_TOKEN` and `GH_TOKEN` count.
+    #[serde(default)]
+    pub github: bool,
 }
 
 /// What a lookup needs next, or how it ended.
@@ -200,6 +206,15 @@ impl CredentialLookup {
         }
         self.looked
             .push("REGPRUNE_USERNAME/REGPRUNE_PASSWORD: not set".into());
+        if q.github || q.registry.eq_ignore_ascii_case("ghcr.io") {
+            for name in ["GITHUB_TOKEN", "GH_TOKEN"] {
+                if let Some(token) = env(name) {
+                    // ghcr.io's token service takes any user name with the token.
+                    return self.found("token".into(), token, name);
+                }
+            }
+            self.looked.push("GITHUB_TOKEN, GH_TOKEN: not set".into());
+        }
         if self.config_path.is_empty() {
             self.looked
                 .push("Docker's config.json: neither DOCKER_CONFIG nor HOME is set".into());

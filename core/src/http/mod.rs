@@ -10,6 +10,7 @@ mod crawl;
 mod credentials;
 mod execute;
 mod failure;
+mod ghcr;
 mod link;
 mod session;
 mod token;
@@ -26,6 +27,7 @@ pub use credentials::{
 };
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use failure::TransportFailure;
+pub use ghcr::{default_api as default_github_api, GITHUB_API_SCOPE};
 pub use link::next_link;
 pub use session::{Access, Conversation, Outgoing, Session};
 pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};

@@ -228,12 +228,35 @@ impl Session {
             Conversation::Execute(e) => e.next_request(now),
             Conversation::Undo(u) => u.next_request(now),
         }?;
-        let auth = self.tokens.get(&req.scope).cloned().or_else(|| {
-            self.basic_accepted
-                .then(|| self.access.credentials.as_ref().map(basic_header))
-                .flatten()
-        });
+        let auth = if req.scope == super::GITHUB_API_SCOPE {
+            self.api_auth(&req.path)
+        } else {
+            self.tokens.get(&req.scope).cloned().or_else(|| {
+                self.basic_accepted
+                    .then(|| self.access.credentials.as_ref().map(basic_header))
+                    .flatten()
+            })
+        };
         Some(self.send(req, 0, auth))
+    }
+
+    /// The GitHub REST API takes the token itself (`Bearer`), sent up front, and only over
+    /// HTTPS or to a loopback host (or with `--insecure`).
+    fn api_auth(&self, url: &str) -> Option<String> {
+        let c = self.access.credentials.as_ref()?;
+        let host = url
+            .split_once("://")
+            .map_or("", |(_, rest)| rest.split(['/', '?']).next().unwrap_or(""));
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|ch| ch.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        let safe =
+            url.starts_with("https://") || super::is_loopback_host(host) || self.access.insecure;
+        safe.then(|| format!("Bearer {}", c.password))
     }
 
     fn send(&mut self, req: Request, tries: u8, auth: Option<String>) -> Outgoing {
@@ -241,10 +264,16 @@ impl Session {
         if let Some(a) = &auth {
             headers.push(("Authorization".into(), a.clone()));
         }
+        // A GitHub API request carries its absolute URL; every other one a registry path.
+        let url = if req.scope == super::GITHUB_API_SCOPE {
+            req.path.clone()
+        } else {
+            format!("{}{}", self.access.origin, req.path)
+        };
         let out = Outgoing {
             id: req.id,
             method: req.method,
-            url: format!("{}{}", self.access.origin, req.path),
+            url,
             headers,
             body: req.body.clone().map(String::into_bytes),
         };
@@ -335,6 +364,7 @@ impl Session {
             Sent::Token { key } => self.token_answered(&key, response, now),
             Sent::Inner { req, tries, auth } => {
                 if response.status == 401
+                    && req.scope != super::GITHUB_API_SCOPE
                     && tries < AUTH_TRIES
                     && self.challenge(&req, tries, auth.as_deref(), response)
                 {

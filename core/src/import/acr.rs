@@ -92,6 +92,7 @@ pub fn acr_list_metadata(
         changeable_attributes: None,
         manifests: Vec::with_capacity(entries.len()),
         tags: Vec::new(),
+        visibility: None,
     };
     for entry in entries {
         let (m, tags) = entry.into_manifest();
@@ -110,6 +111,7 @@ pub fn acr_list_metadata(
         complete: false,
         untagged_listed: None,
         repositories: vec![repo],
+        api: None,
     })
 }
 
@@ -241,6 +243,7 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
                 changeable_attributes: p.attributes,
                 manifests: p.manifests,
                 tags: p.tags.into_values().collect(),
+                visibility: None,
             });
         }
     }
@@ -250,5 +253,6 @@ pub fn acr_api(bodies: &[serde_json::Value]) -> Result<Snapshot> {
         complete,
         untagged_listed: None,
         repositories,
+        api: None,
     })
 }

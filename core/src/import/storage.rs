@@ -115,6 +115,7 @@ pub fn distribution_storage(listing: &StorageListing) -> Result<Snapshot> {
             changeable_attributes: None,
             manifests,
             tags,
+            visibility: None,
         });
     }
     repositories.sort_by(|a, b| a.name.cmp(&b.name));
@@ -124,5 +125,6 @@ pub fn distribution_storage(listing: &StorageListing) -> Result<Snapshot> {
         complete: true,
         untagged_listed: Some(true),
         repositories,
+        api: None,
     })
 }

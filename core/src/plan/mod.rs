@@ -193,6 +193,8 @@ pub enum ReasonCode {
     ProtectedTag,
     /// Kept: it is the most recent manifest of a repository the policy must not empty.
     LastInRepository,
+    /// Kept: the registry refuses to delete it (GHCR: a package's last tagged version).
+    RegistryRefuses,
 }
 
 /// A warning attached to a plan.
@@ -254,6 +256,8 @@ pub enum WarningCode {
     RuleShadowed,
     /// How untagging works on a registry without tag deletion.
     UntagPlaceholder,
+    /// GHCR may refuse some deletions in these public packages (the download rule).
+    PublicVersionsMayStay,
 }
 
 impl Plan {
