@@ -86,6 +86,8 @@ export function execute(
     onProgress?: (finished: number, total: number) => void;
     /** A directory saved by `crawl`'s `saveManifests`: those manifests are journaled without a GET. */
     manifests?: string;
+    /** GHCR: the GitHub REST API's base URL (GitHub Enterprise Server); ghcr.io's is known. */
+    githubApi?: string;
     /** Run a plan made for another registry against this transport's (a mirror, a proxy). */
     retarget?: boolean;
     /** Aborting it (Ctrl-C) stops the run: nothing more is sent, and the report lists what never started. */

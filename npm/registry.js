@@ -291,8 +291,8 @@ function planJson(plan) {
  * report. Journal lines are written and flushed to disk before the deletions they describe are
  * sent. `manifests`: a directory saved by `crawl(..., { saveManifests })`.
  */
-export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal } = {}) {
-  const options = { registry: transport.registry, flavour, retarget, runId: newRunId() };
+export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal, githubApi } = {}) {
+  const options = { registry: transport.registry, flavour, retarget, runId: newRunId(), githubApi };
   const session = core(() => wasm.Session.execute(planJson(plan), options, ACCESS.get(transport)));
   const fs = builtin('node:fs');
   let fd;

@@ -71,3 +71,19 @@ test('a token GitHub refuses is named, never shown', async () => {
     return true;
   });
 });
+
+test('execute deletes versions by id, keeps the multi-arch image whole, and undo restores them', async () => {
+  const { execute, undo } = await import('regprune/registry');
+  const snap = await snapshot({ owner: info.org, repositories: ['octo-org/app'] });
+  const p = plan(snap, { op: 'deleteUntagged' }, { now: NOW });
+  const journalPath = join(mkdtempSync(join(tmpdir(), 'regprune-ghcr-j-')), 'journal.jsonl');
+  const report = await execute(p, transport(), { journalPath, flavour: 'ghcr', githubApi: info.api });
+  assert.deepEqual(report.outcomes.map((o) => o.outcome), ['done'], JSON.stringify(report));
+  const img = info.images.app;
+  const version = async (d) => (await state()).versions.find((v) => v.digest === d);
+  assert.equal((await version(img.dangling)).deleted, true);
+  for (const k of ['index', 'amd64', 'arm64', 'attestation', 'signature']) assert.equal((await version(img[k])).deleted, false, k);
+  const back = await undo(journalPath, transport());
+  assert.deepEqual(back.results.map((r) => r.outcome), ['restored'], JSON.stringify(back));
+  assert.equal((await version(img.dangling)).deleted, false);
+});

@@ -379,13 +379,19 @@ def execute(
     on_progress: Callable[[int, int], None] | None = None,
     manifests: str | os.PathLike[str] | None = None,
     retarget: bool = False,
+    github_api: str | None = None,
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
     flushed to disk before the deletions they describe are sent. ``on_progress`` gets
     ``(finished, total)``. ``manifests``: a directory saved by ``crawl(save_manifests=...)``
     (manifests found there, checked against their digests, are journaled without a ``GET``).
     A plan made for another registry is refused unless ``retarget``."""
-    options = {"registry": transport.registry, "flavour": flavour, "retarget": retarget}
+    options = {
+        "registry": transport.registry,
+        "flavour": flavour,
+        "retarget": retarget,
+        "githubApi": github_api,
+    }
     options["runId"] = new_run_id()
     session = _native.Session.execute(
         plan_json.encode(), json.dumps(options).encode(), _access(transport)

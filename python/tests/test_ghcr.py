@@ -143,3 +143,150 @@ def test_a_token_github_refuses_is_named(ghcr: dict[str, Any]) -> None:
         )
     assert "read:packages" in str(info.value)
     assert "ghp_wrong" not in str(info.value)
+
+
+def configure(info: dict[str, Any], **cfg: Any) -> None:
+    req = urllib.request.Request(
+        info["registry"] + "/_emulator/config", data=json.dumps(cfg).encode(), method="POST"
+    )
+    urllib.request.urlopen(req).close()
+
+
+def version_of(info: dict[str, Any], digest: str) -> dict[str, Any]:
+    return next(v for v in state(info)["versions"] if v["digest"] == digest)
+
+
+def test_execute_deletes_versions_by_id_and_undo_restores_them(
+    ghcr: dict[str, Any], tmp_path: Path
+) -> None:
+    from regprune.registry import execute, undo
+
+    snap = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"])
+    p = regprune.plan(snap, {"op": "deleteUntagged"}, now=NOW)
+    journal = tmp_path / "journal.jsonl"
+    report = execute(p.to_json(), transport(ghcr), journal_path=str(journal), flavour="ghcr",
+                     github_api=ghcr["api"])  # fmt: skip
+    img = ghcr["images"]["app"]
+    assert [o["outcome"] for o in report["outcomes"]] == ["done"], report
+    assert version_of(ghcr, img["dangling"])["deleted"] is True
+    # The multi-arch image is whole: no platform, attestation or signature version went.
+    for k in ("index", "amd64", "arm64", "attestation", "signature"):
+        assert version_of(ghcr, img[k])["deleted"] is False, k
+    entry = json.loads(journal.read_text().splitlines()[-1])
+    assert entry["version"].endswith(f"/versions/{version_of(ghcr, img['dangling'])['id']}")
+    back = undo(str(journal), transport(ghcr))
+    assert [o["outcome"] for o in back["results"]] == ["restored"], back
+    assert version_of(ghcr, img["dangling"])["deleted"] is False
+
+
+def test_ghcr_refusals_and_drift_skip_without_failing_the_rest(ghcr: dict[str, Any]) -> None:
+    from regprune.registry import execute
+
+    tool = ghcr["images"]["team/tool"]
+    hello = ghcr["images"]["hello"]
+    snap = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/team/tool"])
+    p = regprune.plan(snap, {"op": "deleteUntagged"}, now=NOW)
+    # Past the plan: the public version was downloaded more than 5,000 times.
+    req = urllib.request.Request(
+        ghcr["registry"] + "/_emulator/downloads",
+        data=json.dumps({"digest": tool["dangling"], "downloads": 6000}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(req).close()
+    report = execute(p.to_json(), transport(ghcr), flavour="ghcr", github_api=ghcr["api"])
+    (o,) = report["outcomes"]
+    assert o["outcome"] == "skipped" and "5000 downloads" in o["detail"], o
+    assert version_of(ghcr, tool["dangling"])["deleted"] is False
+    # Drift: a tag now points at the manifest the plan deletes as untagged.
+    snap = snapshot(ghcr, owner=ghcr["user"], repositories=["octocat/hello"])
+    p = regprune.plan(snap, {"op": "deleteUntagged"}, now=NOW)
+    assert [a["digest"] for a in p.to_dict()["actions"]] == [hello["dangling"]]
+    t = transport(ghcr)
+    status, _, _, _ = t.send(
+        "PUT", f"{ghcr['registry']}/v2/octocat/hello/manifests/pinned", [], b""
+    )
+    assert status == 401  # the registry side wants a push token: set the tag through it
+    push_tag(ghcr, "octocat/hello", hello["dangling"], "pinned")
+    report = execute(p.to_json(), transport(ghcr), flavour="ghcr", github_api=ghcr["api"])
+    (o,) = report["outcomes"]
+    assert o["outcome"] == "skipped" and "pinned" in o["detail"], o
+    assert version_of(ghcr, hello["dangling"])["deleted"] is False
+
+
+def push_tag(info: dict[str, Any], repo: str, digest: str, tag: str) -> None:
+    """Points `tag` at `digest` through the emulator's registry side, as a client would."""
+    import base64
+    import http.client
+
+    u = urllib.parse.urlsplit(info["registry"])
+    basic = base64.b64encode(f"token:{info['token']}".encode()).decode()
+    conn = http.client.HTTPConnection(u.netloc)
+    conn.request(
+        "GET",
+        f"/token?service=ghcr.emu&scope=repository:{repo}:pull,push",
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    token = json.loads(conn.getresponse().read())["token"]
+    auth = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.oci.image.manifest.v1+json",
+    }
+    conn.request("GET", f"/v2/{repo}/manifests/{digest}", headers=auth)
+    r = conn.getresponse()
+    body, media_type = r.read(), r.getheader("Content-Type")
+    conn.request("PUT", f"/v2/{repo}/manifests/{tag}", body=body,
+                 headers={**auth, "Content-Type": media_type})  # fmt: skip
+    assert conn.getresponse().status == 201
+    conn.close()
+
+
+def push_variants(info: dict[str, Any], repo: str, tag: str, n: int) -> list[str]:
+    """Pushes `n` untagged copies of `repo:tag`'s manifest (annotated apart) by digest."""
+    import base64
+    import hashlib
+    import http.client
+
+    u = urllib.parse.urlsplit(info["registry"])
+    basic = base64.b64encode(f"token:{info['token']}".encode()).decode()
+    conn = http.client.HTTPConnection(u.netloc)
+    conn.request(
+        "GET",
+        f"/token?service=ghcr.emu&scope=repository:{repo}:pull,push",
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    token = json.loads(conn.getresponse().read())["token"]
+    auth = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/vnd.oci.image.manifest.v1+json",
+    }
+    conn.request("GET", f"/v2/{repo}/manifests/{tag}", headers=auth)
+    doc = json.loads(conn.getresponse().read())
+    out = []
+    for k in range(n):
+        body = json.dumps({**doc, "annotations": {"copy": str(k)}}).encode()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        conn.request("PUT", f"/v2/{repo}/manifests/{digest}", body=body,
+                     headers={**auth, "Content-Type": doc["mediaType"]})  # fmt: skip
+        assert conn.getresponse().read() is not None
+        out.append(digest)
+    conn.close()
+    return out
+
+
+def test_deletions_wait_for_githubs_write_budget(ghcr: dict[str, Any]) -> None:
+    """Past the minute's budget GitHub answers 403 with retry-after: the run waits and goes
+    on, and no deletion fails."""
+    from regprune.registry import execute
+
+    copies = push_variants(ghcr, "octo-org/filler-0", "latest", 3)
+    snap = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/filler-0"])
+    p = regprune.plan(snap, {"op": "deleteUntagged"}, now=NOW)
+    assert sorted(a["digest"] for a in p.to_dict()["actions"]) == sorted(copies)
+    configure(ghcr, points_per_minute=10, window=2)  # two deletions per two seconds
+    try:
+        report = execute(p.to_json(), transport(ghcr), flavour="ghcr", github_api=ghcr["api"])
+    finally:
+        configure(ghcr, points_per_minute=900, window=60)
+    assert [o["outcome"] for o in report["outcomes"]] == ["done"] * 3, report
+    assert sum(o["retries"] for o in report["outcomes"]) >= 1, "the budget was hit and waited for"
+    assert all(version_of(ghcr, d)["deleted"] for d in copies)

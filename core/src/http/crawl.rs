@@ -925,12 +925,7 @@ impl Crawl {
             .first()
             .and_then(|r| r.as_str().split('/').next().map(str::to_owned));
         self.gh.owner = self.opts.owner.clone().or(first).unwrap_or_default();
-        let api = self
-            .opts
-            .github_api
-            .clone()
-            .unwrap_or_else(|| super::ghcr::default_api(&self.opts.registry));
-        api.trim_end_matches('/').clone_into(&mut self.gh.api);
+        self.gh.api = super::ghcr::api_base(self.opts.github_api.as_deref(), &self.opts.registry);
         let prefix = format!("{}/", self.gh.owner.to_ascii_lowercase());
         self.gh.wanted = self
             .opts

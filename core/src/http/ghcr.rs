@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 pub const GITHUB_API_SCOPE: &str = "github:api";
 
 /// Versions and packages asked per page (the API's maximum).
-pub(crate) const PER_PAGE: u32 = 100;
+pub const PER_PAGE: u32 = 100;
 
 /// The REST API of a registry host: `https://api.github.com` for ghcr.io, else GitHub
 /// Enterprise Server's `https://HOST/api/v3` (the registry there is `containers.HOST`).
@@ -30,6 +30,14 @@ pub fn default_api(registry: &str) -> String {
     } else {
         format!("https://{host}/api/v3")
     }
+}
+
+/// The REST API's base URL, without a trailing `/`: the one given, or [`default_api`].
+pub(crate) fn api_base(given: Option<&str>, registry: &str) -> String {
+    given
+        .map_or_else(|| default_api(registry), str::to_owned)
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// The headers every REST request carries.
@@ -57,14 +65,14 @@ pub(crate) fn encode(name: &str) -> String {
 
 /// `GET /users/{owner}`.
 #[derive(Deserialize)]
-pub(crate) struct Owner {
+pub struct Owner {
     #[serde(rename = "type")]
     pub kind: String,
 }
 
 /// `GET /user`.
 #[derive(Deserialize)]
-pub(crate) struct User {
+pub struct User {
     pub login: String,
 }
 
@@ -78,7 +86,7 @@ pub(crate) struct Package {
 
 /// One package version: a manifest, its tags and times.
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Version {
+pub struct Version {
     pub id: u64,
     /// The manifest digest.
     pub name: Digest,

@@ -10,7 +10,7 @@ mod crawl;
 mod credentials;
 mod execute;
 mod failure;
-mod ghcr;
+pub(crate) mod ghcr;
 mod link;
 mod session;
 mod token;

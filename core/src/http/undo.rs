@@ -253,6 +253,17 @@ impl Undo {
             _ => en.e.digest.to_string(),
         };
         let repo = &en.e.repository;
+        if let Some(version) = &en.e.version {
+            // GHCR: the deleted package version is restored as a whole (its tags with it).
+            return Some(Request {
+                id,
+                method: Method::Post,
+                path: format!("{version}/restore"),
+                headers: super::ghcr::api_headers(),
+                scope: super::GITHUB_API_SCOPE.to_owned(),
+                body: None,
+            });
+        }
         Some(Request {
             id,
             method: Method::Put,
@@ -271,10 +282,12 @@ impl Undo {
                 message: format!("no request {id} is waiting for a response"),
             });
         };
-        if retryable(r.status) {
+        let ghcr = self.entries[i].e.version.is_some();
+        let limited = ghcr.then(|| super::ghcr::rate_limited(r)).flatten();
+        if limited.is_some() || retryable(r.status) {
             if attempt < self.opts.max_attempts {
-                self.queue
-                    .push_back((i, attempt + 1, now + backoff(r, attempt)));
+                let wait = limited.unwrap_or_else(|| backoff(r, attempt));
+                self.queue.push_back((i, attempt + 1, now + wait));
             } else {
                 let detail = format!(
                     "the registry still answers {} after {attempt} attempts",
@@ -282,6 +295,24 @@ impl Undo {
                 );
                 self.finish(i, UndoOutcome::Failed, detail);
             }
+            return Ok(());
+        }
+        if ghcr {
+            let (outcome, detail) = match r.status {
+                200..=204 => (
+                    UndoOutcome::Restored,
+                    "the package version was restored, with its tags".to_owned(),
+                ),
+                404 => (
+                    UndoOutcome::Failed,
+                    "GHCR cannot restore it: deleted more than 30 days ago, or the package name was taken again".to_owned(),
+                ),
+                _ => (
+                    UndoOutcome::Failed,
+                    super::ghcr::refused(r, "restoring the version", "write:packages").to_string(),
+                ),
+            };
+            self.finish(i, outcome, detail);
             return Ok(());
         }
         let en = &self.entries[i];

@@ -194,6 +194,19 @@ impl Execute {
             (Flavour::Acr, ..) => step.tags.clone(),
             _ => self.repos[&step.repo].tags_at(&digest).cloned().collect(),
         };
+        // GHCR deletes the package version that holds the manifest: known from the
+        // re-listing, or the manifest is in no version any more.
+        let version = if self.flavour == Flavour::Ghcr {
+            let id = self.repos[&step.repo].version_ids.get(&digest).copied();
+            let Some(id) = id else {
+                let detail = "no package version holds it any more".into();
+                return self.end(s, OutcomeKind::AlreadyGone, detail);
+            };
+            Some(self.gh.version_url(&step.repo, id))
+        } else {
+            None
+        };
+        let step = &mut self.steps[s];
         step.journalled.clone_from(&tags);
         self.journal.push(JournalEntry {
             plan: self.plan_digest.clone(),
@@ -204,9 +217,10 @@ impl Execute {
             media_type,
             manifest: text,
             tags,
+            version,
         });
         step.state = StepState::Deleting;
-        let next = if self.flavour != Flavour::Acr && self.steps[s].kind == ActionType::Untag {
+        let next = if self.flavour == Flavour::Oci && self.steps[s].kind == ActionType::Untag {
             if self.repos[&self.steps[s].repo].empty_blob {
                 Job::Placeholder(s)
             } else {

@@ -33,6 +33,7 @@ use crate::plan::{Action, ActionType, Plan, ReasonCode};
 
 mod acr;
 mod delete;
+mod ghcr;
 mod recheck;
 mod schedule;
 
@@ -66,6 +67,17 @@ pub struct ExecuteOptions {
     /// randomness are theirs).
     #[serde(default)]
     pub run_id: Option<String>,
+    /// GHCR: the GitHub REST API's base URL (`https://api.github.com` for ghcr.io).
+    #[serde(default)]
+    pub github_api: Option<String>,
+    /// GHCR: version deletions sent per minute at most (GitHub's secondary limit allows 900
+    /// points a minute per endpoint, a `DELETE` costing 5).
+    #[serde(default = "writes_per_minute")]
+    pub writes_per_minute: u32,
+}
+
+fn writes_per_minute() -> u32 {
+    180
 }
 
 fn attempts() -> u32 {
@@ -210,6 +222,12 @@ enum Job {
     Verify(usize, String),
     /// Repair of an interrupted untag: the placeholder pushed again by digest.
     Repush(usize),
+    /// GHCR: `GET /users/{owner}` (a user or an organisation?).
+    GhOwner(String),
+    /// GHCR: `GET /user` (is the owner the token's own user?).
+    GhUser(String),
+    /// GHCR: a page of a package's versions (the re-listing: each version's id and tags).
+    GhVersions(RepositoryName, u32),
 }
 
 impl Job {
@@ -229,7 +247,10 @@ impl Job {
             | Job::IndexCheck(..)
             | Job::AcrManifests(..)
             | Job::Tags(..)
-            | Job::HeadTag(..) => None,
+            | Job::HeadTag(..)
+            | Job::GhOwner(_)
+            | Job::GhUser(_)
+            | Job::GhVersions(..) => None,
         }
     }
 }
@@ -287,6 +308,8 @@ struct RepoState {
     steps: Vec<usize>,
     /// Its steps by digest.
     by_digest: Map<Digest, Vec<usize>>,
+    /// GHCR: the package version holding each manifest, from the re-listing.
+    version_ids: Map<Digest, u64>,
     /// Steps not finished.
     open: usize,
     /// `steps[..first_open]` are finished: the lowest phase with work left is `first_open`'s.
@@ -342,6 +365,9 @@ pub struct JournalEntry {
     pub manifest: String,
     /// The tags pointing at it when it was deleted.
     pub tags: Vec<TagName>,
+    /// GHCR: the package version's REST URL, which `undo` restores (`POST …/restore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// An execution in progress.
@@ -380,6 +406,8 @@ pub struct Execute {
     whole_tags: BTreeMap<RepositoryName, Set<TagName>>,
     /// `cancel` was called: nothing more is sent.
     cancelled: bool,
+    /// GHCR: owners' REST paths and the deletions sent in the last minute.
+    gh: ghcr::GhExec,
 }
 
 /// A registry's `host[:port]`, whether written as a URL or bare, lowercased: what a plan's
@@ -513,9 +541,13 @@ impl Execute {
             retargeted,
             whole_tags: BTreeMap::new(),
             cancelled: false,
+            gh: ghcr::GhExec::default(),
         };
         ex.whole_tags = whole_tags;
         ex.flavour = ex.opts.flavour;
+        if ex.flavour == Flavour::Auto && registry_key(&ex.opts.registry) == "ghcr.io" {
+            ex.flavour = Flavour::Ghcr;
+        }
         if ex.flavour == Flavour::Auto {
             ex.queue.push_back((Job::Detect, 1, 0.0));
         } else {
@@ -567,6 +599,9 @@ impl Execute {
             for r in self.order.clone() {
                 self.start(&r);
             }
+        }
+        if self.flavour == Flavour::Ghcr {
+            self.ghcr_begin();
         }
         self.list_ahead();
     }
@@ -654,12 +689,19 @@ impl Execute {
     /// the ones already started.
     fn list_ahead(&mut self) {
         const LOOKAHEAD: usize = 8;
+        if self.flavour == Flavour::Ghcr && !self.gh.ready() {
+            return; // the owners' REST paths come first
+        }
         while let Some(next) = self.order.get(self.next_unstarted).cloned() {
             if self.open_started > LOOKAHEAD {
                 return;
             }
             self.start(&next);
-            let job = Job::Tags(next.clone(), format!("/v2/{next}/tags/list"));
+            let job = if self.flavour == Flavour::Ghcr {
+                Job::GhVersions(next.clone(), 1)
+            } else {
+                Job::Tags(next.clone(), format!("/v2/{next}/tags/list"))
+            };
             self.queue.push_back((job, 1, 0.0));
         }
     }
@@ -671,8 +713,18 @@ impl Execute {
             return None;
         }
         self.schedule();
-        let i = self.queue.iter().position(|(_, _, t)| *t <= now)?;
-        let (job, attempt, _) = self.queue.remove(i)?;
+        let (job, attempt) = loop {
+            let i = self.queue.iter().position(|(_, _, t)| *t <= now)?;
+            let (job, attempt, t) = self.queue.remove(i)?;
+            // GHCR: no more version deletions a minute than GitHub's secondary limit allows.
+            if let (Job::Delete(_), Flavour::Ghcr) = (&job, self.flavour) {
+                if let Some(at) = self.gh.write_slot(now, self.opts.writes_per_minute) {
+                    self.queue.push_back((job, attempt, at.max(t)));
+                    continue;
+                }
+            }
+            break (job, attempt);
+        };
         let id = self.next_id;
         self.next_id += 1;
         let req = self.request(id, &job);
@@ -735,6 +787,8 @@ impl Execute {
             Job::Verify(s, path) => {
                 Request::get(id, path.clone(), Vec::new(), pull(&step(*s).repo))
             }
+            Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) => self.gh_request(id, job),
+            Job::Delete(s) if self.flavour == Flavour::Ghcr => self.gh_request(id, job),
             Job::Delete(s) => {
                 let st = step(*s);
                 let path = match (&st.placeholder, st.kind) {
@@ -806,7 +860,8 @@ impl Execute {
                 Job::Tags(r, _)
                 | Job::HeadTag(r, _)
                 | Job::IndexCheck(r, _)
-                | Job::AcrManifests(r, _),
+                | Job::AcrManifests(r, _)
+                | Job::GhVersions(r, _),
                 None,
             ) => Some(r.clone()),
             _ => None,
@@ -824,6 +879,21 @@ impl Execute {
     }
 
     fn handle(&mut self, job: Job, attempt: u32, r: &Response, now: f64) {
+        let api = matches!(job, Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..))
+            || (self.flavour == Flavour::Ghcr && matches!(job, Job::Delete(_)));
+        if let Some(wait) = api.then(|| crate::http::ghcr::rate_limited(r)).flatten() {
+            if let Some(s) = job.step() {
+                self.steps[s].retries += 1;
+            }
+            if attempt < self.opts.max_attempts {
+                self.queue.push_back((job, attempt + 1, now + wait));
+                return;
+            }
+            let detail =
+                format!("the GitHub API's rate limit was still spent after {attempt} attempts");
+            self.give_up(job, detail);
+            return;
+        }
         if retryable(r.status) {
             if let Some(s) = job.step() {
                 self.steps[s].retries += 1;
@@ -863,9 +933,11 @@ impl Execute {
             }
             Job::Fetch(s) => self.fetched(s, r),
             Job::Verify(s, _) | Job::Repush(s) => self.verified(&job, s, r),
+            Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) => self.gh_listed(job, r),
+            Job::Delete(s) if self.flavour == Flavour::Ghcr => self.gh_deleted(s, r),
             Job::Delete(s) => {
                 let tagged = !self.steps[s].journalled.is_empty();
-                if r.status == 404 && attempt > 1 && tagged && self.flavour != Flavour::Acr {
+                if r.status == 404 && attempt > 1 && tagged && self.flavour == Flavour::Oci {
                     // An earlier attempt may have been cut off half done: the manifest gone,
                     // its tags still listed. Look before calling it done (an untagged
                     // manifest has no tags to leave behind).
@@ -906,10 +978,21 @@ impl Execute {
                     self.end(s, OutcomeKind::Failed, detail);
                 }
             }
+            Job::GhOwner(owner) | Job::GhUser(owner) => {
+                for s in 0..self.steps.len() {
+                    let of_owner = self.steps[s].repo.as_str().split('/').next() == Some(&owner);
+                    if of_owner {
+                        let detail = format!("could not find the package's owner: {detail}");
+                        self.end(s, OutcomeKind::Failed, detail);
+                    }
+                }
+                self.gh.resolved(&owner, None);
+            }
             Job::Tags(repo, _)
             | Job::HeadTag(repo, _)
             | Job::IndexCheck(repo, _)
-            | Job::AcrManifests(repo, _) => {
+            | Job::AcrManifests(repo, _)
+            | Job::GhVersions(repo, _) => {
                 // Without the repository's current tags drift cannot be checked: fail its steps.
                 let steps = self
                     .repos
