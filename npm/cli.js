@@ -44,7 +44,7 @@ const core = (fn) => {
 };
 const render = (kind, document, o, dryRun = false) => emit(core(() => wasm.cliRender(kind, document, o.output, o.out, dryRun)), o.out);
 
-const transport = (o) => new Transport(o.registry, { username: o.username, password: o.password, insecure: o.insecure, timeout: o.timeout, deadline: o.deadline });
+const transport = (o) => new Transport(o.registry, { username: o.username, password: o.password, insecure: o.insecure, timeout: o.timeout, deadline: o.deadline, github: o.flavour === 'ghcr' });
 
 /** A request counter on a terminal (a crawl's total is unknown until it ends). */
 const progress = (label) => process.stderr.isTTY ? (n) => n % 10 === 0 && process.stderr.write(`\r${label}: ${n} requests`) : undefined;
@@ -58,7 +58,7 @@ function bar(label) {
   };
 }
 
-const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests });
+const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests });
 
 const commands = {
   async snapshot(inv, o) {
@@ -109,7 +109,7 @@ const commands = {
       interrupt.abort();
     };
     process.on('SIGINT', onSigint);
-    const report = await execute(text, t, { journalPath: o.journal, flavour: o.flavour, concurrency: o.concurrency, onProgress: bar('execute'), manifests: o.manifests, retarget: o.retargetRegistry, signal: interrupt.signal });
+    const report = await execute(text, t, { journalPath: o.journal, flavour: o.flavour, githubApi: o.githubApi, concurrency: o.concurrency, onProgress: bar('execute'), manifests: o.manifests, retarget: o.retargetRegistry, signal: interrupt.signal });
     process.off('SIGINT', onSigint);
     return render('execute', JSON.stringify(report), o);
   },

@@ -18,6 +18,8 @@ export interface TransportOptions {
   timeout?: number;
   /** Seconds a whole request may take (default 300). */
   deadline?: number;
+  /** The registry is GitHub's (GitHub Enterprise Server; ghcr.io always is): `GITHUB_TOKEN` and `GH_TOKEN` count as credentials. */
+  github?: boolean;
 }
 
 /** A request exactly as the core's Session hands it out (authentication included). */

@@ -92,13 +92,13 @@ export class Transport {
    * whole request may take (default 300). The core retries failures. `fetch`: send with this
    * instead of undici (browsers, tests).
    */
-  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl, timeout = 60, deadline = 300 } = {}) {
+  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl, timeout = 60, deadline = 300, github = false } = {}) {
     core(() => wasm.checkTimeouts(Number(timeout), Number(deadline)));
     this.#timeouts = { timeoutMs: timeout * 1000, deadlineMs: deadline * 1000 };
     const url = core(() => wasm.parseRegistryUrl(String(baseUrl), insecure));
     this.registry = url.registry;
     this.fetch = fetchImpl;
-    const found = lookupCredentials({ registry: url.registry, username, password, urlUsername: url.username, urlPassword: url.password });
+    const found = lookupCredentials({ registry: url.registry, username, password, urlUsername: url.username, urlPassword: url.password, github });
     ACCESS.set(this, { origin: url.origin, insecure, credentials: found.credentials, looked: found.looked ?? [] });
     /** Where the credentials came from, or `undefined` when none were found (then `looked` says where the core looked). */
     this.credentialSource = found.credentials?.source;

@@ -57,6 +57,7 @@ def _transport(o: dict[str, Any]) -> registry.Transport:
     return registry.Transport(
         o["registry"], creds if given else None,
         insecure=o["insecure"], timeout=o["timeout"], deadline=o["deadline"],
+        github=o.get("flavour") == "ghcr",
     )  # fmt: skip
 
 
@@ -85,7 +86,7 @@ def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> dict[str
     return registry.crawl(
         _transport(o), flavour=o["flavour"], repositories=repositories,
         concurrency=o["concurrency"], on_progress=_progress("crawl"),
-        save_manifests=o.get("saveManifests"),
+        save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
     )  # fmt: skip
 
 
@@ -129,7 +130,7 @@ def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
             print(declined, file=sys.stderr)
             return 2
     report = registry.execute(
-        text, transport, journal_path=o["journal"], flavour=o["flavour"],
+        text, transport, journal_path=o["journal"], flavour=o["flavour"], github_api=o.get("githubApi"),
         concurrency=o["concurrency"], on_progress=_bar("execute"),
         manifests=o.get("manifests"), retarget=o["retargetRegistry"],
     )  # fmt: skip

@@ -52,10 +52,13 @@ class Credentials:
     password: str = field(default="", repr=False)
 
 
-def _lookup(registry: str, url: dict[str, Any], given: Credentials | None) -> dict[str, Any]:
+def _lookup(
+    registry: str, url: dict[str, Any], given: Credentials | None, github: bool = False
+) -> dict[str, Any]:
     """Runs the core's credential lookup: reads the file and runs the helper it names."""
     query = {
         "registry": registry,
+        "github": github,
         "username": given.username if given else None,
         "password": given.password if given else None,
         "urlUsername": url.get("username"),
@@ -95,13 +98,16 @@ class Transport:
         insecure: bool = False,
         timeout: float = 60.0,
         deadline: float = 300.0,
+        github: bool = False,
     ) -> None:
         """``timeout``: seconds without a byte before a request fails; ``deadline``: seconds a
-        whole request may take, however its bytes trickle in. The core retries failures."""
+        whole request may take, however its bytes trickle in. The core retries failures.
+        ``github``: the registry is GitHub's (GitHub Enterprise Server; ghcr.io always is):
+        ``GITHUB_TOKEN`` and ``GH_TOKEN`` then count as credentials."""
         _native.check_timeouts(timeout, deadline)
         url: dict[str, Any] = json.loads(_native.parse_registry_url(base_url, insecure))
         self.registry: str = url["registry"]
-        found = _lookup(self.registry, url, credentials)
+        found = _lookup(self.registry, url, credentials, github)
         # The core's view of the registry; it holds the secret, so it is never shown.
         self._access = {
             "origin": url["origin"],

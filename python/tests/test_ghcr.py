@@ -290,3 +290,22 @@ def test_deletions_wait_for_githubs_write_budget(ghcr: dict[str, Any]) -> None:
     assert [o["outcome"] for o in report["outcomes"]] == ["done"] * 3, report
     assert sum(o["retries"] for o in report["outcomes"]) >= 1, "the budget was hit and waited for"
     assert all(version_of(ghcr, d)["deleted"] for d in copies)
+
+
+def test_the_cli_reads_ghcr_with_github_token(ghcr: dict[str, Any], tmp_path: Path) -> None:
+    """`regprune snapshot --flavour ghcr` with the token in GITHUB_TOKEN, as in a workflow."""
+    import os
+
+    out = tmp_path / "snap.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGPRUNE_", "GH_", "GITHUB_"))}
+    env.update(GITHUB_TOKEN=ghcr["token"], DOCKER_CONFIG=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "regprune", "snapshot", "--registry", ghcr["registry"],
+         "--flavour", "ghcr", "--owner", ghcr["org"], "--github-api", ghcr["api"],
+         "--repository", "octo-org/app", "-o", str(out)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    snap = json.loads(out.read_text())
+    assert [r["name"] for r in snap["repositories"]] == ["octo-org/app"]
+    assert ghcr["token"] not in done.stdout + done.stderr

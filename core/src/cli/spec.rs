@@ -85,8 +85,18 @@ pub(crate) static OUTPUT: Flag = flag(
 );
 pub(crate) static FLAVOUR: Flag = flag(
     "flavour",
-    Takes::One("auto|oci|acr"),
-    "the registry's API (default auto: detected)",
+    Takes::One("auto|oci|acr|ghcr"),
+    "the registry's API (default auto: detected; ghcr for ghcr.io)",
+);
+pub(crate) static OWNER: Flag = flag(
+    "owner",
+    Takes::One("NAME"),
+    "GHCR: the user or organisation whose packages to read (else the first part of --repository)",
+);
+pub(crate) static GITHUB_API: Flag = flag(
+    "github-api",
+    Takes::One("URL"),
+    "GHCR: the GitHub REST API (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)",
 );
 pub(crate) static HELP: Flag = Flag {
     name: "help",
@@ -191,7 +201,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         positionals: &[],
         flags: &[
             &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &USERNAME, &PASSWORD,
-            &INSECURE, &FLAVOUR, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &INSECURE, &FLAVOUR, &OWNER, &GITHUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT,
+            &HELP,
         ],
     },
     Command {
@@ -203,8 +214,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         )],
         flags: &[
             &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &FIELD, &FILTER, &AGO,
-            &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &CONCURRENCY,
-            &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
+            &GITHUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
         ],
     },
     Command {
@@ -213,7 +224,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         positionals: &[("PLAN", "the plan file (from `plan -o`)")],
         flags: &[
             &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &RETARGET, &USERNAME, &PASSWORD,
-            &INSECURE, &FLAVOUR, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &INSECURE, &FLAVOUR, &GITHUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
         ],
     },
     Command {
