@@ -768,6 +768,27 @@ class Handler(BaseHTTPRequestHandler):
                     "Location": f"/v2/{repo}/manifests/{v.digest}",
                 },
             )
+        if kind == "blobs" and self.command in ("POST", "PATCH", "PUT"):
+            # Blob uploads pass through to the backend; its upload locations are rewritten
+            # onto this host.
+            headers = {
+                "Content-Type": self.headers.get("Content-Type")
+                or "application/octet-stream"
+            }
+            s_, h, body = st.backend_request(
+                self.command, self.path, self.body(), headers
+            )
+            out = {
+                k: v
+                for k, v in h.items()
+                if k in ("docker-content-digest", "range", "docker-upload-uuid")
+            }
+            if "location" in h:
+                loc = urllib.parse.urlsplit(h["location"])
+                out["Location"] = f"http://127.0.0.1:{st.port}{loc.path}" + (
+                    f"?{loc.query}" if loc.query else ""
+                )
+            return self.reply(s_, raw=body, headers=out)
         if self.command not in ("GET", "HEAD"):
             return self.reply(
                 405,

@@ -435,9 +435,14 @@ fn untags(
         }
     }
     if any {
+        let message = if g.snapshot.api == Some(crate::snapshot::RegistryApi::Ghcr) {
+            "GHCR deletes versions, not tags: a tag is removed by pushing a small placeholder manifest under it (a new version, which takes the tag) and deleting that version; the token needs write:packages as well as delete:packages, and a package's last tag cannot go this way (GHCR keeps its last tagged version)"
+        } else {
+            "a registry without tag deletion (the CNCF distribution registry) is untagged by pointing the tag at a small placeholder manifest and deleting that: only the tag goes, and the placeholder's few hundred bytes stay until garbage collection; ACR deletes the tag directly"
+        };
         draft.warnings.push(Warning {
             code: WarningCode::UntagPlaceholder,
-            message: "a registry without tag deletion (the CNCF distribution registry) is untagged by pointing the tag at a small placeholder manifest and deleting that: only the tag goes, and the placeholder's few hundred bytes stay until garbage collection; ACR deletes the tag directly".into(),
+            message: message.into(),
             items: Vec::new(),
         });
     }

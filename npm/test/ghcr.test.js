@@ -87,3 +87,16 @@ test('execute deletes versions by id, keeps the multi-arch image whole, and undo
   assert.deepEqual(back.results.map((r) => r.outcome), ['restored'], JSON.stringify(back));
   assert.equal((await version(img.dangling)).deleted, false);
 });
+
+test('untag moves the tag to a placeholder version and deletes that version', async () => {
+  const { execute } = await import('regprune/registry');
+  const snap = await snapshot({ owner: info.org, repositories: ['octo-org/app'] });
+  const tags = (await state()).versions.find((v) => v.digest === info.images.app.index).tags;
+  const tag = tags.includes('latest') ? 'latest' : tags[0];
+  const p = plan(snap, { op: 'untag', image: `octo-org/app:${tag}` }, { now: NOW });
+  assert.equal(p.warnings.find((w) => w.code === 'untagPlaceholder').message.startsWith('GHCR deletes versions'), true);
+  const report = await execute(p, transport(), { flavour: 'ghcr', githubApi: info.api });
+  assert.equal(report.outcomes[0].outcome, 'done', JSON.stringify(report));
+  const index = (await state()).versions.find((v) => v.digest === info.images.app.index);
+  assert.deepEqual(index.tags, tags.filter((t) => t !== tag));
+});

@@ -309,3 +309,43 @@ def test_the_cli_reads_ghcr_with_github_token(ghcr: dict[str, Any], tmp_path: Pa
     snap = json.loads(out.read_text())
     assert [r["name"] for r in snap["repositories"]] == ["octo-org/app"]
     assert ghcr["token"] not in done.stdout + done.stderr
+
+
+def test_untag_moves_the_tag_to_a_placeholder_version_and_deletes_that(
+    ghcr: dict[str, Any], tmp_path: Path
+) -> None:
+    """GHCR deletes versions, not tags: `latest` leaves the index (which keeps `v1`) for a
+    placeholder version that is then deleted; undo points `latest` back at the index."""
+    from regprune.registry import execute, undo
+
+    img = ghcr["images"]["app"]
+    snap = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"])
+    p = regprune.plan(snap, {"op": "untag", "image": "octo-org/app:latest"}, now=NOW)
+    assert [a["type"] for a in p.to_dict()["actions"]] == ["untag"]
+    journal = tmp_path / "journal.jsonl"
+    report = execute(p.to_json(), transport(ghcr), journal_path=str(journal), flavour="ghcr",
+                     github_api=ghcr["api"])  # fmt: skip
+    (o,) = report["outcomes"]
+    assert o["outcome"] == "done" and "placeholder" in o["detail"], o
+    index = version_of(ghcr, img["index"])
+    assert index["tags"] == ["v1"] and index["deleted"] is False
+    placeholders = [
+        v for v in state(ghcr)["versions"]
+        if v["package"] == "octo-org/app" and v["digest"] not in img.values()
+    ]  # fmt: skip
+    assert placeholders and all(v["deleted"] for v in placeholders), placeholders
+    back = undo(str(journal), transport(ghcr))
+    assert [r["outcome"] for r in back["results"]] == ["restored"], back
+    assert sorted(version_of(ghcr, img["index"])["tags"]) == ["latest", "v1"]
+
+
+def test_the_last_tag_of_a_package_is_not_untagged(ghcr: dict[str, Any]) -> None:
+    from regprune.registry import execute
+
+    only = ghcr["images"]["solo"]["only"]
+    snap = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/solo"])
+    p = regprune.plan(snap, {"op": "untag", "image": "octo-org/solo:only"}, now=NOW)
+    report = execute(p.to_json(), transport(ghcr), flavour="ghcr", github_api=ghcr["api"])
+    (o,) = report["outcomes"]
+    assert o["outcome"] == "skipped" and "last tag" in o["detail"], o
+    assert version_of(ghcr, only)["tags"] == ["only"]

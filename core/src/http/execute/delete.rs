@@ -196,7 +196,7 @@ impl Execute {
         };
         // GHCR deletes the package version that holds the manifest: known from the
         // re-listing, or the manifest is in no version any more.
-        let version = if self.flavour == Flavour::Ghcr {
+        let version = if self.flavour == Flavour::Ghcr && step.kind != ActionType::Untag {
             let id = self.repos[&step.repo].version_ids.get(&digest).copied();
             let Some(id) = id else {
                 let detail = "no package version holds it any more".into();
@@ -220,7 +220,13 @@ impl Execute {
             version,
         });
         step.state = StepState::Deleting;
-        let next = if self.flavour == Flavour::Oci && self.steps[s].kind == ActionType::Untag {
+        if self.flavour == Flavour::Ghcr && self.steps[s].kind == ActionType::Untag {
+            if let Some(why) = self.gh_last_tag(s) {
+                return self.end(s, OutcomeKind::Skipped, why);
+            }
+        }
+        let placeholder_untag = matches!(self.flavour, Flavour::Oci | Flavour::Ghcr);
+        let next = if placeholder_untag && self.steps[s].kind == ActionType::Untag {
             if self.repos[&self.steps[s].repo].empty_blob {
                 Job::Placeholder(s)
             } else {
@@ -265,7 +271,13 @@ impl Execute {
                 201 => {
                     let body = self.placeholder(s);
                     self.steps[s].placeholder = Some(Digest::sha256(body.as_bytes()));
-                    self.queue.push_back((Job::Delete(s), 1, 0.0));
+                    // GHCR deletes the placeholder's version, whose id a listing tells.
+                    let next = if self.flavour == Flavour::Ghcr {
+                        Job::GhFind(s, 1)
+                    } else {
+                        Job::Delete(s)
+                    };
+                    self.queue.push_back((next, 1, 0.0));
                 }
                 status => self.fail(
                     s,

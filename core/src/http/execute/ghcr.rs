@@ -1,5 +1,7 @@
 //! GHCR: a manifest is deleted by deleting the package version that holds it, through the
-//! GitHub REST API. Each package is re-listed (its versions, with ids and tags) right before
+//! GitHub REST API; a tag is removed as on Distribution, by pushing a placeholder manifest under
+//! it (on ghcr.io: a new version that takes the tag), and then deleting the placeholder's
+//! version, found by its digest in a listing and checked to carry only that tag. Each package is re-listed (its versions, with ids and tags) right before
 //! its deletions; each tag is then resolved on ghcr.io like any registry's, so drift, tagged
 //! indexes and the order of a deleted index's children are checked as on Distribution. A
 //! version is deleted by the id the re-listing gives its manifest (never the plan's), `404`
@@ -67,18 +69,10 @@ impl GhExec {
 }
 
 impl Execute {
-    /// Finds each owner's REST path first. Removing one tag from a version needs a placeholder
-    /// pushed under it and deleted (GHCR has no tag deletion): not done yet, so untags end as
-    /// unsupported, and nothing is guessed.
+    /// Finds each owner's REST path first.
     pub(super) fn ghcr_begin(&mut self) {
         self.gh.api =
             crate::http::ghcr::api_base(self.opts.github_api.as_deref(), &self.opts.registry);
-        for s in 0..self.steps.len() {
-            if self.steps[s].kind == ActionType::Untag {
-                let detail = "GHCR deletes versions, not tags: removing one tag needs a placeholder pushed under it, which regprune does not do yet; delete the version, or remove the tag in GitHub".into();
-                self.end(s, OutcomeKind::Unsupported, detail);
-            }
-        }
         let owners: std::collections::BTreeSet<String> = self
             .order
             .iter()
@@ -95,18 +89,18 @@ impl Execute {
         let (method, url) = match job {
             Job::GhOwner(owner) => (Method::Get, format!("{api}/users/{}", encode(owner))),
             Job::GhUser(_) => (Method::Get, format!("{api}/user")),
-            Job::GhVersions(repo, page) => {
-                let (base, package) = self.gh.base(repo);
-                (
-                    Method::Get,
-                    format!("{base}/packages/container/{package}/versions?per_page={PER_PAGE}&page={page}&state=active"),
-                )
-            }
+            Job::GhVersions(repo, page) => (Method::Get, self.gh_versions_url(repo, *page)),
+            Job::GhFind(s, page) => (
+                Method::Get,
+                self.gh_versions_url(&self.steps[*s].repo, *page),
+            ),
             Job::Delete(s) => {
+                // An untag deletes its placeholder's version; a deletion the manifest's.
                 let st = &self.steps[*s];
                 let id = st
-                    .digest
+                    .placeholder
                     .as_ref()
+                    .or(st.digest.as_ref())
                     .and_then(|d| self.repos[&st.repo].version_ids.get(d).copied())
                     .unwrap_or_default();
                 (Method::Delete, self.gh.version_url(&st.repo, id))
@@ -121,6 +115,65 @@ impl Execute {
             scope: GITHUB_API_SCOPE.to_owned(),
             body: None,
         }
+    }
+
+    fn gh_versions_url(&self, repo: &RepositoryName, page: u32) -> String {
+        let (base, package) = self.gh.base(repo);
+        format!(
+            "{base}/packages/container/{package}/versions?per_page={PER_PAGE}&page={page}&state=active"
+        )
+    }
+
+    /// GHCR refuses to delete a package's last tagged version, so an untag whose tag is the
+    /// package's last one would leave it on the placeholder: such an untag is not started.
+    pub(super) fn gh_last_tag(&self, s: usize) -> Option<String> {
+        let st = &self.steps[s];
+        let rs = &self.repos[&st.repo];
+        let others = rs
+            .current
+            .iter()
+            .any(|(t, d)| d.is_some() && Some(t) != st.tag.as_ref());
+        (!others).then(|| {
+            "not untagged: it is the package's last tag, and GHCR refuses to delete the last tagged version (the placeholder the tag moves to could not be deleted); delete the package instead".to_owned()
+        })
+    }
+
+    /// A page of the package's versions, looking for the version the untag's placeholder
+    /// became: it must carry exactly the untag's tag before it is deleted.
+    #[inline(never)]
+    pub(super) fn gh_found(&mut self, s: usize, page: u32, r: &Response) {
+        let Some(placeholder) = self.steps[s].placeholder.clone() else {
+            return;
+        };
+        let stuck = |why: &str| {
+            format!("untag: the tag now points at the placeholder {placeholder}, but {why}; delete that version by hand")
+        };
+        if r.status != 200 {
+            let e = crate::http::ghcr::refused(r, "listing the versions", "read:packages");
+            return self.fail(s, stuck(&e.to_string()));
+        }
+        let Ok(versions) = crate::field::from_json::<Vec<Version>>(&r.body) else {
+            return self.fail(s, stuck("the versions could not be read"));
+        };
+        if versions.is_empty() || page >= self.opts.max_pages {
+            return self.fail(s, stuck("no version holds it"));
+        }
+        if let Some(v) = versions.iter().find(|v| v.name == placeholder) {
+            let tag = self.steps[s].tag.clone();
+            if v.tags() != tag.as_slice() {
+                let why = format!("its version carries the tags {:?}", v.tags());
+                return self.fail(s, stuck(&why));
+            }
+            let repo = self.steps[s].repo.clone();
+            let id = v.id;
+            self.repos
+                .entry(repo)
+                .or_default()
+                .version_ids
+                .insert(placeholder, id);
+            return self.queue.push_back((Job::Delete(s), 1, 0.0));
+        }
+        self.queue.push_back((Job::GhFind(s, page + 1), 1, 0.0));
     }
 
     #[inline(never)]
@@ -219,7 +272,12 @@ impl Execute {
                 .map(|m| crate::render::escape_controls(&m.message).into_owned())
                 .unwrap_or_default()
         };
+        let untag = self.steps[s].kind == ActionType::Untag;
         let (kind, detail) = match r.status {
+            200 | 202 | 204 if untag => (
+                OutcomeKind::Done,
+                "untagged: the tag moved to a placeholder version, which was deleted".to_owned(),
+            ),
             200 | 202 | 204 => (
                 OutcomeKind::Done,
                 "deleted (restorable for 30 days)".to_owned(),

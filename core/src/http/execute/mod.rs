@@ -228,6 +228,8 @@ enum Job {
     GhUser(String),
     /// GHCR: a page of a package's versions (the re-listing: each version's id and tags).
     GhVersions(RepositoryName, u32),
+    /// GHCR untag: a page of the package's versions, looking for the placeholder's version.
+    GhFind(usize, u32),
 }
 
 impl Job {
@@ -242,7 +244,8 @@ impl Job {
             | Job::Fetch(s)
             | Job::Delete(s)
             | Job::Verify(s, _)
-            | Job::Repush(s) => Some(*s),
+            | Job::Repush(s)
+            | Job::GhFind(s, _) => Some(*s),
             Job::Detect
             | Job::IndexCheck(..)
             | Job::AcrManifests(..)
@@ -787,7 +790,9 @@ impl Execute {
             Job::Verify(s, path) => {
                 Request::get(id, path.clone(), Vec::new(), pull(&step(*s).repo))
             }
-            Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) => self.gh_request(id, job),
+            Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) | Job::GhFind(..) => {
+                self.gh_request(id, job)
+            }
             Job::Delete(s) if self.flavour == Flavour::Ghcr => self.gh_request(id, job),
             Job::Delete(s) => {
                 let st = step(*s);
@@ -879,8 +884,10 @@ impl Execute {
     }
 
     fn handle(&mut self, job: Job, attempt: u32, r: &Response, now: f64) {
-        let api = matches!(job, Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..))
-            || (self.flavour == Flavour::Ghcr && matches!(job, Job::Delete(_)));
+        let api = matches!(
+            job,
+            Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) | Job::GhFind(..)
+        ) || (self.flavour == Flavour::Ghcr && matches!(job, Job::Delete(_)));
         if let Some(wait) = api.then(|| crate::http::ghcr::rate_limited(r)).flatten() {
             if let Some(s) = job.step() {
                 self.steps[s].retries += 1;
@@ -934,6 +941,7 @@ impl Execute {
             Job::Fetch(s) => self.fetched(s, r),
             Job::Verify(s, _) | Job::Repush(s) => self.verified(&job, s, r),
             Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) => self.gh_listed(job, r),
+            Job::GhFind(s, page) => self.gh_found(s, page, r),
             Job::Delete(s) if self.flavour == Flavour::Ghcr => self.gh_deleted(s, r),
             Job::Delete(s) => {
                 let tagged = !self.steps[s].journalled.is_empty();
