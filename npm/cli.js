@@ -58,7 +58,7 @@ function bar(label) {
   };
 }
 
-const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests });
+const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests });
 
 const commands = {
   async snapshot(inv, o) {
@@ -109,7 +109,7 @@ const commands = {
       interrupt.abort();
     };
     process.on('SIGINT', onSigint);
-    const report = await execute(text, t, { journalPath: o.journal, flavour: o.flavour, githubApi: o.githubApi, concurrency: o.concurrency, onProgress: bar('execute'), manifests: o.manifests, retarget: o.retargetRegistry, signal: interrupt.signal });
+    const report = await execute(text, t, { journalPath: o.journal, flavour: o.flavour, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onProgress: bar('execute'), manifests: o.manifests, retarget: o.retargetRegistry, signal: interrupt.signal });
     process.off('SIGINT', onSigint);
     return render('execute', JSON.stringify(report), o);
   },

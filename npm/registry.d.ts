@@ -68,7 +68,7 @@ export interface Report {
 
 export interface RunOptions {
   /** The registry's API: detected by default. */
-  flavour?: 'auto' | 'oci' | 'acr' | 'ghcr';
+  flavour?: 'auto' | 'oci' | 'acr' | 'ghcr' | 'dockerhub';
   concurrency?: number;
   onProgress?: (handled: number) => void;
 }
@@ -76,9 +76,11 @@ export interface RunOptions {
 /**
  * `saveManifests` (Node): a directory to save each manifest's bytes in, for `execute`'s `manifests`.
  * GHCR (`flavour: 'ghcr'`, chosen for ghcr.io): `owner` is the user or organisation whose packages
- * are read; `githubApi` the REST API's base URL (GitHub Enterprise Server).
+ * are read; `githubApi` the REST API's base URL (GitHub Enterprise Server). Docker Hub
+ * (`flavour: 'dockerhub'`, chosen for registry-1.docker.io): `owner` is the namespace, `hubApi`
+ * Hub's API (`https://hub.docker.com`).
  */
-export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string; owner?: string; githubApi?: string }): Promise<Snapshot>;
+export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string; owner?: string; githubApi?: string; hubApi?: string }): Promise<Snapshot>;
 /** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON, text or UTF-8 bytes. */
 export function execute(
   plan: PlanInput,
@@ -90,6 +92,8 @@ export function execute(
     manifests?: string;
     /** GHCR: the GitHub REST API's base URL (GitHub Enterprise Server); ghcr.io's is known. */
     githubApi?: string;
+    /** Docker Hub: its API's base URL (default `https://hub.docker.com`). */
+    hubApi?: string;
     /** Run a plan made for another registry against this transport's (a mirror, a proxy). */
     retarget?: boolean;
     /** Aborting it (Ctrl-C) stops the run: nothing more is sent, and the report lists what never started. */

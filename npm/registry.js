@@ -262,8 +262,8 @@ async function drive(session, transport, options) {
  * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
  * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them.
  */
-export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, owner, githubApi } = {}) {
-  const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi };
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, owner, githubApi, hubApi } = {}) {
+  const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi };
   const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
   if (saveManifests !== undefined) {
@@ -291,8 +291,8 @@ function planJson(plan) {
  * report. Journal lines are written and flushed to disk before the deletions they describe are
  * sent. `manifests`: a directory saved by `crawl(..., { saveManifests })`.
  */
-export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal, githubApi } = {}) {
-  const options = { registry: transport.registry, flavour, retarget, runId: newRunId(), githubApi };
+export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal, githubApi, hubApi } = {}) {
+  const options = { registry: transport.registry, flavour, retarget, runId: newRunId(), githubApi, hubApi };
   const session = core(() => wasm.Session.execute(planJson(plan), options, ACCESS.get(transport)));
   const fs = builtin('node:fs');
   let fd;

@@ -51,6 +51,8 @@ pub enum RegistryApi {
     Acr,
     /// GitHub Container Registry: the GitHub Packages REST API and ghcr.io.
     Ghcr,
+    /// Docker Hub: Hub's API and its registry.
+    DockerHub,
 }
 
 /// Who may see a package (GitHub Packages).

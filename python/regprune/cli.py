@@ -87,6 +87,7 @@ def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> dict[str
         _transport(o), flavour=o["flavour"], repositories=repositories,
         concurrency=o["concurrency"], on_progress=_progress("crawl"),
         save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
+        hub_api=o.get("hubApi"),
     )  # fmt: skip
 
 
@@ -131,6 +132,7 @@ def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
             return 2
     report = registry.execute(
         text, transport, journal_path=o["journal"], flavour=o["flavour"], github_api=o.get("githubApi"),
+        hub_api=o.get("hubApi"),
         concurrency=o["concurrency"], on_progress=_bar("execute"),
         manifests=o.get("manifests"), retarget=o["retargetRegistry"],
     )  # fmt: skip

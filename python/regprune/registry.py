@@ -349,11 +349,14 @@ def crawl(
     save_manifests: str | os.PathLike[str] | None = None,
     owner: str | None = None,
     github_api: str | None = None,
+    hub_api: str | None = None,
 ) -> dict[str, Any]:
     """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
     bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
     GHCR (``flavour="ghcr"``, chosen for ghcr.io): ``owner`` is the user or organisation whose
-    packages are read, ``github_api`` the REST API's base URL (GitHub Enterprise Server)."""
+    packages are read, ``github_api`` the REST API's base URL (GitHub Enterprise Server).
+    Docker Hub (``flavour="dockerhub"``, chosen for registry-1.docker.io): ``owner`` is the
+    namespace, ``hub_api`` Hub's API (``https://hub.docker.com``)."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
@@ -361,6 +364,7 @@ def crawl(
         "keepManifests": save_manifests is not None,
         "owner": owner,
         "githubApi": github_api,
+        "hubApi": hub_api,
     }
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
 
@@ -386,6 +390,7 @@ def execute(
     manifests: str | os.PathLike[str] | None = None,
     retarget: bool = False,
     github_api: str | None = None,
+    hub_api: str | None = None,
 ) -> dict[str, Any]:
     """Carries out exactly the sealed plan; returns the report. Journal lines are written and
     flushed to disk before the deletions they describe are sent. ``on_progress`` gets
@@ -397,6 +402,7 @@ def execute(
         "flavour": flavour,
         "retarget": retarget,
         "githubApi": github_api,
+        "hubApi": hub_api,
     }
     options["runId"] = new_run_id()
     session = _native.Session.execute(

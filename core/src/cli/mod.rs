@@ -321,7 +321,7 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
     }
     for (name, choices) in [
         ("output", &["text", "json"][..]),
-        ("flavour", &["auto", "oci", "acr", "ghcr"][..]),
+        ("flavour", &["auto", "oci", "acr", "ghcr", "dockerhub"][..]),
         ("field", &["lastUpdateTime", "createdTime"][..]),
     ] {
         if let Some(v) = text(options, name) {

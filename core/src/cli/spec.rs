@@ -85,13 +85,18 @@ pub(crate) static OUTPUT: Flag = flag(
 );
 pub(crate) static FLAVOUR: Flag = flag(
     "flavour",
-    Takes::One("auto|oci|acr|ghcr"),
-    "the registry's API (default auto: detected; ghcr for ghcr.io)",
+    Takes::One("auto|oci|acr|ghcr|dockerhub"),
+    "the registry's API (default auto: detected; ghcr for ghcr.io, dockerhub for Docker Hub)",
+);
+pub(crate) static HUB_API: Flag = flag(
+    "hub-api",
+    Takes::One("URL"),
+    "Docker Hub: its API (default https://hub.docker.com)",
 );
 pub(crate) static OWNER: Flag = flag(
     "owner",
     Takes::One("NAME"),
-    "GHCR: the user or organisation whose packages to read (else the first part of --repository)",
+    "GHCR: the user or organisation whose packages to read; Docker Hub: the namespace",
 );
 pub(crate) static GITHUB_API: Flag = flag(
     "github-api",
@@ -201,8 +206,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         positionals: &[],
         flags: &[
             &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &USERNAME, &PASSWORD,
-            &INSECURE, &FLAVOUR, &OWNER, &GITHUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT,
-            &HELP,
+            &INSECURE, &FLAVOUR, &OWNER, &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE,
+            &OUTPUT, &HELP,
         ],
     },
     Command {
@@ -215,7 +220,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         flags: &[
             &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
-            &GITHUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
         ],
     },
     Command {
@@ -224,7 +229,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         positionals: &[("PLAN", "the plan file (from `plan -o`)")],
         flags: &[
             &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &RETARGET, &USERNAME, &PASSWORD,
-            &INSECURE, &FLAVOUR, &GITHUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &INSECURE, &FLAVOUR, &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT,
+            &HELP,
         ],
     },
     Command {

@@ -39,6 +39,10 @@ pub enum Flavour {
     /// GitHub Container Registry: packages and versions from the GitHub REST API, manifests
     /// from the registry (chosen for `ghcr.io`; name it for GitHub Enterprise Server).
     Ghcr,
+    /// Docker Hub: repositories and tags (digests, push times) from Hub's API, manifests from
+    /// the registry (chosen for `registry-1.docker.io` and `docker.io`).
+    #[serde(alias = "dockerhub")]
+    DockerHub,
 }
 
 /// What to crawl.
@@ -83,6 +87,9 @@ pub struct CrawlOptions {
     /// `https://HOST/api/v3` for GitHub Enterprise Server).
     #[serde(default)]
     pub github_api: Option<String>,
+    /// Docker Hub: its API's base URL (`https://hub.docker.com`).
+    #[serde(default)]
+    pub hub_api: Option<String>,
 }
 
 fn default_max_pages() -> u32 {
@@ -155,6 +162,10 @@ enum Job {
     GhPackage(String),
     /// GHCR: a page of a package's versions.
     GhVersions(RepositoryName, u32),
+    /// Docker Hub: a page of a namespace's repositories (an absolute URL).
+    HubRepos(String),
+    /// Docker Hub: a page of a repository's tags (an absolute URL).
+    HubTags(RepositoryName, String),
 }
 
 /// What a GHCR crawl learns from the REST API.
@@ -217,6 +228,8 @@ pub struct Crawl {
     kept: Vec<KeptManifest>,
     /// GHCR's REST side.
     gh: GhState,
+    /// Docker Hub: each manifest's newest tag push, by repository and digest.
+    hub_times: HashMap<(RepositoryName, Digest), Timestamp>,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -337,14 +350,19 @@ impl Crawl {
             acr_left_out: HashSet::new(),
             kept: Vec::new(),
             gh: GhState::default(),
+            hub_times: HashMap::new(),
             opts,
         };
         if c.flavour == Flavour::Auto && c.opts.registry.eq_ignore_ascii_case("ghcr.io") {
             c.flavour = Flavour::Ghcr;
         }
+        if c.flavour == Flavour::Auto && super::hub::is_hub(&c.opts.registry) {
+            c.flavour = Flavour::DockerHub;
+        }
         match c.flavour {
             Flavour::Auto => c.push(Job::Detect),
             Flavour::Ghcr => c.begin_ghcr(),
+            Flavour::DockerHub => c.begin_hub(),
             _ => c.begin(),
         }
         c
@@ -480,6 +498,12 @@ impl Crawl {
                 super::ghcr::api_headers(),
                 super::GITHUB_API_SCOPE.to_owned(),
             ),
+            Job::HubRepos(url) | Job::HubTags(_, url) => (
+                Method::Get,
+                url.clone(),
+                super::hub::api_headers(),
+                super::HUB_API_SCOPE.to_owned(),
+            ),
         };
         if matches!(pending.job, Job::Manifest(..) | Job::ManifestByTag(..)) {
             self.progress.manifest_gets += 1;
@@ -600,6 +624,7 @@ impl Crawl {
             | Job::GhVersions(..) => {
                 self.handle_gh(job, r, &where_)?;
             }
+            Job::HubRepos(_) | Job::HubTags(..) => self.handle_hub(job, r, &where_)?,
             Job::Catalog(_) => {
                 ok(r, &where_)?;
                 let body: NameList = json(r, &where_)?;
@@ -795,6 +820,10 @@ impl Crawl {
         for c in children {
             self.need(repo, c);
         }
+        // Docker Hub gives each tag's push time, and has no referrers API.
+        if self.flavour == Flavour::DockerHub {
+            return;
+        }
         if let Some(c) = config.filter(|_| self.opts.fetch_configs) {
             if !self.created.contains_key(&c) {
                 self.created.insert(c.clone(), None);
@@ -831,6 +860,7 @@ impl Crawl {
         if self.flavour == Flavour::Ghcr {
             return Ok(self.ghcr_snapshot());
         }
+        let hub = self.flavour == Flavour::DockerHub;
         let time_of = |m: &Manifest| {
             m.config
                 .as_ref()
@@ -843,7 +873,27 @@ impl Crawl {
                 .iter()
                 .filter_map(|d| self.contents.get(d).cloned())
                 .collect();
-            for m in &mut manifests {
+            if hub {
+                // Hub's times are its tags' pushes: a manifest's is its newest tag's, an
+                // index's children take the index's.
+                let mut times: HashMap<Digest, Timestamp> = HashMap::new();
+                for m in &manifests {
+                    if let Some(&t) = self.hub_times.get(&(name.clone(), m.digest.clone())) {
+                        let e = times.entry(m.digest.clone()).or_insert(t);
+                        *e = (*e).max(t);
+                        for c in m.manifests.iter().flatten() {
+                            let e = times.entry(c.digest.clone()).or_insert(t);
+                            *e = (*e).max(t);
+                        }
+                    }
+                }
+                for m in &mut manifests {
+                    let t = times.get(&m.digest).copied();
+                    m.created_time = t;
+                    m.last_update_time = t;
+                }
+            }
+            for m in manifests.iter_mut().filter(|_| !hub) {
                 let own = time_of(m);
                 // An index is as old as its newest child.
                 let t = own.or_else(|| {
@@ -883,7 +933,7 @@ impl Crawl {
             incomplete_reasons: self.incomplete.clone(),
             untagged_listed: Some(false),
             repositories,
-            api: None,
+            api: hub.then_some(crate::snapshot::RegistryApi::DockerHub),
         })
     }
 }
@@ -913,6 +963,133 @@ impl Crawl {
     /// The flavour in use (`auto` until detected).
     pub fn flavour(&self) -> Flavour {
         self.flavour
+    }
+}
+
+impl Crawl {
+    /// Docker Hub: the namespace's repositories (or the ones named), then their tags.
+    fn begin_hub(&mut self) {
+        let api = super::hub::api_base(self.opts.hub_api.as_deref());
+        let n = super::hub::PAGE_SIZE;
+        if self.opts.repositories.is_empty() {
+            let ns = super::ghcr::encode(self.opts.owner.as_deref().unwrap_or_default());
+            self.push(Job::HubRepos(format!(
+                "{api}/v2/namespaces/{ns}/repositories?page_size={n}&page=1"
+            )));
+        } else {
+            for repo in self.opts.repositories.clone() {
+                self.hub_repository(repo);
+            }
+        }
+    }
+
+    fn hub_repository(&mut self, repo: RepositoryName) {
+        if self.repos.contains_key(&repo) {
+            return;
+        }
+        let api = super::hub::api_base(self.opts.hub_api.as_deref());
+        let n = super::hub::PAGE_SIZE;
+        let (ns, name) = repo
+            .as_str()
+            .split_once('/')
+            .unwrap_or(("library", repo.as_str()));
+        let url = format!("{api}/v2/namespaces/{ns}/repositories/{name}/tags?page_size={n}&page=1");
+        self.progress.repositories += 1;
+        self.repos.insert(repo.clone(), RepoState::default());
+        self.push(Job::HubTags(repo, url));
+    }
+
+    /// The next page of a Hub listing: on the API's own host, never twice, within
+    /// `max_pages`.
+    fn hub_next(&mut self, next: Option<String>, where_: &str) -> Result<Option<String>> {
+        let Some(next) = next.filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
+        let api = super::hub::api_base(self.opts.hub_api.as_deref());
+        if !next.starts_with(&format!("{api}/")) {
+            return Err(violation(
+                where_,
+                format!("the next page {next:?} is not on the API's host {api}; refusing"),
+            ));
+        }
+        if !self.pages.insert(next.clone()) {
+            return Err(violation(
+                where_,
+                format!("the API's pagination loops: {next} was already listed"),
+            ));
+        }
+        let pages = self.listing_pages.entry(listing_of(where_)).or_default();
+        *pages += 1;
+        if *pages >= self.opts.max_pages {
+            return Err(Error::LimitExceeded {
+                path: where_.to_owned(),
+                limit: "maxPages".into(),
+                allowed: u64::from(self.opts.max_pages),
+                actual: u64::from(*pages) + 1,
+            });
+        }
+        Ok(Some(next))
+    }
+
+    fn handle_hub(&mut self, job: Job, r: &Response, where_: &str) -> Result<()> {
+        use super::hub::{Page, Repo, Tag};
+        match job {
+            Job::HubRepos(_) => {
+                if r.status != 200 {
+                    return Err(super::hub::refused(r, where_));
+                }
+                let page: Page<Repo> = json(r, where_)?;
+                for repo in page.results {
+                    let ns = repo
+                        .namespace
+                        .or_else(|| self.opts.owner.clone())
+                        .unwrap_or_default();
+                    let name = format!(
+                        "{}/{}",
+                        ns.to_ascii_lowercase(),
+                        repo.name.to_ascii_lowercase()
+                    );
+                    let Some(name) = RepositoryName::parse(&name) else {
+                        return Err(violation(where_, format!("{name:?} is no repository name")));
+                    };
+                    self.hub_repository(name);
+                }
+                if let Some(next) = self.hub_next(page.next, where_)? {
+                    self.push(Job::HubRepos(next));
+                }
+            }
+            Job::HubTags(repo, _) => {
+                if r.status == 404 {
+                    self.not_captured(
+                        &repo,
+                        "Docker Hub has no such repository, or the credentials may not read it",
+                    );
+                    return Ok(());
+                }
+                if r.status != 200 {
+                    return Err(super::hub::refused(r, where_));
+                }
+                let page: Page<Tag> = json(r, where_)?;
+                for tag in page.results {
+                    let Some(digest) = tag.digest.clone() else {
+                        continue; // a tag Hub gives no digest for: nothing to plan on
+                    };
+                    if let Some(t) = tag.pushed() {
+                        let e = self
+                            .hub_times
+                            .entry((repo.clone(), digest.clone()))
+                            .or_insert(t);
+                        *e = (*e).max(t);
+                    }
+                    self.tagged(&repo, tag.name, digest);
+                }
+                if let Some(next) = self.hub_next(page.next, where_)? {
+                    self.push(Job::HubTags(repo, next));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -1208,6 +1385,8 @@ fn describe(job: &Job) -> String {
         Job::GhPackages(page) => format!("GitHub API: packages, page {page}"),
         Job::GhPackage(name) => format!("GitHub API: package {name}"),
         Job::GhVersions(r, page) => format!("GitHub API: versions of {r}, page {page}"),
+        Job::HubRepos(url) => format!("Docker Hub API: {url}"),
+        Job::HubTags(r, url) => format!("Docker Hub API: tags of {r} ({url})"),
     }
 }
 

@@ -11,6 +11,7 @@ mod credentials;
 mod execute;
 mod failure;
 pub(crate) mod ghcr;
+pub(crate) mod hub;
 mod link;
 mod session;
 mod token;
@@ -28,6 +29,7 @@ pub use credentials::{
 pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
 pub use failure::TransportFailure;
 pub use ghcr::{default_api as default_github_api, GITHUB_API_SCOPE};
+pub use hub::HUB_API_SCOPE;
 pub use link::next_link;
 pub use session::{Access, Conversation, Outgoing, Session};
 pub use undo::{JournalRun, SkippedLine, Undo, UndoOptions, UndoOutcome, UndoReport, UndoResult};

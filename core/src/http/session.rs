@@ -230,6 +230,24 @@ impl Session {
         }?;
         let auth = if req.scope == super::GITHUB_API_SCOPE {
             self.api_auth(&req.path)
+        } else if req.scope == super::HUB_API_SCOPE {
+            // Docker Hub's API answers anonymous requests with public repositories only: with
+            // credentials, log in first (the request waits for the JWT).
+            match self.tokens.get(&req.scope).cloned() {
+                Some(jwt) => Some(jwt),
+                None if self.access.credentials.is_some() => {
+                    let refused = Response {
+                        status: 401,
+                        headers: Vec::new(),
+                        body: br#"{"detail": "the Docker Hub login failed"}"#.to_vec(),
+                    };
+                    if self.hub_login(&req, 0, &refused) {
+                        return self.ready.pop_front();
+                    }
+                    None
+                }
+                None => None,
+            }
         } else {
             self.tokens.get(&req.scope).cloned().or_else(|| {
                 self.basic_accepted
@@ -265,7 +283,7 @@ impl Session {
             headers.push(("Authorization".into(), a.clone()));
         }
         // A GitHub API request carries its absolute URL; every other one a registry path.
-        let url = if req.scope == super::GITHUB_API_SCOPE {
+        let url = if req.scope == super::GITHUB_API_SCOPE || req.scope == super::HUB_API_SCOPE {
             req.path.clone()
         } else {
             format!("{}{}", self.access.origin, req.path)
@@ -363,7 +381,11 @@ impl Session {
         match sent {
             Sent::Token { key } => self.token_answered(&key, response, now),
             Sent::Inner { req, tries, auth } => {
-                if response.status == 401
+                if response.status == 401 && req.scope == super::HUB_API_SCOPE {
+                    if tries < AUTH_TRIES && self.hub_login(&req, tries, response) {
+                        return Ok(());
+                    }
+                } else if response.status == 401
                     && req.scope != super::GITHUB_API_SCOPE
                     && tries < AUTH_TRIES
                     && self.challenge(&req, tries, auth.as_deref(), response)
@@ -462,6 +484,49 @@ impl Session {
                 false
             }
         }
+    }
+
+    /// Docker Hub's API answered 401: log in (`POST /v2/auth/token` with the username and the
+    /// personal access token) for a JWT, shared by every request waiting for it.
+    fn hub_login(&mut self, req: &Request, tries: u8, r: &Response) -> bool {
+        let Some(c) = self.access.credentials.clone() else {
+            return false;
+        };
+        // The API's base is what precedes `/v2/` in the request's URL.
+        let Some(origin) = req.path.find("/v2/").map(|i| req.path[..i].to_owned()) else {
+            return false;
+        };
+        let host = host_of(&origin);
+        if !origin.starts_with("https://") && !self.access.insecure && !is_loopback_host(&host) {
+            self.trouble = Some(format!("Docker Hub's API at {host} is plain HTTP; credentials go only over HTTPS, to loopback, or with --insecure"));
+            return false;
+        }
+        let key = format!("hub\n{origin}");
+        if let Some(fetch) = self.fetching.get_mut(&key) {
+            fetch.waiting.push((req.clone(), tries, r.clone()));
+            return true;
+        }
+        let id = self.next_token_id;
+        self.next_token_id += 1;
+        let body = serde_json::json!({"identifier": c.username, "secret": c.password}).to_string();
+        let request = Outgoing {
+            id,
+            method: Method::Post,
+            url: format!("{origin}/v2/auth/token"),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Some(body.into_bytes()),
+        };
+        self.sent.insert(id, Sent::Token { key: key.clone() });
+        self.ready.push_back(request.clone());
+        self.fetching.insert(
+            key,
+            TokenFetch {
+                request,
+                attempt: 1,
+                waiting: vec![(req.clone(), tries, r.clone())],
+            },
+        );
+        true
     }
 
     fn bearer(

@@ -226,7 +226,11 @@ impl Execute {
             }
         }
         let placeholder_untag = matches!(self.flavour, Flavour::Oci | Flavour::Ghcr);
-        let next = if placeholder_untag && self.steps[s].kind == ActionType::Untag {
+        let next = if self.flavour == Flavour::DockerHub && !self.steps[s].journalled.is_empty() {
+            // Docker Hub deletes tags through its own API, and a manifest only once no tag
+            // references it: its tags go first.
+            Job::HubUntag(s, 0)
+        } else if placeholder_untag && self.steps[s].kind == ActionType::Untag {
             if self.repos[&self.steps[s].repo].empty_blob {
                 Job::Placeholder(s)
             } else {
@@ -236,6 +240,52 @@ impl Execute {
             Job::Delete(s)
         };
         self.queue.push_back((next, 1, 0.0));
+    }
+
+    /// Docker Hub: `DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/` on Hub's API.
+    pub(super) fn hub_untag_request(&self, id: u64, s: usize, i: usize) -> Request {
+        let st = &self.steps[s];
+        let api = crate::http::hub::api_base(self.opts.hub_api.as_deref());
+        let tag = st
+            .journalled
+            .get(i)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        Request {
+            id,
+            method: Method::Delete,
+            path: format!("{api}/v2/repositories/{}/tags/{tag}/", st.repo),
+            headers: crate::http::hub::api_headers(),
+            scope: crate::http::HUB_API_SCOPE.to_owned(),
+            body: None,
+        }
+    }
+
+    /// A tag deleted through Hub's API: the next one, then the manifest (an untag ends here).
+    #[inline(never)]
+    pub(super) fn hub_untagged(&mut self, s: usize, i: usize, r: &Response) {
+        let tags = self.steps[s].journalled.clone();
+        if !matches!(r.status, 200 | 202 | 204 | 404) {
+            let e = crate::http::hub::refused(r, "deleting a tag");
+            let done: Vec<&str> = tags[..i].iter().map(TagName::as_str).collect();
+            let detail = if done.is_empty() {
+                format!("its tag {:?} could not be deleted: {e}", tags[i].as_str())
+            } else {
+                format!(
+                    "partly done: the tags {done:?} were deleted, {:?} could not be ({e}); the journal can put them back",
+                    tags[i].as_str()
+                )
+            };
+            return self.fail(s, detail);
+        }
+        if i + 1 < tags.len() {
+            return self.queue.push_back((Job::HubUntag(s, i + 1), 1, 0.0));
+        }
+        if self.steps[s].kind == ActionType::Untag {
+            let detail = "untagged through Docker Hub's API (the manifest stays)".into();
+            return self.end(s, OutcomeKind::Done, detail);
+        }
+        self.queue.push_back((Job::Delete(s), 1, 0.0));
     }
 
     /// The steps of a Distribution untag: upload `{}`, point the tag at a placeholder, delete

@@ -74,6 +74,9 @@ pub struct ExecuteOptions {
     /// points a minute per endpoint, a `DELETE` costing 5).
     #[serde(default = "writes_per_minute")]
     pub writes_per_minute: u32,
+    /// Docker Hub: its API's base URL (`https://hub.docker.com`), where tags are deleted.
+    #[serde(default)]
+    pub hub_api: Option<String>,
 }
 
 fn writes_per_minute() -> u32 {
@@ -230,6 +233,8 @@ enum Job {
     GhVersions(RepositoryName, u32),
     /// GHCR untag: a page of the package's versions, looking for the placeholder's version.
     GhFind(usize, u32),
+    /// Docker Hub: delete the step's `i`-th journalled tag through Hub's API.
+    HubUntag(usize, usize),
 }
 
 impl Job {
@@ -245,7 +250,8 @@ impl Job {
             | Job::Delete(s)
             | Job::Verify(s, _)
             | Job::Repush(s)
-            | Job::GhFind(s, _) => Some(*s),
+            | Job::GhFind(s, _)
+            | Job::HubUntag(s, _) => Some(*s),
             Job::Detect
             | Job::IndexCheck(..)
             | Job::AcrManifests(..)
@@ -551,6 +557,10 @@ impl Execute {
         if ex.flavour == Flavour::Auto && registry_key(&ex.opts.registry) == "ghcr.io" {
             ex.flavour = Flavour::Ghcr;
         }
+        if ex.flavour == Flavour::Auto && crate::http::hub::is_hub(&registry_key(&ex.opts.registry))
+        {
+            ex.flavour = Flavour::DockerHub;
+        }
         if ex.flavour == Flavour::Auto {
             ex.queue.push_back((Job::Detect, 1, 0.0));
         } else {
@@ -794,6 +804,7 @@ impl Execute {
                 self.gh_request(id, job)
             }
             Job::Delete(s) if self.flavour == Flavour::Ghcr => self.gh_request(id, job),
+            Job::HubUntag(s, i) => self.hub_untag_request(id, *s, *i),
             Job::Delete(s) => {
                 let st = step(*s);
                 let path = match (&st.placeholder, st.kind) {
@@ -884,6 +895,12 @@ impl Execute {
     }
 
     fn handle(&mut self, job: Job, attempt: u32, r: &Response, now: f64) {
+        if let (Job::Delete(s), Flavour::DockerHub, 500) = (&job, self.flavour, r.status) {
+            // Docker Hub: a 500 on a manifest DELETE may go on in the background; a retry
+            // must not be sent blind.
+            let detail = "Docker Hub answered HTTP 500: it may still delete it in the background; check before running again".into();
+            return self.end(*s, OutcomeKind::Failed, detail);
+        }
         let api = matches!(
             job,
             Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) | Job::GhFind(..)
@@ -942,6 +959,7 @@ impl Execute {
             Job::Verify(s, _) | Job::Repush(s) => self.verified(&job, s, r),
             Job::GhOwner(_) | Job::GhUser(_) | Job::GhVersions(..) => self.gh_listed(job, r),
             Job::GhFind(s, page) => self.gh_found(s, page, r),
+            Job::HubUntag(s, i) => self.hub_untagged(s, i, r),
             Job::Delete(s) if self.flavour == Flavour::Ghcr => self.gh_deleted(s, r),
             Job::Delete(s) => {
                 let tagged = !self.steps[s].journalled.is_empty();
@@ -955,6 +973,10 @@ impl Execute {
                 }
                 let (kind, detail) = match r.status {
                     200 | 202 | 204 => (OutcomeKind::Done, "deleted".to_owned()),
+                    403 if self.flavour == Flavour::DockerHub => (
+                        OutcomeKind::Skipped,
+                        "Docker Hub refuses: the manifest is still referenced by a tag or another image".to_owned(),
+                    ),
                     404 => (
                         OutcomeKind::AlreadyGone,
                         "already gone when deleted".to_owned(),
