@@ -391,6 +391,28 @@ class Handler(BaseHTTPRequestHandler):
                 st.deleted.append(f"{repo}@{ref}")
             st.backend_request("DELETE", f"/v2/{repo}/manifests/{ref}")
             return self.reply(202)
+        if self.command == "PUT":
+            # A push by digest or by tag (the blobs are already there: an undo's push).
+            data = self.body()
+            digest = sha(data)
+            mt = self.headers.get("Content-Type") or OCI_MANIFEST
+            s_, _, body = st.backend_request(
+                "PUT", f"/v2/{repo}/manifests/{digest}", data, {"Content-Type": mt}
+            )
+            if s_ != 201:
+                return self.reply(s_, raw=body)
+            with st.lock:
+                st.manifests[(repo, digest)] = data
+                if not ref.startswith("sha256:"):
+                    st.tags[(repo, ref)] = (digest, time.time())
+            return self.reply(
+                201,
+                None,
+                {
+                    "Docker-Content-Digest": digest,
+                    "Location": f"/v2/{repo}/manifests/{digest}",
+                },
+            )
         if self.command not in ("GET", "HEAD"):
             return self.reply(
                 405, {"errors": [{"code": "UNSUPPORTED", "message": "unsupported"}]}

@@ -40,3 +40,17 @@ test('anonymous reads only the public repositories', async () => {
   assert.ok(!snap.repositories.some((r) => r.name === 'hubuser/app'));
   assert.ok(snap.repositories.some((r) => r.name === 'hubuser/web'));
 });
+
+test('execute deletes the tags through Hub, then the manifest by digest', async () => {
+  const { execute } = await import('regprune/registry');
+  const t = () => new Transport(info.registry, { username: info.username, password: info.token });
+  const snap = await crawl(t(), { flavour: 'dockerhub', hubApi: info.hub, repositories: ['hubuser/web'] });
+  const p = plan(snap, { op: 'purge', filter: ['hubuser/web:old'], ago: '30d' }, { now: '2026-12-07T00:00:00Z' });
+  assert.deepEqual(p.actions.map((a) => a.digest), [info.images.web.old]);
+  const report = await execute(p, t(), { flavour: 'dockerhub', hubApi: info.hub });
+  assert.deepEqual(report.outcomes.map((o) => o.outcome), ['done'], JSON.stringify(report));
+  const st = await (await fetch(`${info.registry}/_emulator/state`)).json();
+  assert.ok(st.deleted.includes(`hubuser/web@${info.images.web.old}`));
+  assert.equal(st.tags['hubuser/web:old'], undefined);
+  assert.equal(st.tags['hubuser/web:stable'], info.images.web.stable);
+});

@@ -93,28 +93,32 @@ def test_a_wrong_token_is_refused_by_name(hub: dict[str, Any]) -> None:
     assert "dckr_pat_wrong" not in str(info.value)
 
 
-def test_execute_deletes_tags_through_hub_then_the_manifest(hub: dict[str, Any]) -> None:
+def test_execute_deletes_tags_through_hub_then_the_manifest(
+    hub: dict[str, Any], tmp_path: Path
+) -> None:
     """A tagged image goes as Hub allows: its tags through Hub's API, then the manifest by
-    digest; an untag removes only the tag; a child an index still lists is refused by Hub."""
-    from regprune.registry import execute
+    digest; undo pushes both back; an untag removes only the tag."""
+    from regprune.registry import execute, undo
 
     img = hub["images"]["app"]
     creds = Credentials(hub["username"], hub["token"])
     snap = snapshot(hub, repositories=["hubuser/app"])
     p = regprune.plan(snap, {"op": "purge", "filter": ["hubuser/app:0\\.9"], "ago": "30d"}, now=NOW)
-    report = execute(
-        p.to_json(), Transport(hub["registry"], creds), flavour="dockerhub", hub_api=hub["hub"]
-    )
+    journal = tmp_path / "journal.jsonl"
+    report = execute(p.to_json(), Transport(hub["registry"], creds), flavour="dockerhub",
+                     hub_api=hub["hub"], journal_path=str(journal))  # fmt: skip
     assert [o["outcome"] for o in report["outcomes"]] == ["done"], report
     st = state(hub)
     assert f"hubuser/app@{img['0.9']}" in st["deleted"]
     assert "hubuser/app:0.9" not in st["tags"]
+    back = undo(str(journal), Transport(hub["registry"], creds))
+    assert [r["outcome"] for r in back["results"]] == ["restored"], back
+    assert state(hub)["tags"]["hubuser/app:0.9"] == img["0.9"]
     # Untag: only the tag goes.
     snap = snapshot(hub, repositories=["hubuser/app"])
     p = regprune.plan(snap, {"op": "untag", "image": "hubuser/app:latest"}, now=NOW)
-    report = execute(
-        p.to_json(), Transport(hub["registry"], creds), flavour="dockerhub", hub_api=hub["hub"]
-    )
+    report = execute(p.to_json(), Transport(hub["registry"], creds), flavour="dockerhub",
+                     hub_api=hub["hub"])  # fmt: skip
     assert [o["outcome"] for o in report["outcomes"]] == ["done"], report
     st = state(hub)
     assert "hubuser/app:latest" not in st["tags"] and st["tags"]["hubuser/app:1.0"] == img["index"]
