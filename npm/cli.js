@@ -58,7 +58,7 @@ function bar(label) {
   };
 }
 
-const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests });
+const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests, manifests: o.manifests });
 
 const commands = {
   async snapshot(inv, o) {

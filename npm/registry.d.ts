@@ -80,7 +80,15 @@ export interface RunOptions {
  * (`flavour: 'dockerhub'`, chosen for registry-1.docker.io): `owner` is the namespace, `hubApi`
  * Hub's API (`https://hub.docker.com`).
  */
-export function crawl(transport: Transport, options?: RunOptions & { repositories?: string[]; saveManifests?: string; owner?: string; githubApi?: string; hubApi?: string }): Promise<Snapshot>;
+export function crawl(transport: Transport, options?: RunOptions & {
+  repositories?: string[];
+  saveManifests?: string;
+  /** (Node) A directory an earlier crawl saved with `saveManifests`: its manifests (checked against their digests) are not fetched again. */
+  manifests?: string;
+  owner?: string;
+  githubApi?: string;
+  hubApi?: string;
+}): Promise<Snapshot>;
 /** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON, text or UTF-8 bytes. */
 export function execute(
   plan: PlanInput,

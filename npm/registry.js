@@ -262,15 +262,32 @@ async function drive(session, transport, options) {
  * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
  * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them.
  */
-export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, owner, githubApi, hubApi } = {}) {
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, manifests, owner, githubApi, hubApi } = {}) {
   const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi };
   const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
-  if (saveManifests !== undefined) {
+  if (saveManifests !== undefined || manifests !== undefined) {
     const [fs, path] = [builtin('node:fs'), builtin('node:path')];
-    const blobs = path.join(saveManifests, 'blobs');
     afterResponse = () => {
-      for (const { digest, manifest } of session.takeManifests()) saveManifest(fs, path, blobs, digest, manifest);
+      if (saveManifests !== undefined) {
+        const blobs = path.join(saveManifests, 'blobs');
+        for (const { digest, manifest } of session.takeManifests()) saveManifest(fs, path, blobs, digest, manifest);
+      }
+      if (manifests !== undefined) {
+        // Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
+        // download, on Docker Hub a pull); the core checks them against the digest.
+        const blobs = path.join(manifests, 'blobs');
+        for (const digest of core(() => session.wantedManifests())) {
+          let bytes;
+          try {
+            bytes = fs.readFileSync(manifestPath(path, blobs, digest));
+          } catch (e) {
+            if (e.code === 'ENOENT') continue;
+            throw e;
+          }
+          core(() => session.knownManifest(digest, bytes));
+        }
+      }
     };
   }
   return drive(session, transport, { concurrency, onProgress, afterResponse });

@@ -136,15 +136,15 @@ impl Session {
             .collect())
     }
 
-    /// The distinct manifests (digests) an execution journals, to hand over with
-    /// `known_manifest` where they were saved.
+    /// The manifests (digests) to hand over with `known_manifest` where they were saved: the
+    /// distinct ones an execution journals; those a crawl is about to fetch (since the last
+    /// call).
     fn wanted_manifests(&mut self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let execute = core(py, self.inner.execute_mut())?;
-        Ok(execute
-            .wanted_manifests()
-            .iter()
-            .map(ToString::to_string)
-            .collect())
+        let wanted = match self.inner.crawl_mut() {
+            Ok(crawl) => crawl.take_wanted(),
+            Err(_) => core(py, self.inner.execute_mut())?.wanted_manifests(),
+        };
+        Ok(wanted.iter().map(ToString::to_string).collect())
     }
 
     /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
@@ -157,6 +157,9 @@ impl Session {
                 value: digest.to_owned(),
             }),
         )?;
+        if let Ok(crawl) = self.inner.crawl_mut() {
+            return core(py, crawl.known_manifest(&d, None, &bytes));
+        }
         let execute = core(py, self.inner.execute_mut())?;
         core(py, execute.known_manifest(&d, None, bytes))
     }

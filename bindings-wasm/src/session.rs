@@ -173,11 +173,11 @@ impl Session {
     /// `knownManifest` where they were saved.
     #[wasm_bindgen(js_name = wantedManifests)]
     pub fn wanted_manifests(&mut self) -> Result<Vec<String>, JsValue> {
-        Ok(core(self.inner.execute_mut())?
-            .wanted_manifests()
-            .iter()
-            .map(ToString::to_string)
-            .collect())
+        let wanted = match self.inner.crawl_mut() {
+            Ok(crawl) => crawl.take_wanted(),
+            Err(_) => core(self.inner.execute_mut())?.wanted_manifests(),
+        };
+        Ok(wanted.iter().map(ToString::to_string).collect())
     }
 
     /// Hands over a manifest's exact bytes (saved by the crawl), so its deletion needs no
@@ -190,6 +190,9 @@ impl Session {
                 value: digest.to_owned(),
             })
         })?;
+        if let Ok(crawl) = self.inner.crawl_mut() {
+            return core(crawl.known_manifest(&d, None, &bytes));
+        }
         core(core(self.inner.execute_mut())?.known_manifest(&d, None, bytes))
     }
 

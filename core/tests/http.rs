@@ -691,7 +691,7 @@ fn acr_crawl(acr: &mut Acr) -> Snapshot {
         &mut c,
         &mut |r| acr.serve(r),
         Crawl::next_request,
-        |c| c.is_done(),
+        Crawl::is_done,
         |c, id, r, now| c.handle_response(id, r, now).unwrap(),
     );
     assert_eq!(c.flavour(), regprune_core::http::Flavour::Acr, "detected");

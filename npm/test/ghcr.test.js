@@ -100,3 +100,13 @@ test('untag moves the tag to a placeholder version and deletes that version', as
   const index = (await state()).versions.find((v) => v.digest === info.images.app.index);
   assert.deepEqual(index.tags, tags.filter((t) => t !== tag));
 });
+
+test('a second crawl handed the saved manifests downloads nothing', async () => {
+  const store = join(mkdtempSync(join(tmpdir(), 'regprune-ghcr-m-')), 'manifests');
+  const first = await snapshot({ owner: info.org, repositories: ['octo-org/app'], saveManifests: store });
+  const downloads = async () => Object.fromEntries((await state()).versions.map((v) => [v.id, v.downloads]));
+  const before = await downloads();
+  const again = await snapshot({ owner: info.org, repositories: ['octo-org/app'], manifests: store });
+  assert.deepEqual(await downloads(), before);
+  assert.deepEqual(again, first);
+});

@@ -87,7 +87,7 @@ def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> dict[str
         _transport(o), flavour=o["flavour"], repositories=repositories,
         concurrency=o["concurrency"], on_progress=_progress("crawl"),
         save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
-        hub_api=o.get("hubApi"),
+        hub_api=o.get("hubApi"), manifests=o.get("manifests"),
     )  # fmt: skip
 
 

@@ -350,13 +350,16 @@ def crawl(
     owner: str | None = None,
     github_api: str | None = None,
     hub_api: str | None = None,
+    manifests: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
     bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
     GHCR (``flavour="ghcr"``, chosen for ghcr.io): ``owner`` is the user or organisation whose
     packages are read, ``github_api`` the REST API's base URL (GitHub Enterprise Server).
     Docker Hub (``flavour="dockerhub"``, chosen for registry-1.docker.io): ``owner`` is the
-    namespace, ``hub_api`` Hub's API (``https://hub.docker.com``)."""
+    namespace, ``hub_api`` Hub's API (``https://hub.docker.com``). ``manifests``: a directory
+    an earlier crawl saved (``save_manifests``): a manifest found there (checked against its
+    digest) is not fetched again; it may be the same directory as ``save_manifests``."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
@@ -368,11 +371,20 @@ def crawl(
     }
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
 
-    def save() -> None:
-        for digest, _media_type, data in session.take_manifests():
-            save_manifest(save_manifests, digest, data)  # type: ignore[arg-type]
+    def after() -> None:
+        if save_manifests is not None:
+            for digest, _media_type, data in session.take_manifests():
+                save_manifest(save_manifests, digest, data)
+        if manifests is not None:
+            # Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
+            # download, on Docker Hub a pull).
+            for digest in session.wanted_manifests():
+                try:
+                    data = manifest_path(manifests, digest).read_bytes()
+                except FileNotFoundError:
+                    continue
+                session.known_manifest(digest, data)
 
-    after = save if save_manifests is not None else None
     drive(
         session, transport, concurrency=concurrency, on_progress=on_progress, after_response=after
     )

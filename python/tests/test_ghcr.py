@@ -349,3 +349,25 @@ def test_the_last_tag_of_a_package_is_not_untagged(ghcr: dict[str, Any]) -> None
     (o,) = report["outcomes"]
     assert o["outcome"] == "skipped" and "last tag" in o["detail"], o
     assert version_of(ghcr, only)["tags"] == ["only"]
+
+
+def test_a_second_crawl_with_the_saved_manifests_downloads_nothing(
+    ghcr: dict[str, Any], tmp_path: Path
+) -> None:
+    """On GHCR every manifest GET is a download of its version: a crawl handed the manifests
+    an earlier one saved fetches none again (they are immutable by digest), and the snapshot
+    is the same."""
+    store = tmp_path / "manifests"
+    first = snapshot(
+        ghcr, owner=ghcr["org"], repositories=["octo-org/app"], save_manifests=str(store)
+    )
+    before = {v["id"]: v["downloads"] for v in state(ghcr)["versions"]}
+    again = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"], manifests=str(store))
+    after = {v["id"]: v["downloads"] for v in state(ghcr)["versions"]}
+    assert after == before, "no manifest was fetched again"
+    assert again == first
+    # A saved file that does not hash to its name is refused, not used.
+    victim = next(p for p in (store / "blobs" / "sha256").iterdir())
+    victim.write_bytes(b'{"schemaVersion": 2}')
+    with pytest.raises(regprune.RegpruneError):
+        snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"], manifests=str(store))

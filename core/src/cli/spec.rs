@@ -180,7 +180,7 @@ pub(crate) static JOURNAL: Flag = flag(
 pub(crate) static MANIFESTS: Flag = flag(
     "manifests",
     Takes::One("DIR"),
-    "manifests saved by --save-manifests: journaled without fetching each again",
+    "manifests saved by --save-manifests: not fetched again (a crawl), journaled without a GET (execute)",
 );
 pub(crate) static RETARGET: Flag = flag(
     "retarget-registry",
@@ -205,7 +205,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         summary: "read a live registry, or its storage directory, into a snapshot",
         positionals: &[],
         flags: &[
-            &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &USERNAME, &PASSWORD,
+            &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &USERNAME, &PASSWORD,
             &INSECURE, &FLAVOUR, &OWNER, &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE,
             &OUTPUT, &HELP,
         ],
@@ -218,7 +218,7 @@ pub(crate) static COMMANDS: &[Command] = &[
             "delete-repo R | delete IMAGE | untag IMAGE | delete-older-than R BEFORE\n    | delete-untagged [R] | retention DAYS ENABLED_AT | purge | acr-purge 'COMMAND' | policy FILE",
         )],
         flags: &[
-            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &FIELD, &FILTER, &AGO,
+            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
             &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
         ],

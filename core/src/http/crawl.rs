@@ -137,6 +137,8 @@ pub struct CrawlProgress {
     pub repositories: u64,
     /// Distinct manifests found.
     pub manifests: u64,
+    /// Manifests taken from saved bytes instead of fetched.
+    pub cached: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +232,10 @@ pub struct Crawl {
     gh: GhState,
     /// Docker Hub: each manifest's newest tag push, by repository and digest.
     hub_times: HashMap<(RepositoryName, Digest), Timestamp>,
+    /// Manifests queued for a `GET` since the last [`Crawl::take_wanted`].
+    wanted: Vec<Digest>,
+    /// Manifests were handed over since the queue was last pruned of their `GET`s.
+    handed: bool,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -351,6 +357,8 @@ impl Crawl {
             kept: Vec::new(),
             gh: GhState::default(),
             hub_times: HashMap::new(),
+            wanted: Vec::new(),
+            handed: false,
             opts,
         };
         if c.flavour == Flavour::Auto && c.opts.registry.eq_ignore_ascii_case("ghcr.io") {
@@ -427,8 +435,40 @@ impl Crawl {
         }
     }
 
+    /// Manifests the crawl is about to fetch (queued since the last call): hand over those
+    /// saved earlier with [`Crawl::known_manifest`] before the next request, and they are not
+    /// fetched. Manifests are immutable by digest, so a store of saved bytes is a safe cache.
+    pub fn take_wanted(&mut self) -> Vec<Digest> {
+        std::mem::take(&mut self.wanted)
+    }
+
+    /// Hands over a manifest's bytes saved earlier (a crawl's `keep_manifests`): used only
+    /// under its own digest, checked against the bytes, instead of a `GET`. `Ok(false)` when
+    /// the crawl does not want it (already fetched, or never asked for).
+    pub fn known_manifest(
+        &mut self,
+        digest: &Digest,
+        media_type: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<bool> {
+        if self.contents.contains_key(digest) || !self.waiting.contains_key(digest) {
+            return Ok(false);
+        }
+        let where_ = format!("the saved manifest {digest}");
+        let m = parse_manifest(bytes, Some(digest), media_type)?;
+        self.bounded(&m, &where_)?;
+        self.progress.cached += 1;
+        self.handed = true;
+        self.contents.insert(digest.clone(), m);
+        for waiting in self.waiting.remove(digest).unwrap_or_default() {
+            self.process(&waiting, digest);
+        }
+        Ok(true)
+    }
+
     /// The next request to send at time `now` (seconds, any monotonic origin), if one is ready.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
+        self.prune();
         let i = self.queue.iter().position(|p| p.not_before <= now)?;
         let pending = self.queue.remove(i)?;
         let id = self.next_id;
@@ -519,13 +559,24 @@ impl Crawl {
         })
     }
 
+    /// Drops the queued `GET`s of manifests handed over since the last time (one pass per
+    /// batch of handovers, not per request).
+    fn prune(&mut self) {
+        if std::mem::take(&mut self.handed) {
+            let contents = &self.contents;
+            self.queue
+                .retain(|p| !matches!(&p.job, Job::Manifest(_, d) if contents.contains_key(d)));
+        }
+    }
+
     /// When the next delayed request becomes ready, if nothing is ready now.
     pub fn next_wakeup(&self) -> Option<f64> {
         self.queue.iter().map(|p| p.not_before).reduce(f64::min)
     }
 
     /// True when nothing is left to send or to wait for.
-    pub fn is_done(&self) -> bool {
+    pub fn is_done(&mut self) -> bool {
+        self.prune();
         self.queue.is_empty() && self.in_flight.is_empty()
     }
 
@@ -796,6 +847,7 @@ impl Crawl {
                 .or_default()
                 .push(repo.clone());
             if self.fetching.insert(digest.clone()) {
+                self.wanted.push(digest.clone());
                 self.push(Job::Manifest(repo.clone(), digest));
             }
         }
@@ -840,7 +892,11 @@ impl Crawl {
     /// The snapshot, once `is_done()`. Repositories that could not be listed are left out and
     /// named in `incompleteReasons`; when none could be, there is no snapshot to speak of.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        if !self.is_done() {
+        let left = self
+            .queue
+            .iter()
+            .any(|p| !matches!(&p.job, Job::Manifest(_, d) if self.contents.contains_key(d)));
+        if left || !self.in_flight.is_empty() {
             return Err(fail("crawl", "the crawl is not finished".into()));
         }
         if self.repos.is_empty() {
