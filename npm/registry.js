@@ -258,9 +258,26 @@ async function drive(session, transport, options) {
   }
 }
 
+/** Hands the manifests the session wants that a `saveManifests` directory holds to the core,
+ * which checks each against its digest (Node). */
+function handOver(session, fs, path, manifests) {
+  const blobs = path.join(manifests, 'blobs');
+  for (const digest of core(() => session.wantedManifests())) {
+    let bytes;
+    try {
+      bytes = fs.readFileSync(manifestPath(path, blobs, digest));
+    } catch (e) {
+      if (e.code === 'ENOENT') continue;
+      throw e;
+    }
+    core(() => session.knownManifest(digest, bytes));
+  }
+}
+
 /**
  * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
- * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them.
+ * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them;
+ * with `manifests`, those saved earlier are not fetched again.
  */
 export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, manifests, owner, githubApi, hubApi } = {}) {
   const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi };
@@ -276,17 +293,7 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
       if (manifests !== undefined) {
         // Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
         // download, on Docker Hub a pull); the core checks them against the digest.
-        const blobs = path.join(manifests, 'blobs');
-        for (const digest of core(() => session.wantedManifests())) {
-          let bytes;
-          try {
-            bytes = fs.readFileSync(manifestPath(path, blobs, digest));
-          } catch (e) {
-            if (e.code === 'ENOENT') continue;
-            throw e;
-          }
-          core(() => session.knownManifest(digest, bytes));
-        }
+        handOver(session, fs, path, manifests);
       }
     };
   }
@@ -315,18 +322,7 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
   let fd;
   try {
     if (manifests !== undefined) {
-      const path = builtin('node:path');
-      const blobs = path.join(manifests, 'blobs');
-      for (const digest of core(() => session.wantedManifests())) {
-        let bytes;
-        try {
-          bytes = fs.readFileSync(manifestPath(path, blobs, digest));
-        } catch (e) {
-          if (e.code === 'ENOENT') continue;
-          throw e;
-        }
-        core(() => session.knownManifest(digest, bytes));
-      }
+      handOver(session, fs, builtin('node:path'), manifests);
     }
     fd = journalPath ? fs.openSync(journalPath, 'a') : undefined;
   } catch (e) {

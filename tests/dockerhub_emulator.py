@@ -21,19 +21,17 @@ only by digest and answers 403 while a tag or an index still references one.
 from __future__ import annotations
 
 import base64
-import hashlib
-import http.client
 import json
 import re
 import secrets
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from emulator_common import Backend, JsonHandler, iso, serve, sha
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -43,16 +41,8 @@ PAT = "dckr_pat_emulator000000000000000"
 PRIVATE = {"hubuser/app"}
 
 
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(t))
-
-
 class State:
-    def __init__(self, backend: str, page_cap: int) -> None:
+    def __init__(self, backend: Backend, page_cap: int) -> None:
         self.backend = backend
         self.page_cap = page_cap
         self.port = 0
@@ -66,31 +56,11 @@ class State:
         self.jwts: dict[str, float] = {}
         self.tokens: dict[str, tuple[bool, str]] = {}
 
-    def backend_request(self, method: str, path: str, body: bytes | None = None,
-                        headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
-        conn = http.client.HTTPConnection(self.backend, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            conn.close()
-
-    def blob(self, repo: str, data: bytes) -> dict[str, Any]:
-        s, h, _ = self.backend_request("POST", f"/v2/{repo}/blobs/uploads/")
-        loc = urllib.parse.urlsplit(h["location"])
-        q = urllib.parse.parse_qs(loc.query)
-        q["digest"] = [sha(data)]
-        s, _, _ = self.backend_request("PUT", f"{loc.path}?{urllib.parse.urlencode(q, doseq=True)}", data,
-                                       {"Content-Type": "application/octet-stream"})  # fmt: skip
-        assert s == 201
-        return {"digest": sha(data), "size": len(data)}
-
     def put(
         self, repo: str, data: bytes, media_type: str, tags: list[str], when: float
     ) -> str:
         digest = sha(data)
-        s, _, body = self.backend_request(
+        s, _, body = self.backend.request(
             "PUT", f"/v2/{repo}/manifests/{digest}", data, {"Content-Type": media_type}
         )
         assert s == 201, (s, body)
@@ -118,8 +88,10 @@ def seed(st: State) -> dict[str, Any]:
     day = 86400.0
 
     def image(repo: str, salt: str, tags: list[str], when: float) -> str:
-        cfg = st.blob(repo, json.dumps({"created": iso(when), "salt": salt}).encode())
-        layer = st.blob(repo, f"layer {salt} ".encode() * 40)
+        cfg = st.backend.blob(
+            repo, json.dumps({"created": iso(when), "salt": salt}).encode()
+        )
+        layer = st.backend.blob(repo, f"layer {salt} ".encode() * 40)
         doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **cfg},
                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **layer}]}  # fmt: skip
@@ -149,38 +121,8 @@ def seed(st: State) -> dict[str, Any]:
             "web": {"stable": stable, "old": web_old}}  # fmt: skip
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JsonHandler):
     st: State
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def reply(
-        self,
-        status: int,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> None:
-        data = (
-            raw
-            if raw is not None
-            else (b"" if body is None else json.dumps(body).encode())
-        )
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if raw is None and body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     def route(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
@@ -197,8 +139,6 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/v2"):
             return self.registry(path)
         self.reply(404, {"detail": "Not found"})
-
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = route
 
     # Hub's API
     def jwt_ok(self) -> bool:
@@ -389,14 +329,14 @@ class Handler(BaseHTTPRequestHandler):
                     )
                 del st.manifests[(repo, ref)]
                 st.deleted.append(f"{repo}@{ref}")
-            st.backend_request("DELETE", f"/v2/{repo}/manifests/{ref}")
+            st.backend.request("DELETE", f"/v2/{repo}/manifests/{ref}")
             return self.reply(202)
         if self.command == "PUT":
             # A push by digest or by tag (the blobs are already there: an undo's push).
             data = self.body()
             digest = sha(data)
             mt = self.headers.get("Content-Type") or OCI_MANIFEST
-            s_, _, body = st.backend_request(
+            s_, _, body = st.backend.request(
                 "PUT", f"/v2/{repo}/manifests/{digest}", data, {"Content-Type": mt}
             )
             if s_ != 201:
@@ -449,48 +389,21 @@ def main() -> None:
         else 100
     )
     root.mkdir(parents=True, exist_ok=True)
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        bport = s.getsockname()[1]
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog: {level: error}\n"
-        f"storage:\n  filesystem: {{rootdirectory: {root / 'storage'}}}\n  delete: {{enabled: true}}\n"
-        f"http:\n  addr: 127.0.0.1:{bport}\n"
-    )
-    backend = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    backend = Backend(root)
     try:
-        st = State(f"127.0.0.1:{bport}", page_cap)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if st.backend_request("GET", "/v2/")[0] == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", 0), type("H", (Handler,), {"st": st})
-        )
-        st.port = server.server_address[1]
-        images = seed(st)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        print(json.dumps({
-            "registry": f"http://127.0.0.1:{st.port}", "hub": f"http://127.0.0.1:{st.port}/hub",
-            "username": USERNAME, "token": PAT, "images": images,
-        }), flush=True)  # fmt: skip
-        sys.stdin.read()
-        server.shutdown()
+        st = State(backend, page_cap)
+
+        def start(port: int) -> dict[str, Any]:
+            st.port = port
+            images = seed(st)
+            return {
+                "registry": f"http://127.0.0.1:{port}", "hub": f"http://127.0.0.1:{port}/hub",
+                "username": USERNAME, "token": PAT, "images": images,
+            }  # fmt: skip
+
+        serve(Handler, st, start)
     finally:
-        backend.terminate()
-        backend.wait(timeout=10)
+        backend.stop()
 
 
 if __name__ == "__main__":

@@ -32,21 +32,18 @@ request log; ``POST /_emulator/config`` changes ``points_per_minute``, ``window`
 from __future__ import annotations
 
 import base64
-import hashlib
-import http.client
 import json
 import re
 import secrets
-import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from emulator_common import Backend, JsonHandler, iso, serve, sha
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -62,14 +59,6 @@ LOGIN = "octocat"
 ORG = "octo-org"
 OWNERS = {LOGIN: "User", ORG: "Organization"}
 RESTORE_DAYS = 30
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 @dataclass
@@ -96,7 +85,7 @@ class Package:
 
 @dataclass
 class State:
-    backend: str
+    backend: Backend
     port: int = 0
     packages: dict[tuple[str, str], Package] = field(default_factory=dict)
     versions: dict[int, Version] = field(default_factory=dict)
@@ -110,37 +99,6 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the backend registry -------------------------------------------------------------
-    def backend_request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(self.backend, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            conn.close()
-
-    def blob(self, repo: str, data: bytes) -> dict[str, Any]:
-        s, h, _ = self.backend_request("POST", f"/v2/{repo}/blobs/uploads/")
-        assert s == 202, s
-        loc = urllib.parse.urlsplit(h["location"])
-        q = urllib.parse.parse_qs(loc.query)
-        q["digest"] = [sha(data)]
-        s, _, body = self.backend_request(
-            "PUT",
-            f"{loc.path}?{urllib.parse.urlencode(q, doseq=True)}",
-            data,
-            {"Content-Type": "application/octet-stream"},
-        )
-        assert s == 201, (s, body)
-        return {"digest": sha(data), "size": len(data)}
-
-    # -- versions -------------------------------------------------------------------------
     def active(self, owner: str, package: str) -> list[Version]:
         return [
             v
@@ -160,7 +118,7 @@ class State:
         """Stores a manifest under a tag or its digest: a new version for a new digest; a tag
         moves from whichever version held it."""
         repo = f"{owner}/{package}"
-        s, _, body = self.backend_request(
+        s, _, body = self.backend.request(
             "PUT", f"/v2/{repo}/manifests/{ref}", data, {"Content-Type": media_type}
         )
         assert s == 201, (s, body)
@@ -221,7 +179,7 @@ def seed(st: State) -> dict[str, Any]:
         layer_type: str = "application/vnd.oci.image.layer.v1.tar+gzip",
     ) -> str:
         repo = f"{owner}/{pkg}"
-        cfg = st.blob(
+        cfg = st.backend.blob(
             repo,
             json.dumps(
                 {
@@ -232,7 +190,7 @@ def seed(st: State) -> dict[str, Any]:
                 }
             ).encode(),
         )
-        layer = st.blob(repo, f"layer {salt} ".encode() * 50)
+        layer = st.backend.blob(repo, f"layer {salt} ".encode() * 50)
         doc: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
@@ -326,39 +284,8 @@ def seed(st: State) -> dict[str, Any]:
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(JsonHandler):
     st: State
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    # plumbing
-    def reply(
-        self,
-        status: int,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> None:
-        data = (
-            raw
-            if raw is not None
-            else (b"" if body is None else json.dumps(body).encode())
-        )
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if raw is None and body is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     def route(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
@@ -371,8 +298,6 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/v2"):
             return self.registry(path)
         self.reply(404, {"message": "Not Found"})
-
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = route
 
     # control
     def control(self, path: str) -> None:
@@ -557,7 +482,7 @@ class Handler(BaseHTTPRequestHandler):
                     if not any(t in o.tags for o in st.active(owner, name))
                 ]
                 v.tags = []
-                st.backend_request(
+                st.backend.request(
                     "PUT",
                     f"/v2/{owner}/{name}/manifests/{v.digest}",
                     v.bytes,
@@ -604,7 +529,7 @@ class Handler(BaseHTTPRequestHandler):
                     },
                     h,
                 )
-            s, _, body = st.backend_request(
+            s, _, body = st.backend.request(
                 "DELETE", f"/v2/{owner}/{name}/manifests/{v.digest}"
             )
             assert s == 202, (s, body)
@@ -775,7 +700,7 @@ class Handler(BaseHTTPRequestHandler):
                 "Content-Type": self.headers.get("Content-Type")
                 or "application/octet-stream"
             }
-            s_, h, body = st.backend_request(
+            s_, h, body = st.backend.request(
                 self.command, self.path, self.body(), headers
             )
             out = {
@@ -802,7 +727,7 @@ class Handler(BaseHTTPRequestHandler):
                 },
             )
         headers = {"Accept": self.headers.get("Accept") or ACCEPT}
-        s, h, body = st.backend_request(self.command, self.path, None, headers)
+        s, h, body = st.backend.request(self.command, self.path, None, headers)
         if kind == "manifests" and self.command == "GET" and s == 200:
             digest = h.get("docker-content-digest")
             with st.lock:
@@ -841,63 +766,25 @@ class Handler(BaseHTTPRequestHandler):
         return action == "pull" or "write:packages" in SCOPES[pat]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     root = Path(sys.argv[1])
     root.mkdir(parents=True, exist_ok=True)
-    bport = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog: {level: error}\n"
-        f"storage:\n  filesystem: {{rootdirectory: {root / 'storage'}}}\n  delete: {{enabled: true}}\n"
-        f"http:\n  addr: 127.0.0.1:{bport}\n"
-    )
-    backend = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    backend = Backend(root)
     try:
-        st = State(backend=f"127.0.0.1:{bport}")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if st.backend_request("GET", "/v2/")[0] == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
-        server = ThreadingHTTPServer(
-            ("127.0.0.1", 0), type("H", (Handler,), {"st": st})
-        )
-        st.port = server.server_address[1]
-        images = seed(st)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        print(
-            json.dumps(
-                {
-                    "registry": f"http://127.0.0.1:{st.port}",
-                    "api": f"http://127.0.0.1:{st.port}/api",
-                    "token": TOKEN,
-                    "readOnlyToken": READ_ONLY_TOKEN,
-                    "org": ORG,
-                    "user": LOGIN,
-                    "images": images,
-                }
-            ),
-            flush=True,
-        )
-        sys.stdin.read()
-        server.shutdown()
+        st = State(backend=backend)
+
+        def start(port: int) -> dict[str, Any]:
+            st.port = port
+            images = seed(st)
+            return {
+                "registry": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{port}/api",
+                "token": TOKEN, "readOnlyToken": READ_ONLY_TOKEN, "org": ORG, "user": LOGIN,
+                "images": images,
+            }  # fmt: skip
+
+        serve(Handler, st, start)
     finally:
-        backend.terminate()
-        backend.wait(timeout=10)
+        backend.stop()
 
 
 if __name__ == "__main__":

@@ -3,15 +3,18 @@ tests, and a small client that pushes the test fixture through the plain API."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -339,3 +342,22 @@ def push(pool: Pool, repos: int, per_repo: int, salt: str, tags_per_manifest: in
     with ThreadPoolExecutor(16) as ex:
         list(ex.map(one_repo, range(repos)))
     return repos * per_repo
+
+
+@contextlib.contextmanager
+def emulator(script: str, directory: Path, *args: str) -> Iterator[dict[str, Any]]:
+    """Runs one of the project's hosted-registry emulators (`tests/<script>`) and yields the
+    JSON line it prints (its URLs, credentials and seeded images) until the block ends."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "tests" / script), str(directory), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=20)

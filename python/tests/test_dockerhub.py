@@ -5,14 +5,13 @@ docker-registry, enforcing Hub's documented rules)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from registry_fixture import emulator
 
 import regprune
 from regprune.registry import Credentials, Transport, crawl
@@ -23,18 +22,10 @@ NOW = "2026-12-07T00:00:00Z"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "dockerhub_emulator.py"),
-         str(tmp_path_factory.mktemp("hub")), "--page-cap", "2"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None and proc.stdin is not None
-    info = json.loads(proc.stdout.readline())
-    try:
+    with emulator(
+        "dockerhub_emulator.py", tmp_path_factory.mktemp("hub"), "--page-cap", "2"
+    ) as info:
         yield info
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=20)
 
 
 def state(info: dict[str, Any]) -> dict[str, Any]:

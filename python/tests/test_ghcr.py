@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from registry_fixture import emulator
 
 import regprune
 from regprune.registry import Credentials, Transport, crawl
@@ -23,23 +24,8 @@ NOW = "2026-12-07T00:00:00Z"
 
 @pytest.fixture(scope="module")
 def ghcr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "ghcr_emulator.py"),
-            str(tmp_path_factory.mktemp("ghcr")),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    info = json.loads(proc.stdout.readline())
-    try:
+    with emulator("ghcr_emulator.py", tmp_path_factory.mktemp("ghcr")) as info:
         yield info
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=20)
 
 
 def state(info: dict[str, Any]) -> dict[str, Any]:
@@ -213,24 +199,29 @@ def test_ghcr_refusals_and_drift_skip_without_failing_the_rest(ghcr: dict[str, A
     assert version_of(ghcr, hello["dangling"])["deleted"] is False
 
 
-def push_tag(info: dict[str, Any], repo: str, digest: str, tag: str) -> None:
-    """Points `tag` at `digest` through the emulator's registry side, as a client would."""
+def pusher(info: dict[str, Any], repo: str) -> tuple[Any, dict[str, str]]:
+    """A connection to the emulator's registry side and the headers of a push token for
+    `repo`, got as a client gets them (any user name, the token as the password)."""
     import base64
     import http.client
 
-    u = urllib.parse.urlsplit(info["registry"])
     basic = base64.b64encode(f"token:{info['token']}".encode()).decode()
-    conn = http.client.HTTPConnection(u.netloc)
+    conn = http.client.HTTPConnection(urllib.parse.urlsplit(info["registry"]).netloc)
     conn.request(
         "GET",
         f"/token?service=ghcr.emu&scope=repository:{repo}:pull,push",
         headers={"Authorization": f"Basic {basic}"},
     )
     token = json.loads(conn.getresponse().read())["token"]
-    auth = {
+    return conn, {
         "Authorization": f"Bearer {token}",
         "Accept": "application/vnd.oci.image.manifest.v1+json",
     }
+
+
+def push_tag(info: dict[str, Any], repo: str, digest: str, tag: str) -> None:
+    """Points `tag` at `digest` through the emulator's registry side, as a client would."""
+    conn, auth = pusher(info, repo)
     conn.request("GET", f"/v2/{repo}/manifests/{digest}", headers=auth)
     r = conn.getresponse()
     body, media_type = r.read(), r.getheader("Content-Type")
@@ -242,23 +233,9 @@ def push_tag(info: dict[str, Any], repo: str, digest: str, tag: str) -> None:
 
 def push_variants(info: dict[str, Any], repo: str, tag: str, n: int) -> list[str]:
     """Pushes `n` untagged copies of `repo:tag`'s manifest (annotated apart) by digest."""
-    import base64
     import hashlib
-    import http.client
 
-    u = urllib.parse.urlsplit(info["registry"])
-    basic = base64.b64encode(f"token:{info['token']}".encode()).decode()
-    conn = http.client.HTTPConnection(u.netloc)
-    conn.request(
-        "GET",
-        f"/token?service=ghcr.emu&scope=repository:{repo}:pull,push",
-        headers={"Authorization": f"Basic {basic}"},
-    )
-    token = json.loads(conn.getresponse().read())["token"]
-    auth = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/vnd.oci.image.manifest.v1+json",
-    }
+    conn, auth = pusher(info, repo)
     conn.request("GET", f"/v2/{repo}/manifests/{tag}", headers=auth)
     doc = json.loads(conn.getresponse().read())
     out = []

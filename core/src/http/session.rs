@@ -516,16 +516,7 @@ impl Session {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: Some(body.into_bytes()),
         };
-        self.sent.insert(id, Sent::Token { key: key.clone() });
-        self.ready.push_back(request.clone());
-        self.fetching.insert(
-            key,
-            TokenFetch {
-                request,
-                attempt: 1,
-                waiting: vec![(req.clone(), tries, r.clone())],
-            },
-        );
+        self.start_fetch(key, request, (req.clone(), tries, r.clone()));
         true
     }
 
@@ -599,17 +590,22 @@ impl Session {
                 body: None,
             }
         };
-        self.sent.insert(id, Sent::Token { key: key.clone() });
+        self.start_fetch(key, request, (req.clone(), tries, r.clone()));
+        true
+    }
+
+    /// Sends a token request (`key` names what it is for) with its first waiting request.
+    fn start_fetch(&mut self, key: String, request: Outgoing, first: (Request, u8, Response)) {
+        self.sent.insert(request.id, Sent::Token { key: key.clone() });
         self.ready.push_back(request.clone());
         self.fetching.insert(
             key,
             TokenFetch {
                 request,
                 attempt: 1,
-                waiting: vec![(req.clone(), tries, r.clone())],
+                waiting: vec![first],
             },
         );
-        true
     }
 
     fn token_answered(&mut self, key: &str, r: &Response, now: f64) -> Result<()> {
