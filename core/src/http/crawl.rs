@@ -251,16 +251,22 @@ impl Crawl {
         let Some(next) = next_link(r.header("link"), &self.opts.registry)? else {
             return Ok(None);
         };
-        if !self.pages.insert(next.clone()) {
-            return Err(violation(
-                where_,
-                format!("the registry's pagination loops: {next} was already listed"),
-            ));
-        }
         if added == 0 {
             return Err(violation(
                 where_,
                 format!("the registry's pagination loops: a page added nothing new and points on to {next}"),
+            ));
+        }
+        self.count_page(next, where_).map(Some)
+    }
+
+    /// Records the next page of a listing: an error when it was listed already (a loop) or
+    /// when the listing passes `max_pages` pages.
+    fn count_page(&mut self, next: String, where_: &str) -> Result<String> {
+        if !self.pages.insert(next.clone()) {
+            return Err(violation(
+                where_,
+                format!("the pagination loops: {next} was already listed"),
             ));
         }
         let pages = self.listing_pages.entry(listing_of(where_)).or_default();
@@ -273,7 +279,7 @@ impl Crawl {
                 actual: u64::from(*pages) + 1,
             });
         }
-        Ok(Some(next))
+        Ok(next)
     }
 
     /// A page of an OCI repository's tag list: each new tag is resolved with a `HEAD`.
@@ -1068,23 +1074,7 @@ impl Crawl {
                 format!("the next page {next:?} is not on the API's host {api}; refusing"),
             ));
         }
-        if !self.pages.insert(next.clone()) {
-            return Err(violation(
-                where_,
-                format!("the API's pagination loops: {next} was already listed"),
-            ));
-        }
-        let pages = self.listing_pages.entry(listing_of(where_)).or_default();
-        *pages += 1;
-        if *pages >= self.opts.max_pages {
-            return Err(Error::LimitExceeded {
-                path: where_.to_owned(),
-                limit: "maxPages".into(),
-                allowed: u64::from(self.opts.max_pages),
-                actual: u64::from(*pages) + 1,
-            });
-        }
-        Ok(Some(next))
+        self.count_page(next, where_).map(Some)
     }
 
     fn handle_hub(&mut self, job: Job, r: &Response, where_: &str) -> Result<()> {
