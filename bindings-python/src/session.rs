@@ -40,11 +40,8 @@ impl Session {
     #[staticmethod]
     fn crawl(py: Python<'_>, options: &[u8], access: &[u8]) -> PyResult<Session> {
         let options = parse(py, options, None)?;
-        start(
-            py,
-            Conversation::Crawl(Box::new(http::Crawl::new(options))),
-            access,
-        )
+        let crawl = core(py, http::Crawl::start(options))?;
+        start(py, Conversation::Crawl(Box::new(crawl)), access)
     }
 
     /// An execution of a plan (JSON) with options (JSON); refuses an edited plan.

@@ -50,7 +50,7 @@ impl Session {
     /// A crawl (`{registry, repositories?, flavour?, keepManifests?, …}`) with access
     /// (`{origin, insecure?, credentials?, looked?}`).
     pub fn crawl(options: JsValue, access: JsValue) -> Result<Session, JsValue> {
-        let crawl = http::Crawl::new(from_js(options, None)?);
+        let crawl = core(http::Crawl::start(from_js(options, None)?))?;
         start(Conversation::Crawl(Box::new(crawl)), access)
     }
 

@@ -348,3 +348,9 @@ def test_a_second_crawl_with_the_saved_manifests_downloads_nothing(
     victim.write_bytes(b'{"schemaVersion": 2}')
     with pytest.raises(regprune.RegpruneError):
         snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"], manifests=str(store))
+
+
+def test_without_an_owner_or_packages_the_crawl_is_refused(ghcr: dict[str, Any]) -> None:
+    with pytest.raises(regprune.InvalidOperationError) as info:
+        crawl(transport(ghcr), flavour="ghcr", github_api=ghcr["api"])
+    assert "--owner" in str(info.value)

@@ -340,7 +340,26 @@ impl Crawl {
         self.incomplete.push(format!("{repo}: {why}"));
     }
 
-    /// Starts a crawl.
+    /// Starts a crawl, refusing options that cannot work: GHCR and Docker Hub have no
+    /// catalog, so they need an owner (a user, an organisation, a namespace) or repositories.
+    pub fn start(opts: CrawlOptions) -> Result<Crawl> {
+        let c = Crawl::new(opts);
+        let no_owner = c.opts.owner.as_deref().is_none_or(str::is_empty);
+        if matches!(c.flavour, Flavour::Ghcr | Flavour::DockerHub)
+            && no_owner
+            && c.opts.repositories.is_empty()
+        {
+            let whose = if c.flavour == Flavour::Ghcr {
+                "GHCR has no catalog: name the user or organisation whose packages to read (--owner), or the packages (--repository OWNER/PACKAGE)"
+            } else {
+                "Docker Hub has no catalog: name the namespace to read (--owner), or the repositories (--repository NAMESPACE/NAME)"
+            };
+            return Err(fail("owner", whose.into()));
+        }
+        Ok(c)
+    }
+
+    /// Starts a crawl (see [`Crawl::start`] for the options it refuses).
     pub fn new(opts: CrawlOptions) -> Crawl {
         let mut c = Crawl {
             next_id: 1,

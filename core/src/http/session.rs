@@ -596,7 +596,8 @@ impl Session {
 
     /// Sends a token request (`key` names what it is for) with its first waiting request.
     fn start_fetch(&mut self, key: String, request: Outgoing, first: (Request, u8, Response)) {
-        self.sent.insert(request.id, Sent::Token { key: key.clone() });
+        self.sent
+            .insert(request.id, Sent::Token { key: key.clone() });
         self.ready.push_back(request.clone());
         self.fetching.insert(
             key,
