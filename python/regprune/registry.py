@@ -339,6 +339,17 @@ def _access(transport: Transport) -> bytes:
     return json.dumps(transport._access).encode()
 
 
+def _hand_over(session: Any, manifests: str | os.PathLike[str]) -> None:
+    """Hands the manifests the session wants that a ``save_manifests`` directory holds to the
+    core, which checks each against its digest."""
+    for digest in session.wanted_manifests():
+        try:
+            data = manifest_path(manifests, digest).read_bytes()
+        except FileNotFoundError:
+            continue
+        session.known_manifest(digest, data)
+
+
 def crawl(
     transport: Transport,
     *,
@@ -378,12 +389,7 @@ def crawl(
         if manifests is not None:
             # Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
             # download, on Docker Hub a pull).
-            for digest in session.wanted_manifests():
-                try:
-                    data = manifest_path(manifests, digest).read_bytes()
-                except FileNotFoundError:
-                    continue
-                session.known_manifest(digest, data)
+            _hand_over(session, manifests)
 
     drive(
         session, transport, concurrency=concurrency, on_progress=on_progress, after_response=after
@@ -421,12 +427,7 @@ def execute(
         plan_json.encode(), json.dumps(options).encode(), _access(transport)
     )
     if manifests is not None:
-        for digest in session.wanted_manifests():
-            try:
-                data = manifest_path(manifests, digest).read_bytes()
-            except FileNotFoundError:
-                continue
-            session.known_manifest(digest, data)
+        _hand_over(session, manifests)
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
     def write_journal() -> None:
