@@ -169,6 +169,40 @@ fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
     Ok(regprune_core::render_text(&plan))
 }
 
+/// The plan (JSON) and an execution's report (JSON, optional) as a GitHub-flavoured Markdown
+/// job summary showing the first `limit` entries of each list.
+#[pyfunction]
+#[pyo3(signature = (plan, report=None, limit=regprune_core::MARKDOWN_LIMIT))]
+fn render_markdown(
+    py: Python<'_>,
+    plan: &[u8],
+    report: Option<&[u8]>,
+    limit: usize,
+) -> PyResult<String> {
+    let plan: Plan = parse(py, plan, None)?;
+    let report: Option<regprune_core::http::Report> = match report {
+        Some(r) => Some(parse(py, r, Some("report"))?),
+        None => None,
+    };
+    Ok(regprune_core::render_markdown(
+        &plan,
+        report.as_ref(),
+        limit,
+    ))
+}
+
+/// GitHub workflow-command annotation lines for a plan (JSON) and a report (JSON, optional).
+#[pyfunction]
+#[pyo3(signature = (plan, report=None))]
+fn render_annotations(py: Python<'_>, plan: &[u8], report: Option<&[u8]>) -> PyResult<String> {
+    let plan: Plan = parse(py, plan, None)?;
+    let report: Option<regprune_core::http::Report> = match report {
+        Some(r) => Some(parse(py, r, Some("report"))?),
+        None => None,
+    };
+    Ok(regprune_core::render_annotations(&plan, report.as_ref()))
+}
+
 /// The digest a plan (JSON) must carry.
 #[pyfunction]
 fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
@@ -226,6 +260,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
+    m.add_function(wrap_pyfunction!(render_markdown, m)?)?;
+    m.add_function(wrap_pyfunction!(render_annotations, m)?)?;
     m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
     m.add_function(wrap_pyfunction!(check_evidence, m)?)?;
     m.add_function(wrap_pyfunction!(parse_registry_url, m)?)?;

@@ -230,21 +230,22 @@ pub fn cli_parse(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
 }
 
 /// What the CLI prints for a result (`snapshot`, `plan`, `execute`, `undo`; its JSON text):
-/// JSON `{stdout, stderr, file?, exit}`.
+/// JSON `{stdout, stderr, file?, summary?, exit}`. `options` is the invocation's options as
+/// JSON text; `plan` the plan's text for an execution's `--summary-md`.
 #[pyfunction]
-#[pyo3(signature = (kind, document, output, out=None, dry_run=false))]
+#[pyo3(signature = (kind, document, options, plan=None))]
 pub fn cli_render(
     py: Python<'_>,
     kind: &str,
     document: &str,
-    output: &str,
-    out: Option<&str>,
-    dry_run: bool,
+    options: &str,
+    plan: Option<&str>,
 ) -> PyResult<String> {
     let kind = core(py, regprune_core::cli::ReportKind::parse(kind))?;
+    let options = core(py, regprune_core::from_json(options.as_bytes()))?;
     let rendered = core(
         py,
-        regprune_core::cli::render_report(kind, document, output, out, dry_run),
+        regprune_core::cli::render_report(kind, document, &options, plan),
     )?;
     Ok(serde_json::to_string(&rendered).unwrap_or_default())
 }
@@ -255,12 +256,19 @@ pub fn cli_render_error(code: &str, message: &str) -> String {
     serde_json::to_string(&regprune_core::cli::render_error(code, message)).unwrap_or_default()
 }
 
-/// Checks a plan file before `execute` shows and runs it: its seal, and with a snapshot
-/// (JSON bytes) its evidence.
+/// Checks a plan file before `execute` shows and runs it: its seal, `--expect-digest`,
+/// `--max-deletions`, and with a snapshot (JSON bytes) its evidence. `options` is the
+/// invocation's options as JSON text.
 #[pyfunction]
-#[pyo3(signature = (plan, snapshot=None))]
-pub fn cli_check_plan(py: Python<'_>, plan: &str, snapshot: Option<&[u8]>) -> PyResult<()> {
-    core(py, regprune_core::cli::check_plan(plan, snapshot))
+#[pyo3(signature = (plan, snapshot, options))]
+pub fn cli_check_plan(
+    py: Python<'_>,
+    plan: &str,
+    snapshot: Option<&[u8]>,
+    options: &str,
+) -> PyResult<()> {
+    let options = core(py, regprune_core::from_json(options.as_bytes()))?;
+    core(py, regprune_core::cli::check_plan(plan, snapshot, &options))
 }
 
 /// The confirmation's sentences: `(prompt, not confirmed, declined)`.

@@ -281,6 +281,44 @@ pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
     Ok(regprune_core::render_text(&plan))
 }
 
+fn report_of(report: JsValue) -> Result<Option<regprune_core::http::Report>, JsValue> {
+    if report.is_undefined() || report.is_null() {
+        return Ok(None);
+    }
+    if let Some(text) = report.as_string() {
+        return regprune_core::from_json(text.as_bytes())
+            .map(Some)
+            .map_err(|e: regprune_core::Error| js_error(&e.under("report")));
+    }
+    from_js(report, Some("report")).map(Some)
+}
+
+/// The plan (and an execution's report, when given) as a GitHub-flavoured Markdown job
+/// summary, showing the first `limit` (default 20) entries of each list.
+#[wasm_bindgen(js_name = renderMarkdown)]
+pub fn render_markdown(
+    plan: JsValue,
+    report: JsValue,
+    limit: Option<u32>,
+) -> Result<String, JsValue> {
+    let plan = plan_of(plan)?;
+    let report = report_of(report)?;
+    Ok(regprune_core::render_markdown(
+        &plan,
+        report.as_ref(),
+        limit.map_or(regprune_core::MARKDOWN_LIMIT, |n| n as usize),
+    ))
+}
+
+/// GitHub workflow-command annotations (`::warning …`, `::error …` lines) for the plan's
+/// warnings and, when a report is given, its failed and skipped actions.
+#[wasm_bindgen(js_name = renderAnnotations)]
+pub fn render_annotations(plan: JsValue, report: JsValue) -> Result<String, JsValue> {
+    let plan = plan_of(plan)?;
+    let report = report_of(report)?;
+    Ok(regprune_core::render_annotations(&plan, report.as_ref()))
+}
+
 thread_local! {
     /// The host's sha256, set by `useSha256` (wasm runs on one thread).
     static HOST_SHA256: std::cell::RefCell<Option<js_sys::Function>> =

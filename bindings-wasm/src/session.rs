@@ -273,24 +273,30 @@ pub fn cli_parse(argv: Vec<String>) -> Result<JsValue, JsValue> {
     ))?)
 }
 
+fn cli_options(
+    options: &str,
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, JsValue> {
+    core(regprune_core::from_json(options.as_bytes()))
+}
+
 /// What the CLI prints for a result (`snapshot`, `plan`, `execute`, `undo`; its JSON text):
-/// `{stdout, stderr, file?, exit}`.
+/// `{stdout, stderr, file?, summary?, exit}`. `options` is the invocation's options as JSON
+/// text; `plan` the plan's text for an execution's `--summary-md`.
 #[wasm_bindgen(js_name = cliRender)]
 #[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
 pub fn cli_render(
     kind: &str,
     document: &str,
-    output: &str,
-    out: Option<String>,
-    dry_run: bool,
+    options: &str,
+    plan: Option<String>,
 ) -> Result<JsValue, JsValue> {
     let kind = core(regprune_core::cli::ReportKind::parse(kind))?;
+    let options = cli_options(options)?;
     to_js(&core(regprune_core::cli::render_report(
         kind,
         document,
-        output,
-        out.as_deref(),
-        dry_run,
+        &options,
+        plan.as_deref(),
     ))?)
 }
 
@@ -300,12 +306,18 @@ pub fn cli_render_error(code: &str, message: &str) -> Result<JsValue, JsValue> {
     to_js(&regprune_core::cli::render_error(code, message))
 }
 
-/// Checks a plan file before `execute` shows and runs it: its seal, and with a snapshot
-/// (JSON text or bytes) its evidence.
+/// Checks a plan file before `execute` shows and runs it: its seal, `--expect-digest`,
+/// `--max-deletions`, and with a snapshot (JSON text or bytes) its evidence. `options` is
+/// the invocation's options as JSON text.
 #[wasm_bindgen(js_name = cliCheckPlan)]
 #[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
-pub fn cli_check_plan(plan: &str, snapshot: Option<Vec<u8>>) -> Result<(), JsValue> {
-    core(regprune_core::cli::check_plan(plan, snapshot.as_deref()))
+pub fn cli_check_plan(plan: &str, snapshot: Option<Vec<u8>>, options: &str) -> Result<(), JsValue> {
+    let options = cli_options(options)?;
+    core(regprune_core::cli::check_plan(
+        plan,
+        snapshot.as_deref(),
+        &options,
+    ))
 }
 
 /// The confirmation's sentences: `[prompt, notConfirmed, declined]`.
@@ -325,4 +337,36 @@ pub fn cli_confirmed(answer: &str) -> bool {
 #[wasm_bindgen(js_name = checkTimeouts)]
 pub fn check_timeouts(timeout: f64, deadline: f64) -> Result<(), JsValue> {
     core(http::check_timeouts(timeout, deadline))
+}
+
+/// The GitHub Action's input names (`action.yml` declares the same).
+#[wasm_bindgen(js_name = actionInputs)]
+pub fn action_inputs() -> Vec<String> {
+    regprune_core::cli::action::INPUTS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// Reads the Action's inputs (JSON text `{"name": "value"}`) into what to run:
+/// `{mode, plan?, execute?, planFile, summaryLimit, dryRun}` (command lines for the CLI).
+#[wasm_bindgen(js_name = actionRun)]
+pub fn action_run(inputs: &str) -> Result<JsValue, JsValue> {
+    to_js(&core(regprune_core::cli::action::action_run_json(inputs))?)
+}
+
+/// The Action's outputs for a plan's text and an execution's report (JSON text):
+/// `[[name, value], …]`.
+#[wasm_bindgen(js_name = actionOutputs)]
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
+pub fn action_outputs(
+    plan: &str,
+    report: Option<String>,
+    plan_path: &str,
+) -> Result<JsValue, JsValue> {
+    to_js(&core(regprune_core::cli::action::outputs(
+        plan,
+        report.as_deref(),
+        plan_path,
+    ))?)
 }

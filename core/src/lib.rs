@@ -29,6 +29,7 @@ mod hash;
 pub mod http;
 pub mod import;
 mod indexed;
+mod markdown;
 mod media_type;
 mod names;
 mod operation;
@@ -56,6 +57,9 @@ pub use evidence::check_evidence;
 pub use field::{from_deserializer, from_json, from_reader, from_value};
 pub use generate::{generate, GeneratorOptions};
 pub use indexed::IndexedSnapshot;
+pub use markdown::{
+    markdown_escape, render_annotations, render_markdown, DEFAULT_LIMIT as MARKDOWN_LIMIT,
+};
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};
 pub use operation::{Operation, PlanOptions};

@@ -12,6 +12,7 @@ from regprune._api import (
     plan,
     plan_digest,
     reclaim,
+    render_markdown,
     render_text,
     verify_plan,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "plan",
     "plan_digest",
     "reclaim",
+    "render_markdown",
     "render_text",
     "verify_plan",
 ]

@@ -127,6 +127,17 @@ def render_text(plan: Plan | Document) -> str:
     return _native.render_text(data)
 
 
+def render_markdown(
+    plan: Plan | Document, report: Document | None = None, *, limit: int = 20
+) -> str:
+    """The plan (and an execution's report, when given) as a GitHub-flavoured Markdown job
+    summary: totals, bytes per repository, the first ``limit`` actions with their reasons,
+    retained items, warnings grouped by code. The same bytes as the Node package's."""
+    data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
+    rep = None if report is None else _json_bytes(report)
+    return _native.render_markdown(data, rep, limit)
+
+
 def plan_digest(plan: Plan | Document) -> str:
     """The digest a plan must carry: sha256 of its canonical JSON without ``digest``."""
     data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)

@@ -239,6 +239,12 @@ class Plan:
 
         return _native.render_text(self._json.encode())
 
+    def render_markdown(self, limit: int = 20) -> str:
+        """The plan as a GitHub-flavoured Markdown job summary (see ``regprune.render_markdown``)."""
+        from regprune import _native
+
+        return _native.render_markdown(self._json.encode(), None, limit)
+
     def verify(self) -> bool:
         """Whether ``digest`` matches the content: nothing was edited since planning."""
         from regprune import _native

@@ -33,22 +33,28 @@ def _read(path: str) -> bytes:
         raise _FileError(path, e) from e
 
 
-def _emit(rendered: dict[str, Any], out: str | None = None) -> int:
-    if rendered.get("file") is not None and out:
-        try:
-            with open(out, "w", encoding="utf-8") as f:
-                f.write(rendered["file"])
-        except OSError as e:
-            raise _FileError(out, e) from e
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise _FileError(path, e) from e
+
+
+def _emit(rendered: dict[str, Any], o: dict[str, Any] | None = None) -> int:
+    o = o or {}
+    if rendered.get("file") is not None and o.get("out"):
+        _write(o["out"], rendered["file"])
+    if rendered.get("summary") is not None and o.get("summaryMd"):
+        _write(o["summaryMd"], rendered["summary"])
     sys.stdout.write(rendered["stdout"])
     sys.stdout.flush()
     sys.stderr.write(rendered["stderr"])
     return int(rendered["exit"])
 
 
-def _render(kind: str, document: str, o: dict[str, Any], dry_run: bool = False) -> int:
-    out = o.get("out")
-    return _emit(json.loads(_native.cli_render(kind, document, o["output"], out, dry_run)), out)
+def _render(kind: str, document: str, o: dict[str, Any], plan: str | None = None) -> int:
+    return _emit(json.loads(_native.cli_render(kind, document, json.dumps(o), plan)), o)
 
 
 def _transport(o: dict[str, Any]) -> registry.Transport:
@@ -118,7 +124,9 @@ def plan(inv: dict[str, Any], o: dict[str, Any]) -> int:
 
 def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
     text = _read(inv["file"]).decode("utf-8", "replace").strip()
-    _native.cli_check_plan(text, _read(o["snapshot"]) if o.get("snapshot") else None)
+    _native.cli_check_plan(
+        text, _read(o["snapshot"]) if o.get("snapshot") else None, json.dumps(o)
+    )
     transport = _transport(o)
     if o["output"] != "json":
         print(regprune.render_text(text))
@@ -136,7 +144,7 @@ def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
         concurrency=o["concurrency"], on_progress=_bar("execute"),
         manifests=o.get("manifests"), retarget=o["retargetRegistry"],
     )  # fmt: skip
-    return _render("execute", json.dumps(report), o)
+    return _render("execute", json.dumps(report), o, plan=text)
 
 
 def undo(inv: dict[str, Any], o: dict[str, Any]) -> int:
@@ -144,7 +152,7 @@ def undo(inv: dict[str, Any], o: dict[str, Any]) -> int:
         _read(inv["file"]), _transport(o), run=o.get("run"), dry_run=o["dryRun"],
         retarget=o["retargetRegistry"], concurrency=o["concurrency"],
     )  # fmt: skip
-    return _render("undo", json.dumps(report), o, dry_run=o["dryRun"])
+    return _render("undo", json.dumps(report), o)
 
 
 COMMANDS = {"snapshot": snapshot, "plan": plan, "execute": execute, "undo": undo}

@@ -5,6 +5,7 @@
 //! the core renders, so the two behave identically: one suite of cases (`tests/cli/`) runs
 //! against both.
 
+pub mod action;
 mod operation;
 mod render;
 mod spec;
@@ -76,15 +77,47 @@ pub fn confirmed(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-/// Checks a plan file before `execute` shows and runs it: its seal, and with `--snapshot`
-/// its evidence (the plan must be exactly what its operation gives on that snapshot).
-pub fn check_plan(plan: &str, snapshot: Option<&[u8]>) -> Result<()> {
+/// Checks a plan file before `execute` shows and runs it: its seal; with `--expect-digest`
+/// that it is the plan that was approved; with `--max-deletions` its size; and with
+/// `--snapshot` its evidence (the plan must be exactly what its operation gives on that
+/// snapshot). `options` are the invocation's.
+pub fn check_plan(
+    plan: &str,
+    snapshot: Option<&[u8]>,
+    options: &BTreeMap<String, Value>,
+) -> Result<()> {
     let parsed: crate::Plan = crate::field::from_json(plan.as_bytes())?;
     if !parsed.verify() {
         return Err(Error::InvalidOperation {
             path: "plan".into(),
             message: "refused: the plan's digest does not match its content (edited after review?); plan again".into(),
         });
+    }
+    if let Some(expected) = options.get("expectDigest").and_then(Value::as_str) {
+        let actual = parsed
+            .digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if actual != expected {
+            return Err(Error::InvalidOperation {
+                path: "expect-digest".into(),
+                message: format!(
+                    "refused: the plan's digest is {actual}, not the approved {expected}; nothing was sent"
+                ),
+            });
+        }
+    }
+    if let Some(max) = options.get("maxDeletions").and_then(Value::as_u64) {
+        if parsed.actions.len() as u64 > max {
+            return Err(Error::InvalidOperation {
+                path: "max-deletions".into(),
+                message: format!(
+                    "refused: the plan has {} actions, more than --max-deletions {max}; nothing was sent",
+                    parsed.actions.len()
+                ),
+            });
+        }
     }
     if let Some(snapshot) = snapshot {
         let snapshot = crate::Snapshot::from_json(snapshot)?;
@@ -333,11 +366,25 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
             }
         }
     }
-    if let Some(v) = text(options, "keep") {
-        let n: u64 = v
-            .parse()
-            .map_err(|_| bad("--keep", format!("must be a whole number, not {v:?}")))?;
-        options.insert("keep".into(), json!(n));
+    for name in ["keep", "max-deletions"] {
+        let key = camel(name);
+        if let Some(v) = text(options, &key) {
+            let n: u64 = v.parse().map_err(|_| {
+                bad(
+                    &format!("--{name}"),
+                    format!("must be a whole number, not {v:?}"),
+                )
+            })?;
+            options.insert(key, json!(n));
+        }
+    }
+    if let Some(v) = text(options, "expectDigest") {
+        crate::Digest::parse(&v).ok_or_else(|| {
+            bad(
+                "--expect-digest",
+                format!("must be a digest (sha256:<64 hex digits>), not {v:?}"),
+            )
+        })?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! What the command line prints for each result, and the exit code it ends with.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -49,6 +50,9 @@ pub struct Rendered {
     /// The content of `--out FILE`, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The content of `--summary-md FILE` (Markdown), when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// The exit code.
     pub exit: u8,
 }
@@ -71,22 +75,31 @@ fn counts(report: &Value) -> String {
         .join(" ")
 }
 
-/// Renders `document` (the result's JSON text) as the command's `--output` (`text` or
-/// `json`) asks; `out` is `--out FILE`, `dry_run` is undo's `--dry-run`.
+/// Renders `document` (the result's JSON text) as the invocation's `options` ask:
+/// `--output` (`text` or `json`), `--out FILE`, undo's `--dry-run`, `--summary-md FILE` (for
+/// `execute`, `plan` is the plan's text, which the summary shows with the report) and plan's
+/// `--max-deletions` (the plan is still written, for review; the exit code says refused).
 #[allow(clippy::too_many_lines)] // one arm per kind, each short; split, they read worse
 pub fn render_report(
     kind: ReportKind,
     document: &str,
-    output: &str,
-    out: Option<&str>,
-    dry_run: bool,
+    options: &BTreeMap<String, Value>,
+    plan: Option<&str>,
 ) -> Result<Rendered> {
+    let output = options
+        .get("output")
+        .and_then(Value::as_str)
+        .unwrap_or("text");
+    let out = options.get("out").and_then(Value::as_str);
+    let dry_run = options.get("dryRun").and_then(Value::as_bool) == Some(true);
+    let summary_md = options.contains_key("summaryMd");
     let json = output == "json";
     let value: Value = crate::field::from_json(document.as_bytes())?;
     let mut r = Rendered {
         stdout: String::new(),
         stderr: String::new(),
         file: None,
+        summary: None,
         exit: ExitCode::Ok as u8,
     };
     match kind {
@@ -121,12 +134,29 @@ pub fn render_report(
             if out.is_some() {
                 r.file = Some(format!("{text}\n"));
             }
+            let plan: crate::Plan = crate::field::from_json(document.as_bytes())?;
             r.stdout = if json {
                 format!("{text}\n")
             } else {
-                let plan: crate::Plan = crate::field::from_json(document.as_bytes())?;
                 format!("{}\n", crate::render_text(&plan))
             };
+            if summary_md {
+                r.summary = Some(crate::render_markdown(&plan, None, crate::MARKDOWN_LIMIT));
+            }
+            if let Some(max) = options.get("maxDeletions").and_then(Value::as_u64) {
+                if plan.actions.len() as u64 > max {
+                    r.stderr = format!(
+                        "refused: the plan has {} actions, more than --max-deletions {max}{}\n",
+                        plan.actions.len(),
+                        if out.is_some() {
+                            " (it is written, for review)"
+                        } else {
+                            ""
+                        }
+                    );
+                    r.exit = ExitCode::Refused as u8;
+                }
+            }
         }
         ReportKind::Execute => {
             if json {
@@ -158,6 +188,15 @@ pub fn render_report(
             }
             if value["complete"].as_bool() != Some(true) {
                 r.exit = ExitCode::Partial as u8;
+            }
+            if summary_md {
+                let report: crate::http::Report = crate::field::from_json(document.as_bytes())?;
+                let plan: crate::Plan = crate::field::from_json(plan.unwrap_or("").as_bytes())?;
+                r.summary = Some(crate::render_markdown(
+                    &plan,
+                    Some(&report),
+                    crate::MARKDOWN_LIMIT,
+                ));
             }
         }
         ReportKind::Undo => {
@@ -229,6 +268,7 @@ pub fn render_error(code: &str, message: &str) -> Rendered {
         stdout: String::new(),
         stderr: format!("error: {}{hint}\n", escape_controls(message)),
         file: None,
+        summary: None,
         exit: Error::exit_code_of(code),
     }
 }

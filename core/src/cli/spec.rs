@@ -182,6 +182,21 @@ pub(crate) static MANIFESTS: Flag = flag(
     Takes::One("DIR"),
     "manifests saved by --save-manifests: not fetched again (a crawl), journaled without a GET (execute)",
 );
+pub(crate) static SUMMARY_MD: Flag = flag(
+    "summary-md",
+    Takes::One("FILE"),
+    "also write a Markdown summary here (a CI job summary: totals, bytes per repository, first actions, warnings)",
+);
+pub(crate) static MAX_DELETIONS: Flag = flag(
+    "max-deletions",
+    Takes::One("N"),
+    "refuse a plan of more than N actions (plan: written for review, exit 2; execute: nothing is sent)",
+);
+pub(crate) static EXPECT_DIGEST: Flag = flag(
+    "expect-digest",
+    Takes::One("DIGEST"),
+    "refuse the plan unless its digest is this one (the digest that was reviewed or approved)",
+);
 pub(crate) static RETARGET: Flag = flag(
     "retarget-registry",
     Takes::Switch,
@@ -220,7 +235,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         flags: &[
             &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
-            &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &SUMMARY_MD,
+            &MAX_DELETIONS, &HELP,
         ],
     },
     Command {
@@ -228,9 +244,9 @@ pub(crate) static COMMANDS: &[Command] = &[
         summary: "carry out a reviewed plan exactly",
         positionals: &[("PLAN", "the plan file (from `plan -o`)")],
         flags: &[
-            &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &RETARGET, &USERNAME, &PASSWORD,
-            &INSECURE, &FLAVOUR, &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT,
-            &HELP,
+            &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &EXPECT_DIGEST, &MAX_DELETIONS,
+            &RETARGET, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &GITHUB_API, &HUB_API,
+            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &SUMMARY_MD, &HELP,
         ],
     },
     Command {
