@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: action fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -20,7 +20,7 @@ setup:
 setup-wasm: setup
 	@rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
-	@[ -x npm/node_modules/.bin/tsc ] && [ -x npm/node_modules/.bin/wasm-opt ] || (cd npm && npm install --no-audit --no-fund --silent)
+	@[ -x npm/node_modules/.bin/tsc ] && [ -x npm/node_modules/.bin/wasm-opt ] && [ -x npm/node_modules/.bin/esbuild ] || (cd npm && npm install --no-audit --no-fund --silent)
 
 WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml Cargo.lock core/Cargo.toml bindings-wasm/Cargo.toml
 
@@ -44,6 +44,16 @@ setup-registry:
 	@command -v docker-registry >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; }
 	@# The package starts a registry on every interface; the tests start their own on 127.0.0.1.
 	@(systemctl stop docker-registry 2>/dev/null; pkill -f '^/usr/bin/docker-registry serve /etc' 2>/dev/null) || true
+
+## action: the GitHub Action's bundle (action/dist: one ES module with undici, and the .wasm), which
+## action.yml runs on node24 with nothing installed; release tags carry it (release.yml)
+ACTION_SOURCES := $(wildcard npm/*.js) npm/package.json npm/wasm/regprune_bg.wasm
+action/dist/index.mjs: $(ACTION_SOURCES) | setup-wasm
+	@mkdir -p action/dist/wasm
+	npm/node_modules/.bin/esbuild npm/action.js --bundle --platform=node --format=esm --target=node20 --outfile=action/dist/index.mjs --legal-comments=eof --log-level=warning "--banner:js=import { createRequire as __regpruneRequire } from 'node:module'; const require = __regpruneRequire(import.meta.url);"
+	cp npm/wasm/regprune_bg.wasm action/dist/wasm/regprune_bg.wasm
+
+action: npm action/dist/index.mjs
 
 ## npm: build the WebAssembly core and the JavaScript package in npm/ (reports the .wasm size)
 npm: setup-wasm npm/wasm/regprune_bg.wasm
@@ -134,7 +144,7 @@ reliability: fuzz test-rust python npm setup-registry
 	cd python && REGPRUNE_FAULT_CAMPAIGN=1 $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/test_faults.py tests/test_races.py tests/test_secrets.py
 	python3 tests/reliability_report.py --write
 
-test-npm: npm setup-browser setup-registry
+test-npm: npm action setup-browser setup-registry
 	cd npm && node --test test/
 
 test-python: python setup-registry

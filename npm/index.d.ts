@@ -369,6 +369,10 @@ export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: PlanInpu
 export function importSnapshot(document: ImportDocument): Snapshot;
 export function parseManifest(bytes: Uint8Array, options?: { digest?: Digest; contentType?: string }): Manifest;
 export function renderText(plan: PlanInput): string;
+/** The plan (and an execution's report) as a GitHub-flavoured Markdown job summary. */
+export function renderMarkdown(plan: PlanInput, report?: object | string | null, options?: { limit?: number }): string;
+/** GitHub workflow-command annotation lines (`::warning …`, `::error …`). */
+export function renderAnnotations(plan: PlanInput, report?: object | string | null): string;
 /** `text` safe to print on a terminal: control characters (ESC, CR, …) and bidi overrides escaped. */
 export function escapeControls(text: string): string;
 export function planDigest(plan: PlanInput): Digest;

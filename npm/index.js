@@ -237,14 +237,28 @@ export function parseManifest(bytes, { digest, contentType } = {}) {
   return call(() => wasm.parseManifest(bytes, digest, contentType));
 }
 
-/** The human preview of a plan: az's confirmation sentences, a table, sizes in human units. */
 /** `text` safe to print on a terminal: control characters and bidi overrides escaped. */
 export function escapeControls(text) {
   return wasm.escapeControls(String(text));
 }
 
+/** The human preview of a plan: az's confirmation sentences, a table, sizes in human units. */
 export function renderText(plan) {
   return call(() => wasm.renderText(plan));
+}
+
+/**
+ * The plan (and an execution's report, when given) as a GitHub-flavoured Markdown job summary:
+ * totals, bytes per repository, the first `limit` (default 20) actions with reasons, retained
+ * items, warnings grouped by code. The same bytes as Python's `render_markdown`.
+ */
+export function renderMarkdown(plan, report, { limit } = {}) {
+  return call(() => wasm.renderMarkdown(plan, report ?? null, limit));
+}
+
+/** GitHub workflow-command annotation lines for a plan's warnings and a report's failures. */
+export function renderAnnotations(plan, report) {
+  return call(() => wasm.renderAnnotations(plan, report ?? null));
 }
 
 /** The digest a plan must carry (sha256 of its canonical JSON without `digest`). */

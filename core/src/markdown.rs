@@ -49,6 +49,25 @@ pub fn markdown_escape(text: &str) -> String {
     out
 }
 
+/// `text` from data as an inline code span: fenced by one backtick more than its longest run
+/// of backticks (CommonMark), controls escaped, cut at [`CELL_CHARS`] times four.
+fn code_span(text: &str) -> String {
+    let shown: String = escape_controls(text).chars().take(CELL_CHARS * 4).collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in shown.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if shown.starts_with('`') || shown.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{shown}{pad}{fence}")
+}
+
 fn kind_words(k: ActionType) -> &'static str {
     match k {
         ActionType::Untag => "untag",
@@ -121,7 +140,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
         "Plan `{digest}` for {} at {}.  \nRequest: {}\n",
         markdown_escape(plan.registry.as_deref().unwrap_or("(registry)")),
         plan.now,
-        markdown_escape(&op)
+        code_span(&op)
     );
     if let Some(report) = report {
         let _ = writeln!(out, "### Execution\n");
@@ -448,6 +467,13 @@ mod tests {
             markdown_escape(&long).chars().count(),
             super::CELL_CHARS + 1
         );
+    }
+
+    #[test]
+    fn code_spans_are_fenced_past_any_backticks_in_data() {
+        assert_eq!(super::code_span("a"), "`a`");
+        assert_eq!(super::code_span("a``b"), "```a``b```");
+        assert_eq!(super::code_span("`x"), "`` `x ``");
     }
 
     #[test]

@@ -59,3 +59,36 @@ def test_both_clis_pass_each_case_identically(case: dict[str, Any], tmp_path: Pa
         outputs[cli] = (done.returncode, done.stdout, done.stderr.replace(str(tmp), "{tmp}"))
         os.rename(tmp, tmp_path / cli)
     assert outputs["python"] == outputs["node"], case["name"]
+    for path in case.get("files", {}):
+        name = path.replace("{tmp}/", "")
+        written = {cli: (tmp_path / cli / name).read_bytes() for cli in CLIS}
+        assert written["python"] == written["node"], f"{case['name']}: {name} differs"
+
+
+def test_execute_refuses_a_plan_other_than_the_approved_one(tmp_path: Path) -> None:
+    """--expect-digest and --max-deletions are checked before any request (the registry here
+    is a closed port: reaching it would be exit 3, not 2)."""
+    plan = {"argv": ["plan", "--snapshot", "{examples}/registry.json", "--now",
+                     "2026-12-01T00:00:00Z", "delete-untagged", "--out", "{tmp}/plan.json"],
+            "exit": 0, "name": "plan"}  # fmt: skip
+    outputs = {}
+    for cli in CLIS:
+        tmp = tmp_path / cli
+        tmp.mkdir()
+        check(plan, run(cli, plan, tmp), tmp)
+        digest = json.loads((tmp / "plan.json").read_text())["digest"]
+        other = "sha256:" + "0" * 64
+        base = ["execute", "{tmp}/plan.json", "--registry", "http://127.0.0.1:9", "--yes"]
+        for extra, words in [
+            (
+                ["--expect-digest", other],
+                [f"the plan's digest is {digest}, not the approved {other}"],
+            ),
+            (["--expect-digest", digest, "--max-deletions", "0"], ["more than --max-deletions 0"]),
+        ]:
+            case = {"name": " ".join(extra), "argv": base + extra, "exit": 2, "stderr": words}
+            done = run(cli, case, tmp)
+            check(case, done, tmp)
+            outputs.setdefault(case["name"], {})[cli] = done.stderr
+    for name, by_cli in outputs.items():
+        assert by_cli["python"] == by_cli["node"], name

@@ -158,7 +158,6 @@ pub fn action_run(inputs: &BTreeMap<String, String>) -> Result<ActionRun> {
         if insecure {
             argv.push("--insecure".into());
         }
-        argv.extend(["--output".into(), "json".into()]);
     };
 
     let mut run = ActionRun {
@@ -250,14 +249,19 @@ pub fn action_run(inputs: &BTreeMap<String, String>) -> Result<ActionRun> {
             argv.extend(["--max-deletions".into(), m.clone()]);
         }
         argv.extend(["--out".into(), plan_file.clone()]);
-        if get("snapshot").is_some() {
-            // Planned from a file: the registry flags belong to execute only.
-            argv.extend(["--output".into(), "json".into()]);
-        } else {
+        if get("snapshot").is_none() {
+            // Planned from a file, the registry flags belong to execute only.
             flags(&mut argv);
         }
         check(&argv)?;
         run.plan = Some(argv);
+    }
+    if mode == "execute" && dry_run {
+        return Err(bad(
+            "dry-run",
+            "with mode execute would do nothing: a dry run is mode plan (or prune with dry-run)"
+                .into(),
+        ));
     }
     let executes = mode == "execute" || (mode == "prune" && !dry_run);
     if executes {
