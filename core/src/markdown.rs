@@ -50,7 +50,7 @@ pub fn markdown_escape(text: &str) -> String {
 }
 
 /// `text` from data as an inline code span: fenced by one backtick more than its longest run
-/// of backticks (CommonMark), controls escaped, cut at [`CELL_CHARS`] times four.
+/// of backticks (as `CommonMark` says), controls escaped, cut at [`CELL_CHARS`] times four.
 fn code_span(text: &str) -> String {
     let shown: String = escape_controls(text).chars().take(CELL_CHARS * 4).collect();
     let mut longest = 0;
