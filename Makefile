@@ -4,7 +4,12 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: action fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+# Build noise (cargo's downloads and compiles, maturin, npm) goes to this log; a step that
+# fails prints the log's end.
+LOG := $(CURDIR)/artifacts/build.log
+logged = mkdir -p $(dir $(LOG)); { $(1); } >>$(LOG) 2>&1 || { status=$$?; echo "failed: $(1); the end of $(LOG):" >&2; tail -40 $(LOG) >&2; exit $$status; }
+
+.PHONY: action dist lint-workflows fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -19,7 +24,7 @@ setup:
 ## setup-wasm: the wasm32 target, wasm-bindgen-cli at the pinned version, npm dev packages
 setup-wasm: setup
 	@rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || { echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (cargo install, about 3 minutes; log: $(LOG))" >&2; $(call logged,cargo install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)); }
 	@[ -x npm/node_modules/.bin/tsc ] && [ -x npm/node_modules/.bin/wasm-opt ] && [ -x npm/node_modules/.bin/esbuild ] || (cd npm && npm install --no-audit --no-fund --silent)
 
 WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml Cargo.lock core/Cargo.toml bindings-wasm/Cargo.toml
@@ -31,19 +36,17 @@ WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml
 # re-listing into the response handler) was optimized with it on every execution. Planning
 # speed is unchanged (bench/FINDINGS.md).
 npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
-	$(CARGO) build --quiet -p regprune-wasm --target wasm32-unknown-unknown --release
+	@$(call logged,$(CARGO) build -p regprune-wasm --target wasm32-unknown-unknown --release)
 	wasm-bindgen --target web --out-dir npm/wasm --out-name regprune $(WASM_OUT)
 	npm/node_modules/.bin/wasm-opt -O3 -ocimfs=500 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue npm/wasm/regprune_bg.wasm -o npm/wasm/regprune_bg.wasm
 
 ## setup-browser: Debian's Chromium for the browser tests (playwright-core drives it)
 setup-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@scripts/apt-install.sh chromium chromium "the browser tests drive it"
 
 ## setup-registry: Debian's CNCF distribution registry for the end-to-end tests
 setup-registry:
-	@command -v docker-registry >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; }
-	@# The package starts a registry on every interface; the tests start their own on 127.0.0.1.
-	@(systemctl stop docker-registry 2>/dev/null; pkill -f '^/usr/bin/docker-registry serve /etc' 2>/dev/null) || true
+	@scripts/apt-install.sh docker-registry docker-registry "the end-to-end tests start their own registries on 127.0.0.1"
 
 ## action: the GitHub Action's bundle (action/dist: one ES module with undici, and the .wasm), which
 ## action.yml runs on node24 with nothing installed; release tags carry it (release.yml)
@@ -67,16 +70,46 @@ setup-python: $(VENV)/.installed
 
 $(VENV)/.installed: python/requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
+	@$(call logged,$(PY) -m pip install --disable-pip-version-check -r python/requirements-dev.txt)
 	touch $@
 
-PY_SOURCES := $(WASM_SOURCES:bindings-wasm%=) $(shell find bindings-python/src -name '*.rs') bindings-python/Cargo.toml python/pyproject.toml
+PY_SOURCES := $(WASM_SOURCES:bindings-wasm%=) $(shell find bindings-python/src -name '*.rs') bindings-python/Cargo.toml python/pyproject.toml python/README.md $(wildcard python/regprune/*.py python/regprune/*.pyi)
 
-$(VENV)/.native: $(PY_SOURCES) $(VENV)/.installed
-	cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(VENV)/bin/maturin develop --release --quiet
+# The release artifacts, each built once (`make dist`) and used by every suite: the Python
+# tests run the wheel a package index would get, the npm tests install the tarball, the
+# Action's tests run its bundle.
+#  - the wheel: abi3 (one wheel for CPython >= 3.10), manylinux2014 (glibc 2.17), linked with
+#    zig (the `ziglang` wheel from PyPI) so that the glibc of the build machine does not leak in;
+#  - the sdist: what `pip install regprune` builds from where no wheel fits (needs Rust);
+#  - the npm tarball: `npm pack` of npm/ (the WebAssembly core, no Rust needed to install).
+VERSION := $(shell awk -F'"' '/^version = /{print $$2; exit}' Cargo.toml)
+dist/.wheel: $(PY_SOURCES) $(VENV)/.installed
+	@mkdir -p dist
+	rm -f dist/regprune-*.whl
+	@$(call logged,cd python && PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CURDIR)/$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out ../dist)
+	@touch $@
+
+dist/regprune-$(VERSION).tar.gz: $(PY_SOURCES) $(VENV)/.installed
+	@mkdir -p dist
+	@$(call logged,cd python && $(CURDIR)/$(VENV)/bin/maturin sdist --out ../dist)
+
+dist/regprune-$(VERSION).tgz: npm/wasm/regprune_bg.wasm $(wildcard npm/*.js npm/*.d.ts) npm/package.json npm/README.md
+	@mkdir -p dist
+	cd npm && npm pack --silent --pack-destination ../dist >/dev/null
+
+## dist: the release artifacts in dist/: the abi3 manylinux wheel, the sdist, the npm tarball,
+## and the GitHub Action's bundle (action/dist)
+dist: dist/.wheel dist/regprune-$(VERSION).tar.gz npm dist/regprune-$(VERSION).tgz action
+	@ls -l dist/*.whl dist/*.tar.gz dist/*.tgz | awk '{print $$5, $$9}'
+
+# The package in .venv is the wheel from dist/ (not a separate build); its native module is
+# also put next to the sources in python/regprune, as an editable install would.
+$(VENV)/.native: dist/.wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/regprune-*.whl
+	$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('dist/regprune-*.whl')[0]); [open('python/' + n, 'wb').write(z.read(n)) for n in z.namelist() if n.startswith('regprune/_native')]"
 	touch $@
 
-## python: build the native module and install the package into .venv (editable)
+## python: the wheel (dist/), installed into .venv
 python: setup-python $(VENV)/.native
 
 ## demo: the main job: a local registry with the ACR guide's images, a purge previewed with
@@ -92,13 +125,20 @@ demo-web: npm
 demo-core: setup
 	$(CARGO) run --quiet -p regprune-core --example demo -- examples/registry.json
 
-## lint: every static check (Rust, TypeScript types, Python)
-lint: lint-rust lint-npm lint-python
+## lint: every static check (Rust, TypeScript types, Python, the workflows)
+lint: lint-rust lint-npm lint-python lint-workflows
+
+## lint-workflows: actionlint on the release workflow and the example workflows, whose
+## `uses: regprune/regprune@v1` is checked against this repository's action.yml
+lint-workflows: setup-python
+	@rm -rf artifacts/lint && mkdir -p artifacts/lint
+	@for f in examples/github/*.yml; do sed 's#regprune/regprune@v1#./#' "$$f" > "artifacts/lint/$$(basename "$$f")"; done
+	$(VENV)/bin/actionlint .github/workflows/*.yml artifacts/lint/*.yml
 
 ## lint-rust: formatting and clippy (pedantic, warnings are errors)
 lint-rust: setup
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --quiet --workspace --all-targets -- -D warnings
 	python3 scripts/check-layers.py
 
 ## lint-npm: TypeScript strict check of the package's types
@@ -112,12 +152,13 @@ lint-python: python
 	cd python && $(CURDIR)/$(VENV)/bin/mypy
 	cd python && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest regprune._native
 
-## test: lint, then every test (and a 30-second smoke run of the benchmarks)
-test: lint test-rust test-npm test-python bench-smoke
+## test: lint, then every test. The benchmarks are not part of it (`make bench-smoke` runs
+## their code on small inputs, `make bench` the figures of record).
+test: lint test-rust test-npm test-python
 
 ## setup-bench: skopeo, the one-process-per-deletion baseline of the execution benchmark
 setup-bench:
-	@command -v skopeo >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo >/dev/null; }
+	@scripts/apt-install.sh skopeo skopeo "the execution benchmark's baseline"
 
 ## bench: every benchmark, side by side, into docs/BENCHMARKS.md (takes minutes; needs ~8 GB)
 bench: python npm setup-browser setup-registry setup-bench
@@ -128,7 +169,9 @@ bench-smoke: python npm setup-browser setup-registry setup-bench
 	python3 bench/run.py --smoke
 
 test-rust: setup
-	$(CARGO) test --workspace
+	@$(call logged,$(CARGO) test --workspace --no-run)
+	$(CARGO) test --quiet --workspace
+	@$(call logged,$(CARGO) test --release --no-run --manifest-path fuzz/Cargo.toml)
 	$(CARGO) test --quiet --release --manifest-path fuzz/Cargo.toml
 
 ## fuzz: every fuzz target for FUZZ_SECONDS (default 600) each, with cargo fuzz (nightly)
@@ -144,8 +187,8 @@ reliability: fuzz test-rust python npm setup-registry
 	cd python && REGPRUNE_FAULT_CAMPAIGN=1 $(CURDIR)/$(VENV)/bin/python -m pytest -q tests/test_faults.py tests/test_races.py tests/test_secrets.py
 	python3 tests/reliability_report.py --write
 
-test-npm: npm action setup-browser setup-registry
+test-npm: npm action dist/regprune-$(VERSION).tgz setup-browser setup-registry
 	cd npm && node --test test/
 
-test-python: python setup-registry
+test-python: python dist/regprune-$(VERSION).tar.gz setup-registry
 	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q
