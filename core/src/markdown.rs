@@ -83,7 +83,9 @@ fn code_name<T: serde::Serialize>(code: &T) -> String {
         .unwrap_or_default()
 }
 
-fn more(out: &mut String, shown: usize, total: usize, what: &str) {
+/// Says how many of `total` entries a list cut at `limit` left out.
+fn more(out: &mut String, limit: usize, total: usize, what: &str) {
+    let shown = limit.min(total);
     if total > shown {
         let _ = writeln!(
             out,
@@ -187,7 +189,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
                     markdown_escape(&o.detail)
                 );
             }
-            more(&mut out, limit.min(open.len()), open.len(), "outcomes");
+            more(&mut out, limit, open.len(), "outcomes");
         }
         out.push('\n');
     }
@@ -248,12 +250,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
                 human_bytes(row.blob_bytes + row.manifest_bytes)
             );
         }
-        more(
-            &mut out,
-            limit.min(r.by_repository.len()),
-            r.by_repository.len(),
-            "repositories",
-        );
+        more(&mut out, limit, r.by_repository.len(), "repositories");
     }
     out.push_str("\n### Actions\n\n");
     if plan.actions.is_empty() {
@@ -277,12 +274,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
                 markdown_escape(&a.reason.message)
             );
         }
-        more(
-            &mut out,
-            limit.min(plan.actions.len()),
-            plan.actions.len(),
-            "actions",
-        );
+        more(&mut out, limit, plan.actions.len(), "actions");
     }
     if !plan.retained.is_empty() {
         let _ = writeln!(
@@ -303,12 +295,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
                 markdown_escape(&x.reason.message)
             );
         }
-        more(
-            &mut out,
-            limit.min(plan.retained.len()),
-            plan.retained.len(),
-            "retained",
-        );
+        more(&mut out, limit, plan.retained.len(), "retained");
         out.push_str("\n</details>\n");
     }
     if !plan.warnings.is_empty() {
