@@ -124,9 +124,7 @@ def plan(inv: dict[str, Any], o: dict[str, Any]) -> int:
 
 def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
     text = _read(inv["file"]).decode("utf-8", "replace").strip()
-    _native.cli_check_plan(
-        text, _read(o["snapshot"]) if o.get("snapshot") else None, json.dumps(o)
-    )
+    _native.cli_check_plan(text, _read(o["snapshot"]) if o.get("snapshot") else None, json.dumps(o))
     transport = _transport(o)
     if o["output"] != "json":
         print(regprune.render_text(text))

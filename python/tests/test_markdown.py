@@ -95,7 +95,9 @@ def test_the_summary_shows_totals_repositories_first_actions_and_grouped_warning
         assert "| Reclaimable | " in md and f"({d['reclaim']['totalBytes']} bytes)" in md, name
         for row in d["reclaim"]["byRepository"][:2]:
             assert f"| {escape(row['repository'])} | {row['manifests']} |" in md, name
-        rows = re.findall(r"^\| (\d+) \| (untag|delete manifest|delete repository) \|", md, re.MULTILINE)
+        rows = re.findall(
+            r"^\| (\d+) \| (untag|delete manifest|delete repository) \|", md, re.MULTILINE
+        )
         assert [int(n) for n, _ in rows] == list(range(1, min(2, len(d["actions"])) + 1)), name
         if len(d["actions"]) > 2:
             assert f"… and {len(d['actions']) - 2} more actions" in md, name
