@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import * as wasm from './wasm/regprune.js';
-import { InvalidJsonError, RegpruneError, plan as makePlan, renderText, toRegpruneError } from './index.js';
+import { InvalidJsonError, RegpruneError, plan as makePlan, toRegpruneError } from './index.js';
 import { Transport, crawl, execute, undo, readStorage } from './registry.js';
 
 const INTERRUPTED = 130; // 128 + SIGINT, as shells report it
@@ -93,7 +93,7 @@ const commands = {
     const text = read(inv.file).toString('utf8').trim();
     core(() => wasm.cliCheckPlan(text, o.snapshot ? read(o.snapshot) : undefined, JSON.stringify(o)));
     const t = transport(o);
-    if (o.output !== 'json') console.log(renderText(text));
+    if (o.output !== 'json') console.log(core(() => wasm.cliPreview(text, JSON.stringify(o))));
     if (!o.yes) {
       const [prompt, notConfirmed, declined] = wasm.cliConfirmation();
       if (!process.stdin.isTTY) {

@@ -368,7 +368,8 @@ export function planJson(snapshot: SnapshotInput | LoadedSnapshot, operation: Op
 export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: PlanInput): Reclaim;
 export function importSnapshot(document: ImportDocument): Snapshot;
 export function parseManifest(bytes: Uint8Array, options?: { digest?: Digest; contentType?: string }): Manifest;
-export function renderText(plan: PlanInput): string;
+/** The human preview: totals, bytes per repository, actions grouped by repository (the first `limit`; all by default), retained, grouped warnings. */
+export function renderText(plan: PlanInput, options?: { limit?: number }): string;
 /** The plan (and an execution's report) as a GitHub-flavoured Markdown job summary. */
 export function renderMarkdown(plan: PlanInput, report?: object | string | null, options?: { limit?: number }): string;
 /** GitHub workflow-command annotation lines (`::warning …`, `::error …`). */

@@ -242,9 +242,12 @@ export function escapeControls(text) {
   return wasm.escapeControls(String(text));
 }
 
-/** The human preview of a plan: az's confirmation sentences, a table, sizes in human units. */
-export function renderText(plan) {
-  return call(() => wasm.renderText(plan));
+/**
+ * The human preview of a plan: totals, bytes per repository, the actions grouped by repository
+ * (the first `limit`, all when not given), retained items, grouped warnings.
+ */
+export function renderText(plan, { limit } = {}) {
+  return call(() => wasm.renderText(plan, limit ?? undefined));
 }
 
 /**

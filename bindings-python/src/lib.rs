@@ -162,11 +162,12 @@ fn escape_controls(text: &str) -> String {
     regprune_core::escape_controls(text).into_owned()
 }
 
-/// The human preview of a plan (JSON).
+/// The human preview of a plan (JSON), listing its first `limit` actions (all for None).
 #[pyfunction]
-fn render_text(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
+#[pyo3(signature = (plan, limit=None))]
+fn render_text(py: Python<'_>, plan: &[u8], limit: Option<usize>) -> PyResult<String> {
     let plan: Plan = parse(py, plan, None)?;
-    Ok(regprune_core::render_text(&plan))
+    Ok(regprune_core::render_text_limited(&plan, limit))
 }
 
 /// The plan (JSON) and an execution's report (JSON, optional) as a GitHub-flavoured Markdown
@@ -255,6 +256,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(session::cli_render, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_render_error, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_check_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(session::cli_preview, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_confirmation, m)?)?;
     m.add_function(wrap_pyfunction!(session::cli_confirmed, m)?)?;
     m.add_function(wrap_pyfunction!(import_snapshot_json, m)?)?;

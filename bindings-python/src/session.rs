@@ -250,6 +250,14 @@ pub fn cli_render(
     Ok(serde_json::to_string(&rendered).unwrap_or_default())
 }
 
+/// The text preview `execute` shows before it runs, as the invocation's options (JSON text)
+/// `--limit`/`--all` ask.
+#[pyfunction]
+pub fn cli_preview(py: Python<'_>, plan: &str, options: &str) -> PyResult<String> {
+    let options = core(py, regprune_core::from_json(options.as_bytes()))?;
+    core(py, regprune_core::cli::preview(plan, &options))
+}
+
 /// What the CLI prints for an error of `code` (JSON `{stdout, stderr, exit}`).
 #[pyfunction]
 pub fn cli_render_error(code: &str, message: &str) -> String {

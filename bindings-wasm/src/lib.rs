@@ -274,11 +274,14 @@ pub fn escape_controls(text: &str) -> String {
     regprune_core::escape_controls(text).into_owned()
 }
 
-/// The human preview of a plan.
+/// The human preview of a plan, listing its first `limit` actions (all when not given).
 #[wasm_bindgen(js_name = renderText)]
-pub fn render_text(plan: JsValue) -> Result<String, JsValue> {
+pub fn render_text(plan: JsValue, limit: Option<u32>) -> Result<String, JsValue> {
     let plan = plan_of(plan)?;
-    Ok(regprune_core::render_text(&plan))
+    Ok(regprune_core::render_text_limited(
+        &plan,
+        limit.map(|n| n as usize),
+    ))
 }
 
 fn report_of(report: JsValue) -> Result<Option<regprune_core::http::Report>, JsValue> {

@@ -320,6 +320,13 @@ pub fn cli_check_plan(plan: &str, snapshot: Option<Vec<u8>>, options: &str) -> R
     ))
 }
 
+/// The text preview `execute` shows before it runs, as the invocation's `--limit`/`--all` ask.
+#[wasm_bindgen(js_name = cliPreview)]
+pub fn cli_preview(plan: &str, options: &str) -> Result<String, JsValue> {
+    let options = cli_options(options)?;
+    core(regprune_core::cli::preview(plan, &options))
+}
+
 /// The confirmation's sentences: `[prompt, notConfirmed, declined]`.
 #[wasm_bindgen(js_name = cliConfirmation)]
 pub fn cli_confirmation() -> Vec<String> {

@@ -70,7 +70,9 @@ pub use plan::{
 pub use planner::{plan, plan_json, reclaim};
 pub use policy::{Limits, Policy, Protect, Rule, RuleAction, TagState};
 pub use reclaim::{Reclaim, RepositoryReclaim, Shared, SharedWith};
-pub use render::{confirmation, escape_controls, human_bytes, render_text};
+pub use render::{
+    confirmation, escape_controls, human_bytes, render_text, render_text_limited, TEXT_LIMIT,
+};
 pub use snapshot::{
     ChangeableAttributes, Descriptor, Manifest, Platform, Repository, Snapshot, Tag, MAX_SIZE,
 };

@@ -286,6 +286,9 @@ pub(crate) fn assemble(
             items: Vec::new(),
         });
     }
+    let mut reclaim = reclaim;
+    not_evaluated(&draft.retained, &mut draft.warnings, &mut reclaim);
+    merge_warnings(&mut draft.warnings);
 
     // Built by pushing: without the spare capacity, a large plan is a third smaller.
     draft.retained.shrink_to_fit();
@@ -304,6 +307,63 @@ pub(crate) fn assemble(
         warnings: draft.warnings,
         digest: None,
     }
+}
+
+/// A request that needs times this snapshot does not have (an OCI crawl has no tag times)
+/// cannot be evaluated for those items: they are kept, and the plan says so first, once,
+/// and is never called exact.
+fn not_evaluated(retained: &[Retained], warnings: &mut Vec<Warning>, reclaim: &mut Reclaim) {
+    let items: Vec<String> = retained
+        .iter()
+        .filter(|r| r.reason.code == ReasonCode::MissingTimestamp)
+        .map(|r| match (&r.tag, &r.digest) {
+            (Some(t), _) => format!("{}:{t}", r.repository),
+            (None, Some(d)) => format!("{}@{d}", r.repository),
+            (None, None) => r.repository.to_string(),
+        })
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    let message = format!(
+        "the request could not be evaluated for {} item(s): this snapshot has no time for them (a crawl of an OCI Distribution registry has no tag times; ACR's API and a registry's storage directory have them); they are kept, so this plan is not what the request means on this registry",
+        items.len()
+    );
+    reclaim.exact = false;
+    reclaim.inexact_reasons.insert(0, message.clone());
+    warnings.insert(
+        0,
+        Warning {
+            code: WarningCode::RequestNotEvaluated,
+            message,
+            items,
+        },
+    );
+}
+
+/// One warning per code and message: items of repeated warnings (one per tag, say) are
+/// gathered into the first, in order, each once.
+fn merge_warnings(warnings: &mut Vec<Warning>) {
+    let mut first: Map<(WarningCode, String), (usize, Set<String>)> = Map::default();
+    let mut merged: Vec<Warning> = Vec::with_capacity(warnings.len());
+    for w in warnings.drain(..) {
+        let key = (w.code, w.message.clone());
+        if let Some((i, seen)) = first.get_mut(&key) {
+            let into = &mut merged[*i];
+            if seen.is_empty() {
+                seen.extend(into.items.iter().cloned());
+            }
+            for item in w.items {
+                if seen.insert(item.clone()) {
+                    into.items.push(item);
+                }
+            }
+        } else {
+            first.insert(key, (merged.len(), Set::default()));
+            merged.push(w);
+        }
+    }
+    *warnings = merged;
 }
 
 /// Whether the manifest a retained entry names is deleted after all.

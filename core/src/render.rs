@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::names::TagName;
-use crate::plan::{Action, ActionType, Plan};
+use crate::plan::{Action, ActionType, Plan, WarningCode};
 
 /// Bytes in human units (binary prefixes): `525 B`, `21.8 MiB`.
 pub fn human_bytes(n: u64) -> String {
@@ -92,8 +92,21 @@ pub fn confirmation(action: &Action) -> String {
     }
 }
 
-/// Renders `plan` for people.
+/// The default number of actions (and retained items) the text preview lists.
+pub const TEXT_LIMIT: usize = 20;
+/// The items of each warning the text preview shows.
+const ITEMS: usize = 5;
+
+/// Renders `plan` for people, listing every action: [`render_text_limited`] with no limit.
 pub fn render_text(plan: &Plan) -> String {
+    render_text_limited(plan, None)
+}
+
+/// Renders `plan` for people: what it is, then the totals and the bytes per repository, then
+/// the actions grouped by repository (the first `limit` of them, or all for `None`), what is
+/// retained (as many), and the warnings, one per code and cause with their first items.
+pub fn render_text_limited(plan: &Plan, limit: Option<usize>) -> String {
+    let limit = limit.unwrap_or(usize::MAX);
     let mut out = String::new();
     let op = serde_json::to_string(&plan.operation).unwrap_or_default();
     let _ = writeln!(
@@ -106,18 +119,43 @@ pub fn render_text(plan: &Plan) -> String {
         escape_controls(plan.registry.as_deref().unwrap_or("(registry)")),
         plan.now
     );
-    let _ = writeln!(out, "Request: {}\n", escape_controls(&op));
-    for a in &plan.actions {
-        let _ = writeln!(out, "{}", confirmation(a));
+    let _ = writeln!(out, "Request: {}", escape_controls(&op));
+    for w in &plan.warnings {
+        if w.code == WarningCode::RequestNotEvaluated {
+            let _ = writeln!(out, "! {}", escape_controls(&w.message));
+            items(&mut out, "    ", &w.items);
+        }
     }
+    out.push('\n');
+    let deletes = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionType::Untag)
+        .count();
+    let _ = writeln!(
+        out,
+        "{} action(s): {deletes} deletion(s), {} untag(s); {} retained",
+        plan.actions.len(),
+        plan.actions.len() - deletes,
+        plan.retained.len()
+    );
+    reclaim_section(&mut out, plan);
+    out.push('\n');
     if plan.actions.is_empty() {
         let _ = writeln!(out, "Nothing will be deleted.");
     }
-    out.push('\n');
-    if !plan.actions.is_empty() {
-        let rows: Vec<[String; 5]> = plan
-            .actions
+    let mut shown = 0;
+    let mut i = 0;
+    while i < plan.actions.len() && shown < limit {
+        let repo = &plan.actions[i].repository;
+        let end = plan.actions[i..]
             .iter()
+            .position(|a| &a.repository != repo)
+            .map_or(plan.actions.len(), |n| i + n);
+        let _ = writeln!(out, "{repo} ({} action(s))", end - i);
+        let rows: Vec<[String; 4]> = plan.actions[i..end]
+            .iter()
+            .take(limit - shown)
             .map(|a| {
                 let target = match (&a.tag, &a.digest) {
                     (Some(t), _) => format!(":{t}"),
@@ -125,25 +163,47 @@ pub fn render_text(plan: &Plan) -> String {
                     (None, None) => format!("{} manifest(s)", a.manifests.len()),
                 };
                 [
-                    kind(a.kind).to_owned(),
-                    a.repository.to_string(),
+                    format!("  {}", kind(a.kind)),
                     target,
                     join_tags(a),
                     escape_controls(&a.reason.message).into_owned(),
                 ]
             })
             .collect();
-        table(
-            &mut out,
-            ["ACTION", "REPOSITORY", "TARGET", "TAGS", "REASON"],
-            &rows,
-        );
+        shown += rows.len();
+        table(&mut out, ["  ACTION", "TARGET", "TAGS", "REASON"], &rows);
         out.push('\n');
+        i = end;
     }
-    reclaim_section(&mut out, plan);
+    if plan.actions.len() > shown {
+        let _ = writeln!(
+            out,
+            "… and {} more action(s): --all lists every one, --output json gives the plan\n",
+            plan.actions.len() - shown
+        );
+    }
+    retained_and_warnings(&mut out, plan, limit);
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// A warning's first [`ITEMS`] items, and how many more.
+fn items(out: &mut String, indent: &str, items: &[String]) {
+    for item in items.iter().take(ITEMS) {
+        let _ = writeln!(out, "{indent}{}", escape_controls(item));
+    }
+    if items.len() > ITEMS {
+        let _ = writeln!(out, "{indent}… and {} more", items.len() - ITEMS);
+    }
+}
+
+/// The retained items (the first `limit`) and the warnings, each with its first items.
+fn retained_and_warnings(out: &mut String, plan: &Plan, limit: usize) {
     if !plan.retained.is_empty() {
-        let _ = writeln!(out, "\nRetained ({}):", plan.retained.len());
-        for r in &plan.retained {
+        let _ = writeln!(out, "Retained ({}):", plan.retained.len());
+        for r in plan.retained.iter().take(limit) {
             let target = match (&r.tag, &r.digest) {
                 (Some(t), _) => format!("{}:{t}", r.repository),
                 (None, Some(d)) => format!("{}@{d}", r.repository),
@@ -151,17 +211,26 @@ pub fn render_text(plan: &Plan) -> String {
             };
             let _ = writeln!(out, "  {target}: {}", escape_controls(&r.reason.message));
         }
+        if plan.retained.len() > limit {
+            let _ = writeln!(out, "  … and {} more", plan.retained.len() - limit);
+        }
+        out.push('\n');
     }
-    if !plan.warnings.is_empty() {
-        let _ = writeln!(out, "\nWarnings:");
+    let shown = plan
+        .warnings
+        .iter()
+        .filter(|w| w.code != WarningCode::RequestNotEvaluated)
+        .count();
+    if shown > 0 {
+        let _ = writeln!(out, "Warnings ({shown}):");
         for w in &plan.warnings {
-            let _ = writeln!(out, "  ! {}", escape_controls(&w.message));
-            for item in &w.items {
-                let _ = writeln!(out, "      {}", escape_controls(item));
+            if w.code == WarningCode::RequestNotEvaluated {
+                continue; // said at the top
             }
+            let _ = writeln!(out, "  ! {}", escape_controls(&w.message));
+            items(out, "      ", &w.items);
         }
     }
-    out
 }
 
 fn reclaim_section(out: &mut String, plan: &Plan) {
@@ -175,8 +244,21 @@ fn reclaim_section(out: &mut String, plan: &Plan) {
         human_bytes(r.manifest_bytes),
         if r.exact { ", exact" } else { ", not exact:" }
     );
+    let said: Vec<&str> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.code == WarningCode::RequestNotEvaluated)
+        .map(|w| w.message.as_str())
+        .collect();
     for why in &r.inexact_reasons {
-        let _ = writeln!(out, "  - {}", escape_controls(why));
+        if said.contains(&why.as_str()) {
+            let _ = writeln!(
+                out,
+                "  - the request could not be evaluated for some items (above)"
+            );
+        } else {
+            let _ = writeln!(out, "  - {}", escape_controls(why));
+        }
     }
     if !r.by_repository.is_empty() {
         let rows: Vec<[String; 5]> = r

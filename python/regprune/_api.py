@@ -121,10 +121,11 @@ def parse_manifest(
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def render_text(plan: Plan | Document) -> str:
-    """The human preview of a plan."""
+def render_text(plan: Plan | Document, *, limit: int | None = None) -> str:
+    """The human preview of a plan: totals, bytes per repository, the actions grouped by
+    repository (the first ``limit``, all for None), retained items, grouped warnings."""
     data = plan.to_json().encode() if isinstance(plan, Plan) else _json_bytes(plan)
-    return _native.render_text(data)
+    return _native.render_text(data, limit)
 
 
 def render_markdown(

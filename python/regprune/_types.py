@@ -233,11 +233,12 @@ class Plan:
         """The plan as the JSON contract's dict (keys in the core's order)."""
         return json.loads(self._json)  # type: ignore[no-any-return]
 
-    def render_text(self) -> str:
-        """The human preview: az's confirmation sentences, a table, human sizes."""
+    def render_text(self, limit: int | None = None) -> str:
+        """The human preview: totals, bytes per repository, the actions grouped by
+        repository (the first ``limit``, all for None), retained items, grouped warnings."""
         from regprune import _native
 
-        return _native.render_text(self._json.encode())
+        return _native.render_text(self._json.encode(), limit)
 
     def render_markdown(self, limit: int = 20) -> str:
         """The plan as a GitHub-flavoured Markdown job summary (see ``regprune.render_markdown``)."""

@@ -127,7 +127,7 @@ def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
     _native.cli_check_plan(text, _read(o["snapshot"]) if o.get("snapshot") else None, json.dumps(o))
     transport = _transport(o)
     if o["output"] != "json":
-        print(regprune.render_text(text))
+        print(_native.cli_preview(text, json.dumps(o)))
     if not o["yes"]:
         prompt, not_confirmed, declined = _native.cli_confirmation()
         if not sys.stdin.isatty():

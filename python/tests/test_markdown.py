@@ -143,3 +143,54 @@ def test_data_cannot_write_the_summary() -> None:
     md = regprune.render_markdown(p, report)
     assert "\n## heading" not in md and "<img" not in md and " @here" not in md
     assert "\\| injected \\| row \\|" in md
+
+
+def test_the_text_preview_leads_with_totals_groups_by_repository_and_limits() -> None:
+    for name, p in plans():
+        d = p.to_dict()
+        full = p.render_text()
+        lines = full.splitlines()
+        assert lines[0].startswith("Plan "), name
+        assert lines[2].startswith("! ") == any(
+            w["code"] == "requestNotEvaluated" for w in d["warnings"]
+        ), name
+        head = next(line for line in lines[2:] if re.match(r"^\d", line))
+        assert lines.index(head) == lines.index("") + 1, name  # first after the top lines
+        assert head.startswith(f"{len(d['actions'])} action(s): "), (name, head)
+        reclaim_line = full.split("Reclaimable:", 1)[1].splitlines()[0]
+        assert reclaim_line.endswith(", exact") == d["reclaim"]["exact"], name
+        repos = list(dict.fromkeys(a["repository"] for a in d["actions"]))
+        headers = [line for line in lines if re.match(r"^\S+ \(\d+ action\(s\)\)$", line)]
+        assert [h.rsplit(" (", 1)[0] for h in headers] == repos, name
+        limited = p.render_text(limit=1)
+        if len(d["actions"]) > 1:
+            assert f"… and {len(d['actions']) - 1} more action(s)" in limited, name
+        for w in d["warnings"]:
+            if len(w.get("items", [])) > 5 and w["code"] != "requestNotEvaluated":
+                assert f"… and {len(w['items']) - 5} more" in full, name
+
+
+def test_repeated_warnings_are_one_warning_with_every_item() -> None:
+    """An acr purge on a snapshot without tag times: one warning for the request that could
+    not be evaluated (every tag named once), never a warning per tag; and not exact."""
+    digest = "sha256:" + "2" * 64
+    tags = [{"name": f"v{i}", "digest": digest} for i in range(30)]
+    snapshot = {
+        "repositories": [
+            {"name": "app", "manifests": [{"digest": digest, "size": 10}], "tags": tags}
+        ]
+    }
+    p = regprune.plan(
+        snapshot,
+        {"op": "acrPurge", "command": "acr purge --filter 'app:.*' --ago 1d"},
+        now="2026-01-01T00:00:00Z",
+    ).to_dict()
+    codes = [w["code"] for w in p["warnings"]]
+    assert len(codes) == len(set((w["code"], w["message"]) for w in p["warnings"]))
+    assert codes[0] == "requestNotEvaluated"
+    assert sorted(p["warnings"][0]["items"]) == sorted(f"app:v{i}" for i in range(30))
+    assert p["reclaim"]["exact"] is False
+    text = regprune.render_text(p)
+    assert text.splitlines()[2].startswith("! the request could not be evaluated for 30 item(s)")
+    assert text.count("the request could not be evaluated for 30") == 1  # said once, at the top
+    assert "not exact:" in text

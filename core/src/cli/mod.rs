@@ -126,6 +126,28 @@ pub fn check_plan(
     Ok(())
 }
 
+/// The text preview of a plan as the invocation's `--limit N` / `--all` ask (the first 20
+/// actions by default): what `plan` prints and what `execute` shows before it runs.
+pub fn preview(plan: &str, options: &BTreeMap<String, Value>) -> Result<String> {
+    let plan: crate::Plan = crate::field::from_json(plan.as_bytes())?;
+    Ok(crate::render::render_text_limited(
+        &plan,
+        text_limit(options),
+    ))
+}
+
+pub(crate) fn text_limit(options: &BTreeMap<String, Value>) -> Option<usize> {
+    if options.get("all").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    Some(
+        options
+            .get("limit")
+            .and_then(Value::as_u64)
+            .map_or(crate::render::TEXT_LIMIT, |n| n as usize),
+    )
+}
+
 /// Reads a command line (without the program name).
 pub fn parse(argv: &[String], version: &str) -> Result<Invocation> {
     let help = |text: String, exit: u8| Invocation {
@@ -366,7 +388,10 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
             }
         }
     }
-    for name in ["keep", "max-deletions"] {
+    if options.contains_key("limit") && options.get("all") == Some(&json!(true)) {
+        return Err(bad("--all", "and --limit cannot both be given".to_owned()));
+    }
+    for name in ["keep", "max-deletions", "limit"] {
         let key = camel(name);
         if let Some(v) = text(options, &key) {
             let n: u64 = v.parse().map_err(|_| {

@@ -138,7 +138,10 @@ pub fn render_report(
             r.stdout = if json {
                 format!("{text}\n")
             } else {
-                format!("{}\n", crate::render_text(&plan))
+                format!(
+                    "{}\n",
+                    crate::render::render_text_limited(&plan, super::text_limit(options))
+                )
             };
             if summary_md {
                 r.summary = Some(crate::render_markdown(&plan, None, crate::MARKDOWN_LIMIT));

@@ -197,6 +197,16 @@ pub(crate) static EXPECT_DIGEST: Flag = flag(
     Takes::One("DIGEST"),
     "refuse the plan unless its digest is this one (the digest that was reviewed or approved)",
 );
+pub(crate) static LIMIT: Flag = flag(
+    "limit",
+    Takes::One("N"),
+    "text output: list the first N actions and retained items (default 20)",
+);
+pub(crate) static ALL: Flag = flag(
+    "all",
+    Takes::Switch,
+    "text output: list every action and retained item",
+);
 pub(crate) static RETARGET: Flag = flag(
     "retarget-registry",
     Takes::Switch,
@@ -235,8 +245,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         flags: &[
             &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
-            &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &SUMMARY_MD,
-            &MAX_DELETIONS, &HELP,
+            &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL,
+            &SUMMARY_MD, &MAX_DELETIONS, &HELP,
         ],
     },
     Command {
@@ -246,7 +256,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         flags: &[
             &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &EXPECT_DIGEST, &MAX_DELETIONS,
             &RETARGET, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &GITHUB_API, &HUB_API,
-            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &SUMMARY_MD, &HELP,
+            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL, &SUMMARY_MD, &HELP,
         ],
     },
     Command {

@@ -258,6 +258,9 @@ pub enum WarningCode {
     UntagPlaceholder,
     /// GHCR may refuse some deletions in these public packages (the download rule).
     PublicVersionsMayStay,
+    /// The request needs times the snapshot does not have for these items (an OCI crawl has
+    /// no tag times): they are kept, and the plan is not what the request means.
+    RequestNotEvaluated,
 }
 
 impl Plan {
