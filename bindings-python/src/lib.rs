@@ -173,7 +173,7 @@ fn render_text(py: Python<'_>, plan: &[u8], limit: Option<usize>) -> PyResult<St
 /// The plan (JSON) and an execution's report (JSON, optional) as a GitHub-flavoured Markdown
 /// job summary showing the first `limit` entries of each list.
 #[pyfunction]
-#[pyo3(signature = (plan, report=None, limit=regprune_core::MARKDOWN_LIMIT))]
+#[pyo3(signature = (plan, report=None, limit=20))]
 fn render_markdown(
     py: Python<'_>,
     plan: &[u8],

@@ -186,7 +186,7 @@ def test_repeated_warnings_are_one_warning_with_every_item() -> None:
         now="2026-01-01T00:00:00Z",
     ).to_dict()
     codes = [w["code"] for w in p["warnings"]]
-    assert len(codes) == len(set((w["code"], w["message"]) for w in p["warnings"]))
+    assert len(codes) == len({(w["code"], w["message"]) for w in p["warnings"]})
     assert codes[0] == "requestNotEvaluated"
     assert sorted(p["warnings"][0]["items"]) == sorted(f"app:v{i}" for i in range(30))
     assert p["reclaim"]["exact"] is False
