@@ -130,7 +130,7 @@ lint: lint-rust lint-npm lint-python lint-workflows
 
 ## lint-workflows: actionlint on the release workflow and the example workflows, whose
 ## `uses: regprune/regprune@v1` is checked against this repository's action.yml
-lint-workflows: setup-python
+lint-workflows: setup-python action
 	@rm -rf artifacts/lint && mkdir -p artifacts/lint
 	@for f in examples/github/*.yml; do sed 's#regprune/regprune@v1#./#' "$$f" > "artifacts/lint/$$(basename "$$f")"; done
 	$(VENV)/bin/actionlint .github/workflows/*.yml artifacts/lint/*.yml

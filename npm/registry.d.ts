@@ -20,6 +20,8 @@ export interface TransportOptions {
   deadline?: number;
   /** The registry is GitHub's (GitHub Enterprise Server; ghcr.io always is): `GITHUB_TOKEN` and `GH_TOKEN` count as credentials. */
   github?: boolean;
+  /** Called with one line per request (method, URL without its query, status, time; never a header or a body). */
+  log?: (line: string) => void;
 }
 
 /** A request exactly as the core's Session hands it out (authentication included). */

@@ -90,9 +90,11 @@ export class Transport {
   /**
    * `timeout`: seconds without a byte before a request fails (default 60); `deadline`: seconds a
    * whole request may take (default 300). The core retries failures. `fetch`: send with this
-   * instead of undici (browsers, tests).
+   * instead of undici (browsers, tests). `log`: called with one line per request (method, URL
+   * without its query, status, time; never a header or a body), as the CLI's `--verbose` does.
    */
-  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl, timeout = 60, deadline = 300, github = false } = {}) {
+  constructor(baseUrl, { username, password, insecure = false, fetch: fetchImpl, timeout = 60, deadline = 300, github = false, log } = {}) {
+    this.log = log;
     core(() => wasm.checkTimeouts(Number(timeout), Number(deadline)));
     this.#timeouts = { timeoutMs: timeout * 1000, deadlineMs: deadline * 1000 };
     const url = core(() => wasm.parseRegistryUrl(String(baseUrl), insecure));
@@ -216,11 +218,13 @@ export async function run(machine, transport, { concurrency = DEFAULT_CONCURRENC
       beforeSend?.();
       inFlight += 1;
       let res;
+      const sent = performance.now();
       try {
         res = await transport.send(req);
       } finally {
         inFlight -= 1;
       }
+      transport.log?.(wasm.logLine(req.method, req.url, res.status, res.failure ?? undefined, performance.now() - sent));
       if (failed) return;
       core(() => machine.handleResponse(req.id, res.status, headerBlock(res.headers), res.body, now(), res.failure));
       afterResponse?.();

@@ -204,6 +204,13 @@ fn render_annotations(py: Python<'_>, plan: &[u8], report: Option<&[u8]>) -> PyR
     Ok(regprune_core::render_annotations(&plan, report.as_ref()))
 }
 
+/// One line of the request log (`--verbose`, logging at DEBUG): no headers, no query.
+#[pyfunction]
+#[pyo3(signature = (method, url, status, failure, millis))]
+fn log_line(method: &str, url: &str, status: u16, failure: Option<&str>, millis: f64) -> String {
+    regprune_core::http::log_line(method, url, status, failure, millis)
+}
+
 /// The digest a plan (JSON) must carry.
 #[pyfunction]
 fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
@@ -263,6 +270,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_manifest_json, m)?)?;
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
     m.add_function(wrap_pyfunction!(render_markdown, m)?)?;
+    m.add_function(wrap_pyfunction!(log_line, m)?)?;
     m.add_function(wrap_pyfunction!(render_annotations, m)?)?;
     m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
     m.add_function(wrap_pyfunction!(check_evidence, m)?)?;

@@ -377,3 +377,16 @@ pub fn action_outputs(
         plan_path,
     ))?)
 }
+
+/// One line of the request log (`--verbose`): no headers, no query.
+#[wasm_bindgen(js_name = logLine)]
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
+pub fn log_line(
+    method: &str,
+    url: &str,
+    status: u16,
+    failure: Option<String>,
+    millis: f64,
+) -> String {
+    http::log_line(method, url, status, failure.as_deref(), millis)
+}

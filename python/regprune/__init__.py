@@ -19,13 +19,17 @@ from regprune._api import (
 from regprune._native import escape_controls
 from regprune._types import (
     Action,
+    Outcome,
     Plan,
     Reason,
     Reclaim,
+    Report,
     RepositoryReclaim,
     Retained,
     Shared,
     SharedWith,
+    UndoReport,
+    UndoResult,
     Warning,
 )
 from regprune.errors import (
@@ -91,6 +95,7 @@ __all__ = [
     "InvalidTimestampError",
     "LimitExceededError",
     "NotFoundError",
+    "Outcome",
     "PatternTooComplexError",
     "Plan",
     "ProtocolViolationError",
@@ -100,6 +105,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnreachableError",
     "RegpruneError",
+    "Report",
     "RepositoryNotFoundError",
     "RepositoryReclaim",
     "Retained",
@@ -107,6 +113,8 @@ __all__ = [
     "Shared",
     "SharedWith",
     "Snapshot",
+    "UndoReport",
+    "UndoResult",
     "UnsupportedByRegistryError",
     "UnsupportedManifestError",
     "Warning",
@@ -120,7 +128,13 @@ __all__ = [
     "plan",
     "plan_digest",
     "reclaim",
+    "registry",
     "render_markdown",
     "render_text",
+    "types",
     "verify_plan",
 ]
+
+# The registry adapter (crawl, execute, undo, Transport) and the documents' TypedDicts, as
+# `regprune.registry` and `regprune.types` after `import regprune`.
+from regprune import registry, types

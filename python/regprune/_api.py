@@ -11,6 +11,7 @@ from typing import Any
 from regprune import _native
 from regprune._types import Plan, Reclaim
 from regprune.errors import InvalidTimestampError
+from regprune.types import Operation
 
 #: A document: a dict (or list), JSON text, JSON bytes, or a path to a JSON file.
 Document = Mapping[str, Any] | list[Any] | str | bytes | os.PathLike[str]
@@ -31,19 +32,31 @@ def _json_bytes(doc: Any) -> bytes:
             return doc.encode()
         with open(doc, "rb") as f:
             return f.read()
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, default=_json_value).encode()
+
+
+def _time(value: datetime, path: str) -> str:
+    """An aware ``datetime`` as RFC 3339; a naive one is refused (its zone is a guess)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidTimestampError(
+            f"{path}: {value.isoformat()!r} has no time zone; pass an aware datetime",
+            {"path": path, "value": value.isoformat()},
+        )
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _json_value(value: Any) -> Any:
+    """What ``json`` cannot write itself: a ``datetime`` anywhere a time goes."""
+    if isinstance(value, datetime):
+        return _time(value, "time")
+    raise TypeError(f"{type(value).__name__} is not JSON: {value!r}")
 
 
 def _now(now: Time | None) -> str:
     if now is None:
         return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     if isinstance(now, datetime):
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise InvalidTimestampError(
-                f"now: {now.isoformat()!r} has no time zone; pass an aware datetime",
-                {"path": "now", "value": now.isoformat()},
-            )
-        return now.isoformat()
+        return _time(now, "now")
     return str(now)
 
 
@@ -64,7 +77,7 @@ class Snapshot:
 
     def plan(
         self,
-        operation: Document,
+        operation: Operation | Document,
         *,
         now: Time | None = None,
         pinned: Iterable[str] | None = None,
@@ -94,7 +107,7 @@ def load_snapshot(source: Document | Snapshot) -> Snapshot:
 
 def plan(
     snapshot: Document | Snapshot,
-    operation: Document,
+    operation: Operation | Document,
     *,
     now: Time | None = None,
     pinned: Iterable[str] | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 def _opt(d: dict[str, Any], key: str) -> Any:
@@ -267,3 +267,124 @@ _PLAN_FIELDS = frozenset(
         "pinned",
     )
 )
+
+
+OutcomeKind = Literal["done", "alreadyGone", "skipped", "failed", "unsupported", "notStarted"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one action of an execution (a ``deleteRepository`` has one per
+    manifest)."""
+
+    action: int
+    """Index of the action in the plan."""
+    repository: str
+    target: str
+    """``repo@digest`` or ``repo:tag``."""
+    outcome: OutcomeKind
+    detail: str
+    """Why, in plain words (for a skip: the drift; for a failure: the registry's answer)."""
+    retries: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        return cls(d["action"], d["repository"], d["target"], d["outcome"], d["detail"],
+                   d.get("retries", 0))  # fmt: skip
+
+    @property
+    def ok(self) -> bool:
+        """Done, or it was already gone."""
+        return self.outcome in ("done", "alreadyGone")
+
+
+class _Document(dict[str, Any]):
+    """A report: the JSON contract's dict itself (``report["counts"]``, ``json.dumps``), with
+    typed attributes on top."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a plain dict (a copy)."""
+        return json.loads(json.dumps(self))  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        """The report's JSON text."""
+        return json.dumps(self, ensure_ascii=False)
+
+
+class Report(_Document):
+    """The result of ``registry.execute``: every action's outcome, counts, and whether the run
+    is complete (every action done or already gone)."""
+
+    @property
+    def plan(self) -> str | None:
+        """The digest of the plan that was executed."""
+        return self.get("plan")
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """One per deletion, in plan order."""
+        return [Outcome.from_dict(o) for o in self.get("outcomes", [])]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Outcomes counted by kind."""
+        return dict(self.get("counts", {}))
+
+    @property
+    def complete(self) -> bool:
+        """Every action is done or was already gone."""
+        return bool(self.get("complete"))
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl-C (or ``cancel``) stopped the run: what had not started is ``notStarted``."""
+        return bool(self.get("interrupted", False))
+
+    @property
+    def retargeted(self) -> str | None:
+        """The registry the plan was made for, when it ran against another."""
+        return self.get("retargeted")
+
+    def failed(self) -> list[Outcome]:
+        """The outcomes that are not done or already gone."""
+        return [o for o in self.outcomes if not o.ok]
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    """One manifest an undo pushed back (or would, in a dry run)."""
+
+    repository: str
+    digest: str
+    tags: list[str]
+    outcome: str
+    detail: str
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> UndoResult:
+        return cls(d["repository"], d["digest"], list(d.get("tags", [])), d["outcome"],
+                   d.get("detail", ""))  # fmt: skip
+
+
+class UndoReport(_Document):
+    """The result of ``registry.undo``."""
+
+    @property
+    def run(self) -> str | None:
+        """The run that was undone."""
+        return self.get("run")
+
+    @property
+    def results(self) -> list[UndoResult]:
+        """One per manifest."""
+        return [UndoResult.from_dict(x) for x in self.get("results", [])]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Results counted by kind."""
+        return dict(self.get("counts", {}))
+
+    @property
+    def complete(self) -> bool:
+        """Everything was restored."""
+        return bool(self.get("complete"))

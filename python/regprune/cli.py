@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import sys
 from typing import Any
 
@@ -55,6 +56,16 @@ def _emit(rendered: dict[str, Any], o: dict[str, Any] | None = None) -> int:
 
 def _render(kind: str, document: str, o: dict[str, Any], plan: str | None = None) -> int:
     return _emit(json.loads(_native.cli_render(kind, document, json.dumps(o), plan)), o)
+
+
+def _verbose() -> None:
+    """``--verbose``: the request log (``regprune`` logger, DEBUG) on stderr, one line each."""
+    if not any(getattr(h, "regprune_verbose", False) for h in registry.log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.regprune_verbose = True  # type: ignore[attr-defined]
+        registry.log.addHandler(handler)
+    registry.log.setLevel(logging.DEBUG)
 
 
 def _transport(o: dict[str, Any]) -> registry.Transport:
@@ -142,7 +153,7 @@ def execute(inv: dict[str, Any], o: dict[str, Any]) -> int:
         concurrency=o["concurrency"], on_progress=_bar("execute"),
         manifests=o.get("manifests"), retarget=o["retargetRegistry"],
     )  # fmt: skip
-    return _render("execute", json.dumps(report), o, plan=text)
+    return _render("execute", report.to_json(), o, plan=text)
 
 
 def undo(inv: dict[str, Any], o: dict[str, Any]) -> int:
@@ -150,7 +161,7 @@ def undo(inv: dict[str, Any], o: dict[str, Any]) -> int:
         _read(inv["file"]), _transport(o), run=o.get("run"), dry_run=o["dryRun"],
         retarget=o["retargetRegistry"], concurrency=o["concurrency"],
     )  # fmt: skip
-    return _render("undo", json.dumps(report), o)
+    return _render("undo", report.to_json(), o)
 
 
 COMMANDS = {"snapshot": snapshot, "plan": plan, "execute": execute, "undo": undo}
@@ -159,6 +170,8 @@ COMMANDS = {"snapshot": snapshot, "plan": plan, "execute": execute, "undo": undo
 def main(argv: list[str] | None = None) -> int:
     try:
         inv = json.loads(_native.cli_parse(sys.argv[1:] if argv is None else argv))
+        if inv["options"].get("verbose"):
+            _verbose()
         if inv["command"] in ("help", "version"):
             print(inv["text"], file=sys.stdout if inv["exit"] == 0 else sys.stderr)
             return int(inv["exit"])

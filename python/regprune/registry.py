@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import os
 import socket
 import ssl
@@ -24,10 +25,18 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regprune import _native
+from regprune._types import Plan, Report, UndoReport
 from regprune.storage import manifest_path, read_storage, save_manifest
+
+#: Requests are logged here at DEBUG (method, URL without its query, status, time; never a
+#: header or a body): ``logging.basicConfig(level=logging.DEBUG)`` or the CLIs' ``--verbose``.
+log = logging.getLogger("regprune")
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "ACR_REFRESH_USER", "DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "Credentials", "Transport",
@@ -120,6 +129,23 @@ class Transport:
         self._tls = ssl.create_default_context(cafile=cafile)
         self._proxies = urllib.request.getproxies_environment()
         self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []
+        self._opened_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes every keep-alive connection this transport opened (on any thread). It can
+        still be used afterwards: connections are opened again as needed."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
 
     @property
     def credential_source(self) -> str | None:
@@ -145,6 +171,8 @@ class Transport:
             if proxy and bypass(host, self._proxies):
                 proxy = None
             conns[key] = self._open(scheme, host, port, proxy)
+            with self._opened_lock:
+                self._opened.append(conns[key])
         return conns[key]  # type: ignore[no-any-return]
 
     def _open(
@@ -293,7 +321,11 @@ def drive(
                 if req is None:
                     return
                 rid, method, url, headers, body = req
+                sent = time.monotonic()
                 status, rheaders, data, failed = transport.send(method, url, headers, body)
+                if log.isEnabledFor(logging.DEBUG):
+                    ms = (time.monotonic() - sent) * 1000
+                    log.debug(_native.log_line(method, url, status, failed, ms))
                 with turn:
                     state["in_flight"] -= 1
                     turn.notify_all()
@@ -398,7 +430,7 @@ def crawl(
 
 
 def execute(
-    plan_json: str,
+    plan: Plan | str | bytes | dict[str, Any],
     transport: Transport,
     *,
     journal_path: str | None = None,
@@ -409,8 +441,9 @@ def execute(
     retarget: bool = False,
     github_api: str | None = None,
     hub_api: str | None = None,
-) -> dict[str, Any]:
-    """Carries out exactly the sealed plan; returns the report. Journal lines are written and
+) -> Report:
+    """Carries out exactly the sealed plan (a ``Plan``, or its JSON text, bytes or dict);
+    returns the typed ``Report`` (also the JSON contract's mapping). Journal lines are written and
     flushed to disk before the deletions they describe are sent. ``on_progress`` gets
     ``(finished, total)``. ``manifests``: a directory saved by ``crawl(save_manifests=...)``
     (manifests found there, checked against their digests, are journaled without a ``GET``).
@@ -423,9 +456,15 @@ def execute(
         "hubApi": hub_api,
     }
     options["runId"] = new_run_id()
-    session = _native.Session.execute(
-        plan_json.encode(), json.dumps(options).encode(), _access(transport)
-    )
+    if isinstance(plan, Plan):
+        plan_bytes = plan.to_json().encode()
+    elif isinstance(plan, str):
+        plan_bytes = plan.encode()
+    elif isinstance(plan, bytes):
+        plan_bytes = plan
+    else:
+        plan_bytes = json.dumps(plan, ensure_ascii=False).encode()
+    session = _native.Session.execute(plan_bytes, json.dumps(options).encode(), _access(transport))
     if manifests is not None:
         _hand_over(session, manifests)
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
@@ -444,7 +483,7 @@ def execute(
     finally:
         if journal is not None:
             journal.close()
-    return json.loads(session.result_json())  # type: ignore[no-any-return]
+    return Report(json.loads(session.result_json()))
 
 
 def new_run_id() -> str:
@@ -463,7 +502,7 @@ def undo(
     dry_run: bool = False,
     retarget: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
-) -> dict[str, Any]:
+) -> UndoReport:
     """Pushes back what one run of a journal deleted (until garbage collection removes the
     blobs): the last run unless ``run`` names another. ``journal_path``: the journal's path, or
     its bytes. Returns the core's report."""
@@ -475,4 +514,4 @@ def undo(
     options = {"registry": transport.registry, "run": run, "dryRun": dry_run, "retarget": retarget}
     session = _native.Session.undo(journal, json.dumps(options).encode(), _access(transport))
     drive(session, transport, concurrency=concurrency)
-    return json.loads(session.result_json())  # type: ignore[no-any-return]
+    return UndoReport(json.loads(session.result_json()))

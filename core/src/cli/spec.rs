@@ -207,6 +207,13 @@ pub(crate) static ALL: Flag = flag(
     Takes::Switch,
     "text output: list every action and retained item",
 );
+pub(crate) static VERBOSE: Flag = Flag {
+    name: "verbose",
+    short: Some('v'),
+    takes: Takes::Switch,
+    help:
+        "log every request to stderr (method, URL without its query, status, time; never a header)",
+};
 pub(crate) static RETARGET: Flag = flag(
     "retarget-registry",
     Takes::Switch,
@@ -232,7 +239,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         flags: &[
             &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &USERNAME, &PASSWORD,
             &INSECURE, &FLAVOUR, &OWNER, &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE,
-            &OUTPUT, &HELP,
+            &OUTPUT, &VERBOSE, &HELP,
         ],
     },
     Command {
@@ -246,7 +253,7 @@ pub(crate) static COMMANDS: &[Command] = &[
             &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
             &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL,
-            &SUMMARY_MD, &MAX_DELETIONS, &HELP,
+            &SUMMARY_MD, &MAX_DELETIONS, &VERBOSE, &HELP,
         ],
     },
     Command {
@@ -256,7 +263,8 @@ pub(crate) static COMMANDS: &[Command] = &[
         flags: &[
             &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &EXPECT_DIGEST, &MAX_DELETIONS,
             &RETARGET, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &GITHUB_API, &HUB_API,
-            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL, &SUMMARY_MD, &HELP,
+            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL, &SUMMARY_MD, &VERBOSE,
+            &HELP,
         ],
     },
     Command {
@@ -265,7 +273,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         positionals: &[("JOURNAL", "the journal file (from `execute --journal`)")],
         flags: &[
             &REGISTRY, &RUN, &DRY_RUN, &RETARGET, &USERNAME, &PASSWORD, &INSECURE,
-            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &HELP,
+            &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &VERBOSE, &HELP,
         ],
     },
 ];

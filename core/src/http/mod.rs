@@ -39,6 +39,28 @@ pub use url::{check_timeouts, is_loopback_host, parse_registry_url, RegistryUrl}
 /// converts Docker images to schema 1 (another digest) or answers with a child of a list.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// One line of a `--verbose` request log, the same in both adapters: method, URL without its
+/// query (upload locations and paging cursors carry opaque state there), the status or what
+/// failed, and the milliseconds it took. Headers are never shown (`Authorization`), nor bodies.
+pub fn log_line(
+    method: &str,
+    url: &str,
+    status: u16,
+    failure: Option<&str>,
+    millis: f64,
+) -> String {
+    let shown = url.split(['?', '#']).next().unwrap_or_default();
+    let outcome = match failure {
+        Some(f) => format!("failed ({})", crate::render::escape_controls(f)),
+        None => status.to_string(),
+    };
+    format!(
+        "{} {} -> {outcome} in {millis:.0} ms",
+        crate::render::escape_controls(method),
+        crate::render::escape_controls(shown)
+    )
+}
+
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
