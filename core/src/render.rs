@@ -142,7 +142,7 @@ pub fn render_text_limited(plan: &Plan, limit: Option<usize>) -> String {
     reclaim_section(&mut out, plan);
     out.push('\n');
     if plan.actions.is_empty() {
-        let _ = writeln!(out, "Nothing will be deleted.");
+        let _ = writeln!(out, "Nothing will be deleted.\n");
     }
     let mut shown = 0;
     let mut i = 0;

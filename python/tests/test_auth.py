@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import regprune
 from regprune import registry
 from regprune.cli import main
 from regprune.errors import AuthenticationFailedError, CredentialsMissingError, RegistryError
@@ -140,7 +141,7 @@ def test_a_password_outside_latin_1_is_sent_as_utf8(server: str) -> None:
 def test_a_malformed_token_from_the_token_service_is_not_used(server: str, token: object) -> None:
     Handler.token = token
     t = registry.Transport(server, registry.Credentials("admin", SECRET))
-    with pytest.raises(Exception, match="401"):
+    with pytest.raises(regprune.AuthenticationFailedError, match="401"):
         registry.crawl(t)
     assert Handler.tokens_issued, "the token service was asked"
     assert Handler.presented == [], "no bearer token went to the registry"

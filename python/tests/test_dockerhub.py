@@ -79,7 +79,7 @@ def test_plans_say_untagged_manifests_cannot_be_listed(hub: dict[str, Any]) -> N
 
 def test_a_wrong_token_is_refused_by_name(hub: dict[str, Any]) -> None:
     t = Transport(hub["registry"], Credentials(hub["username"], "dckr_pat_wrong"))
-    with pytest.raises(regprune.RegistryError) as info:
+    with pytest.raises(regprune.AuthenticationFailedError) as info:
         crawl(t, flavour="dockerhub", hub_api=hub["hub"], owner="hubuser")
     assert "dckr_pat_wrong" not in str(info.value)
 

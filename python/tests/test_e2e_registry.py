@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,8 +20,10 @@ from regprune.cli import main
 
 NOW = "2026-11-27T00:00:00Z"
 
+# Skipped only off CI: in CI (CI=true) a missing registry binary fails these tests, so an
+# end-to-end suite can never pass by not running.
 pytestmark = pytest.mark.skipif(
-    shutil.which("docker-registry") is None,
+    shutil.which("docker-registry") is None and not os.environ.get("CI"),
     reason="needs Debian's docker-registry (make setup-registry installs it)",
 )
 

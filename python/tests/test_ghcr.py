@@ -346,7 +346,7 @@ def test_a_second_crawl_with_the_saved_manifests_downloads_nothing(
     # A saved file that does not hash to its name is refused, not used.
     victim = next(p for p in (store / "blobs" / "sha256").iterdir())
     victim.write_bytes(b'{"schemaVersion": 2}')
-    with pytest.raises(regprune.RegpruneError):
+    with pytest.raises(regprune.DigestMismatchError):
         snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"], manifests=str(store))
 
 

@@ -110,3 +110,19 @@ def test_the_sdist_carries_everything_a_source_build_needs(tmp_path: Path) -> No
     assert meta.returncode == 0, meta.stderr
     members = {p["name"] for p in json.loads(meta.stdout)["packages"] if p["source"] is None}
     assert members == {"regprune-core", "regprune-python"}
+
+
+def test_python_older_than_3_10_is_refused_at_install(tmp_path: Path) -> None:
+    """``requires-python`` keeps the wheel off interpreters it would crash on."""
+    found = sorted(glob.glob(str(PYENV / "3.9.*" / "bin" / "python3")))
+    if not found:
+        pytest.skip(f"no CPython 3.9 under {PYENV}")
+    venv = tmp_path / "venv"
+    subprocess.run([found[-1], "-m", "venv", str(venv)], check=True, timeout=120)
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+         "--disable-pip-version-check", str(wheel())],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "regprune" in done.stderr
