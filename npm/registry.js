@@ -258,6 +258,7 @@ async function drive(session, transport, options) {
     await run(session, transport, options);
     return core(() => session.result());
   } finally {
+    options.beforeFree?.();
     session.free();
   }
 }
@@ -320,7 +321,9 @@ function planJson(plan) {
  * sent. `manifests`: a directory saved by `crawl(..., { saveManifests })`.
  */
 export async function execute(plan, transport, { journalPath, flavour = 'auto', concurrency, onProgress, manifests, retarget = false, signal, githubApi, hubApi } = {}) {
-  const options = { registry: transport.registry, flavour, retarget, runId: newRunId(), githubApi, hubApi };
+  // The core has no clock: the run's start, so that journal lines say when things happened.
+  const startedAt = `${new Date().toISOString().slice(0, 19)}Z`;
+  const options = { registry: transport.registry, flavour, retarget, runId: newRunId(), githubApi, hubApi, startedAt };
   const session = core(() => wasm.Session.execute(planJson(plan), options, ACCESS.get(transport)));
   const fs = builtin('node:fs');
   let fd;
@@ -344,7 +347,8 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
     };
   const progress = onProgress && (() => onProgress(...session.progress()));
   try {
-    return await drive(session, transport, { concurrency, beforeSend, onProgress: progress, signal });
+    // beforeFree: how the last deletions ended, written while the session still exists.
+    return await drive(session, transport, { concurrency, beforeSend, onProgress: progress, signal, beforeFree: beforeSend });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

@@ -165,11 +165,7 @@ impl Session {
     /// handed out so far (none for other conversations).
     fn take_journal(&mut self) -> Vec<String> {
         match self.inner.execute_mut() {
-            Ok(execute) => execute
-                .take_journal()
-                .iter()
-                .filter_map(|e| serde_json::to_string(e).ok())
-                .collect(),
+            Ok(execute) => execute.take_journal_lines(),
             Err(_) => Vec::new(),
         }
     }

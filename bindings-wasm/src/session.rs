@@ -200,22 +200,16 @@ impl Session {
     /// handed out so far.
     #[wasm_bindgen(js_name = takeJournal)]
     pub fn take_journal(&mut self) -> Vec<String> {
-        self.inner.execute_mut().map_or_else(
-            |_| Vec::new(),
-            |e| {
-                e.take_journal()
-                    .iter()
-                    .filter_map(|e| serde_json::to_string(e).ok())
-                    .collect()
-            },
-        )
+        self.inner
+            .execute_mut()
+            .map_or_else(|_| Vec::new(), http::Execute::take_journal_lines)
     }
 
     /// Discards the journal entries so far, for an execution without a journal file.
     #[wasm_bindgen(js_name = dropJournal)]
     pub fn drop_journal(&mut self) {
         if let Ok(e) = self.inner.execute_mut() {
-            e.take_journal();
+            e.take_journal_lines();
         }
     }
 }

@@ -90,7 +90,15 @@ test('the CLI snapshots, plans, executes and undoes', { timeout: 60_000 }, () =>
   assert.deepEqual(JSON.parse(r.stdout).counts, { done: 2 });
   assert.equal(await client.exists('app', d.appV1), false);
   const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(new Set(lines.map((l) => l.digest)), new Set([d.appV1, d.appV1Sig]));
+  const entries = lines.filter((l) => 'manifest' in l);
+  assert.deepEqual(new Set(entries.map((l) => l.digest)), new Set([d.appV1, d.appV1Sig]));
+  // Each entry says when it was attempted; a later line says how and when it ended.
+  for (const e of entries) {
+    const end = lines.find((l) => l.outcome && l.digest === e.digest);
+    assert.equal(end?.outcome, 'done', JSON.stringify(lines));
+    assert.ok(lines.indexOf(end) > lines.indexOf(e));
+    assert.ok(Date.parse(e.attempted) <= Date.parse(end.ended) && Date.parse(end.ended) <= Date.now() + 2000);
+  }
   r = run('undo', journal, '--registry', server.url);
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(await client.exists('app', d.appV1));
@@ -109,7 +117,7 @@ test('the CLI snapshots, plans, executes and undoes', { timeout: 60_000 }, () =>
   assert.equal(await client.exists('app', d.appV1), false);
 
   // The journal now holds two runs; undo takes back the last, and only bytes that match.
-  const all = readFileSync(journal, 'utf8').trim().split('\n');
+  const all = readFileSync(journal, 'utf8').trim().split('\n').filter((l) => l.includes('"manifest"'));
   const runs = all.map((l) => JSON.parse(l).run);
   assert.equal(new Set(runs).size, 2);
   const edited1 = JSON.parse(all.at(-1));
@@ -183,7 +191,7 @@ test('saved manifests spare a fetch per deletion and journal the same bytes', { 
   assert.equal(digestGets, 0, 'no manifest fetched for the journal');
   assert.equal(await client.exists('app', d.appV1), false);
   const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const v1 = lines.find((l) => l.digest === d.appV1);
+  const v1 = lines.find((l) => l.digest === d.appV1 && l.manifest);
   assert.equal(v1.manifest, good.toString('utf8'));
   assert.deepEqual(v1.tags.sort(), ['stable', 'v1']);
 }));

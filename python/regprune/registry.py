@@ -456,6 +456,8 @@ def execute(
         "hubApi": hub_api,
     }
     options["runId"] = new_run_id()
+    # The core has no clock: the run's start, so that journal lines say when things happened.
+    options["startedAt"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
     if isinstance(plan, Plan):
         plan_bytes = plan.to_json().encode()
     elif isinstance(plan, str):
@@ -482,6 +484,7 @@ def execute(
               on_progress=progress)  # fmt: skip
     finally:
         if journal is not None:
+            write_journal()  # how the last deletions ended
             journal.close()
     return Report(json.loads(session.result_json()))
 

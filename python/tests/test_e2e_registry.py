@@ -147,6 +147,7 @@ def test_cli_plan_execute_undo(
         tmp_path / "journal.jsonl",
     )
     assert main(["snapshot", "--registry", server.url, "-o", str(snap_file)]) == 0
+    started = datetime.now(timezone.utc)
     assert (
         main(
             [
@@ -185,8 +186,24 @@ def test_cli_plan_execute_undo(
     assert report["counts"] == {"done": 2}
     assert not client.exists("app", d["app_v1"])
     lines = [json.loads(x) for x in journal.read_text().splitlines()]
-    assert {x["digest"] for x in lines} == {d["app_v1"], d["app_v1_sig"]}
-    assert sorted(next(x for x in lines if x["digest"] == d["app_v1"])["tags"]) == ["stable", "v1"]
+    entries = [x for x in lines if "manifest" in x]
+    ended = [x for x in lines if "outcome" in x]
+    assert {x["digest"] for x in entries} == {d["app_v1"], d["app_v1_sig"]}
+    assert sorted(next(x for x in entries if x["digest"] == d["app_v1"])["tags"]) == [
+        "stable",
+        "v1",
+    ]
+    # Each entry says when the deletion was attempted; a later line says how and when it ended.
+    assert sorted((x["digest"], x["outcome"]) for x in ended) == sorted(
+        (x["digest"], "done") for x in entries
+    )
+    for x in entries:
+        [end] = [e for e in ended if e["digest"] == x["digest"]]
+        assert lines.index(end) > lines.index(x)
+        attempted = datetime.fromisoformat(x["attempted"].replace("Z", "+00:00"))
+        finished = datetime.fromisoformat(end["ended"].replace("Z", "+00:00"))
+        assert started - timedelta(seconds=2) <= attempted <= finished
+        assert finished <= datetime.now(timezone.utc) + timedelta(seconds=2)
     # Before garbage collection, undo puts the images and their tags back.
     assert main(["undo", str(journal), "--registry", server.url]) == 0
     assert client.exists("app", d["app_v1"])
@@ -208,7 +225,7 @@ def test_cli_plan_execute_undo(
     runs = [json.loads(x)["run"] for x in journal.read_text().splitlines()]
     assert len(set(runs)) == 2 and runs[0] != runs[-1]
     tampered = tmp_path / "tampered.jsonl"
-    lines = journal.read_text().splitlines()
+    lines = [x for x in journal.read_text().splitlines() if '"manifest"' in x]
     edited = json.loads(lines[-1])
     edited["manifest"] = edited["manifest"].replace("}", " }", 1)
     tampered.write_text("\n".join([*lines[:-1], json.dumps(edited)]) + "\n" + lines[-1][:30])
@@ -408,7 +425,8 @@ def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
     assert report["counts"] == {"done": 2}
     assert counting.digest_gets == 0, "no manifest fetched for the journal"
     assert not client.exists("app", d["app_v1"]) and not client.exists("app", d["app_v1_sig"])
-    lines = {x["digest"]: x for x in map(json.loads, journal.read_text().splitlines())}
+    entries = [x for x in map(json.loads, journal.read_text().splitlines()) if "manifest" in x]
+    lines = {x["digest"]: x for x in entries}
     assert lines[d["app_v1"]]["manifest"].encode() == good
     assert sorted(lines[d["app_v1"]]["tags"]) == ["stable", "v1"]
     assert main(["undo", str(journal), "--registry", server.url]) == 0

@@ -26,7 +26,9 @@ pub use credentials::{
     CredentialLookup, CredentialQuery, CredentialStep, Credentials, ACR_REFRESH_USER,
     CREDENTIAL_ENV,
 };
-pub use execute::{Execute, ExecuteOptions, JournalEntry, Outcome, OutcomeKind, Report};
+pub use execute::{
+    Execute, ExecuteOptions, JournalEntry, JournalOutcome, Outcome, OutcomeKind, Report,
+};
 pub use failure::TransportFailure;
 pub use ghcr::{default_api as default_github_api, GITHUB_API_SCOPE};
 pub use hub::HUB_API_SCOPE;

@@ -447,6 +447,10 @@ fn read_lines(journal: &[u8]) -> (Vec<(usize, JournalEntry)>, Vec<SkippedLine>) 
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        // How a deletion ended: for people and audits; undo restores from the entries.
+        if serde_json::from_slice::<super::JournalOutcome>(raw).is_ok() {
+            continue;
+        }
         let entry = match serde_json::from_slice::<JournalEntry>(raw) {
             Ok(e) => e,
             Err(e) => {

@@ -143,6 +143,19 @@ impl Execute {
         std::mem::take(&mut self.journal)
     }
 
+    /// The journal's lines since the last call, as JSON text: an entry for each deletion
+    /// handed out (write it durably before sending), and a line saying how each journalled
+    /// deletion ended. Entries come first: an outcome always follows its entry.
+    pub fn take_journal_lines(&mut self) -> Vec<String> {
+        let entries = std::mem::take(&mut self.journal);
+        let ended = std::mem::take(&mut self.ended);
+        entries
+            .iter()
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .chain(ended.iter().filter_map(|o| serde_json::to_string(o).ok()))
+            .collect()
+    }
+
     #[inline(never)]
     pub(super) fn fetched(&mut self, s: usize, r: &Response) {
         match r.status {
@@ -206,6 +219,7 @@ impl Execute {
         } else {
             None
         };
+        let attempted = self.wall_clock();
         let step = &mut self.steps[s];
         step.journalled.clone_from(&tags);
         self.journal.push(JournalEntry {
@@ -218,7 +232,9 @@ impl Execute {
             manifest: text,
             tags,
             version,
+            attempted,
         });
+        step.journal_open = true;
         step.state = StepState::Deleting;
         if self.flavour == Flavour::Ghcr && self.steps[s].kind == ActionType::Untag {
             if let Some(why) = self.gh_last_tag(s) {

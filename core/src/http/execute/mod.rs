@@ -77,6 +77,10 @@ pub struct ExecuteOptions {
     /// Docker Hub: its API's base URL (`https://hub.docker.com`), where tags are deleted.
     #[serde(default)]
     pub hub_api: Option<String>,
+    /// The wall-clock time at `now == 0` (the adapter's clock: the core has none), so that
+    /// journal lines say when each deletion was attempted and when it ended.
+    #[serde(default)]
+    pub started_at: Option<crate::Timestamp>,
 }
 
 fn writes_per_minute() -> u32 {
@@ -181,6 +185,8 @@ struct Step {
     unlock: bool,
     /// Distribution untag: the placeholder manifest the tag was moved to, to delete.
     placeholder: Option<Digest>,
+    /// Its journal entry was handed out and its outcome line is not yet.
+    journal_open: bool,
     /// The tags journalled with it: a `DELETE` answered 404 after a retry is verified
     /// against them (the first attempt may have been cut off half done).
     journalled: Vec<TagName>,
@@ -377,6 +383,31 @@ pub struct JournalEntry {
     /// GHCR: the package version's REST URL, which `undo` restores (`POST …/restore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// When the deletion was attempted (written just before its request was handed out),
+    /// when the adapter gave the run's start time (`ExecuteOptions::started_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempted: Option<crate::Timestamp>,
+}
+
+/// A journal line written after a journalled deletion ended: how it ended, and when. `undo`
+/// reads entries, not these; they are for people and audits (`jq 'select(.outcome)'`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalOutcome {
+    /// The execution that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The manifest of the entry it ends.
+    pub digest: Digest,
+    /// How it ended.
+    pub outcome: OutcomeKind,
+    /// Why, in plain words.
+    pub detail: String,
+    /// When it ended (with `ExecuteOptions::started_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<crate::Timestamp>,
 }
 
 /// An execution in progress.
@@ -393,6 +424,10 @@ pub struct Execute {
     in_flight: Map<u64, (Job, u32)>,
     next_id: u64,
     journal: Vec<JournalEntry>,
+    /// How journalled deletions ended, for the journal.
+    ended: Vec<JournalOutcome>,
+    /// The adapter's `now` at the last call (seconds since the run began).
+    clock: f64,
     flavour: Flavour,
     /// Manifest bytes handed over by the adapter, checked against their digests, with their
     /// media types: these steps need no fetch.
@@ -506,6 +541,7 @@ impl Execute {
                 unlock: a.unlock,
                 placeholder: None,
                 journalled: Vec::new(),
+                journal_open: false,
                 repairs: 0,
                 verify_pages: Set::default(),
             };
@@ -540,6 +576,8 @@ impl Execute {
             in_flight: Map::default(),
             next_id: 1,
             journal: Vec::new(),
+            ended: Vec::new(),
+            clock: 0.0,
             flavour: Flavour::Auto,
             known: Map::default(),
             deletes,
@@ -647,10 +685,31 @@ impl Execute {
         }
     }
 
+    /// The adapter's wall clock now, to the millisecond, when it gave the run's start time.
+    fn wall_clock(&self) -> Option<crate::Timestamp> {
+        let millis = (self.clock.max(0.0) * 1000.0).round() as i128;
+        self.opts
+            .started_at
+            .map(|t| t.minus_nanos(-(millis * 1_000_000)))
+    }
+
     /// Ends step `s` with an outcome (once: a finished step stays finished).
     fn end(&mut self, s: usize, kind: OutcomeKind, detail: String) {
         if matches!(self.steps[s].state, StepState::Finished(..)) {
             return;
+        }
+        if self.steps[s].journal_open {
+            self.steps[s].journal_open = false;
+            if let Some(digest) = self.steps[s].digest.clone() {
+                self.ended.push(JournalOutcome {
+                    run: self.opts.run_id.clone(),
+                    repository: self.steps[s].repo.clone(),
+                    digest,
+                    outcome: kind,
+                    detail: detail.clone(),
+                    ended: self.wall_clock(),
+                });
+            }
         }
         self.steps[s].state = StepState::Finished(kind, detail);
         self.finished += 1;
@@ -722,6 +781,7 @@ impl Execute {
     /// The next request to send at `now`. A request that deletes carries its journal entry
     /// in `take_journal()`: write it durably before sending the request.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
+        self.clock = now;
         if self.cancelled {
             return None;
         }
@@ -864,6 +924,7 @@ impl Execute {
     /// Feeds the response to request `id`, received at `now`.
     pub fn handle_response(&mut self, id: u64, r: &Response, now: f64) -> Result<()> {
         self.dirty = true;
+        self.clock = now;
         let Some((job, attempt)) = self.in_flight.remove(&id) else {
             return Err(Error::InvalidOperation {
                 path: "response".into(),
