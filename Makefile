@@ -25,7 +25,7 @@ setup:
 setup-wasm: setup
 	@rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || { echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (cargo install, about 3 minutes; log: $(LOG))" >&2; $(call logged,cargo install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)); }
-	@[ -x npm/node_modules/.bin/tsc ] && [ -x npm/node_modules/.bin/wasm-opt ] && [ -x npm/node_modules/.bin/esbuild ] || (cd npm && npm install --no-audit --no-fund --silent)
+	@[ -x npm/node_modules/.bin/tsc ] && [ -x npm/node_modules/.bin/wasm-opt ] && [ -x npm/node_modules/.bin/esbuild ] && [ -f npm/node_modules/axe-core/axe.min.js ] || (cd npm && npm install --no-audit --no-fund --silent)
 
 WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml Cargo.lock core/Cargo.toml bindings-wasm/Cargo.toml
 

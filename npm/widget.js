@@ -4,14 +4,15 @@
 //   <regprune-preview src="snapshot.json"></regprune-preview>
 //
 // The snapshot comes from the `snapshot` property, the `src` attribute (a URL), or a file the
-// user drops (regprune snapshot JSON, or `az acr manifest list-metadata` output). The request
-// is a purge form, an `acr purge` command line, or a policy JSON; the plan is recomputed as
-// the user types. The snapshot is parsed once, in a worker's WebAssembly memory, and plans are
-// computed there, so typing stays responsive on large registries. Each edit shows its preview
-// first (totals, warnings, one page of items: the worker keeps the plan and sends only what is
-// shown), then the sealed plan follows (`plan`, the `plan` event, the download).
-
-import { importSnapshot, RegpruneError, ERROR_CLASSES } from './index.js';
+// user drops or chooses (regprune snapshot JSON, or `az acr manifest list-metadata` output).
+// The request is regprune's purge (manifest times), an `acr purge` (its flags or its command
+// line; needs tag times, which ACR snapshots have), or a policy (rules as rows, or JSON); the
+// first one shown is the one the snapshot can answer. The WebAssembly core is loaded once, in
+// a worker, which also parses the snapshot and plans, so the page stays responsive on large
+// registries. Each edit shows its preview first (totals, warnings, one page of items), then
+// the sealed plan follows (`plan`, the `plan` event, the download). Colours are CSS custom
+// properties (`--regprune-*`), with a dark scheme; README.md lists attributes, properties,
+// events and parts.
 
 /** Bytes in human units, as the core's text preview writes them. */
 export function humanBytes(n) {
@@ -24,49 +25,95 @@ export function humanBytes(n) {
 }
 
 const STYLE = `
-:host { display: block; font: 14px/1.4 system-ui, sans-serif; color: #1b1f24; }
+:host {
+  --regprune-fg: #1b1f24; --regprune-bg: #ffffff; --regprune-muted: #57606a;
+  --regprune-border: #d0d7de; --regprune-input-border: #6e7781; --regprune-surface: #f6f8fa;
+  --regprune-accent: #0969da; --regprune-danger: #a40e26; --regprune-danger-bg: #ffebe9;
+  --regprune-danger-border: #ff8182; --regprune-warn-bg: #fff8c5; --regprune-warn-border: #9a6700;
+  --regprune-freed: #cf222e; --regprune-kept: #6e7781;
+  display: block; font: 14px/1.4 system-ui, sans-serif; color: var(--regprune-fg); background: var(--regprune-bg);
+}
+@media (prefers-color-scheme: dark) {
+  :host(:not([theme=light])) {
+    --regprune-fg: #e6edf3; --regprune-bg: #0d1117; --regprune-muted: #9198a1;
+    --regprune-border: #3d444d; --regprune-input-border: #9198a1; --regprune-surface: #161b22;
+    --regprune-accent: #4493f8; --regprune-danger: #ffa198; --regprune-danger-bg: #3c1618;
+    --regprune-danger-border: #f85149; --regprune-warn-bg: #2e2a1a; --regprune-warn-border: #d29922;
+    --regprune-freed: #f85149; --regprune-kept: #9198a1;
+  }
+}
+:host([theme=dark]) {
+  --regprune-fg: #e6edf3; --regprune-bg: #0d1117; --regprune-muted: #9198a1;
+  --regprune-border: #3d444d; --regprune-input-border: #9198a1; --regprune-surface: #161b22;
+  --regprune-accent: #4493f8; --regprune-danger: #ffa198; --regprune-danger-bg: #3c1618;
+  --regprune-danger-border: #f85149; --regprune-warn-bg: #2e2a1a; --regprune-warn-border: #d29922;
+  --regprune-freed: #f85149; --regprune-kept: #9198a1;
+}
 * { box-sizing: border-box; }
-fieldset { border: 1px solid #d0d7de; border-radius: 6px; margin: 0 0 12px; padding: 8px 12px; }
+fieldset { border: 1px solid var(--regprune-border); border-radius: 6px; margin: 0 0 12px; padding: 8px 12px; }
 legend { font-weight: 600; padding: 0 4px; }
 label { display: inline-flex; gap: 4px; align-items: center; margin: 4px 12px 4px 0; }
-input[type=text], input[type=number], textarea { font: 13px ui-monospace, monospace; padding: 4px 6px; border: 1px solid #8c959f; border-radius: 4px; }
+input[type=text], input[type=number], textarea, select { font: 13px ui-monospace, monospace; padding: 4px 6px; border: 1px solid var(--regprune-input-border); border-radius: 4px; color: var(--regprune-fg); background: var(--regprune-bg); }
+button { font: inherit; color: var(--regprune-fg); background: var(--regprune-surface); border: 1px solid var(--regprune-input-border); border-radius: 4px; padding: 3px 10px; cursor: pointer; }
 textarea { width: 100%; min-height: 5em; }
 .filter-list { width: 28em; }
-:focus-visible { outline: 3px solid #0969da; outline-offset: 1px; }
+:focus-visible { outline: 3px solid var(--regprune-accent); outline-offset: 1px; }
 .totals { display: flex; gap: 24px; flex-wrap: wrap; margin: 8px 0 12px; }
-.total { background: #f6f8fa; border-radius: 6px; padding: 8px 14px; }
+.total { background: var(--regprune-surface); border-radius: 6px; padding: 8px 14px; }
 .total b { display: block; font-size: 22px; }
-.error { color: #a40e26; background: #ffebe9; border: 1px solid #ff8182; border-radius: 6px; padding: 8px 12px; margin: 8px 0; white-space: pre-wrap; }
-.warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 6px 10px; margin: 4px 0; }
+.inexact { margin: 0 0 8px; padding-left: 20px; color: var(--regprune-muted); }
+.error { color: var(--regprune-danger); background: var(--regprune-danger-bg); border: 1px solid var(--regprune-danger-border); border-radius: 6px; padding: 8px 12px; margin: 8px 0; white-space: pre-wrap; }
+.warning { background: var(--regprune-warn-bg); border: 1px solid var(--regprune-warn-border); border-radius: 6px; padding: 6px 10px; margin: 4px 0; }
+.warning .count { font-weight: 600; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 14px; }
-th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
-th button { font: inherit; font-weight: 600; background: none; border: 0; cursor: pointer; padding: 0; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--regprune-border); vertical-align: top; }
 td.mono { font: 12px ui-monospace, monospace; }
-.bar { display: flex; height: 14px; min-width: 2px; border-radius: 3px; overflow: hidden; background: #eaeef2; }
-.bar .freed { background: #cf222e; }
-.bar .kept { background: #8c959f; }
+.rules input[type=text] { width: 100%; }
+.bar { display: flex; height: 14px; min-width: 2px; border-radius: 3px; overflow: hidden; background: var(--regprune-surface); }
+.bar .freed { background: var(--regprune-freed); }
+.bar .kept { background: var(--regprune-kept); }
 .chart td:first-child { width: 14em; }
-.drop { border: 2px dashed #8c959f; border-radius: 6px; padding: 8px; text-align: center; color: #57606a; }
-.drop.over { border-color: #0969da; color: #0969da; }
-.muted { color: #57606a; }
+.drop { border: 2px dashed var(--regprune-input-border); border-radius: 6px; padding: 8px; text-align: center; color: var(--regprune-muted); margin-bottom: 8px; }
+.drop.over { border-color: var(--regprune-accent); color: var(--regprune-accent); }
+.muted { color: var(--regprune-muted); }
+h2 { font-size: 15px; margin: 14px 0 4px; }
+.result[data-stale] { border-left: 4px solid var(--regprune-danger-border); padding-left: 10px; }
+.stale { font-weight: 600; margin: 4px 0; }
 `;
+
+const RULE_ROW = `
+<td><input type="text" data-field="name" aria-label="Rule name"></td>
+<td><select data-field="action" aria-label="Action"><option value="delete">delete</option><option value="keep">keep</option></select></td>
+<td><input type="text" data-field="tags" aria-label="Tags (globs, comma-separated; empty: any)" placeholder="any"></td>
+<td><input type="text" data-field="olderThan" aria-label="Older than (30d, 2w; empty: any age)" size="6" placeholder="any"></td>
+<td><input type="number" data-field="keepMostRecent" aria-label="Keep the most recent N" min="0" size="4" placeholder="0"></td>
+<td><input type="checkbox" data-field="untagged" aria-label="Untagged manifests only"></td>
+<td><button type="button" data-remove aria-label="Remove this rule">Remove</button></td>`;
 
 const TEMPLATE = `
 <style>${STYLE}</style>
-<div class="drop" part="drop" tabindex="0" role="button" aria-label="Load a snapshot: drop a file here, or press Enter to choose one">
-  Drop a snapshot (regprune JSON or <code>az acr manifest list-metadata</code> output), or press Enter to choose a file.
-  <label>Repository (for list-metadata output) <input type="text" name="repository" value="" size="20"></label>
-  <input type="file" accept=".json,application/json" hidden>
+<div class="drop" part="drop">
+  <p>Drop a snapshot here (regprune JSON, or <code>az acr manifest list-metadata</code> output), or
+  <button type="button" name="choose">Choose a file…</button></p>
+  <input type="file" accept=".json,application/json" hidden tabindex="-1" aria-hidden="true">
   <span class="source muted"></span>
 </div>
-<fieldset>
+<label>Repository (for list-metadata output) <input type="text" name="repository" value="" size="20"></label>
+<fieldset part="request">
   <legend>Request</legend>
   <div role="radiogroup" aria-label="Kind of request">
-    <label><input type="radio" name="mode" value="purge" checked> Purge form</label>
+    <label><input type="radio" name="mode" value="purge" checked> Purge (manifest times)</label>
+    <label><input type="radio" name="mode" value="acrflags"> acr purge flags</label>
     <label><input type="radio" name="mode" value="acr"> acr purge command</label>
-    <label><input type="radio" name="mode" value="policy"> Policy JSON</label>
+    <label><input type="radio" name="mode" value="policy"> Policy</label>
   </div>
   <div data-mode="purge">
+    <label>Filters (repository:tag regex, one per line) <textarea name="pfilter" class="filter-list" rows="2">.*:.*</textarea></label>
+    <label>Older than <input type="text" name="pago" value="30d" size="8"></label>
+    <label>Keep the newest <input type="number" name="pkeep" value="0" min="0" size="4"></label>
+    <label><input type="checkbox" name="puntagged"> Untagged manifests too</label>
+  </div>
+  <div data-mode="acrflags" hidden>
     <label>Filters (repository:tag, one per line) <textarea name="filter" class="filter-list" rows="2">.*:.*</textarea></label>
     <label>Older than (--ago) <input type="text" name="ago" value="30d" size="8"></label>
     <label>Keep <input type="number" name="keep" value="0" min="0" size="4"></label>
@@ -74,31 +121,53 @@ const TEMPLATE = `
     <label><input type="checkbox" name="includeLocked"> Include locked</label>
   </div>
   <div data-mode="acr" hidden>
-    <label style="display:block">Command <input type="text" name="command" style="width:100%" value="acr purge --filter '.*:.*' --ago 30d --untagged"></label>
+    <label style="display:flex">Command <input type="text" name="command" style="flex:1" value="acr purge --filter '.*:.*' --ago 30d --untagged"></label>
   </div>
   <div data-mode="policy" hidden>
-    <textarea name="policy" rows="8">{"rules": [{"name": "old-untagged", "action": "delete", "tagState": "untagged", "olderThan": "14d"}]}</textarea>
+    <div data-view="rows">
+      <table class="rules"><caption class="muted">Rules, in order (a keep wins over a delete)</caption>
+        <thead><tr><th scope="col">Name</th><th scope="col">Action</th><th scope="col">Tags</th><th scope="col">Older than</th><th scope="col">Keep newest</th><th scope="col">Untagged</th><th scope="col"><span class="muted">Remove</span></th></tr></thead>
+        <tbody></tbody></table>
+      <button type="button" name="addRule">Add a rule</button>
+      <button type="button" name="asJson">Edit as JSON</button>
+    </div>
+    <div data-view="json" hidden>
+      <label style="display:block">Policy JSON <textarea name="policy" rows="8"></textarea></label>
+      <button type="button" name="asRows">Edit as rows</button>
+    </div>
   </div>
 </fieldset>
-<div class="error" role="alert" hidden></div>
-<section class="result" aria-live="polite">
-  <div class="totals">
+<div class="error" part="error" role="alert" hidden></div>
+<p class="status muted" part="status" role="status"></p>
+<section class="result">
+  <p class="stale" hidden>Shown below: the last request that could be planned.</p>
+  <div class="totals" part="totals">
     <div class="total">Reclaimable <b data-total="bytes">–</b><span class="muted" data-total="exact"></span></div>
     <div class="total">Manifests deleted <b data-total="manifests">–</b></div>
     <div class="total">Tags removed <b data-total="tags">–</b></div>
     <div class="total">Retained <b data-total="retained">–</b></div>
   </div>
-  <div class="warnings"></div>
-  <h3>Per repository: reclaimable vs retained</h3>
-  <table class="chart"><tbody></tbody></table>
-  <h3>Actions and retained items</h3>
+  <ul class="inexact" hidden></ul>
+  <div class="warnings" part="warnings"></div>
+  <h2>Per repository: reclaimable vs retained</h2>
+  <table class="chart" part="chart"><caption class="muted">Reclaimable and retained bytes per repository (largest first)</caption><tbody></tbody></table>
+  <h2>Actions and retained items</h2>
   <label>Show items matching <input type="text" name="itemFilter" placeholder="repository, tag, digest, reason…" size="30"></label>
   <label>Sort by <select name="sort"><option value="repository">repository</option><option value="kind">kind</option><option value="reason">reason</option></select></label>
   <button type="button" name="download">Download plan JSON</button>
-  <table class="items"><thead><tr><th>Kind</th><th>Repository</th><th>Target</th><th>Tags</th><th>Reason</th></tr></thead><tbody></tbody></table>
+  <table class="items" part="items"><thead><tr><th scope="col">Kind</th><th scope="col">Repository</th><th scope="col">Target</th><th scope="col">Tags</th><th scope="col">Reason</th></tr></thead><tbody></tbody></table>
   <p class="pager"><button type="button" name="previous">Previous</button> <span class="muted more"></span> <button type="button" name="next">Next</button></p>
 </section>
 `;
+
+/** The policy the editor starts with: what a nightly job usually wants. */
+const DEFAULT_POLICY = { rules: [
+  { name: 'untagged', action: 'delete', tagState: 'untagged', olderThan: '14d' },
+  { name: 'old-builds', action: 'delete', tags: ['build-*', 'pr-*'], olderThan: '30d', keepMostRecent: 3 },
+] };
+
+/** A page-side error (the worker's own are classified there). */
+class RequestError extends Error {}
 
 /** Rows per page of the items table: a page of 200 rows with their sentences took the browser
  * longer to lay out and paint than the worker took to plan (bench/FINDINGS.md). */
@@ -121,25 +190,10 @@ function text(el, value) {
   return el;
 }
 
-/** The bytes each repository's manifests reference (distinct blobs and manifests). */
-function repositoryBytes(snapshot) {
-  const out = new Map();
-  for (const repo of snapshot.repositories ?? []) {
-    const seen = new Set();
-    let bytes = 0;
-    for (const m of repo.manifests ?? []) {
-      bytes += m.size ?? 0;
-      for (const b of [m.config, ...(m.layers ?? [])]) {
-        if (b && !seen.has(b.digest)) { seen.add(b.digest); bytes += b.size ?? 0; }
-      }
-    }
-    out.set(repo.name, bytes);
-  }
-  return out;
-}
-
 export class RegprunePreview extends HTMLElement {
   static observedAttributes = ['src', 'now'];
+  /** The mode the user picked (then a new snapshot keeps it); unset: chosen per snapshot. */
+  #chosenMode;
   #root;
   #worker;
   #loaded = false;
@@ -153,6 +207,9 @@ export class RegprunePreview extends HTMLElement {
   #settled;
   #settle = () => {};
   #repoBytes = new Map();
+  #snapshotInfo;
+  /** An `operation` was set from code: it decides the mode. */
+  #operationSet = false;
   /** The sealed plan's JSON bytes, and the plan parsed from them when first read. */
   #bytes;
   #plan;
@@ -176,9 +233,24 @@ export class RegprunePreview extends HTMLElement {
         this.#offset = 0;
         this.#requestItems();
       }
-      else if (e.target.name === 'mode') this.#switchMode();
+      else if (e.target.name === 'mode') {
+        this.#chosenMode = e.target.value;
+        this.#switchMode();
+      } else if (e.target.dataset?.field) this.#rowsToJson();
       else if (e.target.name !== 'repository') this.#schedule();
     });
+    $('button[name=addRule]').addEventListener('click', () => {
+      this.#addRule({ name: `rule-${this.#root.querySelectorAll('.rules tbody tr').length + 1}`, action: 'delete', olderThan: '30d' }).querySelector('input').focus();
+      this.#rowsToJson();
+    });
+    $('.rules tbody').addEventListener('click', (e) => {
+      if (!e.target.closest('[data-remove]')) return;
+      e.target.closest('tr').remove();
+      this.#rowsToJson();
+    });
+    $('button[name=asJson]').addEventListener('click', () => this.#policyView('json', true));
+    $('button[name=asRows]').addEventListener('click', () => this.#policyView('rows', true));
+    this.#setPolicy(DEFAULT_POLICY);
     $('button[name=download]').addEventListener('click', () => this.#download());
     $('button[name=previous]').addEventListener('click', () => {
       this.#offset = Math.max(0, this.#offset - SHOWN);
@@ -190,7 +262,7 @@ export class RegprunePreview extends HTMLElement {
     });
     const drop = $('.drop');
     const file = $('input[type=file]');
-    drop.addEventListener('keydown', (e) => { if ((e.key === 'Enter' || e.key === ' ') && e.target === drop) { e.preventDefault(); file.click(); } });
+    $('button[name=choose]').addEventListener('click', () => file.click());
     file.addEventListener('change', () => file.files[0] && this.#readFile(file.files[0]));
     drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
     drop.addEventListener('dragleave', () => drop.classList.remove('over'));
@@ -207,25 +279,16 @@ export class RegprunePreview extends HTMLElement {
     } else if (name === 'now') this.#schedule();
   }
 
-  /** The snapshot: an object, JSON text, or list-metadata output (an array). */
+  /** The snapshot: an object, JSON text or bytes, or list-metadata output (an array). It is
+   * handed to the worker as it is, and parsed there. */
   set snapshot(input) {
-    try {
-      let doc = typeof input === 'string' ? JSON.parse(input) : input;
-      if (Array.isArray(doc)) {
-        const repository = this.#root.querySelector('input[name=repository]').value || 'repository';
-        doc = importSnapshot({ format: 'acrListMetadata', repository, body: doc });
-      }
-      this.#repoBytes = repositoryBytes(doc);
-      const manifests = (doc.repositories ?? []).reduce((n, r) => n + (r.manifests?.length ?? 0), 0);
-      text(this.#root.querySelector('.source'), `${manifests} manifests in ${doc.repositories?.length ?? 0} repositories`);
-      this.#loaded = false;
-      this.#pending();
-      this.#planId = ++this.#ids;
-      this.#awaitingPlan = true;
-      this.#worker.postMessage({ id: this.#planId, kind: 'load', snapshot: typeof input === 'string' && !Array.isArray(doc) ? input : JSON.stringify(doc) });
-    } catch (e) {
-      this.#error(e.message);
-    }
+    text(this.#root.querySelector('.source'), 'reading…');
+    this.#loaded = false;
+    this.#pending();
+    this.#planId = ++this.#ids;
+    this.#awaitingPlan = true;
+    const repository = this.#root.querySelector('input[name=repository]').value;
+    this.#worker.postMessage({ id: this.#planId, kind: 'load', snapshot: input, repository });
   }
 
   /** The latest sealed plan (read-only), parsed from the worker's bytes when first read. */
@@ -254,14 +317,21 @@ export class RegprunePreview extends HTMLElement {
   /** An answer from the worker: only answers to the latest requests are shown. */
   #answer(msg) {
     if (msg.kind === 'error' && (msg.id === this.#planId || msg.id === this.#viewId)) {
-      const Class = ERROR_CLASSES[msg.error.code];
-      this.#error(Class ? msg.error.message : `unexpected: ${msg.error.message}`);
+      this.#error(msg.error.known ? msg.error.message : `unexpected: ${msg.error.message}`);
       if (msg.id === this.#planId) this.#awaitingPlan = false;
       if (msg.id === this.#viewId) this.#awaitingView = false;
     } else if (msg.id === this.#planId && msg.kind === 'load') {
       this.#loaded = true;
       this.#awaitingPlan = false;
-      this.#recompute();
+      this.#repoBytes = new Map(msg.repoBytes);
+      this.#snapshotInfo = msg;
+      text(this.#root.querySelector('.source'), `${msg.manifests} manifests in ${msg.repositories} repositories${msg.tagTimes ? '' : ' (no tag times: acr purge cannot judge ages here)'}`);
+      // The request this snapshot can answer: acr purge needs tag times (ACR has them); an
+      // OCI crawl has manifest times only, which purge and policies compare.
+      if (this.#chosenMode === undefined && !this.#operationSet) {
+        this.#root.querySelector(`input[name=mode][value=${msg.tagTimes ? 'acr' : 'purge'}]`).checked = true;
+        this.#switchMode();
+      } else this.#recompute();
     } else if (msg.id === this.#planId && msg.kind === 'preview') {
       const started = performance.now();
       this.dataset.millis = String(msg.millis);
@@ -289,14 +359,21 @@ export class RegprunePreview extends HTMLElement {
   /** Sets the request form from an operation (`acrPurge` fields or command, or `policy`). */
   set operation(op) {
     const $ = (s) => this.#root.querySelector(s);
+    this.#operationSet = true;
     if (op.op === 'policy') {
       $('input[value=policy]').checked = true;
-      $('textarea[name=policy]').value = JSON.stringify(op.policy, null, 2);
+      this.#setPolicy(op.policy);
+    } else if (op.op === 'purge') {
+      $('input[value=purge]').checked = true;
+      $('textarea[name=pfilter]').value = (op.filter ?? []).join('\n');
+      $('input[name=pago]').value = op.ago ?? '';
+      $('input[name=pkeep]').value = String(op.keep ?? 0);
+      $('input[name=puntagged]').checked = Boolean(op.untagged);
     } else if (op.command) {
       $('input[value=acr]').checked = true;
       $('input[name=command]').value = op.command;
     } else {
-      $('input[value=purge]').checked = true;
+      $('input[value=acrflags]').checked = true;
       $('textarea[name=filter]').value = (op.filter ?? []).join('\n');
       $('input[name=ago]').value = op.ago ?? '';
       $('input[name=keep]').value = String(op.keep ?? 0);
@@ -306,10 +383,75 @@ export class RegprunePreview extends HTMLElement {
     this.#switchMode();
   }
 
+  /** Fills the policy editor (rows and JSON) from a policy. */
+  #setPolicy(policy) {
+    this.#root.querySelector('textarea[name=policy]').value = JSON.stringify(policy, null, 2);
+    const simple = this.#jsonToRows();
+    this.#policyView(simple ? 'rows' : 'json');
+  }
+
+  /** Rows from the JSON, when every rule fits the rows' fields; false otherwise. */
+  #jsonToRows() {
+    let policy;
+    try {
+      policy = JSON.parse(this.#root.querySelector('textarea[name=policy]').value);
+    } catch {
+      return false;
+    }
+    const fits = (r) => Object.keys(r).every((k) => ['name', 'action', 'tags', 'olderThan', 'keepMostRecent', 'tagState'].includes(k)) && (r.tagState ?? 'any') !== 'tagged';
+    const rules = policy?.rules;
+    if (!Array.isArray(rules) || !rules.every(fits) || Object.keys(policy).some((k) => k !== 'rules')) return false;
+    this.#root.querySelector('.rules tbody').replaceChildren();
+    for (const r of rules) this.#addRule(r);
+    return true;
+  }
+
+  #addRule(rule) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = RULE_ROW;
+    const field = (n) => tr.querySelector(`[data-field=${n}]`);
+    field('name').value = rule.name ?? '';
+    field('action').value = rule.action ?? 'delete';
+    field('tags').value = (rule.tags ?? []).join(', ');
+    field('olderThan').value = rule.olderThan ?? '';
+    field('keepMostRecent').value = rule.keepMostRecent === undefined ? '' : String(rule.keepMostRecent);
+    field('untagged').checked = rule.tagState === 'untagged';
+    this.#root.querySelector('.rules tbody').append(tr);
+    return tr;
+  }
+
+  /** The rows, written into the JSON the request is made from. */
+  #rowsToJson() {
+    const rules = [...this.#root.querySelectorAll('.rules tbody tr')].map((tr) => {
+      const v = (n) => tr.querySelector(`[data-field=${n}]`);
+      const rule = { name: v('name').value.trim(), action: v('action').value };
+      const tags = v('tags').value.split(',').map((t) => t.trim()).filter(Boolean);
+      if (tags.length) rule.tags = tags;
+      if (v('untagged').checked) rule.tagState = 'untagged';
+      if (v('olderThan').value.trim()) rule.olderThan = v('olderThan').value.trim();
+      if (v('keepMostRecent').value !== '') rule.keepMostRecent = Number(v('keepMostRecent').value);
+      return rule;
+    });
+    this.#root.querySelector('textarea[name=policy]').value = JSON.stringify({ rules }, null, 2);
+    this.#schedule();
+  }
+
+  /** Shows the policy as rows or as JSON; rows only when the JSON fits them. */
+  #policyView(view, focus = false) {
+    const $ = (s) => this.#root.querySelector(s);
+    if (view === 'rows' && !this.#jsonToRows()) {
+      this.#error('this policy has fields the rows cannot show (or is not JSON): edit it as JSON');
+      return;
+    }
+    $('[data-view=rows]').hidden = view !== 'rows';
+    $('[data-view=json]').hidden = view !== 'json';
+    if (focus) $(view === 'rows' ? 'button[name=asJson]' : 'textarea[name=policy]').focus();
+  }
+
   #readFile(file) {
     const repo = this.#root.querySelector('input[name=repository]');
     if (!repo.value) repo.value = file.name.replace(/\.json$/i, '');
-    file.text().then((t) => { this.snapshot = t; });
+    file.arrayBuffer().then((b) => { this.snapshot = new TextDecoder().decode(b); });
   }
 
   #switchMode() {
@@ -333,11 +475,17 @@ export class RegprunePreview extends HTMLElement {
       try {
         policy = JSON.parse($('textarea[name=policy]').value);
       } catch (e) {
-        throw new RegpruneError(`the policy is not JSON: ${e.message}`, { code: 'invalid_json', path: 'policy' });
+        throw new RequestError(`the policy is not JSON: ${e.message}`);
       }
       return { op: 'policy', policy };
     }
-    const filter = $('textarea[name=filter]').value.split('\n').map((s) => s.trim()).filter(Boolean);
+    const lines = (name) => $(`textarea[name=${name}]`).value.split('\n').map((s) => s.trim()).filter(Boolean);
+    if (mode === 'purge') {
+      const op = { op: 'purge', filter: lines('pfilter'), ago: $('input[name=pago]').value.trim(), keep: Number($('input[name=pkeep]').value || 0) };
+      if ($('input[name=puntagged]').checked) op.untagged = true;
+      return op;
+    }
+    const filter = lines('filter');
     const op = { op: 'acrPurge', filter, ago: $('input[name=ago]').value.trim(), keep: Number($('input[name=keep]').value || 0) };
     if ($('input[name=untagged]').checked) op.untagged = true;
     if ($('input[name=includeLocked]').checked) op.includeLocked = true;
@@ -359,7 +507,7 @@ export class RegprunePreview extends HTMLElement {
     } catch (e) {
       this.#awaitingPlan = false;
       this.#awaitingView = false;
-      this.#error(e instanceof RegpruneError ? e.message : `unexpected: ${e.message}`);
+      this.#error(e instanceof RequestError ? e.message : `unexpected: ${e.message}`);
       this.#settle();
     }
   }
@@ -384,23 +532,38 @@ export class RegprunePreview extends HTMLElement {
     const el = this.#root.querySelector('.error');
     el.hidden = !message;
     el.textContent = message ? `Cannot plan this request: ${message}` : '';
-    this.#root.querySelector('.result').style.opacity = message ? '0.45' : '';
+    // The result below is the last request that could be planned: marked, not dimmed (dimmed
+    // text would be unreadable).
+    const result = this.#root.querySelector('.result');
+    result.toggleAttribute('data-stale', Boolean(message));
+    this.#root.querySelector('.stale').hidden = !message;
   }
 
   /** Totals, warnings and the per-repository chart, from the worker's summary. */
   #render(r) {
     const $ = (s) => this.#root.querySelector(s);
     text($('[data-total=bytes]'), humanBytes(r.totalBytes));
-    text($('[data-total=exact]'), r.exact ? ' exact' : ' upper bound or unknown (see warnings)');
+    text($('[data-total=exact]'), r.exact ? ' exact' : ' not exact (why: below)');
+    const inexact = $('.inexact');
+    inexact.hidden = r.exact;
+    inexact.replaceChildren(...(r.exact ? [] : r.inexactReasons.map((why) => text(document.createElement('li'), why))));
+    text($('.status'), `${r.actions} action(s), ${humanBytes(r.totalBytes)} reclaimable${r.exact ? '' : ' (not exact)'}, ${r.retained} retained, ${r.warnings.length} warning(s)`);
     $('[data-total=bytes]').dataset.value = String(r.totalBytes);
     text($('[data-total=manifests]'), String(r.manifests));
     text($('[data-total=tags]'), String(r.tags));
     text($('[data-total=retained]'), String(r.retained));
     const warnings = $('.warnings');
+    // One box per warning (the core gathers repeated ones, with every item), its count and
+    // first items.
     warnings.replaceChildren(...r.warnings.map((w) => {
-      const d = text(document.createElement('div'), `${w.message}${w.itemCount ? ` (${w.items.join(', ')}${w.itemCount > w.items.length ? ', …' : ''})` : ''}`);
+      const d = document.createElement('div');
       d.className = 'warning';
       d.setAttribute('role', 'note');
+      d.dataset.code = w.code;
+      if (w.itemCount > 1) d.append(text(document.createElement('span'), `${w.itemCount} items: `));
+      d.firstChild?.classList.add('count');
+      d.append(w.message);
+      if (w.itemCount) d.append(` (${w.items.join(', ')}${w.itemCount > w.items.length ? `, and ${w.itemCount - w.items.length} more` : ''})`);
       return d;
     }));
     const rows = [];

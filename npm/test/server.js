@@ -14,10 +14,12 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-/** Serves `root` on an ephemeral loopback port; resolves to `{url, close}`. */
-export function serve(root, port = 0) {
+/** Serves `root` on an ephemeral loopback port; resolves to `{url, close}`. `onRequest` sees
+ * each request's path (what a page, its workers and its modules fetched). */
+export function serve(root, port = 0, onRequest = undefined) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    onRequest?.(path);
     if (path.includes('..')) {
       res.writeHead(400).end();
       return;
