@@ -1,8 +1,8 @@
 """`make bench`: every benchmark of regprune, side by side in one run, and docs/BENCHMARKS.md.
 
     python bench/run.py            full run (minutes): S, M, L, XL and the registry, widget
-    python bench/run.py --smoke    the same code paths on small inputs (about 30 s), for
-                                   `make test`; writes artifacts/bench/BENCHMARKS-smoke.md
+    python bench/run.py --smoke    the same code paths on small inputs (`make bench-smoke`, not
+                                   part of `make test`); writes artifacts/bench/BENCHMARKS-smoke.md
 
 Every claim is a ratio of two measurements made in this run, because the machine is shared
 and noisy. Times are medians over repeated runs, with min and max. Nothing here asserts a
@@ -377,7 +377,7 @@ def write_report(
     )
     w("")
     w(
-        "Reproduce: `make bench` (this file), or `python3 bench/run.py --smoke` (30 s, part of `make test`). "
+        "Reproduce: `make bench` (this file), or `make bench-smoke` (the same code on small inputs; not part of `make test`). "
         "Each figure is a median over repeated runs with (min–max, n); each target is a ratio of two figures "
         "measured in this same run, never a time asserted by a test."
     )
