@@ -369,6 +369,8 @@ export function reclaim(snapshot: SnapshotInput | LoadedSnapshot, plan: PlanInpu
 export function importSnapshot(document: ImportDocument): Snapshot;
 export function parseManifest(bytes: Uint8Array, options?: { digest?: Digest; contentType?: string }): Manifest;
 /** The human preview: totals, bytes per repository, actions grouped by repository (the first `limit`; all by default), retained, grouped warnings. */
+/** The image configs a storage listing wants read into its `configs` (used by `readStorage`). */
+export function storageWantedConfigs(listing: object): string[];
 export function renderText(plan: PlanInput, options?: { limit?: number }): string;
 /** The plan (and an execution's report) as a GitHub-flavoured Markdown job summary. */
 export function renderMarkdown(plan: PlanInput, report?: object | string | null, options?: { limit?: number }): string;

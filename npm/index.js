@@ -237,6 +237,12 @@ export function parseManifest(bytes, { digest, contentType } = {}) {
   return call(() => wasm.parseManifest(bytes, digest, contentType));
 }
 
+/** The image configs a storage listing wants read into its `configs` (their `created` is
+ * the build time); used by `readStorage`. */
+export function storageWantedConfigs(listing) {
+  return call(() => wasm.storageWantedConfigs(JSON.stringify(listing)));
+}
+
 /** `text` safe to print on a terminal: control characters and bidi overrides escaped. */
 export function escapeControls(text) {
   return wasm.escapeControls(String(text));

@@ -2,7 +2,7 @@
 // and the manifests directory of saved manifest bytes: file IO only (Node); the core builds
 // the snapshot.
 
-import { InvalidOperationError, importSnapshot } from './index.js';
+import { InvalidOperationError, importSnapshot, storageWantedConfigs } from './index.js';
 
 /**
  * Where a manifest lives in a manifests directory's `blobs` (`path.join(directory, 'blobs')`):
@@ -79,5 +79,11 @@ export async function readStorage(root, registryName, { saveManifests } = {}) {
     }
   }
   const listing = { repositories, blobSizes, manifests, ...(registryName ? { registry: registryName } : {}) };
+  // The image configs the core names: a manifest's createdTime is when it was built.
+  listing.configs = {};
+  for (const digest of storageWantedConfigs(listing)) {
+    const hex = digest.slice('sha256:'.length);
+    listing.configs[digest] = fs.readFileSync(path.join(blobs, hex.slice(0, 2), hex, 'data')).toString('utf8');
+  }
   return importSnapshot({ format: 'distributionStorage', listing });
 }

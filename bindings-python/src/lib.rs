@@ -211,6 +211,16 @@ fn log_line(method: &str, url: &str, status: u16, failure: Option<&str>, millis:
     regprune_core::http::log_line(method, url, status, failure, millis)
 }
 
+/// The image configs a storage listing (JSON) wants read into its `configs` (digests).
+#[pyfunction]
+fn storage_wanted_configs(py: Python<'_>, listing: &[u8]) -> PyResult<Vec<String>> {
+    let listing: regprune_core::import::StorageListing = parse(py, listing, Some("listing"))?;
+    Ok(regprune_core::import::wanted_configs(&listing)
+        .iter()
+        .map(ToString::to_string)
+        .collect())
+}
+
 /// The digest a plan (JSON) must carry.
 #[pyfunction]
 fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
@@ -271,6 +281,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(render_text, m)?)?;
     m.add_function(wrap_pyfunction!(render_markdown, m)?)?;
     m.add_function(wrap_pyfunction!(log_line, m)?)?;
+    m.add_function(wrap_pyfunction!(storage_wanted_configs, m)?)?;
     m.add_function(wrap_pyfunction!(render_annotations, m)?)?;
     m.add_function(wrap_pyfunction!(escape_controls, m)?)?;
     m.add_function(wrap_pyfunction!(check_evidence, m)?)?;

@@ -384,3 +384,14 @@ pub fn log_line(
 ) -> String {
     http::log_line(method, url, status, failure.as_deref(), millis)
 }
+
+/// The image configs a storage listing (JSON text) wants read into its `configs`.
+#[wasm_bindgen(js_name = storageWantedConfigs)]
+pub fn storage_wanted_configs(listing: &str) -> Result<Vec<String>, JsValue> {
+    let listing: regprune_core::import::StorageListing =
+        core(regprune_core::from_json(listing.as_bytes()).map_err(|e: Error| e.under("listing")))?;
+    Ok(regprune_core::import::wanted_configs(&listing)
+        .iter()
+        .map(ToString::to_string)
+        .collect())
+}

@@ -62,6 +62,10 @@ test('a storage snapshot predicts garbage collection to the byte', { timeout: 60
   const report = await execute(p, new Transport(server.url));
   assert.deepEqual(report.counts, { done: 1 });
   assert.equal(await server.garbageCollect(), p.reclaim.totalBytes);
+  // Both clocks: the build (the config's created) and the push (the link files).
+  const appV1 = snap.repositories.find((r) => r.name === 'app').manifests.find((m) => m.digest === d.appV1);
+  assert.equal(appV1.createdTime, '2025-01-01T00:00:00Z');
+  assert.ok(Math.abs(Date.parse(appV1.lastUpdateTime) - Date.now()) < 5 * 60_000, appV1.lastUpdateTime);
 }));
 
 test('drift is skipped, not deleted', { timeout: 60_000 }, () => withRegistry(async (server, client, d) => {

@@ -34,7 +34,8 @@ def read_storage(
     save_manifests: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Reads a distribution registry's storage directory (filesystem driver) into a snapshot:
-    every revision, tagged or not, exact blob sizes, times from the link files. Read it with
+    every revision, tagged or not, exact blob sizes; ``lastUpdateTime`` is the push (the link
+    files), ``createdTime`` the image config's ``created`` (the build). Read it with
     the registry stopped or read-only, so it does not change underfoot. ``save_manifests``:
     as for ``crawl``, a directory for ``execute(manifests=...)``."""
     from datetime import datetime, timezone
@@ -93,9 +94,16 @@ def read_storage(
                 texts[digest] = raw.decode("utf-8")
                 if save_manifests is not None:
                     save_manifest(save_manifests, digest, raw)
-    listing = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
+    listing: dict[str, Any] = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
     if registry_name:
         listing["registry"] = registry_name
+    # The image configs the core names: a manifest's createdTime is when it was built.
+    configs = {}
+    for digest in _native.storage_wanted_configs(json.dumps(listing).encode()):
+        hexd = digest.split(":", 1)[1]
+        with open(os.path.join(blobs_dir, hexd[:2], hexd, "data"), "rb") as f:
+            configs[digest] = f.read().decode("utf-8", "replace")
+    listing["configs"] = configs
     document = json.dumps({"format": "distributionStorage", "listing": listing}).encode()
     snapshot: dict[str, Any] = json.loads(_native.import_snapshot_json(document))
     return snapshot

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from registry_fixture import Client, Pool, RegistryServer, push, push_fixture
@@ -431,3 +432,26 @@ def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
     assert sorted(lines[d["app_v1"]]["tags"]) == ["stable", "v1"]
     assert main(["undo", str(journal), "--registry", server.url]) == 0
     assert client.exists("app", d["app_v1"]) and client.tags("app")["v1"] == d["app_v1"]
+
+
+def test_a_storage_snapshot_has_both_clocks_and_the_user_chooses(server: RegistryServer) -> None:
+    """Storage: createdTime is the build (the image config's created), lastUpdateTime the push
+    (the link files); a crawl has only the build. `field` chooses which one a rule compares."""
+    c = Client(server.url)
+    c.image("clock", ["old-build"], [b"built in 2020" * 50], "2020-01-01T00:00:00Z")
+    snap = registry.read_storage(server.storage, f"127.0.0.1:{server.port}")
+    [m] = [m for r in snap["repositories"] if r["name"] == "clock" for m in r["manifests"]]
+    assert m["createdTime"] == "2020-01-01T00:00:00Z"
+    pushed = datetime.fromisoformat(m["lastUpdateTime"].replace("Z", "+00:00"))
+    assert abs(pushed - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    crawled = registry.crawl(registry.Transport(server.url))
+    [cm] = [m for r in crawled["repositories"] if r["name"] == "clock" for m in r["manifests"]]
+    assert cm["createdTime"] == cm["lastUpdateTime"] == "2020-01-01T00:00:00Z"
+
+    def old(snapshot: dict[str, Any], field: str) -> int:
+        op = {"op": "purge", "filter": ["clock:.*"], "before": "2021-01-01T00:00:00Z",
+              "timestamp": field}  # fmt: skip
+        return len(regprune.plan(snapshot, op, now=NOW).actions)
+
+    assert (old(snap, "createdTime"), old(snap, "lastUpdateTime")) == (1, 0)
+    assert (old(crawled, "createdTime"), old(crawled, "lastUpdateTime")) == (1, 1)

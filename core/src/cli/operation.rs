@@ -8,20 +8,13 @@ use serde_json::{json, Value};
 use super::bad;
 use crate::error::Result;
 
-/// The operation of `plan OPERATION ARGS...`; operation-only flags are taken out of `options`
-/// and refused on another operation.
-pub(super) fn operation(args: &[String], options: &mut BTreeMap<String, Value>) -> Result<Value> {
-    const OWN: &[(&str, &[&str])] = &[
-        ("delete-older-than", &["field"]),
-        ("purge", &["filter", "ago", "before", "keep", "untagged"]),
-    ];
-    let Some((name, rest)) = args.split_first() else {
-        return Err(bad(
-            "operation",
-            "plan needs an operation; see `regprune plan --help`".into(),
-        ));
-    };
-    for (op, flags) in OWN {
+/// Refuses a flag that belongs to other operations than `name` (`--keep` on `delete`).
+fn refuse_foreign_flags(
+    name: &str,
+    options: &BTreeMap<String, Value>,
+    own: &[(&str, &[&str])],
+) -> Result<()> {
+    for (_, flags) in own {
         for f in *flags {
             let given = match options.get(*f) {
                 Some(Value::Bool(b)) => *b,
@@ -29,14 +22,42 @@ pub(super) fn operation(args: &[String], options: &mut BTreeMap<String, Value>) 
                 Some(_) => true,
                 None => false,
             };
-            if given && name != op {
+            let owners: Vec<&str> = own
+                .iter()
+                .filter(|(_, fs)| fs.contains(f))
+                .map(|(o, _)| *o)
+                .collect();
+            if given && !owners.contains(&name) {
                 return Err(bad(
                     &format!("--{f}"),
-                    format!("--{f} belongs to `plan {op}`, not `plan {name}`"),
+                    format!(
+                        "--{f} belongs to `plan {}`, not `plan {name}`",
+                        owners.join("` or `plan ")
+                    ),
                 ));
             }
         }
     }
+    Ok(())
+}
+
+/// The operation of `plan OPERATION ARGS...`; operation-only flags are taken out of `options`
+/// and refused on another operation.
+pub(super) fn operation(args: &[String], options: &mut BTreeMap<String, Value>) -> Result<Value> {
+    const OWN: &[(&str, &[&str])] = &[
+        ("delete-older-than", &["field"]),
+        (
+            "purge",
+            &["filter", "ago", "before", "keep", "untagged", "field"],
+        ),
+    ];
+    let Some((name, rest)) = args.split_first() else {
+        return Err(bad(
+            "operation",
+            "plan needs an operation; see `regprune plan --help`".into(),
+        ));
+    };
+    refuse_foreign_flags(name, options, OWN)?;
     let take = |o: &mut BTreeMap<String, Value>, k: &str| o.remove(k);
     let want = |n: usize, usage: &str| -> Result<()> {
         if rest.len() == n {
@@ -76,13 +97,16 @@ pub(super) fn operation(args: &[String], options: &mut BTreeMap<String, Value>) 
             json!({"op": "retention", "days": days, "enabledAt": rest[1]})
         }
         "purge" => {
-            want(0, "--filter REPO:REGEX... (--ago D | --before TIME) [--keep N] [--untagged]")?;
+            want(0, "--filter REPO:REGEX... (--ago D | --before TIME) [--keep N] [--untagged] [--field lastUpdateTime|createdTime]")?;
             let mut op = json!({
                 "op": "purge",
                 "filter": take(options, "filter").unwrap_or_else(|| json!([])),
                 "keep": take(options, "keep").unwrap_or_else(|| json!(0)),
                 "untagged": take(options, "untagged").unwrap_or(Value::Bool(false)),
             });
+            if let Some(field) = take(options, "field") {
+                op["timestamp"] = field;
+            }
             match (take(options, "ago"), take(options, "before")) {
                 (Some(ago), None) => op["ago"] = ago,
                 (None, Some(before)) => op["before"] = before,

@@ -148,7 +148,7 @@ pub(crate) static PIN: Flag = flag(
 pub(crate) static FIELD: Flag = flag(
     "field",
     Takes::One("lastUpdateTime|createdTime"),
-    "delete-older-than: the time compared (default lastUpdateTime)",
+    "delete-older-than and purge: the time compared, the push (lastUpdateTime, default) or the build (createdTime)",
 );
 pub(crate) static FILTER: Flag = flag(
     "filter",

@@ -1420,15 +1420,7 @@ struct IndexEntry {
     digest: Digest,
 }
 
-/// `created` of an image config; cosign writes `0001-01-01`, which is no time at all.
-fn config_created(body: &[u8]) -> Option<Timestamp> {
-    #[derive(Deserialize)]
-    struct Config {
-        created: Option<String>,
-    }
-    let c: Config = serde_json::from_slice(body).ok()?;
-    Timestamp::parse(c.created.as_deref()?).filter(|t| t.unix_seconds() > 0)
-}
+use crate::import::config_created;
 
 /// The listing a page belongs to: its path without the query (`/v2/app/tags/list`).
 fn listing_of(page: &str) -> String {

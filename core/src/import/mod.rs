@@ -9,10 +9,23 @@ use serde::Deserialize;
 pub use acr::{acr_api, acr_list_metadata};
 pub use manifest::{parse_manifest, with_content};
 pub use storage::{
-    distribution_storage, StorageListing, StoredRepository, StoredRevision, StoredTag,
+    distribution_storage, wanted_configs, StorageListing, StoredRepository, StoredRevision,
+    StoredTag, MAX_CONFIG_BYTES,
 };
 
 use crate::error::Result;
+use crate::time::Timestamp;
+
+/// `created` of an image config (when it was built); cosign writes `0001-01-01`, which is no
+/// time at all.
+pub(crate) fn config_created(body: &[u8]) -> Option<Timestamp> {
+    #[derive(Deserialize)]
+    struct Config {
+        created: Option<String>,
+    }
+    let c: Config = serde_json::from_slice(body).ok()?;
+    Timestamp::parse(c.created.as_deref()?).filter(|t| t.unix_seconds() > 0)
+}
 use crate::names::RepositoryName;
 use crate::snapshot::Snapshot;
 

@@ -30,6 +30,35 @@ pub struct StorageListing {
     pub blob_sizes: BTreeMap<Digest, u64>,
     /// The bytes of every manifest blob a revision names (manifests are JSON, hence UTF-8).
     pub manifests: BTreeMap<Digest, String>,
+    /// The bytes of the image configs [`wanted_configs`] names (JSON): a manifest's
+    /// `createdTime` is its config's `created` (when the image was built), while its
+    /// `lastUpdateTime` is the push (the revision link's time). Without them both are the push.
+    #[serde(default)]
+    pub configs: BTreeMap<Digest, String>,
+}
+
+/// Image configs larger than this are not read for their `created` (a config is a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The image configs whose `created` the adapter should read into
+/// [`StorageListing::configs`]: each listed manifest's config blob, when the storage has it
+/// and it is at most [`MAX_CONFIG_BYTES`].
+pub fn wanted_configs(listing: &StorageListing) -> Vec<Digest> {
+    let mut out: Vec<Digest> = listing
+        .manifests
+        .iter()
+        .filter_map(|(digest, text)| parse_manifest(text.as_bytes(), Some(digest), None).ok())
+        .filter_map(|m| m.config.map(|c| c.digest))
+        .filter(|d| {
+            listing
+                .blob_sizes
+                .get(d)
+                .is_some_and(|&n| n <= MAX_CONFIG_BYTES)
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// One repository of the storage directory.
@@ -71,6 +100,16 @@ pub struct StoredTag {
 /// Builds the snapshot of a storage listing: every revision (tagged or not), content parsed
 /// and verified against its digest, blob sizes taken from the files, times from the links.
 pub fn distribution_storage(listing: &StorageListing) -> Result<Snapshot> {
+    let mut built: HashMap<&Digest, Option<Timestamp>> = HashMap::new();
+    for (digest, text) in &listing.configs {
+        if digest.recompute(text.as_bytes()).as_ref() != Some(digest) {
+            return Err(Error::InvalidOperation {
+                path: format!("configs.{digest}"),
+                message: format!("the config's bytes do not hash to {digest}"),
+            });
+        }
+        built.insert(digest, super::config_created(text.as_bytes()));
+    }
     let mut parsed = HashMap::new();
     for (digest, text) in &listing.manifests {
         let m = parse_manifest(text.as_bytes(), Some(digest), None)
@@ -95,7 +134,12 @@ pub fn distribution_storage(listing: &StorageListing) -> Result<Snapshot> {
             for d in m.config.iter_mut().chain(m.layers.iter_mut().flatten()) {
                 d.size = Some(listing.blob_sizes.get(&d.digest).copied().unwrap_or(0));
             }
-            m.created_time = rev.time;
+            // Built (the config's `created`) when the config was read, else pushed.
+            let created = m
+                .config
+                .as_ref()
+                .and_then(|c| built.get(&c.digest).copied().flatten());
+            m.created_time = created.or(rev.time);
             m.last_update_time = rev.time;
             manifests.push(m);
         }
