@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -455,3 +458,31 @@ def test_a_storage_snapshot_has_both_clocks_and_the_user_chooses(server: Registr
 
     assert (old(snap, "createdTime"), old(snap, "lastUpdateTime")) == (1, 0)
     assert (old(crawled, "createdTime"), old(crawled, "lastUpdateTime")) == (1, 1)
+
+
+@pytest.mark.parametrize("cli", ["python", "node"])
+def test_verbose_logs_each_request_without_secrets(
+    server: RegistryServer, cli: str, tmp_path: Path
+) -> None:
+    push_fixture(Client(server.url))
+    program = {
+        "python": [sys.executable, "-m", "regprune"],
+        "node": ["node", str(Path(__file__).resolve().parents[2] / "npm" / "cli.js")],
+    }[cli]
+    env = {**os.environ, "REGPRUNE_PASSWORD": "s3cret-pw", "REGPRUNE_USERNAME": "someone"}
+    done = subprocess.run(
+        [*program, "snapshot", "--registry", server.url, "--verbose", "-o", str(tmp_path / "s.json")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    logged = [line for line in done.stderr.splitlines() if " -> " in line and " ms" in line]
+    assert len(logged) > 20, done.stderr
+    pattern = re.compile(r"^(GET|HEAD) http://127\.0\.0\.1:\d+/(v2|acr/v1)/\S* -> \d{3} in \d+ ms$")
+    assert all(pattern.match(line) for line in logged), logged[:5]
+    assert not any("?" in line for line in logged), "no query (paging cursors, upload state)"
+    assert "s3cret-pw" not in done.stderr and "Authorization" not in done.stderr
+    quiet = subprocess.run(
+        [*program, "snapshot", "--registry", server.url, "-o", str(tmp_path / "t.json")],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert " ms" not in quiet.stderr

@@ -139,7 +139,7 @@ def test_every_code_is_raised_as_its_class(example: Path) -> None:
     cases = {**failures(example), **REGISTRY_FAILURES, "invalid_arguments": cli_failure}
     assert sorted(cases) == sorted(regprune.ERROR_CODES)
     for code, fail in cases.items():
-        with pytest.raises(regprune.RegpruneError) as info:
+        with pytest.raises(regprune.ERROR_CLASSES[code]) as info:
             fail()
         e = info.value
         assert type(e) is regprune.ERROR_CLASSES[code], (code, type(e), e)
