@@ -9,11 +9,13 @@ export CARGO_TERM_COLOR ?= never
 LOG := $(CURDIR)/artifacts/build.log
 logged = mkdir -p $(dir $(LOG)); { $(1); } >>$(LOG) 2>&1 || { status=$$?; echo "failed: $(1); the end of $(LOG):" >&2; tail -40 $(LOG) >&2; exit $$status; }
 
-.PHONY: action dist lint-workflows fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: action artifacts dist lint-workflows test-build-rust fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
-WASM_OUT := target/wasm32-unknown-unknown/release/regprune_wasm.wasm
+# The release builds have target directories of their own, so that `make test` can build them
+# side by side (one cargo per target directory at a time).
+WASM_OUT := target/wasm/wasm32-unknown-unknown/release/regprune_wasm.wasm
 
 ## setup: the Rust toolchain pieces the checks need (idempotent)
 setup:
@@ -36,7 +38,7 @@ WASM_SOURCES := $(shell find core/src bindings-wasm/src -name '*.rs') Cargo.toml
 # re-listing into the response handler) was optimized with it on every execution. Planning
 # speed is unchanged (bench/FINDINGS.md).
 npm/wasm/regprune_bg.wasm: $(WASM_SOURCES) | setup-wasm
-	@$(call logged,$(CARGO) build -p regprune-wasm --target wasm32-unknown-unknown --release)
+	@$(call logged,$(CARGO) build -p regprune-wasm --target wasm32-unknown-unknown --release --target-dir target/wasm)
 	wasm-bindgen --target web --out-dir npm/wasm --out-name regprune $(WASM_OUT)
 	npm/node_modules/.bin/wasm-opt -O3 -ocimfs=500 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue npm/wasm/regprune_bg.wasm -o npm/wasm/regprune_bg.wasm
 
@@ -86,7 +88,7 @@ VERSION := $(shell awk -F'"' '/^version = /{print $$2; exit}' Cargo.toml)
 dist/.wheel: $(PY_SOURCES) $(VENV)/.installed
 	@mkdir -p dist
 	rm -f dist/regprune-*.whl
-	@$(call logged,cd python && PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(CURDIR)/$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out ../dist)
+	@$(call logged,cd python && PATH=$(CURDIR)/$(VENV)/bin:$$PATH CARGO_TARGET_DIR=$(CURDIR)/target/wheel $(CURDIR)/$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out ../dist)
 	@touch $@
 
 dist/regprune-$(VERSION).tar.gz: $(PY_SOURCES) $(VENV)/.installed
@@ -154,7 +156,18 @@ lint-python: python
 
 ## test: lint, then every test. The benchmarks are not part of it (`make bench-smoke` runs
 ## their code on small inputs, `make bench` the figures of record).
-test: lint test-rust test-npm test-python
+test:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target artifacts
+	@$(MAKE) --no-print-directory lint test-rust
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-npm test-python
+
+# Everything the checks and suites run, built first and side by side (two cores: one build's
+# single-threaded link-time optimisation overlaps another's compiling).
+artifacts: npm action dist python test-build-rust
+
+test-build-rust: setup
+	@$(call logged,$(CARGO) test --workspace --no-run)
+	@$(call logged,$(CARGO) test --release --no-run --manifest-path fuzz/Cargo.toml)
 
 ## setup-bench: skopeo, the one-process-per-deletion baseline of the execution benchmark
 setup-bench:
@@ -168,10 +181,8 @@ bench: python npm setup-browser setup-registry setup-bench
 bench-smoke: python npm setup-browser setup-registry setup-bench
 	python3 bench/run.py --smoke
 
-test-rust: setup
-	@$(call logged,$(CARGO) test --workspace --no-run)
+test-rust: test-build-rust
 	$(CARGO) test --quiet --workspace
-	@$(call logged,$(CARGO) test --release --no-run --manifest-path fuzz/Cargo.toml)
 	$(CARGO) test --quiet --release --manifest-path fuzz/Cargo.toml
 
 ## fuzz: every fuzz target for FUZZ_SECONDS (default 600) each, with cargo fuzz (nightly)
