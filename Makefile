@@ -165,9 +165,10 @@ test:
 # single-threaded link-time optimisation overlaps another's compiling).
 artifacts: npm action dist python test-build-rust
 
+# The saved fuzz inputs are replayed by core/tests/fuzz_regressions.rs (the fuzz crate's
+# bodies, included), so the fuzz workspace is not built here.
 test-build-rust: setup
 	@$(call logged,$(CARGO) test --workspace --no-run)
-	@$(call logged,$(CARGO) test --release --no-run --manifest-path fuzz/Cargo.toml)
 
 ## setup-bench: skopeo, the one-process-per-deletion baseline of the execution benchmark
 setup-bench:
@@ -183,7 +184,6 @@ bench-smoke: python npm setup-browser setup-registry setup-bench
 
 test-rust: test-build-rust
 	$(CARGO) test --quiet --workspace
-	$(CARGO) test --quiet --release --manifest-path fuzz/Cargo.toml
 
 ## fuzz: every fuzz target for FUZZ_SECONDS (default 600) each, with cargo fuzz (nightly)
 fuzz: setup

@@ -1,5 +1,5 @@
 //! The fuzz targets' bodies, one function per parser family: `fuzz_targets/` runs them under
-//! libFuzzer (`make fuzz`), and `tests/regressions.rs` replays saved inputs on stable Rust
+//! libFuzzer (`make fuzz`), and `core/tests/fuzz_regressions.rs` replays saved inputs on stable Rust
 //! (`make test`). Each asserts what must hold for any input, beyond "no panic".
 
 use std::sync::OnceLock;
@@ -40,7 +40,10 @@ pub fn snapshot(data: &[u8]) {
         if let Ok(p) = plan(&snapshot, &op, &now()) {
             assert!(p.verify(), "a fresh plan verifies");
             let again = regprune_core::reclaim(&snapshot, &p).expect("a plan's own actions exist");
-            assert_eq!(again, p.reclaim, "reclaim recomputed from the actions agrees");
+            assert_eq!(
+                again, p.reclaim,
+                "reclaim recomputed from the actions agrees"
+            );
         }
     }
 }
@@ -50,7 +53,11 @@ pub fn import(data: &[u8]) {
     if let Ok(import) = regprune_core::from_json::<Import>(data) {
         if let Ok(snapshot) = import.into_snapshot() {
             let back = Snapshot::from_json(snapshot.to_json().as_bytes());
-            assert_eq!(back.ok().as_ref(), Some(&snapshot), "an imported snapshot round-trips");
+            assert_eq!(
+                back.ok().as_ref(),
+                Some(&snapshot),
+                "an imported snapshot round-trips"
+            );
         }
     }
 }
@@ -64,7 +71,10 @@ pub fn manifest(data: &[u8]) {
         assert_eq!(m.digest, claimed);
     }
     let wrong = Digest::sha256(b"something else");
-    assert!(parse_manifest(data, Some(&wrong), None).is_err(), "bytes must match their digest");
+    assert!(
+        parse_manifest(data, Some(&wrong), None).is_err(),
+        "bytes must match their digest"
+    );
 }
 
 /// Operations and policies (JSON), planned against a small registry.
@@ -154,7 +164,10 @@ pub fn registry_bodies(data: &[u8]) {
         };
         let Some(answer) = answers.next() else { break };
         let (status, body) = match answer.split_first() {
-            Some((&s, rest)) => ([200u16, 404, 401, 429, 500, 206, 0, 307][usize::from(s % 8)], rest),
+            Some((&s, rest)) => (
+                [200u16, 404, 401, 429, 500, 206, 0, 307][usize::from(s % 8)],
+                rest,
+            ),
             None => (200, &[][..]),
         };
         let link = String::from_utf8_lossy(body.get(..40).unwrap_or(body)).into_owned();
@@ -162,8 +175,14 @@ pub fn registry_bodies(data: &[u8]) {
             status,
             headers: vec![
                 ("Link".into(), link),
-                ("Docker-Content-Digest".into(), Digest::sha256(body).to_string()),
-                ("Content-Type".into(), "application/vnd.oci.image.manifest.v1+json".into()),
+                (
+                    "Docker-Content-Digest".into(),
+                    Digest::sha256(body).to_string(),
+                ),
+                (
+                    "Content-Type".into(),
+                    "application/vnd.oci.image.manifest.v1+json".into(),
+                ),
             ],
             body: body.to_vec(),
         };
