@@ -132,6 +132,11 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
         human_bytes(r.total_bytes),
         if r.exact { "" } else { " (not exact)" }
     );
+    for w in &plan.warnings {
+        if w.code == crate::plan::WarningCode::RequestNotEvaluated {
+            let _ = writeln!(out, "> **{}**\n", markdown_escape(&w.message));
+        }
+    }
     let digest = plan
         .digest
         .as_ref()

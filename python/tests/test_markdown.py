@@ -194,3 +194,6 @@ def test_repeated_warnings_are_one_warning_with_every_item() -> None:
     assert text.splitlines()[2].startswith("! the request could not be evaluated for 30 item(s)")
     assert text.count("the request could not be evaluated for 30") == 1  # said once, at the top
     assert "not exact:" in text
+    md = regprune.render_markdown(p)
+    assert md.splitlines()[0].endswith("(not exact)")
+    assert md.splitlines()[2].startswith("> **the request could not be evaluated for 30 item(s)")
