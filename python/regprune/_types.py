@@ -310,6 +310,16 @@ class _Document(dict[str, Any]):
         """The report's JSON text."""
         return json.dumps(self, ensure_ascii=False)
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """Outcomes counted by kind."""
+        return dict(self.get("counts", {}))
+
+    @property
+    def complete(self) -> bool:
+        """Every action is done or was already gone (undo: everything was restored)."""
+        return bool(self.get("complete"))
+
 
 class Report(_Document):
     """The result of ``registry.execute``: every action's outcome, counts, and whether the run
@@ -324,16 +334,6 @@ class Report(_Document):
     def outcomes(self) -> list[Outcome]:
         """One per deletion, in plan order."""
         return [Outcome.from_dict(o) for o in self.get("outcomes", [])]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Outcomes counted by kind."""
-        return dict(self.get("counts", {}))
-
-    @property
-    def complete(self) -> bool:
-        """Every action is done or was already gone."""
-        return bool(self.get("complete"))
 
     @property
     def interrupted(self) -> bool:
@@ -378,13 +378,3 @@ class UndoReport(_Document):
     def results(self) -> list[UndoResult]:
         """One per manifest."""
         return [UndoResult.from_dict(x) for x in self.get("results", [])]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Results counted by kind."""
-        return dict(self.get("counts", {}))
-
-    @property
-    def complete(self) -> bool:
-        """Everything was restored."""
-        return bool(self.get("complete"))
