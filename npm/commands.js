@@ -52,7 +52,7 @@ const render = (kind, document, o, plan) => {
   return emit(core(() => wasm.cliRender(kind, document, JSON.stringify(o), plan)), o);
 };
 
-const transport = (o) => new Transport(o.registry, { username: o.username, password: o.password, insecure: o.insecure, timeout: o.timeout, deadline: o.deadline, github: o.flavour === 'ghcr', log: o.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined });
+const transport = (o) => new Transport(o.registry, { username: o.username, password: o.password, insecure: o.insecure, timeout: o.timeout, deadline: o.deadline, github: Boolean(o.github), log: o.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined });
 
 /** A request counter on a terminal (a crawl's total is unknown until it ends). */
 const progress = (label) => process.stderr.isTTY ? (n) => n % 10 === 0 && process.stderr.write(`\r${label}: ${n} requests`) : undefined;

@@ -74,7 +74,7 @@ def _transport(o: dict[str, Any]) -> registry.Transport:
     return registry.Transport(
         o["registry"], creds if given else None,
         insecure=o["insecure"], timeout=o["timeout"], deadline=o["deadline"],
-        github=o.get("flavour") == "ghcr",
+        github=bool(o.get("github")),
     )  # fmt: skip
 
 

@@ -31,7 +31,8 @@ pub struct Invocation {
     /// For `help`: 0 when asked for, 2 when the command line was empty.
     pub exit: u8,
     /// Every flag given or defaulted, by its name (`save-manifests` as `saveManifests`):
-    /// strings, numbers, booleans, and lists for repeatable flags.
+    /// strings, numbers, booleans, and lists for repeatable flags; and `github` (whether
+    /// GitHub's token counts as credentials) where there is a `--flavour`.
     pub options: BTreeMap<String, Value>,
     /// `plan`: the operation, as the planner takes it (`{"op": "deleteUntagged"}`); for
     /// `policy FILE`, `{"op": "policy", "policyFile": FILE}`: read the file's JSON into `policy`.
@@ -390,6 +391,11 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
     }
     if options.contains_key("limit") && options.get("all") == Some(&json!(true)) {
         return Err(bad("--all", "and --limit cannot both be given".to_owned()));
+    }
+    // GitHub's token counts as credentials for a registry named GitHub's (ghcr.io always is;
+    // `--flavour ghcr` says so for GitHub Enterprise Server): the adapters pass this on.
+    if let Some(f) = text(options, "flavour") {
+        options.insert("github".into(), json!(f == "ghcr"));
     }
     for name in ["keep", "max-deletions", "limit"] {
         let key = camel(name);
