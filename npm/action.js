@@ -11,10 +11,8 @@ import * as wasm from './wasm/regprune.js';
 import { renderAnnotations, renderMarkdown, toRegpruneError } from './index.js';
 import { main } from './commands.js';
 
-/** A workflow command's message, escaped as GitHub's toolkit does. */
-const data = (text) => String(text).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-
-const command = (name, message) => process.stdout.write(`::${name}::${data(message)}\n`);
+/** A workflow command (`::name title=…::message`), written and escaped by the core. */
+const command = (name, message, title) => process.stdout.write(`${wasm.workflowCommand(name, title, String(message))}\n`);
 
 /** Appends `name<<DELIM … DELIM` (a fresh delimiter: values are never trusted) to `file`. */
 function appendOutput(file, name, value) {
@@ -67,7 +65,7 @@ async function action() {
     run = wasm.actionRun(JSON.stringify(inputs));
   } catch (e) {
     const err = toRegpruneError(e);
-    command('error title=regprune input', err.message);
+    command('error', err.message, 'regprune input');
     return 1;
   }
   let planText;
@@ -83,7 +81,7 @@ async function action() {
       try {
         planText = readFileSync(run.planFile, 'utf8').trim();
       } catch (e) {
-        command('error title=regprune plan file', `${run.planFile}: ${e.code ?? e.message} (download the plan job's artifact first)`);
+        command('error', `${run.planFile}: ${e.code ?? e.message} (download the plan job's artifact first)`, 'regprune plan file');
         return 1;
       }
     }
@@ -92,21 +90,19 @@ async function action() {
     if (executed.exit !== 0) failure = executed.stderr || `regprune execute ended with exit code ${executed.exit}`;
   }
   if (planText !== undefined) {
-    let valid = true;
     try {
       const outputs = wasm.actionOutputs(planText, reportText, run.planFile);
       if (process.env.GITHUB_OUTPUT) for (const [name, value] of outputs) appendOutput(process.env.GITHUB_OUTPUT, name, value);
       else for (const [name, value] of outputs) console.log(`${name}: ${value}`);
-    } catch (e) {
-      valid = false; // not a plan: the CLI has refused it and said why
-    }
-    if (valid) {
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${renderMarkdown(planText, reportText, { limit: run.summaryLimit })}\n`);
       process.stdout.write(renderAnnotations(planText, reportText));
+    } catch (e) {
+      // A plan file the CLI refused has said why already; anything else fails the step too.
+      failure ??= `no outputs or summary: ${toRegpruneError(e).message}`;
     }
   }
   if (failure !== undefined) {
-    command('error title=regprune', failure.replace(/^error: /, ''));
+    command('error', failure.replace(/^error: /, ''), 'regprune');
     return 1;
   }
   return 0;
@@ -118,7 +114,8 @@ action().then(
     setImmediate(() => process.exit(code));
   },
   (e) => {
-    command('error title=regprune', e?.stack ?? String(e));
+    // Written here, not by the core: the core itself may be what failed to load.
+    process.stdout.write(`::error title=regprune::${String(e?.stack ?? e).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}\n`);
     process.exit(1);
   },
 );

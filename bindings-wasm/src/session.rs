@@ -395,3 +395,10 @@ pub fn storage_wanted_configs(listing: &str) -> Result<Vec<String>, JsValue> {
         .map(ToString::to_string)
         .collect())
 }
+
+/// One GitHub workflow command line (`::name title=…::message`), escaped as the toolkit does.
+#[wasm_bindgen(js_name = workflowCommand)]
+#[allow(clippy::needless_pass_by_value)] // wasm-bindgen hands over owned values
+pub fn workflow_command(name: &str, title: Option<String>, message: &str) -> String {
+    regprune_core::workflow_command(name, title.as_deref(), message)
+}

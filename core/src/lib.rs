@@ -58,7 +58,8 @@ pub use field::{from_deserializer, from_json, from_reader, from_value};
 pub use generate::{generate, GeneratorOptions};
 pub use indexed::IndexedSnapshot;
 pub use markdown::{
-    markdown_escape, render_annotations, render_markdown, DEFAULT_LIMIT as MARKDOWN_LIMIT,
+    markdown_escape, render_annotations, render_markdown, workflow_command,
+    DEFAULT_LIMIT as MARKDOWN_LIMIT,
 };
 pub use media_type::MediaType;
 pub use names::{ImageReference, RepositoryName, TagName};

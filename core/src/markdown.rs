@@ -288,11 +288,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
             plan.retained.len()
         );
         for x in plan.retained.iter().take(limit) {
-            let target = match (&x.tag, &x.digest) {
-                (Some(t), _) => format!("{}:{t}", x.repository),
-                (None, Some(d)) => format!("{}@{d}", x.repository),
-                (None, None) => x.repository.to_string(),
-            };
+            let target = x.target();
             let _ = writeln!(
                 out,
                 "| {} | {} |",
@@ -355,8 +351,7 @@ pub fn render_markdown(plan: &Plan, report: Option<&Report>, limit: usize) -> St
 
 /// Escapes a workflow command's message (`%`, CR, LF), as GitHub's toolkit does.
 fn command_data(text: &str) -> String {
-    escape_controls(text)
-        .replace('%', "%25")
+    text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -366,11 +361,25 @@ fn command_property(text: &str) -> String {
     command_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// One GitHub workflow command line (`::name title=…::message`, no newline), escaped as
+/// GitHub's toolkit escapes it. The message is taken as it is (`add-mask` must name the secret
+/// exactly); annotations of data escape its controls first.
+pub fn workflow_command(name: &str, title: Option<&str>, message: &str) -> String {
+    match title {
+        Some(t) => format!(
+            "::{name} title={}::{}",
+            command_property(t),
+            command_data(message)
+        ),
+        None => format!("::{name}::{}", command_data(message)),
+    }
+}
+
 fn annotation(kind: &str, title: &str, message: &str) -> String {
-    format!(
-        "::{kind} title={}::{}",
-        command_property(title),
-        command_data(message)
+    workflow_command(
+        kind,
+        Some(&escape_controls(title)),
+        &escape_controls(message),
     )
 }
 

@@ -316,11 +316,7 @@ fn not_evaluated(retained: &[Retained], warnings: &mut Vec<Warning>, reclaim: &m
     let items: Vec<String> = retained
         .iter()
         .filter(|r| r.reason.code == ReasonCode::MissingTimestamp)
-        .map(|r| match (&r.tag, &r.digest) {
-            (Some(t), _) => format!("{}:{t}", r.repository),
-            (None, Some(d)) => format!("{}@{d}", r.repository),
-            (None, None) => r.repository.to_string(),
-        })
+        .map(Retained::target)
         .collect();
     if items.is_empty() {
         return;

@@ -204,11 +204,7 @@ fn retained_and_warnings(out: &mut String, plan: &Plan, limit: usize) {
     if !plan.retained.is_empty() {
         let _ = writeln!(out, "Retained ({}):", plan.retained.len());
         for r in plan.retained.iter().take(limit) {
-            let target = match (&r.tag, &r.digest) {
-                (Some(t), _) => format!("{}:{t}", r.repository),
-                (None, Some(d)) => format!("{}@{d}", r.repository),
-                (None, None) => r.repository.to_string(),
-            };
+            let target = r.target();
             let _ = writeln!(out, "  {target}: {}", escape_controls(&r.reason.message));
         }
         if plan.retained.len() > limit {

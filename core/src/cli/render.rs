@@ -134,19 +134,24 @@ pub fn render_report(
             if out.is_some() {
                 r.file = Some(format!("{text}\n"));
             }
-            let plan: crate::Plan = crate::field::from_json(document.as_bytes())?;
-            r.stdout = if json {
-                format!("{text}\n")
+            // Parsed only when something below reads it: `--output json` alone prints the text.
+            let max = options.get("maxDeletions").and_then(Value::as_u64);
+            let plan: Option<crate::Plan> = if !json || summary_md || max.is_some() {
+                Some(crate::field::from_json(document.as_bytes())?)
             } else {
-                format!(
-                    "{}\n",
-                    crate::render::render_text_limited(&plan, super::text_limit(options))
-                )
+                None
             };
-            if summary_md {
-                r.summary = Some(crate::render_markdown(&plan, None, crate::MARKDOWN_LIMIT));
+            r.stdout = match &plan {
+                Some(plan) if !json => format!(
+                    "{}\n",
+                    crate::render::render_text_limited(plan, super::text_limit(options))
+                ),
+                _ => format!("{text}\n"),
+            };
+            if let (true, Some(plan)) = (summary_md, &plan) {
+                r.summary = Some(crate::render_markdown(plan, None, crate::MARKDOWN_LIMIT));
             }
-            if let Some(max) = options.get("maxDeletions").and_then(Value::as_u64) {
+            if let (Some(max), Some(plan)) = (max, &plan) {
                 if plan.actions.len() as u64 > max {
                     r.stderr = format!(
                         "refused: the plan has {} actions, more than --max-deletions {max}{}\n",

@@ -447,12 +447,10 @@ fn read_lines(journal: &[u8]) -> (Vec<(usize, JournalEntry)>, Vec<SkippedLine>) 
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        // How a deletion ended: for people and audits; undo restores from the entries.
-        if serde_json::from_slice::<super::JournalOutcome>(raw).is_ok() {
-            continue;
-        }
         let entry = match serde_json::from_slice::<JournalEntry>(raw) {
             Ok(e) => e,
+            // How a deletion ended: for people and audits; undo restores from the entries.
+            Err(_) if serde_json::from_slice::<super::JournalOutcome>(raw).is_ok() => continue,
             Err(e) => {
                 // Every line execute writes ends with a newline: one that does not was cut off.
                 let torn = line == last;

@@ -132,6 +132,17 @@ pub struct Retained {
     pub reason: Reason,
 }
 
+impl Retained {
+    /// What it names: `repo:tag`, `repo@digest` or the repository.
+    pub fn target(&self) -> String {
+        match (&self.tag, &self.digest) {
+            (Some(t), _) => format!("{}:{t}", self.repository),
+            (None, Some(d)) => format!("{}@{d}", self.repository),
+            (None, None) => self.repository.to_string(),
+        }
+    }
+}
+
 /// A decision's reason: a stable code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
