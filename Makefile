@@ -3,6 +3,10 @@
 
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
+# A CI run builds once: incremental caches (half a gigabyte of a fresh clone) would never be read.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL ?= 0
+endif
 
 # Build noise (cargo's downloads and compiles, maturin, npm) goes to this log; a step that
 # fails prints the log's end.
