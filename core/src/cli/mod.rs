@@ -186,7 +186,7 @@ pub fn parse(argv: &[String], version: &str) -> Result<Invocation> {
         return Ok(help(spec::command_help(command), 0));
     }
     defaults(command, &mut options);
-    validate(&mut options)?;
+    validate(command, &mut options)?;
     let mut inv = Invocation {
         command: command.name.into(),
         text: None,
@@ -344,7 +344,7 @@ fn defaults(command: &Command, options: &mut BTreeMap<String, Value>) {
 }
 
 /// Checks and converts values: numbers become numbers, choices are checked.
-fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
+fn validate(command: &Command, options: &mut BTreeMap<String, Value>) -> Result<()> {
     let text =
         |o: &BTreeMap<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
     if let Some(v) = text(options, "concurrency") {
@@ -407,6 +407,22 @@ fn validate(options: &mut BTreeMap<String, Value>) -> Result<()> {
                 )
             })?;
             options.insert(key, json!(n));
+        }
+    }
+    // --cache DIR: the store is read (--manifests) and, where the command crawls, kept up to
+    // date (--save-manifests). Given with either of them it would be ambiguous.
+    if let Some(dir) = text(options, "cache") {
+        for (key, flag) in [("manifests", "--manifests"), ("saveManifests", "--save-manifests")] {
+            if options.contains_key(key) {
+                return Err(bad(
+                    flag,
+                    format!("and --cache cannot both be given (--cache {dir:?} reads and saves the store)"),
+                ));
+            }
+        }
+        options.insert("manifests".into(), json!(dir));
+        if command.flags.iter().any(|f| f.name == "save-manifests") {
+            options.insert("saveManifests".into(), json!(dir));
         }
     }
     if let Some(v) = text(options, "expectDigest") {

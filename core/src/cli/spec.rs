@@ -182,6 +182,11 @@ pub(crate) static MANIFESTS: Flag = flag(
     Takes::One("DIR"),
     "manifests saved by --save-manifests: not fetched again (a crawl), journaled without a GET (execute)",
 );
+pub(crate) static CACHE: Flag = flag(
+    "cache",
+    Takes::One("DIR"),
+    "a manifest store kept between runs: manifests found there (checked against their digests) are not fetched, those fetched are added (--manifests DIR --save-manifests DIR in one)",
+);
 pub(crate) static SUMMARY_MD: Flag = flag(
     "summary-md",
     Takes::One("FILE"),
@@ -237,7 +242,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         summary: "read a live registry, or its storage directory, into a snapshot",
         positionals: &[],
         flags: &[
-            &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &USERNAME, &PASSWORD,
+            &REGISTRY, &STORAGE, &REPOSITORY, &OUT, &CACHE, &SAVE_MANIFESTS, &MANIFESTS, &USERNAME, &PASSWORD,
             &INSECURE, &FLAVOUR, &OWNER, &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE,
             &OUTPUT, &VERBOSE, &HELP,
         ],
@@ -250,7 +255,7 @@ pub(crate) static COMMANDS: &[Command] = &[
             "delete-repo R | delete IMAGE | untag IMAGE | delete-older-than R BEFORE\n    | delete-untagged [R] | retention DAYS ENABLED_AT | purge | acr-purge 'COMMAND' | policy FILE",
         )],
         flags: &[
-            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
+            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &CACHE, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
             &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL,
             &SUMMARY_MD, &MAX_DELETIONS, &VERBOSE, &HELP,
@@ -261,7 +266,7 @@ pub(crate) static COMMANDS: &[Command] = &[
         summary: "carry out a reviewed plan exactly",
         positionals: &[("PLAN", "the plan file (from `plan -o`)")],
         flags: &[
-            &REGISTRY, &YES, &JOURNAL, &MANIFESTS, &SNAPSHOT, &EXPECT_DIGEST, &MAX_DELETIONS,
+            &REGISTRY, &YES, &JOURNAL, &CACHE, &MANIFESTS, &SNAPSHOT, &EXPECT_DIGEST, &MAX_DELETIONS,
             &RETARGET, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &GITHUB_API, &HUB_API,
             &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL, &SUMMARY_MD, &VERBOSE,
             &HELP,

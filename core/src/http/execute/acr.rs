@@ -1,5 +1,7 @@
-//! ACR: the re-listing of a repository's manifests (with each index's children) and the
-//! re-check of each target's tags and locks right before it is deleted.
+//! ACR: the re-listing of a repository's manifests (each with its tags, its lock and, on ACR
+//! itself, an index's children) and, where the plan untags, of its tags with their locks,
+//! made just before the repository's deletions: the listing answers each target's drift check.
+//! A target the listing says nothing about (no attributes) is re-checked on its own.
 
 #[allow(clippy::wildcard_imports)] // one type split over files by concern
 use super::*;
@@ -13,10 +15,15 @@ impl Execute {
             manifests: Option<Vec<Listed>>,
         }
         #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
         struct Listed {
             digest: Digest,
             #[serde(default)]
             references: Vec<Child>,
+            #[serde(default)]
+            tags: Vec<TagName>,
+            #[serde(default)]
+            changeable_attributes: Option<crate::snapshot::ChangeableAttributes>,
         }
         #[derive(Deserialize)]
         struct Child {
@@ -45,6 +52,11 @@ impl Execute {
         let added = manifests.len();
         let rs = self.repos.entry(repo.clone()).or_default();
         for m in manifests {
+            for t in &m.tags {
+                rs.point(t, Some(&m.digest));
+            }
+            rs.acr_manifests
+                .insert(m.digest.clone(), m.changeable_attributes);
             for c in m.references {
                 let by = rs.listed_by.entry(c.digest).or_default();
                 if !by.contains(&m.digest) {
@@ -136,26 +148,128 @@ impl Execute {
                 ),
             );
         }
-        let locked = item
-            .changeable_attributes
-            .as_ref()
-            .and_then(crate::snapshot::ChangeableAttributes::lock);
-        let unlock = step.unlock;
         if step.kind != ActionType::Untag {
             // What the journal restores: the tags it has now, every one of them planned.
             self.steps[s].tags = item.tags;
         }
-        let next = match (locked, unlock) {
-            (Some(l), false) => {
-                return self.end(
-                    s,
-                    OutcomeKind::Skipped,
-                    format!("drift: it is locked now ({l})"),
-                )
-            }
-            (Some(_), true) => Job::Unlock(s),
-            (None, _) => return self.fetch(s),
+        self.acr_proceed(s, item.changeable_attributes.as_ref());
+    }
+
+    /// A checked target's lock: skipped when locked (unless the plan unlocks it: `PATCH`
+    /// first), else journalled and deleted.
+    fn acr_proceed(&mut self, s: usize, attributes: Option<&crate::snapshot::ChangeableAttributes>) {
+        let locked = attributes.and_then(crate::snapshot::ChangeableAttributes::lock);
+        match (locked, self.steps[s].unlock) {
+            (Some(l), false) => self.end(
+                s,
+                OutcomeKind::Skipped,
+                format!("drift: it is locked now ({l})"),
+            ),
+            (Some(_), true) => self.queue.push_back((Job::Unlock(s), 1, 0.0)),
+            (None, _) => self.fetch(s),
+        }
+    }
+
+    /// A target whose drift checks passed on the re-listing (`precheck`: its tags now, a tag's
+    /// manifest now): its lock from the listing too, or one `GET` of its attributes where the
+    /// listing did not carry them.
+    pub(super) fn acr_ready(&mut self, s: usize) {
+        let step = &self.steps[s];
+        let rs = &self.repos[&step.repo];
+        let listed = match (step.kind, &step.tag, &step.digest) {
+            (ActionType::Untag, Some(tag), _) => rs.acr_tags.get(tag),
+            (_, _, Some(digest)) => rs.acr_manifests.get(digest),
+            _ => None,
         };
-        self.queue.push_back((next, 1, 0.0));
+        match listed {
+            Some(Some(attributes)) => {
+                let attributes = attributes.clone();
+                if let (ActionType::DeleteManifest | ActionType::DeleteRepository, Some(d)) =
+                    (step.kind, &step.digest)
+                {
+                    // What the journal restores: the tags it has now (each one planned, as
+                    // `precheck` made sure).
+                    let tags = rs.tags_at(d).cloned().collect();
+                    self.steps[s].tags = tags;
+                }
+                self.acr_proceed(s, Some(&attributes));
+            }
+            Some(None) => self.queue.push_back((Job::AcrCheck(s), 1, 0.0)),
+            None if step.kind == ActionType::Untag => {
+                // The tags were not listed (or this one not among them): ask the tag itself.
+                self.queue.push_back((Job::AcrCheck(s), 1, 0.0));
+            }
+            None => self.end(
+                s,
+                OutcomeKind::AlreadyGone,
+                "not in the registry any more (its repository's listing does not name it)".into(),
+            ),
+        }
+    }
+
+    /// Queues the listing of the repository's tags when the plan untags there.
+    pub(super) fn acr_list_tags(&mut self, repo: &RepositoryName) {
+        let untags = self.repos.get(repo).is_some_and(|rs| {
+            rs.steps
+                .iter()
+                .any(|&i| self.steps[i].kind == ActionType::Untag)
+        });
+        if untags {
+            if let Some(rs) = self.repos.get_mut(repo) {
+                rs.pending_heads += 1;
+            }
+            let path = format!("/acr/v1/{repo}/_tags?n=100");
+            self.queue
+                .push_back((Job::AcrTags(repo.clone(), path), 1, 0.0));
+        }
+    }
+
+    /// ACR: a page of a repository's tags, with each tag's attributes.
+    #[inline(never)]
+    pub(super) fn acr_tags_listed(&mut self, repo: RepositoryName, r: &Response) {
+        #[derive(Deserialize)]
+        struct Page {
+            tags: Option<Vec<Listed>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Listed {
+            name: TagName,
+            #[serde(default)]
+            changeable_attributes: Option<crate::snapshot::ChangeableAttributes>,
+        }
+        if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
+            return;
+        }
+        let done = |ex: &mut Execute, repo: RepositoryName| {
+            let rs = ex.repos.entry(repo).or_default();
+            rs.pending_heads = rs.pending_heads.saturating_sub(1);
+        };
+        if r.status == 404 && crate::http::name_unknown(&r.body) {
+            // The repository is gone: no tag is there (its manifest listing says so too).
+            return done(self, repo);
+        }
+        if r.status != 200 {
+            let why = format!("listing its tags answered {}", status_text(r.status));
+            return self.unverifiable(&repo, &why);
+        }
+        let page: Page = match serde_json::from_slice(&r.body) {
+            Ok(page) => page,
+            Err(e) => {
+                let why = format!("its tag listing could not be read: {e}");
+                return self.unverifiable(&repo, &why);
+            }
+        };
+        let tags = page.tags.unwrap_or_default();
+        let added = tags.len();
+        let rs = self.repos.entry(repo.clone()).or_default();
+        for t in tags {
+            rs.acr_tags.insert(t.name, t.changeable_attributes);
+        }
+        match self.next_page(&repo, r, added) {
+            Ok(Some(path)) => self.queue.push_back((Job::AcrTags(repo, path), 1, 0.0)),
+            Ok(None) => done(self, repo),
+            Err(why) => self.unverifiable(&repo, &why),
+        }
     }
 }

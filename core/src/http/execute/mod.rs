@@ -222,6 +222,9 @@ enum Job {
     IndexCheck(RepositoryName, Digest),
     /// ACR: a page of the repository's manifests, with each index's children.
     AcrManifests(RepositoryName, String),
+    /// ACR: a page of the repository's tags with their locks (listed when the plan untags
+    /// there: a tag's own lock is in no manifest listing).
+    AcrTags(RepositoryName, String),
     Tags(RepositoryName, String),
     HeadTag(RepositoryName, TagName),
     Fetch(usize),
@@ -261,6 +264,7 @@ impl Job {
             Job::Detect
             | Job::IndexCheck(..)
             | Job::AcrManifests(..)
+            | Job::AcrTags(..)
             | Job::Tags(..)
             | Job::HeadTag(..)
             | Job::GhOwner(_)
@@ -325,6 +329,11 @@ struct RepoState {
     by_digest: Map<Digest, Vec<usize>>,
     /// GHCR: the package version holding each manifest, from the re-listing.
     version_ids: Map<Digest, u64>,
+    /// ACR: each listed manifest's attributes (`None`: the listing did not say, and the
+    /// manifest is then re-checked on its own).
+    acr_manifests: Map<Digest, Option<crate::snapshot::ChangeableAttributes>>,
+    /// ACR: each listed tag's attributes, when the repository's tags were listed.
+    acr_tags: Map<TagName, Option<crate::snapshot::ChangeableAttributes>>,
     /// Steps not finished.
     open: usize,
     /// `steps[..first_open]` are finished: the lowest phase with work left is `first_open`'s.
@@ -640,17 +649,6 @@ impl Execute {
             let steps = &self.steps;
             rs.steps.sort_by_key(|&i| (steps[i].phase, i));
         }
-        if self.flavour == Flavour::Acr {
-            for r in &self.order {
-                // ACR lists every manifest with the children of each index: one listing shows
-                // whether an index that stays now lists a planned manifest.
-                let job = Job::AcrManifests(r.clone(), format!("/acr/v1/{r}/_manifests?n=100"));
-                self.queue.push_back((job, 1, 0.0));
-            }
-            for r in self.order.clone() {
-                self.start(&r);
-            }
-        }
         if self.flavour == Flavour::Ghcr {
             self.ghcr_begin();
         }
@@ -769,10 +767,16 @@ impl Execute {
                 return;
             }
             self.start(&next);
-            let job = if self.flavour == Flavour::Ghcr {
-                Job::GhVersions(next.clone(), 1)
-            } else {
-                Job::Tags(next.clone(), format!("/v2/{next}/tags/list"))
+            let job = match self.flavour {
+                Flavour::Ghcr => Job::GhVersions(next.clone(), 1),
+                // ACR lists every manifest with its tags, locks and (on ACR itself) the
+                // children of each index: the listing answers the drift checks of every
+                // manifest it names, and whether an index that stays now lists one.
+                Flavour::Acr => {
+                    self.acr_list_tags(&next);
+                    Job::AcrManifests(next.clone(), format!("/acr/v1/{next}/_manifests?n=100"))
+                }
+                _ => Job::Tags(next.clone(), format!("/v2/{next}/tags/list")),
             };
             self.queue.push_back((job, 1, 0.0));
         }
@@ -826,7 +830,7 @@ impl Execute {
                 Vec::new(),
                 "registry:catalog:*".into(),
             ),
-            Job::Tags(r, p) | Job::AcrManifests(r, p) => {
+            Job::Tags(r, p) | Job::AcrManifests(r, p) | Job::AcrTags(r, p) => {
                 Request::get(id, p.clone(), Vec::new(), pull(r))
             }
             Job::IndexCheck(r, d) => {
@@ -938,6 +942,7 @@ impl Execute {
                 | Job::HeadTag(r, _)
                 | Job::IndexCheck(r, _)
                 | Job::AcrManifests(r, _)
+                | Job::AcrTags(r, _)
                 | Job::GhVersions(r, _),
                 None,
             ) => Some(r.clone()),
@@ -1013,7 +1018,11 @@ impl Execute {
                     self.end(s, OutcomeKind::Failed, detail);
                 }
             }
-            Job::Tags(..) | Job::HeadTag(..) | Job::IndexCheck(..) | Job::AcrManifests(..) => {
+            Job::Tags(..)
+            | Job::HeadTag(..)
+            | Job::IndexCheck(..)
+            | Job::AcrManifests(..)
+            | Job::AcrTags(..) => {
                 self.listed(job, r);
             }
             Job::Fetch(s) => self.fetched(s, r),
@@ -1083,6 +1092,7 @@ impl Execute {
             | Job::HeadTag(repo, _)
             | Job::IndexCheck(repo, _)
             | Job::AcrManifests(repo, _)
+            | Job::AcrTags(repo, _)
             | Job::GhVersions(repo, _) => {
                 // Without the repository's current tags drift cannot be checked: fail its steps.
                 let steps = self

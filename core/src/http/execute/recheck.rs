@@ -14,6 +14,7 @@ impl Execute {
     pub(super) fn listed(&mut self, job: Job, r: &Response) {
         match job {
             Job::AcrManifests(repo, path) => self.acr_listed(repo, &path, r),
+            Job::AcrTags(repo, _) => self.acr_tags_listed(repo, r),
             Job::Tags(repo, path) => self.tags_listed(repo, &path, r),
             Job::HeadTag(repo, tag) => {
                 let rs = self.repos.entry(repo.clone()).or_default();

@@ -102,7 +102,7 @@ impl Execute {
                 }
                 self.steps[i].state = StepState::Fetching;
                 if self.flavour == Flavour::Acr {
-                    self.queue.push_back((Job::AcrCheck(i), 1, 0.0));
+                    self.acr_ready(i);
                 } else {
                     self.fetch(i);
                 }
@@ -133,7 +133,8 @@ impl Execute {
                 format!("not deleted: the repository could not be re-checked ({why})"),
             );
         }
-        if s.kind == ActionType::Untag && self.flavour != Flavour::Acr {
+        // ACR's re-listing names each manifest's tags too: the same checks hold there.
+        if s.kind == ActionType::Untag {
             let (Some(tag), Some(digest)) = (&s.tag, &s.digest) else {
                 return Check::Ready;
             };
