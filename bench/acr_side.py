@@ -13,6 +13,9 @@ starts a fresh emulator process on it for:
 - regprune's second preview: the same command on the unchanged registry, with the store;
 - `acr purge` for real, and `regprune execute` of the first preview's plan (with the store).
 
+The registry's images carry no lock on a multi-arch index: acr deletes the children of a
+locked index (a known acr bug, docs/ACR_PURGE.md case D) where regprune keeps them.
+
 The emulator logs every request (what each client really sent) and its own CPU. Each client
 runs as a child process, its CPU read from the kernel's rusage when it exits. Both sides'
 deletions are compared: the tags and manifests acr's dry run names against the plan's, and
@@ -130,7 +133,9 @@ def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any
                 finish(top, child_types)
             else:
                 top = image(t, OCI_MANIFEST if oci else DOCKER_MANIFEST, base)
-            if rng.random() < 0.02:
+            # Locks on single images only: the children of a locked index are a known
+            # difference (acr deletes them, docs/ACR_PURGE.md case D), measured apart.
+            if rng.random() < 0.02 and "manifests" not in top:
                 top["changeableAttributes"] = {"deleteEnabled": False, "writeEnabled": False}
             manifests.append(top)
             tag_list.append(
@@ -245,12 +250,13 @@ def summarise(log: dict[str, Any], client: dict[str, Any]) -> dict[str, Any]:
 
 
 def acr_deleted(log: dict[str, Any]) -> tuple[set, set]:
-    """What the emulator deleted at a client's request: (repo, tag) and (repo, digest)."""
+    """What is gone from the emulator after a client's run: (repo, tag) and (repo, digest),
+    whether the client deleted it or the server did (referrers go with their subject)."""
     tags, mans = set(), set()
     for d in log["deletes"]:
         if d["kind"] == "deleteTag":
             tags.add((d["repo"], d["tag"]))
-        elif d["kind"] == "deleteManifest":
+        elif d["kind"] in ("deleteManifest", "cascadeDelete"):
             mans.add((d["repo"], d["digest"]))
             tags.update((d["repo"], t) for t in d["tags"])
     return tags, mans
@@ -280,8 +286,36 @@ def plan_named(plan: dict[str, Any]) -> tuple[set, set]:
     return tags, mans
 
 
+def differences(state: dict[str, Any], ours: set, theirs: set) -> dict[str, int]:
+    """What each manifest only one side deletes is, by kind: a child of a locked index,
+    a locked one, a referrer, a child of an index, a manifest (by media type)."""
+    info: dict[tuple[str, str], str] = {}
+    for r in state["repositories"]:
+        locked = {
+            m["digest"] for m in r["manifests"] if (m.get("changeableAttributes") or {}).get("deleteEnabled") is False
+        }
+        for m in r["manifests"]:
+            for c in m.get("manifests") or []:
+                kind = "child of a locked index" if m["digest"] in locked else "child of an index"
+                info[(r["name"], c["digest"])] = kind
+        for m in r["manifests"]:
+            key = (r["name"], m["digest"])
+            if m["digest"] in locked:
+                info[key] = "locked"
+            elif m.get("subject"):
+                info[key] = "referrer"
+            else:
+                info.setdefault(key, m.get("mediaType", "?").rsplit(".", 2)[-2])
+    out: Counter = Counter()
+    for side, items in (("only regprune", ours - theirs), ("only acr", theirs - ours)):
+        for key in items:
+            out[f"{side}: {info.get(key, 'unknown')}"] += 1
+    return dict(out)
+
+
 def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("REGPRUNE_")}
+    state = json.loads(snapshot.read_text())
     port = free_port()  # one port for the run: a plan is bound to its registry's host:port
     store = scratch / "store"
     shutil.rmtree(store, ignore_errors=True)
@@ -348,6 +382,8 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
             "regpruneExecute": [len(rp_tags), len(rp_mans)],
         },
         "failed": sum(1 for o in report.get("outcomes", []) if o.get("outcome") == "failed"),
+        "previewDifferences": differences(state, plan_mans, dry_mans),
+        "executedDifferences": differences(state, rp_mans, acr_mans),
     }
     return out
 

@@ -54,8 +54,23 @@ const render = (kind, document, o, plan) => {
 
 const transport = (o) => new Transport(o.registry, { username: o.username, password: o.password, insecure: o.insecure, timeout: o.timeout, deadline: o.deadline, github: Boolean(o.github), log: o.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined });
 
-/** A request counter on a terminal (a crawl's total is unknown until it ends). */
-const progress = (label) => process.stderr.isTTY ? (n) => n % 10 === 0 && process.stderr.write(`\r${label}: ${n} requests`) : undefined;
+/** The core's status line on a terminal (a crawl: its listing, then the manifests fetched and
+ * reused against the known total), redrawn when it changes, at most ten times a second. */
+function status() {
+  if (!process.stderr.isTTY) return undefined;
+  let shown = '';
+  let at = 0;
+  let last = '';
+  return (line = last, end = false) => {
+    last = line;
+    const now = Date.now();
+    if (line && (end || (line !== shown && now - at >= 100))) {
+      process.stderr.write(`\r${line}${' '.repeat(Math.max(0, shown.length - line.length))}${end ? '\n' : ''}`);
+      shown = line;
+      at = now;
+    }
+  };
+}
 
 /** A progress bar on a terminal, for work whose total is known. */
 function bar(label) {
@@ -66,7 +81,12 @@ function bar(label) {
   };
 }
 
-const crawlOf = (o, repositories = []) => crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onProgress: progress('crawl'), saveManifests: o.saveManifests, manifests: o.manifests });
+async function crawlOf(o, repositories = []) {
+  const onStatus = status();
+  const snap = await crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onStatus, saveManifests: o.saveManifests, manifests: o.manifests });
+  onStatus?.(undefined, true);
+  return snap;
+}
 
 const commands = {
   async snapshot(inv, o) {

@@ -263,11 +263,35 @@ async function drive(session, transport, options) {
   }
 }
 
+/** The names a manifests directory holds, listed once per algorithm: looking for each wanted
+ * manifest's file in turn would cost a failed open (and an error's stack) per manifest on a
+ * cold store. */
+function held(fs, path, manifests) {
+  const names = new Map();
+  return {
+    dir: manifests,
+    has(digest) {
+      const [algorithm, encoded] = digest.split(':');
+      if (!names.has(algorithm)) {
+        let list = [];
+        try {
+          list = fs.readdirSync(path.join(manifests, 'blobs', algorithm));
+        } catch (e) {
+          if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') throw e;
+        }
+        names.set(algorithm, new Set(list));
+      }
+      return names.get(algorithm).has(encoded);
+    },
+  };
+}
+
 /** Hands the manifests the session wants that a `saveManifests` directory holds to the core,
- * which checks each against its digest (Node). */
-function handOver(session, fs, path, manifests) {
-  const blobs = path.join(manifests, 'blobs');
+ * which checks each against its digest (damaged bytes are refused and fetched; Node). */
+function handOver(session, fs, path, store) {
+  const blobs = path.join(store.dir, 'blobs');
   for (const digest of core(() => session.wantedManifests())) {
+    if (!store.has(digest)) continue;
     let bytes;
     try {
       bytes = fs.readFileSync(manifestPath(path, blobs, digest));
@@ -282,14 +306,17 @@ function handOver(session, fs, path, manifests) {
 /**
  * Builds the snapshot of a live registry. With `saveManifests` (a directory, Node only), every
  * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them;
- * with `manifests`, those saved earlier are not fetched again.
+ * with `manifests`, those saved earlier are not fetched again (the same directory as
+ * `saveManifests`: the CLI's `--cache`). `onStatus` gets a line after each response: the
+ * listing, then the manifests fetched and reused against the known total.
  */
-export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, saveManifests, manifests, owner, githubApi, hubApi } = {}) {
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, onStatus, saveManifests, manifests, owner, githubApi, hubApi } = {}) {
   const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi };
   const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
   if (saveManifests !== undefined || manifests !== undefined) {
     const [fs, path] = [builtin('node:fs'), builtin('node:path')];
+    const store = manifests !== undefined ? held(fs, path, manifests) : undefined;
     afterResponse = () => {
       if (saveManifests !== undefined) {
         const blobs = path.join(saveManifests, 'blobs');
@@ -298,11 +325,12 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
       if (manifests !== undefined) {
         // Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
         // download, on Docker Hub a pull); the core checks them against the digest.
-        handOver(session, fs, path, manifests);
+        handOver(session, fs, path, store);
       }
     };
   }
-  return drive(session, transport, { concurrency, onProgress, afterResponse });
+  const progress = onStatus ? (n) => { onProgress?.(n); onStatus(core(() => session.statusLine())); } : onProgress;
+  return drive(session, transport, { concurrency, onProgress: progress, afterResponse });
 }
 
 /** A plan as JSON text or bytes (read in WebAssembly about twice as fast as an object walked). */
@@ -329,7 +357,8 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
   let fd;
   try {
     if (manifests !== undefined) {
-      handOver(session, fs, builtin('node:path'), manifests);
+      const path = builtin('node:path');
+      handOver(session, fs, path, held(fs, path, manifests));
     }
     fd = journalPath ? fs.openSync(journalPath, 'a') : undefined;
   } catch (e) {

@@ -111,6 +111,12 @@ impl Session {
         self.inner.progress()
     }
 
+    /// A line saying how far it is (a crawl: listing, then manifests fetched and reused of
+    /// the known total).
+    fn status_line(&self) -> String {
+        self.inner.status_line()
+    }
+
     /// The snapshot (a crawl) or the report (an execution, an undo), as JSON, once done.
     fn result_json(&self, py: Python<'_>) -> PyResult<String> {
         core(py, self.inner.result_json())

@@ -129,6 +129,13 @@ impl Session {
         self.inner.cancel()
     }
 
+    /// A line saying how far it is (a crawl: listing, then manifests fetched and reused of
+    /// the known total).
+    #[wasm_bindgen(js_name = statusLine)]
+    pub fn status_line(&self) -> String {
+        self.inner.status_line()
+    }
+
     /// `[finished, total]`; for a crawl `[responses, 0]`.
     pub fn progress(&self) -> Vec<u32> {
         let (done, total) = self.inner.progress();

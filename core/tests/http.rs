@@ -1087,15 +1087,33 @@ fn manifests_kept_by_the_crawl_spare_the_fetch_before_each_delete() {
     );
     assert!(!sparing.repos["multi"].1.contains_key(&d["idx"]));
 
-    // Bytes that do not hash to the digest are refused, naming both digests.
+    // Bytes that do not hash to the digest (a damaged store file) are not used: the manifest
+    // is fetched, and journalled with the registry's bytes.
     let options: ExecuteOptions =
         serde_json::from_value(json!({"registry": "localhost:5000"})).unwrap();
     let mut ex = Execute::new(&p, options).unwrap();
-    let e = ex
-        .known_manifest(&d["idx"], None, b"{}".to_vec())
-        .unwrap_err();
-    assert_eq!(e.code(), "digest_mismatch");
-    assert!(e.to_string().contains(&d["idx"].to_string()), "{e}");
+    let used = ex.known_manifest(&d["idx"], None, b"{}".to_vec()).unwrap();
+    assert!(!used, "damaged bytes are not taken");
+    let (mut damaged, _) = Registry::fixture();
+    let mut journal = Vec::new();
+    while let Some(req) = ex.next_request(0.0) {
+        journal.extend(ex.take_journal());
+        let resp = damaged.serve(&req);
+        ex.handle_response(req.id, &resp, 0.0).unwrap();
+    }
+    assert!(ex.is_done() && ex.report().complete, "{:?}", ex.report());
+    let idx = journal
+        .iter()
+        .find(|e| e.digest == d["idx"])
+        .expect("journalled");
+    assert_ne!(
+        idx.manifest, "{}",
+        "the registry's bytes, not the damaged ones"
+    );
+    assert_eq!(
+        d["idx"].recompute(idx.manifest.as_bytes()).as_ref(),
+        Some(&d["idx"])
+    );
 }
 
 // ---- Fail closed (issue 24): every doubt stops a deletion ----
@@ -2046,5 +2064,237 @@ fn a_lost_answer_to_a_delete_is_verified_only_where_tags_could_be_left() {
     assert_eq!(
         lists, 2,
         "the re-listing and one verification (the tagged index's)"
+    );
+}
+
+// ---- Issue 30: reuse what is immutable, ask once ----
+
+/// Crawls `reg` (OCI), handing over whatever `store` holds for each manifest or config the
+/// crawl is about to fetch, as an adapter reading a manifest store does; adds what was fetched
+/// to `store`. Returns the snapshot, the crawl's last progress, and the requests by kind.
+fn crawl_with_store(
+    reg: &mut Registry,
+    store: &mut BTreeMap<Digest, Vec<u8>>,
+) -> (
+    Snapshot,
+    regprune_core::http::CrawlProgress,
+    BTreeMap<&'static str, u64>,
+) {
+    let mut c = Crawl::new(
+        serde_json::from_value::<CrawlOptions>(
+            json!({"registry": "localhost:5000", "keepManifests": true}),
+        )
+        .unwrap(),
+    );
+    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut saw_listing = false;
+    loop {
+        for d in c.take_wanted() {
+            if let Some(bytes) = store.get(&d) {
+                c.known_manifest(&d, None, bytes).unwrap();
+            }
+        }
+        let Some(req) = c.next_request(0.0) else {
+            break;
+        };
+        let kind = if req.path.contains("/manifests/sha256:") {
+            "manifest GET"
+        } else if req.path.contains("/blobs/") {
+            "config GET"
+        } else {
+            "listing"
+        };
+        *kinds.entry(kind).or_default() += 1;
+        let resp = reg.serve(&req);
+        c.handle_response(req.id, &resp, 0.0).unwrap();
+        saw_listing |= c.progress().listing;
+        for k in c.take_manifests() {
+            store.insert(k.digest, k.bytes);
+        }
+    }
+    assert!(c.is_done());
+    assert!(
+        saw_listing,
+        "the progress says when listings are still being read"
+    );
+    (c.snapshot().unwrap(), c.progress(), kinds)
+}
+
+#[test]
+fn an_unchanged_registry_is_recrawled_with_listing_requests_only() {
+    let (mut reg, _) = Registry::fixture();
+    let mut store = BTreeMap::new();
+    let (first, p1, k1) = crawl_with_store(&mut reg, &mut store);
+    let manifests: usize = first.repositories.iter().map(|r| r.manifests.len()).sum();
+    assert!(k1["manifest GET"] as usize >= manifests - 1, "{k1:?}");
+    assert!(
+        !p1.listing && p1.needed == p1.resolved && p1.cached == 0,
+        "{p1:?}"
+    );
+    assert!(p1.line().contains("0 reused"), "{}", p1.line());
+    // Every saved entry is under its own digest: the store is a cache by construction.
+    assert!(store
+        .iter()
+        .all(|(d, b)| d.recompute(b).as_ref() == Some(d)));
+
+    let (second, p2, k2) = crawl_with_store(&mut reg, &mut store);
+    assert_eq!(second.to_json(), first.to_json(), "the same snapshot");
+    assert_eq!(k2.get("manifest GET"), None, "{k2:?}");
+    assert_eq!(
+        k2.get("config GET"),
+        None,
+        "image configs are reused too: {k2:?}"
+    );
+    assert_eq!(k2["listing"], k1["listing"], "listings are always fresh");
+    assert_eq!(
+        (p2.needed, p2.resolved, p2.cached),
+        (p1.needed, p1.needed, p1.needed)
+    );
+    assert!(p2.line().contains("0 fetched"), "{}", p2.line());
+
+    // Two new pushes: two manifest GETs (and their configs), nothing else fetched again.
+    let a = reg.image("app", "2026-11-30T00:00:00Z", "new-a");
+    reg.tag("app", "new-a", &a);
+    let b = reg.image("web", "2026-11-29T00:00:00Z", "new-b");
+    reg.tag("web", "new-b", &b);
+    let (third, _, k3) = crawl_with_store(&mut reg, &mut store);
+    assert_eq!(k3.get("manifest GET"), Some(&2), "{k3:?}");
+    assert_eq!(k3.get("config GET"), Some(&2), "{k3:?}");
+    let digests: Vec<&Digest> = third
+        .repositories
+        .iter()
+        .flat_map(|r| &r.manifests)
+        .map(|m| &m.digest)
+        .collect();
+    assert!(digests.contains(&&a) && digests.contains(&&b));
+
+    // A damaged store entry is not used: that manifest is fetched (and saved again).
+    let victim = a.clone();
+    store.insert(victim.clone(), b"{\"damaged\": true}".to_vec());
+    let (fourth, p4, k4) = crawl_with_store(&mut reg, &mut store);
+    assert_eq!(k4.get("manifest GET"), Some(&1), "{k4:?}");
+    assert_eq!(p4.rejected, 1);
+    assert_eq!(fourth.to_json(), third.to_json());
+    assert_eq!(
+        victim.recompute(&store[&victim]).as_ref(),
+        Some(&victim),
+        "saved again"
+    );
+}
+
+/// Requests of an ACR execution by kind.
+fn acr_kinds(
+    acr: &mut Acr,
+    p: &regprune_core::Plan,
+    known: &BTreeMap<Digest, Vec<u8>>,
+) -> (regprune_core::http::Report, BTreeMap<String, u64>) {
+    let options: ExecuteOptions =
+        serde_json::from_value(json!({"registry": "acr.example.io"})).unwrap();
+    let mut ex = Execute::new(p, options).unwrap();
+    for (d, b) in known {
+        ex.known_manifest(d, None, b.clone()).unwrap();
+    }
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    let mut now = 0.0;
+    while !ex.is_done() {
+        let Some(req) = ex.next_request(now) else {
+            now += 1.0;
+            continue;
+        };
+        let path = req.path.split('?').next().unwrap_or_default();
+        let what = if path.ends_with("/_manifests")
+            || path.ends_with("/_tags")
+            || path.ends_with("/_catalog")
+        {
+            "listing"
+        } else if path.contains("/_manifests/") || path.contains("/_tags/") {
+            "attributes"
+        } else {
+            "manifest"
+        };
+        *kinds
+            .entry(format!(
+                "{} {what}",
+                format!("{:?}", req.method).to_uppercase()
+            ))
+            .or_default() += 1;
+        let resp = acr.serve(&req);
+        ex.handle_response(req.id, &resp, now).unwrap();
+    }
+    (ex.report(), kinds)
+}
+
+#[test]
+fn acr_execution_checks_drift_on_the_listing_and_fetches_each_manifest_once() {
+    let (mut acr, d) = acr_fixture();
+    let s = acr_crawl(&mut acr);
+    let p = plan(
+        &s,
+        &op(json!({"op": "acrPurge", "command": "acr purge --filter '.*:.*' --ago 0d --untagged"})),
+        &opts(),
+    )
+    .unwrap();
+    let untags = p
+        .actions
+        .iter()
+        .filter(|a| a.kind == regprune_core::ActionType::Untag)
+        .count() as u64;
+    let deletes = p.actions.len() as u64 - untags;
+    assert!(untags > 0 && deletes > 0, "{:?}", p.actions);
+    let (report, kinds) = acr_kinds(&mut acr, &p, &BTreeMap::new());
+    assert!(report.complete, "{report:?}");
+    assert_eq!(
+        kinds.get("GET attributes"),
+        None,
+        "the listing answered every check: {kinds:?}"
+    );
+    assert_eq!(
+        kinds.get("DELETE attributes"),
+        Some(&untags),
+        "tags deleted through /acr/v1: {kinds:?}"
+    );
+    assert_eq!(kinds.get("DELETE manifest"), Some(&deletes), "{kinds:?}");
+    // Each distinct manifest is fetched once for the journal, however many actions name it.
+    let distinct: std::collections::BTreeSet<_> =
+        p.actions.iter().filter_map(|a| a.digest.clone()).collect();
+    assert_eq!(
+        kinds.get("GET manifest"),
+        Some(&(distinct.len() as u64)),
+        "{kinds:?}"
+    );
+    let repos: std::collections::BTreeSet<_> =
+        p.actions.iter().map(|a| a.repository.clone()).collect();
+    // Per repository its manifests and (where it untags) its tags; and the detection.
+    assert!(
+        kinds["GET listing"] <= 2 * repos.len() as u64 + 1,
+        "{kinds:?}"
+    );
+    assert!(!acr.inner.repos["app"].1.contains_key(&d["dangling"]));
+}
+
+#[test]
+fn acr_execution_with_saved_manifests_sends_listings_and_deletes_only() {
+    let (mut acr, _) = acr_fixture();
+    let s = acr_crawl(&mut acr);
+    let p = plan(
+        &s,
+        &op(json!({"op": "acrPurge", "command": "acr purge --filter '.*:.*' --ago 0d --untagged"})),
+        &opts(),
+    )
+    .unwrap();
+    let known: BTreeMap<Digest, Vec<u8>> = acr
+        .inner
+        .repos
+        .values()
+        .flat_map(|(_, m)| m.iter().map(|(d, (b, _))| (d.clone(), b.clone())))
+        .collect();
+    let (report, kinds) = acr_kinds(&mut acr, &p, &known);
+    assert!(report.complete, "{report:?}");
+    let sent: u64 = kinds.values().sum();
+    let listings = kinds["GET listing"];
+    assert_eq!(
+        sent - listings,
+        p.actions.len() as u64,
+        "one request per action: {kinds:?}"
     );
 }

@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 import regprune
@@ -78,11 +79,23 @@ def _transport(o: dict[str, Any]) -> registry.Transport:
     )  # fmt: skip
 
 
-def _progress(label: str) -> Any:
-    """A request counter on a terminal (a crawl's total is unknown until it ends)."""
+def _status() -> Any:
+    """The core's status line on a terminal (a crawl: its listing, then the manifests fetched
+    and reused against the known total), redrawn when it changes, at most ten times a second."""
     if not sys.stderr.isatty():
         return None
-    return lambda n: n % 10 == 0 and print(f"\r{label}: {n} requests", end="", file=sys.stderr)
+    shown = {"line": "", "at": 0.0, "last": ""}
+
+    def show(line: str | None = None, end: bool = False) -> None:
+        now = time.monotonic()
+        line = shown["last"] if line is None else line
+        shown["last"] = line
+        if line and (end or (line != shown["line"] and now - shown["at"] >= 0.1)):
+            pad = " " * max(0, len(shown["line"]) - len(line))
+            print(f"\r{line}{pad}", end="\n" if end else "", file=sys.stderr, flush=True)
+            shown.update(line=line, at=now)
+
+    return show
 
 
 def _bar(label: str) -> Any:
@@ -100,12 +113,16 @@ def _bar(label: str) -> Any:
 
 
 def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> dict[str, Any]:
-    return registry.crawl(
+    status = _status()
+    snap = registry.crawl(
         _transport(o), flavour=o["flavour"], repositories=repositories,
-        concurrency=o["concurrency"], on_progress=_progress("crawl"),
+        concurrency=o["concurrency"], on_status=status,
         save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
         hub_api=o.get("hubApi"), manifests=o.get("manifests"),
     )  # fmt: skip
+    if status is not None:
+        status(end=True)
+    return snap
 
 
 def snapshot(inv: dict[str, Any], o: dict[str, Any]) -> int:

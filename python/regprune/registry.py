@@ -367,16 +367,52 @@ def drive(
         raise failure[0]
 
 
+def _with_status(
+    session: Any, on_progress: Callable[[int], None] | None, on_status: Callable[[str], None] | None
+) -> Callable[[int], None] | None:
+    if on_status is None:
+        return on_progress
+
+    def both(n: int) -> None:
+        if on_progress is not None:
+            on_progress(n)
+        on_status(session.status_line())
+
+    return both
+
+
 def _access(transport: Transport) -> bytes:
     return json.dumps(transport._access).encode()
 
 
-def _hand_over(session: Any, manifests: str | os.PathLike[str]) -> None:
+class _Held:
+    """The names a manifests directory holds, listed once per algorithm: looking for each
+    wanted manifest's file in turn would cost a failed open per manifest on a cold store."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = directory
+        self.names: dict[str, set[str]] = {}
+
+    def __contains__(self, digest: str) -> bool:
+        algorithm, _, encoded = digest.partition(":")
+        names = self.names.get(algorithm)
+        if names is None:
+            try:
+                names = set(os.listdir(os.path.join(os.fspath(self.directory), "blobs", algorithm)))
+            except (FileNotFoundError, NotADirectoryError):
+                names = set()
+            self.names[algorithm] = names
+        return encoded in names
+
+
+def _hand_over(session: Any, held: _Held) -> None:
     """Hands the manifests the session wants that a ``save_manifests`` directory holds to the
-    core, which checks each against its digest."""
+    core, which checks each against its digest (damaged bytes are refused and fetched)."""
     for digest in session.wanted_manifests():
+        if digest not in held:
+            continue
         try:
-            data = manifest_path(manifests, digest).read_bytes()
+            data = manifest_path(held.directory, digest).read_bytes()
         except FileNotFoundError:
             continue
         session.known_manifest(digest, data)
@@ -394,6 +430,7 @@ def crawl(
     github_api: str | None = None,
     hub_api: str | None = None,
     manifests: str | os.PathLike[str] | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
     bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
@@ -402,7 +439,9 @@ def crawl(
     Docker Hub (``flavour="dockerhub"``, chosen for registry-1.docker.io): ``owner`` is the
     namespace, ``hub_api`` Hub's API (``https://hub.docker.com``). ``manifests``: a directory
     an earlier crawl saved (``save_manifests``): a manifest found there (checked against its
-    digest) is not fetched again; it may be the same directory as ``save_manifests``."""
+    digest) is not fetched again; it may be the same directory as ``save_manifests`` (the
+    CLI's ``--cache``). ``on_status`` gets a line after each response: the listing, then the
+    manifests fetched and reused against the known total."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
@@ -413,18 +452,20 @@ def crawl(
         "hubApi": hub_api,
     }
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
+    held = _Held(manifests) if manifests is not None else None
 
     def after() -> None:
         if save_manifests is not None:
             for digest, _media_type, data in session.take_manifests():
                 save_manifest(save_manifests, digest, data)
-        if manifests is not None:
+        if held is not None:
             # Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
             # download, on Docker Hub a pull).
-            _hand_over(session, manifests)
+            _hand_over(session, held)
 
     drive(
-        session, transport, concurrency=concurrency, on_progress=on_progress, after_response=after
+        session, transport, concurrency=concurrency, after_response=after,
+        on_progress=_with_status(session, on_progress, on_status),
     )
     return json.loads(session.result_json())  # type: ignore[no-any-return]
 
@@ -468,7 +509,7 @@ def execute(
         plan_bytes = json.dumps(plan, ensure_ascii=False).encode()
     session = _native.Session.execute(plan_bytes, json.dumps(options).encode(), _access(transport))
     if manifests is not None:
-        _hand_over(session, manifests)
+        _hand_over(session, _Held(manifests))
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
     def write_journal() -> None:

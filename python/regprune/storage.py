@@ -19,12 +19,21 @@ def manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
     return Path(directory) / "blobs" / algorithm / encoded
 
 
+_MADE: set[str] = set()
+
+
 def save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -> None:
-    path = manifest_path(directory, digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    """Saves bytes under their digest. Written in place, not renamed into place (a rename into
+    a directory of tens of thousands of files cost ~0.4 ms of CPU each, more than the write):
+    a file cut short by a crash does not hash to its name, so the core refuses it and the
+    manifest is fetched and saved again."""
+    algorithm, _, encoded = digest.partition(":")
+    folder = os.path.join(os.fspath(directory), "blobs", algorithm)
+    if folder not in _MADE:
+        os.makedirs(folder, exist_ok=True)
+        _MADE.add(folder)
+    with open(os.path.join(folder, encoded), "wb") as f:
+        f.write(data)
 
 
 def read_storage(

@@ -412,7 +412,10 @@ fn validate(command: &Command, options: &mut BTreeMap<String, Value>) -> Result<
     // --cache DIR: the store is read (--manifests) and, where the command crawls, kept up to
     // date (--save-manifests). Given with either of them it would be ambiguous.
     if let Some(dir) = text(options, "cache") {
-        for (key, flag) in [("manifests", "--manifests"), ("saveManifests", "--save-manifests")] {
+        for (key, flag) in [
+            ("manifests", "--manifests"),
+            ("saveManifests", "--save-manifests"),
+        ] {
             if options.contains_key(key) {
                 return Err(bad(
                     flag,

@@ -139,6 +139,38 @@ pub struct CrawlProgress {
     pub manifests: u64,
     /// Manifests taken from saved bytes instead of fetched.
     pub cached: u64,
+    /// Saved bytes refused because they do not hash to their digest (fetched instead).
+    pub rejected: u64,
+    /// Image configs taken from saved bytes instead of fetched (OCI: their `created` time).
+    pub configs_cached: u64,
+    /// Listings are still being read: `manifests` may grow.
+    pub listing: bool,
+    /// Distinct manifests whose content the crawl needs, so far (the total once `listing`
+    /// is false; an index's children add to it when it is read).
+    pub needed: u64,
+    /// Of those, the ones whose content is in (fetched or taken from saved bytes).
+    pub resolved: u64,
+}
+
+impl CrawlProgress {
+    /// One line for a terminal: the listing while it lasts, then the manifests to fetch,
+    /// fetched and reused, against the known total.
+    pub fn line(&self) -> String {
+        if self.listing {
+            return format!(
+                "crawl: listing ({} requests, {} repositories, {} manifests so far)",
+                self.responses, self.repositories, self.needed
+            );
+        }
+        format!(
+            "crawl: manifests {}/{} ({} fetched, {} reused, {} to fetch)",
+            self.resolved,
+            self.needed,
+            self.resolved.saturating_sub(self.cached),
+            self.cached,
+            self.needed.saturating_sub(self.resolved)
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +200,17 @@ enum Job {
     HubRepos(String),
     /// Docker Hub: a page of a repository's tags (an absolute URL).
     HubTags(RepositoryName, String),
+}
+
+impl Job {
+    /// A listing (catalog, tags, an ACR or Hub listing, a package's versions, a tag's `HEAD`):
+    /// what tells the crawl which manifests there are.
+    fn is_listing(&self) -> bool {
+        !matches!(
+            self,
+            Job::Manifest(..) | Job::ManifestByTag(..) | Job::Config(..) | Job::Referrers(..)
+        )
+    }
 }
 
 /// What a GHCR crawl learns from the REST API.
@@ -236,6 +279,8 @@ pub struct Crawl {
     wanted: Vec<Digest>,
     /// Manifests were handed over since the queue was last pruned of their `GET`s.
     handed: bool,
+    /// Image configs whose `created` came from saved bytes: their `GET`s are not sent.
+    configs_known: HashSet<Digest>,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -384,6 +429,7 @@ impl Crawl {
             hub_times: HashMap::new(),
             wanted: Vec::new(),
             handed: false,
+            configs_known: HashSet::new(),
             opts,
         };
         if c.flavour == Flavour::Auto && c.opts.registry.eq_ignore_ascii_case("ghcr.io") {
@@ -469,17 +515,35 @@ impl Crawl {
 
     /// Hands over a manifest's bytes saved earlier (a crawl's `keep_manifests`): used only
     /// under its own digest, checked against the bytes, instead of a `GET`. `Ok(false)` when
-    /// the crawl does not want it (already fetched, or never asked for).
+    /// the crawl does not want it (already fetched, or never asked for), or when the bytes do
+    /// not hash to the digest (a damaged store file: the manifest is fetched instead).
     pub fn known_manifest(
         &mut self,
         digest: &Digest,
         media_type: Option<&str>,
         bytes: &[u8],
     ) -> Result<bool> {
-        if self.contents.contains_key(digest) || !self.waiting.contains_key(digest) {
+        let config =
+            self.created.get(digest) == Some(&None) && !self.configs_known.contains(digest);
+        if !config && (self.contents.contains_key(digest) || !self.waiting.contains_key(digest)) {
             return Ok(false);
         }
         let where_ = format!("the saved manifest {digest}");
+        if digest.recompute(bytes).as_ref() != Some(digest) {
+            // A damaged or half-written file of the store: not used, the manifest is fetched
+            // (and saved again over it).
+            self.progress.rejected += 1;
+            return Ok(false);
+        }
+        if config {
+            // An image config (its `created` time), saved by an earlier crawl: immutable by
+            // digest like a manifest.
+            self.created.insert(digest.clone(), config_created(bytes));
+            self.configs_known.insert(digest.clone());
+            self.progress.cached += 1;
+            self.handed = true;
+            return Ok(true);
+        }
         let m = parse_manifest(bytes, Some(digest), media_type)?;
         self.bounded(&m, &where_)?;
         self.progress.cached += 1;
@@ -588,9 +652,12 @@ impl Crawl {
     /// batch of handovers, not per request).
     fn prune(&mut self) {
         if std::mem::take(&mut self.handed) {
-            let contents = &self.contents;
-            self.queue
-                .retain(|p| !matches!(&p.job, Job::Manifest(_, d) if contents.contains_key(d)));
+            let (contents, configs) = (&self.contents, &self.configs_known);
+            self.queue.retain(|p| match &p.job {
+                Job::Manifest(_, d) => !contents.contains_key(d),
+                Job::Config(_, d) => !configs.contains(d),
+                _ => true,
+            });
         }
     }
 
@@ -607,7 +674,21 @@ impl Crawl {
 
     /// Counters so far.
     pub fn progress(&self) -> CrawlProgress {
-        self.progress
+        let listing = self
+            .queue
+            .iter()
+            .map(|p| &p.job)
+            .chain(self.in_flight.values().map(|p| &p.job))
+            .any(Job::is_listing);
+        let configs = self.configs_known.len() as u64;
+        CrawlProgress {
+            listing,
+            needed: self.fetching.len() as u64,
+            resolved: self.contents.len() as u64,
+            cached: self.progress.cached - configs,
+            configs_cached: configs,
+            ..self.progress
+        }
     }
 
     /// Feeds the response to request `id`, received at `now`. An error ends the crawl: a
@@ -762,14 +843,7 @@ impl Crawl {
                     self.process(&waiting, &digest);
                 }
             }
-            Job::Config(_, digest) => {
-                let created = if r.status == 200 {
-                    config_created(&r.body)
-                } else {
-                    None
-                };
-                self.created.insert(digest, created);
-            }
+            Job::Config(_, digest) => self.config_fetched(digest, r),
             Job::Referrers(repo, _) => {
                 if r.status != 200 || !r.header("content-type").is_some_and(|c| c.contains("json"))
                 {
@@ -785,6 +859,30 @@ impl Crawl {
             }
         }
         Ok(())
+    }
+
+    /// An image config's answer: its `created` time (kept, with `keep_manifests`, when its
+    /// bytes hash to its digest).
+    fn config_fetched(&mut self, digest: Digest, r: &Response) {
+        if self.configs_known.contains(&digest) {
+            return; // handed over while this request was in flight
+        }
+        let created = if r.status == 200 {
+            config_created(&r.body)
+        } else {
+            None
+        };
+        if r.status == 200
+            && self.opts.keep_manifests
+            && digest.recompute(&r.body).as_ref() == Some(&digest)
+        {
+            self.kept.push(KeptManifest {
+                digest: digest.clone(),
+                media_type: None,
+                bytes: r.body.clone(),
+            });
+        }
+        self.created.insert(digest, created);
     }
 
     /// Flavour detection and the ACR listings.
@@ -904,6 +1002,7 @@ impl Crawl {
         if let Some(c) = config.filter(|_| self.opts.fetch_configs) {
             if !self.created.contains_key(&c) {
                 self.created.insert(c.clone(), None);
+                self.wanted.push(c.clone());
                 self.push(Job::Config(repo.clone(), c));
             }
         }
@@ -917,10 +1016,11 @@ impl Crawl {
     /// The snapshot, once `is_done()`. Repositories that could not be listed are left out and
     /// named in `incompleteReasons`; when none could be, there is no snapshot to speak of.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let left = self
-            .queue
-            .iter()
-            .any(|p| !matches!(&p.job, Job::Manifest(_, d) if self.contents.contains_key(d)));
+        let left = self.queue.iter().any(|p| match &p.job {
+            Job::Manifest(_, d) => !self.contents.contains_key(d),
+            Job::Config(_, d) => !self.configs_known.contains(d),
+            _ => true,
+        });
         if left || !self.in_flight.is_empty() {
             return Err(fail("crawl", "the crawl is not finished".into()));
         }

@@ -99,6 +99,16 @@ struct TokenFetch {
     attempt: u32,
     /// The requests waiting for the token, with the `401` each got (delivered if none comes).
     waiting: Vec<(Request, u8, Response)>,
+    /// Asked before the registry challenged (its realm known from an earlier challenge): if
+    /// no token comes, the waiting requests go without one and meet the challenge themselves.
+    upfront: bool,
+}
+
+/// Where the registry's tokens come from, learnt from its first `Bearer` challenge.
+#[derive(Debug, Clone)]
+struct TokenService {
+    realm: String,
+    service: String,
 }
 
 impl std::fmt::Debug for Conversation {
@@ -123,6 +133,11 @@ pub struct Session {
     tokens: HashMap<String, String>,
     fetching: HashMap<String, TokenFetch>,
     basic_accepted: bool,
+    /// The registry asked for `Basic` credentials: they go up front from then on.
+    basic_challenged: bool,
+    /// The token service of the registry's `Bearer` challenges: a token for a new scope is
+    /// asked up front, so a new repository costs no `401`.
+    token_service: Option<TokenService>,
     answered: bool,
     trouble: Option<String>,
     last_failure: Option<TransportFailure>,
@@ -151,6 +166,8 @@ impl Session {
             tokens: HashMap::new(),
             fetching: HashMap::new(),
             basic_accepted: false,
+            basic_challenged: false,
+            token_service: None,
             answered: false,
             trouble: None,
             last_failure: None,
@@ -175,6 +192,22 @@ impl Session {
             Conversation::Crawl(c) => (c.progress().responses as usize, 0),
             Conversation::Execute(e) => e.progress(),
             Conversation::Undo(u) => u.progress(),
+        }
+    }
+
+    /// A line for a terminal saying how far the conversation is: a crawl's listing, then its
+    /// manifests fetched and reused against the known total; an execution's or undo's count.
+    pub fn status_line(&self) -> String {
+        match &self.conv {
+            Conversation::Crawl(c) => c.progress().line(),
+            Conversation::Execute(e) => {
+                let (done, total) = e.progress();
+                format!("execute: {done}/{total} actions")
+            }
+            Conversation::Undo(u) => {
+                let (done, total) = u.progress();
+                format!("undo: {done}/{total} manifests")
+            }
         }
     }
 
@@ -249,13 +282,38 @@ impl Session {
                 None => None,
             }
         } else {
-            self.tokens.get(&req.scope).cloned().or_else(|| {
-                self.basic_accepted
+            let token = self.tokens.get(&req.scope).cloned();
+            if token.is_none() && self.upfront_token(&req) {
+                return self.ready.pop_front();
+            }
+            token.or_else(|| {
+                (self.basic_accepted || self.basic_challenged)
                     .then(|| self.access.credentials.as_ref().map(basic_header))
                     .flatten()
             })
         };
         Some(self.send(req, 0, auth))
+    }
+
+    /// A request for a scope without a token, once the registry's token service is known: the
+    /// token is asked first (the request waits for it) instead of meeting a `401` per scope.
+    fn upfront_token(&mut self, req: &Request) -> bool {
+        let Some(ts) = self.token_service.clone() else {
+            return false;
+        };
+        let key = format!("{}\n{}\n{}", ts.realm, ts.service, req.scope);
+        let unanswered = Response {
+            status: 401,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        if let Some(fetch) = self.fetching.get_mut(&key) {
+            fetch.waiting.push((req.clone(), 0, unanswered));
+            return true;
+        }
+        let request = self.token_request(&ts.realm, &ts.service, &req.scope);
+        self.start_fetch(key, request, (req.clone(), 0, unanswered), true);
+        true
     }
 
     /// The GitHub REST API takes the token itself (`Bearer`), sent up front, and only over
@@ -472,6 +530,7 @@ impl Session {
                     return false;
                 }
                 let auth = basic_header(c);
+                self.basic_challenged = true;
                 let out = self.send(req.clone(), tries + 1, Some(auth));
                 self.ready.push_back(out);
                 true
@@ -516,7 +575,7 @@ impl Session {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: Some(body.into_bytes()),
         };
-        self.start_fetch(key, request, (req.clone(), tries, r.clone()));
+        self.start_fetch(key, request, (req.clone(), tries, r.clone()), false);
         true
     }
 
@@ -552,25 +611,36 @@ impl Session {
             .cloned()
             .unwrap_or_else(|| req.scope.clone());
         let service = ch.params.get("service").cloned().unwrap_or_default();
+        self.token_service = Some(TokenService {
+            realm: realm.clone(),
+            service: service.clone(),
+        });
         let key = format!("{realm}\n{service}\n{scope}");
         if let Some(fetch) = self.fetching.get_mut(&key) {
             fetch.waiting.push((req.clone(), tries, r.clone()));
             return true;
         }
+        let request = self.token_request(&realm, &service, &scope);
+        self.start_fetch(key, request, (req.clone(), tries, r.clone()), false);
+        true
+    }
+
+    /// The request for a token of `scope` from the token service at `realm`.
+    fn token_request(&mut self, realm: &str, service: &str, scope: &str) -> Outgoing {
         let id = self.next_token_id;
         self.next_token_id += 1;
         let creds = self.access.credentials.as_ref();
-        let request = if let Some(c) = creds.filter(|c| c.username == ACR_REFRESH_USER) {
+        if let Some(c) = creds.filter(|c| c.username == ACR_REFRESH_USER) {
             let body = form(&[
                 ("grant_type", "refresh_token"),
-                ("service", &service),
-                ("scope", &scope),
+                ("service", service),
+                ("scope", scope),
                 ("refresh_token", &c.password),
             ]);
             Outgoing {
                 id,
                 method: Method::Post,
-                url: realm.clone(),
+                url: realm.to_owned(),
                 headers: vec![(
                     "Content-Type".into(),
                     "application/x-www-form-urlencoded".into(),
@@ -579,7 +649,7 @@ impl Session {
             }
         } else {
             let sep = if realm.contains('?') { '&' } else { '?' };
-            let query = form(&[("service", &service), ("scope", &scope)]);
+            let query = form(&[("service", service), ("scope", scope)]);
             Outgoing {
                 id,
                 method: Method::Get,
@@ -589,13 +659,17 @@ impl Session {
                     .unwrap_or_default(),
                 body: None,
             }
-        };
-        self.start_fetch(key, request, (req.clone(), tries, r.clone()));
-        true
+        }
     }
 
     /// Sends a token request (`key` names what it is for) with its first waiting request.
-    fn start_fetch(&mut self, key: String, request: Outgoing, first: (Request, u8, Response)) {
+    fn start_fetch(
+        &mut self,
+        key: String,
+        request: Outgoing,
+        first: (Request, u8, Response),
+        upfront: bool,
+    ) {
         self.sent
             .insert(request.id, Sent::Token { key: key.clone() });
         self.ready.push_back(request.clone());
@@ -605,6 +679,7 @@ impl Session {
                 request,
                 attempt: 1,
                 waiting: vec![first],
+                upfront,
             },
         );
     }
@@ -627,6 +702,15 @@ impl Session {
             for (req, tries, _) in fetch.waiting {
                 self.tokens.insert(req.scope.clone(), header.clone());
                 let out = self.send(req, tries + 1, Some(header.clone()));
+                self.ready.push_back(out);
+            }
+            return Ok(());
+        }
+        if fetch.upfront {
+            // Asked before any challenge: the requests go without a token, and the registry's
+            // own challenge (and its scope) decides.
+            for (req, tries, _) in fetch.waiting {
+                let out = self.send(req, tries, None);
                 self.ready.push_back(out);
             }
             return Ok(());

@@ -157,7 +157,11 @@ impl Execute {
 
     /// A checked target's lock: skipped when locked (unless the plan unlocks it: `PATCH`
     /// first), else journalled and deleted.
-    fn acr_proceed(&mut self, s: usize, attributes: Option<&crate::snapshot::ChangeableAttributes>) {
+    fn acr_proceed(
+        &mut self,
+        s: usize,
+        attributes: Option<&crate::snapshot::ChangeableAttributes>,
+    ) {
         let locked = attributes.and_then(crate::snapshot::ChangeableAttributes::lock);
         match (locked, self.steps[s].unlock) {
             (Some(l), false) => self.end(
@@ -183,7 +187,7 @@ impl Execute {
         };
         match listed {
             Some(Some(attributes)) => {
-                let attributes = attributes.clone();
+                let attributes = *attributes;
                 if let (ActionType::DeleteManifest | ActionType::DeleteRepository, Some(d)) =
                     (step.kind, &step.digest)
                 {

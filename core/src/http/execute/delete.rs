@@ -82,22 +82,17 @@ impl Execute {
 
     /// Hands over the exact bytes of a manifest the plan deletes (saved by the crawl that made
     /// the plan, see `CrawlOptions::keep_manifests`), so its deletion needs no `GET` to be
-    /// journaled: one request per deletion instead of two. Bytes that do not hash to `digest`
-    /// are refused; `Ok(false)` when the plan deletes no such manifest (nothing is kept).
+    /// journaled: one request per deletion instead of two. `Ok(false)` when the plan deletes
+    /// no such manifest, or when the bytes do not hash to `digest` (a damaged store file): then
+    /// nothing is kept, and the manifest is fetched as if none had been handed over.
     pub fn known_manifest(
         &mut self,
         digest: &Digest,
         media_type: Option<&str>,
         bytes: Vec<u8>,
     ) -> Result<bool> {
-        let computed = digest.recompute(&bytes);
-        if computed.as_ref() != Some(digest) {
-            return Err(Error::DigestMismatch {
-                path: "knownManifest".into(),
-                claimed: digest.to_string(),
-                computed: computed
-                    .map_or_else(|| "an unsupported algorithm".into(), |d| d.to_string()),
-            });
+        if digest.recompute(&bytes).as_ref() != Some(digest) {
+            return Ok(false);
         }
         let wanted = self.deletes.contains(digest);
         if wanted {
@@ -132,9 +127,31 @@ impl Execute {
             .as_ref()
             .and_then(|d| self.known.get(d))
             .cloned();
-        match known {
-            Some((media_type, bytes)) => self.journal_and_delete(s, bytes, media_type),
-            None => self.queue.push_back((Job::Fetch(s), 1, 0.0)),
+        match (known, self.steps[s].digest.clone()) {
+            (Some((media_type, bytes)), _) => self.journal_and_delete(s, bytes, media_type),
+            (None, Some(d)) => {
+                if let Some(waiting) = self.fetching.get_mut(&d) {
+                    waiting.push(s);
+                } else {
+                    self.fetching.insert(d, Vec::new());
+                    self.queue.push_back((Job::Fetch(s), 1, 0.0));
+                }
+            }
+            (None, None) => self.queue.push_back((Job::Fetch(s), 1, 0.0)),
+        }
+    }
+
+    /// The fetch of step `s`'s manifest ended: the steps waiting for the same bytes take them
+    /// from `known` when it succeeded, or fetch on their own (their repository's answer may
+    /// differ) when it did not.
+    pub(super) fn fetch_ended(&mut self, s: usize) {
+        let Some(d) = self.steps[s].digest.clone() else {
+            return;
+        };
+        for w in self.fetching.remove(&d).unwrap_or_default() {
+            if matches!(self.steps[w].state, StepState::Fetching) {
+                self.fetch(w);
+            }
         }
     }
 
@@ -158,6 +175,11 @@ impl Execute {
 
     #[inline(never)]
     pub(super) fn fetched(&mut self, s: usize, r: &Response) {
+        self.fetched_once(s, r);
+        self.fetch_ended(s);
+    }
+
+    fn fetched_once(&mut self, s: usize, r: &Response) {
         match r.status {
             404 => {
                 let detail = "not in the registry any more".into();
@@ -178,6 +200,9 @@ impl Execute {
             return self.end(s, OutcomeKind::Failed, detail);
         }
         let media_type = r.header("content-type").map(str::to_owned);
+        // Kept for the other steps on the same manifest (verified bytes, immutable by digest).
+        self.known
+            .insert(digest.clone(), (media_type.clone(), r.body.clone()));
         self.journal_and_delete(s, r.body.clone(), media_type);
     }
 

@@ -443,6 +443,10 @@ pub struct Execute {
     known: Map<Digest, (Option<String>, Vec<u8>)>,
     /// Every manifest the plan deletes.
     deletes: Set<Digest>,
+    /// Manifests being fetched for a journal, with the other steps waiting for the same bytes:
+    /// each manifest is fetched at most once per run (an untag and the deletion of its
+    /// manifest, or one manifest in several repositories, share one `GET`).
+    fetching: Map<Digest, Vec<usize>>,
     /// Repositories whose steps may be ready: only these are looked at by `schedule`, so
     /// each response costs about the work it unblocks, not a pass over the plan.
     touched: Vec<RepositoryName>,
@@ -590,6 +594,7 @@ impl Execute {
             flavour: Flavour::Auto,
             known: Map::default(),
             deletes,
+            fetching: Map::default(),
             touched: Vec::new(),
             finished: 0,
             open_started: 0,
@@ -1069,7 +1074,11 @@ impl Execute {
     #[inline(never)]
     fn give_up(&mut self, job: Job, detail: String) {
         if let Some(s) = job.step() {
-            return self.end(s, OutcomeKind::Failed, detail);
+            self.end(s, OutcomeKind::Failed, detail);
+            if let Job::Fetch(_) = job {
+                self.fetch_ended(s);
+            }
+            return;
         }
         match job {
             Job::Detect => {
