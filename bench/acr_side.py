@@ -44,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-ORACLE = Path(os.environ.get("ACR_ORACLE", ROOT.parent / "shared" / "tools" / "acr-oracle"))
+ORACLE = Path(
+    os.environ.get("ACR_ORACLE", ROOT.parent / "shared" / "tools" / "acr-oracle")
+)
 REGPRUNE = ROOT / ".venv" / "bin" / "regprune"
 PURGE = "acr purge --filter '.*:.*' --ago 30d --untagged"
 DAY = 86400.0
@@ -67,7 +69,7 @@ def available() -> str | None:
 
 
 def iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any]:
@@ -76,12 +78,12 @@ def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any
     (a fifth as many), signatures on a tenth of the OCI images, shared base layers, a few
     locks. Times are kept two days clear of the 30-day cut."""
     sys.path.insert(0, str(ORACLE))
-    import acr_emulator as emu  # noqa: PLC0415 (optional, outside the project)
+    import acr_emulator as emu
 
     rng = random.Random(seed)
 
     def blob(size: int) -> dict[str, Any]:
-        return {"digest": "sha256:" + "%064x" % rng.getrandbits(256), "size": size}
+        return {"digest": f"sha256:{rng.getrandbits(256):064x}", "size": size}
 
     def when() -> float:
         age = rng.uniform(0, 90)
@@ -89,12 +91,20 @@ def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any
             age += 5
         return now - age * DAY - rng.uniform(0, 3600)
 
-    def finish(m: dict[str, Any], child_types: dict[str, str] | None = None) -> dict[str, Any]:
-        m["digest"] = "sha256:" + hashlib.sha256(emu.manifest_bytes(m, child_types)).hexdigest()
+    def finish(
+        m: dict[str, Any], child_types: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        m["digest"] = (
+            "sha256:" + hashlib.sha256(emu.manifest_bytes(m, child_types)).hexdigest()
+        )
         return m
 
-    def image(t: float, mt: str, base: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        layers = base + [blob(rng.randint(1_000, 50_000_000)) for _ in range(rng.randint(1, 3))]
+    def image(
+        t: float, mt: str, base: list[dict[str, Any]], **extra: Any
+    ) -> dict[str, Any]:
+        layers = base + [
+            blob(rng.randint(1_000, 50_000_000)) for _ in range(rng.randint(1, 3))
+        ]
         m = {
             "mediaType": mt,
             "config": blob(rng.randint(500, 5000)),
@@ -116,7 +126,10 @@ def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any
             t = when()
             oci = rng.random() < 0.5
             if rng.random() < 0.2:
-                kids = [image(t, OCI_MANIFEST if oci else DOCKER_MANIFEST, base) for _ in range(2)]
+                kids = [
+                    image(t, OCI_MANIFEST if oci else DOCKER_MANIFEST, base)
+                    for _ in range(2)
+                ]
                 for k, arch in zip(kids, ("amd64", "arm64")):
                     k["platform"] = {"architecture": arch, "os": "linux"}
                 manifests.extend(kids)
@@ -124,7 +137,12 @@ def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any
                 top = {
                     "mediaType": OCI_INDEX if oci else DOCKER_LIST,
                     "manifests": [
-                        {"digest": k["digest"], "mediaType": k["mediaType"], "size": 500, "platform": k["platform"]}
+                        {
+                            "digest": k["digest"],
+                            "mediaType": k["mediaType"],
+                            "size": 500,
+                            "platform": k["platform"],
+                        }
                         for k in kids
                     ],
                     "createdTime": iso(t),
@@ -136,27 +154,46 @@ def generate(repos: int, tags: int, now: float, seed: int = 30) -> dict[str, Any
             # Locks on single images only: the children of a locked index are a known
             # difference (acr deletes them, docs/ACR_PURGE.md case D), measured apart.
             if rng.random() < 0.02 and "manifests" not in top:
-                top["changeableAttributes"] = {"deleteEnabled": False, "writeEnabled": False}
+                top["changeableAttributes"] = {
+                    "deleteEnabled": False,
+                    "writeEnabled": False,
+                }
             manifests.append(top)
             tag_list.append(
-                {"name": f"build-{i:05d}", "digest": top["digest"], "createdTime": iso(t), "lastUpdateTime": iso(t)}
+                {
+                    "name": f"build-{i:05d}",
+                    "digest": top["digest"],
+                    "createdTime": iso(t),
+                    "lastUpdateTime": iso(t),
+                }
             )
             if oci and top["mediaType"] == OCI_MANIFEST and rng.random() < 0.1:
                 sig = {
                     "mediaType": OCI_MANIFEST,
                     "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
-                    "config": {"digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(), "size": 2},
+                    "config": {
+                        "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(),
+                        "size": 2,
+                    },
                     "layers": [blob(rng.randint(200, 900))],
-                    "subject": {"digest": top["digest"], "mediaType": OCI_MANIFEST, "size": 500},
+                    "subject": {
+                        "digest": top["digest"],
+                        "mediaType": OCI_MANIFEST,
+                        "size": 500,
+                    },
                     "createdTime": iso(t),
                     "lastUpdateTime": iso(t),
                 }
                 manifests.append(finish(sig))
         for _ in range(tags // 5):
             t = when()
-            manifests.append(image(t, OCI_MANIFEST if rng.random() < 0.5 else DOCKER_MANIFEST, base))
+            manifests.append(
+                image(t, OCI_MANIFEST if rng.random() < 0.5 else DOCKER_MANIFEST, base)
+            )
         seen: set[str] = set()
-        unique = [m for m in manifests if not (m["digest"] in seen or seen.add(m["digest"]))]
+        unique = [
+            m for m in manifests if not (m["digest"] in seen or seen.add(m["digest"]))
+        ]
         out.append({"name": name, "manifests": unique, "tags": tag_list})
     out.sort(key=lambda r: r["name"])
     return {"registry": "127.0.0.1", "complete": True, "repositories": out}
@@ -201,17 +238,33 @@ class Emulator:
         return json.loads(self.log.read_text())
 
 
-def timed(argv: list[str], env: dict[str, str], stdin: str | None = None) -> dict[str, Any]:
+def timed(
+    argv: list[str], env: dict[str, str], stdin: str | None = None
+) -> dict[str, Any]:
     """Runs a client to the end; its CPU from the kernel's rusage of reaped children."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    p = subprocess.run(argv, env=env, input=stdin, capture_output=True, text=True, timeout=3600)
+    p = subprocess.run(
+        argv,
+        check=False,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if p.returncode not in (0, 1):
         raise RuntimeError(f"{argv[0]} exited {p.returncode}: {p.stderr[-2000:]}")
-    return {"wall": wall, "cpu": cpu, "stdout": p.stdout, "stderr": p.stderr, "rc": p.returncode}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "stdout": p.stdout,
+        "stderr": p.stderr,
+        "rc": p.returncode,
+    }
 
 
 def kind(r: dict[str, Any]) -> str:
@@ -227,11 +280,19 @@ def kind(r: dict[str, Any]) -> str:
     if path.endswith("/_manifests"):
         return "manifest listing"
     if "/_tags/" in path:
-        return {"GET": "tag attributes GET", "DELETE": "tag DELETE", "PATCH": "PATCH"}.get(m, m)
+        return {
+            "GET": "tag attributes GET",
+            "DELETE": "tag DELETE",
+            "PATCH": "PATCH",
+        }.get(m, m)
     if "/_manifests/" in path:
         return {"GET": "manifest attributes GET", "PATCH": "PATCH"}.get(m, m)
     if "/manifests/" in path:
-        return {"GET": "manifest GET", "HEAD": "manifest HEAD", "DELETE": "manifest DELETE"}.get(m, m)
+        return {
+            "GET": "manifest GET",
+            "HEAD": "manifest HEAD",
+            "DELETE": "manifest DELETE",
+        }.get(m, m)
     return f"{m} other"
 
 
@@ -292,11 +353,17 @@ def differences(state: dict[str, Any], ours: set, theirs: set) -> dict[str, int]
     info: dict[tuple[str, str], str] = {}
     for r in state["repositories"]:
         locked = {
-            m["digest"] for m in r["manifests"] if (m.get("changeableAttributes") or {}).get("deleteEnabled") is False
+            m["digest"]
+            for m in r["manifests"]
+            if (m.get("changeableAttributes") or {}).get("deleteEnabled") is False
         }
         for m in r["manifests"]:
             for c in m.get("manifests") or []:
-                kind = "child of a locked index" if m["digest"] in locked else "child of an index"
+                kind = (
+                    "child of a locked index"
+                    if m["digest"] in locked
+                    else "child of an index"
+                )
                 info[(r["name"], c["digest"])] = kind
         for m in r["manifests"]:
             key = (r["name"], m["digest"])
@@ -316,7 +383,9 @@ def differences(state: dict[str, Any], ours: set, theirs: set) -> dict[str, int]
 def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("REGPRUNE_")}
     state = json.loads(snapshot.read_text())
-    port = free_port()  # one port for the run: a plan is bound to its registry's host:port
+    port = (
+        free_port()
+    )  # one port for the run: a plan is bound to its registry's host:port
     store = scratch / "store"
     shutil.rmtree(store, ignore_errors=True)
     out: dict[str, Any] = {}
@@ -327,7 +396,17 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
         home.mkdir(exist_ok=True)
         env = {**base_env, "SSL_CERT_FILE": emu.cert, "HOME": str(home)}
         argv = [str(ORACLE / "acr"), "purge", "--registry", f"127.0.0.1:{emu.port}"]
-        argv += ["--username", "u", "--password", "p", "--filter", ".*:.*", "--ago", "30d", "--untagged"]
+        argv += [
+            "--username",
+            "u",
+            "--password",
+            "p",
+            "--filter",
+            ".*:.*",
+            "--ago",
+            "30d",
+            "--untagged",
+        ]
         client = timed(argv + extra, env)
         return client, emu.stop(), emu.port
 
@@ -339,7 +418,9 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
             "REGPRUNE_USERNAME": "u",
             "REGPRUNE_PASSWORD": "p",
         }
-        client = timed([str(REGPRUNE), *args, "--registry", f"https://127.0.0.1:{emu.port}"], env)
+        client = timed(
+            [str(REGPRUNE), *args, "--registry", f"https://127.0.0.1:{emu.port}"], env
+        )
         return client, emu.stop()
 
     client, log, port = acr(["--dry-run"])
@@ -347,7 +428,17 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     dry_tags, dry_mans = dry_run_named(client["stdout"], port)
 
     plan_file = scratch / "plan.json"
-    preview = ["plan", "acr-purge", PURGE, "--now", now, "--flavour", "acr", "--cache", str(store)]
+    preview = [
+        "plan",
+        "acr-purge",
+        PURGE,
+        "--now",
+        now,
+        "--flavour",
+        "acr",
+        "--cache",
+        str(store),
+    ]
     client, log = regprune([*preview, "-o", str(plan_file)])
     out["regpruneFirst"] = summarise(log, client)
     plan = json.loads(plan_file.read_text())
@@ -355,7 +446,9 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
 
     client, log = regprune([*preview, "-o", str(scratch / "plan2.json")])
     out["regpruneSecond"] = summarise(log, client)
-    same_plan = json.loads((scratch / "plan2.json").read_text())["digest"] == plan["digest"]
+    same_plan = (
+        json.loads((scratch / "plan2.json").read_text())["digest"] == plan["digest"]
+    )
 
     client, log, _ = acr([])
     out["acrPurge"] = summarise(log, client)
@@ -363,7 +456,15 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
 
     journal = scratch / "journal.jsonl"
     journal.unlink(missing_ok=True)
-    execute = ["execute", str(plan_file), "--yes", "--cache", str(store), "--journal", str(journal)]
+    execute = [
+        "execute",
+        str(plan_file),
+        "--yes",
+        "--cache",
+        str(store),
+        "--journal",
+        str(journal),
+    ]
     client, log = regprune([*execute, "--output", "json"])
     out["regpruneExecute"] = summarise(log, client)
     rp_tags, rp_mans = acr_deleted(log)
@@ -381,7 +482,9 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
             "acrPurge": [len(acr_tags), len(acr_mans)],
             "regpruneExecute": [len(rp_tags), len(rp_mans)],
         },
-        "failed": sum(1 for o in report.get("outcomes", []) if o.get("outcome") == "failed"),
+        "failed": sum(
+            1 for o in report.get("outcomes", []) if o.get("outcome") == "failed"
+        ),
         "previewDifferences": differences(state, plan_mans, dry_mans),
         "executedDifferences": differences(state, rp_mans, acr_mans),
     }
@@ -390,7 +493,12 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
 
 def median_of(runs: list[dict[str, Any]], side: str, key: str) -> dict[str, float]:
     xs = [r[side][key] for r in runs]
-    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+    return {
+        "median": statistics.median(xs),
+        "min": min(xs),
+        "max": max(xs),
+        "n": len(xs),
+    }
 
 
 def measure(sizes: list[tuple[int, int]], runs: int, scratch: Path) -> dict[str, Any]:
@@ -404,28 +512,185 @@ def measure(sizes: list[tuple[int, int]], runs: int, scratch: Path) -> dict[str,
         manifests = sum(len(r["manifests"]) for r in state["repositories"])
         rounds = []
         for i in range(runs):
-            print(f"acr side by side {label}: run {i + 1} of {runs}", file=sys.stderr, flush=True)
+            print(
+                f"acr side by side {label}: run {i + 1} of {runs}",
+                file=sys.stderr,
+                flush=True,
+            )
             rounds.append(one_run(snap, scratch, iso(now_t)))
-        results[label] = {"repositories": repos, "tags": repos * tags, "manifests": manifests, "runs": rounds}
+        results[label] = {
+            "repositories": repos,
+            "tags": repos * tags,
+            "manifests": manifests,
+            "runs": rounds,
+        }
     return results
+
+
+SIDES = [
+    ("acrDryRun", "acr purge --dry-run"),
+    ("regpruneFirst", "regprune preview, empty store"),
+    ("regpruneSecond", "regprune preview, unchanged registry"),
+    ("acrPurge", "acr purge"),
+    ("regpruneExecute", "regprune execute (store)"),
+]
+KINDS = [
+    "401 challenge",
+    "catalog",
+    "tag listing",
+    "manifest listing",
+    "manifest GET",
+    "tag attributes GET",
+    "manifest attributes GET",
+    "tag DELETE",
+    "manifest DELETE",
+    "PATCH",
+]
+START, END = "<!-- acr-side:start -->", "<!-- acr-side:end -->"
+
+
+def section(results: dict[str, Any], skipped: str | None = None) -> str:
+    """The Markdown section of docs/BENCHMARKS.md (between its markers)."""
+    out = [START, "## 8. Side by side with the real `acr purge`", ""]
+    if skipped:
+        out += [f"Skipped: {skipped}.", "", END]
+        return "\n".join(out) + "\n"
+    intro = (
+        "`bench/acr_side.py` (run by `make bench`; alone: `python3 bench/acr_side.py --update-doc`). "
+        "The real `acr` (Azure/acr-cli, `../shared/tools/acr-oracle`) and regprune's Python CLI, each "
+        "against a fresh ACR API emulator process serving the same generated registry (per repository: "
+        "tagged images over 90 days, a fifth of them multi-arch indexes of two children, Docker and OCI "
+        "types alike, untagged leftovers, cosign-style signatures, shared base layers, locks on 2% of "
+        f"single images), for `{PURGE[len('acr purge ') :]}`. Requests are what the emulator logged; "
+        "client CPU is the client process's user + system time (kernel rusage); the emulator's own "
+        "CPU shows which side is the bound. Medians over the runs (min–max)."
+    )
+    out += [intro, ""]
+
+    def med(
+        runs: list[dict[str, Any]], side: str, f: Any
+    ) -> tuple[float, float, float]:
+        xs = [f(r[side]) for r in runs]
+        return statistics.median(xs), min(xs), max(xs)
+
+    verdicts: list[str] = []
+    for label, res in results.items():
+        runs = res["runs"]
+        out += [
+            (
+                f"### {label}: {res['repositories']} repositories, {res['tags']:,} tags, "
+                f"{res['manifests']:,} manifests ({len(runs)} runs)"
+            ),
+            "",
+            "| side | requests | client CPU | CPU per request | wall | emulator CPU |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for side, name in SIDES:
+            n = med(runs, side, lambda x: x["requests"])
+            cpu = med(runs, side, lambda x: x["clientCpu"])
+            per = med(runs, side, lambda x: x["cpuPerRequest"] * 1000)
+            wall = med(runs, side, lambda x: x["wall"])
+            emu = med(runs, side, lambda x: x["emulatorCpu"])
+            out.append(
+                f"| {name} | {n[0]:,.0f} ({n[1]:,.0f}–{n[2]:,.0f}) | {cpu[0]:.2f} s ({cpu[1]:.2f}–{cpu[2]:.2f}) "
+                f"| {per[0]:.3f} ms | {wall[0]:.2f} s ({wall[1]:.2f}–{wall[2]:.2f}) | {emu[0]:.2f} s |"
+            )
+        out += [
+            "",
+            "Requests by kind (medians):",
+            "",
+            "| kind | " + " | ".join(n for _, n in SIDES) + " |",
+        ]
+        out.append("|---|" + "---:|" * len(SIDES))
+        for kind in KINDS:
+            row = [
+                med(runs, side, lambda x, k=kind: x["kinds"].get(k, 0))[0]
+                for side, _ in SIDES
+            ]
+            if any(row):
+                out.append(f"| {kind} | " + " | ".join(f"{v:,.0f}" for v in row) + " |")
+
+        def ratio(a: str, b: str, runs: list[dict[str, Any]] = runs) -> float:
+            requests = lambda x: x["requests"]
+            return med(runs, a, requests)[0] / med(runs, b, requests)[0]
+
+        def per_req(side: str, runs: list[dict[str, Any]] = runs) -> float:
+            return med(runs, side, lambda x: x["cpuPerRequest"])[0]
+
+        same = all(
+            all(v for k, v in r["same"].items() if isinstance(v, bool)) for r in runs
+        )
+        a, b, c = (
+            ratio("regpruneFirst", "acrDryRun"),
+            ratio("regpruneSecond", "acrDryRun"),
+            ratio("regpruneExecute", "acrPurge"),
+        )
+        d1 = per_req("regpruneFirst") / per_req("acrDryRun")
+        d2 = per_req("regpruneExecute") / per_req("acrPurge")
+        counts = runs[0]["same"]["counts"]
+        out += [
+            "",
+            f"- (a) first preview: {a:.2f}× acr's dry-run requests (target ≤ 1.2: {'met' if a <= 1.2 else '**missed**'}).",
+            f"- (b) second preview, unchanged registry: {b:.3f}× (target ≤ 0.1: {'met' if b <= 0.1 else '**missed**'}).",
+            f"- (c) execution: {c:.2f}× `acr purge`'s requests (target ≤ 1.2: {'met' if c <= 1.2 else '**missed**'}).",
+            (
+                f"- (d) client CPU per request against acr's: preview {d1:.2f}×, execution {d2:.2f}× "
+                f"(target ≤ 1: {'met' if max(d1, d2) <= 1 else '**missed**'})."
+            ),
+            (
+                f"- (e) the same deletions in every run: {'yes' if same else '**no**'} "
+                f"(dry run and plan: {counts['acrDryRun'][0]:,} tags, {counts['acrDryRun'][1]:,} "
+                f"manifests; after each execution the same {counts['acrPurge'][0]:,} tags and "
+                f"{counts['acrPurge'][1]:,} manifests are gone, referrers included)."
+            ),
+            "",
+        ]
+        verdicts.append(label)
+    out.append(END)
+    return "\n".join(out) + "\n"
+
+
+def update_doc(text: str, doc: Path) -> None:
+    """Replaces the section between the markers in `doc` (or appends it)."""
+    current = doc.read_text() if doc.exists() else ""
+    if START in current and END in current:
+        before, rest = current.split(START, 1)
+        after = rest.split(END, 1)[1].lstrip("\n")
+        doc.write_text(before + text + after)
+    else:
+        doc.write_text(current.rstrip("\n") + "\n\n" + text)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="20x500,50x1000")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench" / "acr-side.json")
+    ap.add_argument(
+        "--json", type=Path, default=ROOT / "artifacts" / "bench" / "acr-side.json"
+    )
+    ap.add_argument(
+        "--update-doc",
+        action="store_true",
+        help="write the section into docs/BENCHMARKS.md",
+    )
     a = ap.parse_args()
     why = available()
     if why:
         print(f"acr side by side: skipped: {why}")
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps({"skipped": why}))
+        if a.update_doc:
+            update_doc(section({}, why), ROOT / "docs" / "BENCHMARKS.md")
         return
     sizes = [tuple(int(x) for x in s.split("x")) for s in a.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="acr-side-") as tmp:
         results = measure(sizes, a.runs, Path(tmp))  # type: ignore[arg-type]
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(results, indent=1))
-    print(json.dumps({k: v["runs"][0] for k, v in results.items()}, indent=1, default=str)[:6000])
+    text = section(results)
+    if a.update_doc:
+        update_doc(text, ROOT / "docs" / "BENCHMARKS.md")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -268,6 +268,21 @@ def main() -> None:
         micro,
         time.time() - started,
     )
+    # 8: side by side with the real acr purge, when ../shared/tools/acr-oracle is here.
+    run(
+        [str(PYTHON), "bench/acr_side.py", "--json", str(OUT / "acr-side.json")]
+        + (
+            ["--sizes", "5x100", "--runs", "1"]
+            if smoke
+            else ["--sizes", "20x500,50x1000", "--runs", "3"]
+        )
+    )
+    import acr_side
+
+    side = json.loads((OUT / "acr-side.json").read_text())
+    report += "\n" + acr_side.section(
+        {} if "skipped" in side else side, side.get("skipped")
+    )
     target = OUT / "BENCHMARKS-smoke.md" if smoke else ROOT / "docs" / "BENCHMARKS.md"
     target.write_text(report)
     print(f"wrote {target.relative_to(ROOT)} in {time.time() - started:.0f} s")

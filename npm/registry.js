@@ -290,16 +290,19 @@ function held(fs, path, manifests) {
  * which checks each against its digest (damaged bytes are refused and fetched; Node). */
 function handOver(session, fs, path, store) {
   const blobs = path.join(store.dir, 'blobs');
-  for (const digest of core(() => session.wantedManifests())) {
-    if (!store.has(digest)) continue;
-    let bytes;
-    try {
-      bytes = fs.readFileSync(manifestPath(path, blobs, digest));
-    } catch (e) {
-      if (e.code === 'ENOENT') continue;
-      throw e;
+  // An index handed over wants its children in turn: asked again until nothing new is wanted.
+  for (let wanted = core(() => session.wantedManifests()); wanted.length > 0; wanted = core(() => session.wantedManifests())) {
+    for (const digest of wanted) {
+      if (!store.has(digest)) continue;
+      let bytes;
+      try {
+        bytes = fs.readFileSync(manifestPath(path, blobs, digest));
+      } catch (e) {
+        if (e.code === 'ENOENT') continue;
+        throw e;
+      }
+      core(() => session.knownManifest(digest, bytes));
     }
-    core(() => session.knownManifest(digest, bytes));
   }
 }
 

@@ -2089,10 +2089,15 @@ fn crawl_with_store(
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut saw_listing = false;
     loop {
-        for d in c.take_wanted() {
-            if let Some(bytes) = store.get(&d) {
-                c.known_manifest(&d, None, bytes).unwrap();
+        // An index handed over wants its children in turn: until nothing new is wanted.
+        let mut wanted = c.take_wanted();
+        while !wanted.is_empty() {
+            for d in &wanted {
+                if let Some(bytes) = store.get(d) {
+                    c.known_manifest(d, None, bytes).unwrap();
+                }
             }
+            wanted = c.take_wanted();
         }
         let Some(req) = c.next_request(0.0) else {
             break;

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plan, planDigest, InvalidOperationError, DigestMismatchError } from 'regprune';
+import { plan, planDigest, InvalidOperationError } from 'regprune';
 import { Transport, crawl, execute, readStorage } from 'regprune/registry';
 import { RegistryServer, Client, pushFixture, ACCEPT } from './registry-server.js';
 
@@ -171,9 +171,12 @@ test('saved manifests spare a fetch per deletion and journal the same bytes', { 
   const r = spawnSync('node', [cli, 'plan', '--registry', server.url, '--save-manifests', saved, '--now', NOW, '-o', planFile, 'delete', 'app:v1'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const blobs = join(saved, 'blobs', 'sha256');
-  const files = readdirSync(blobs);
+  const files = new Set(readdirSync(blobs));
   const snap = await crawl(new Transport(server.url));
-  assert.equal(files.length, snap.repositories.reduce((n, repo) => n + repo.manifests.length, 0), 'every crawled manifest is saved');
+  const manifests = snap.repositories.flatMap((repo) => repo.manifests);
+  const configs = new Set(manifests.filter((m) => m.config).map((m) => m.config.digest.split(':')[1]));
+  assert.ok(manifests.every((m) => files.has(m.digest.split(':')[1])), 'every crawled manifest is saved');
+  assert.ok([...files].every((f) => configs.has(f) || manifests.some((m) => m.digest.endsWith(f))), 'and image configs, nothing else');
   for (const f of files) assert.equal(createHash('sha256').update(readFileSync(join(blobs, f))).digest('hex'), f);
   const p = JSON.parse(readFileSync(planFile, 'utf8'));
   let digestGets = 0;
@@ -182,14 +185,19 @@ test('saved manifests spare a fetch per deletion and journal the same bytes', { 
     return fetch(input, init);
   };
   const transport = new Transport(server.url, { fetch: counting });
-  // A manifest file that does not hash to its name is refused before anything is sent.
+  // A manifest file that does not hash to its name (a damaged store) is not used: that one
+  // manifest is fetched, and journalled with the registry's bytes.
   const victim = join(blobs, d.appV1.split(':')[1]);
   const good = readFileSync(victim);
   writeFileSync(victim, good.toString('utf8').replace('{', '{ '));
-  await assert.rejects(execute(p, transport, { manifests: saved }), (e) => e instanceof DigestMismatchError && e.message.includes(d.appV1));
-  assert.ok(await client.exists('app', d.appV1));
-  assert.equal(digestGets, 0);
+  const damaged = join(dir, 'damaged.jsonl');
+  const first = await execute(p, transport, { manifests: saved, journalPath: damaged });
+  assert.deepEqual(first.counts, { done: 2 });
+  assert.equal(digestGets, 1);
+  assert.equal(readFileSync(damaged, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.digest === d.appV1 && l.manifest).manifest, good.toString('utf8'));
+  assert.equal(spawnSync('node', [cli, 'undo', damaged, '--registry', server.url], { encoding: 'utf8' }).status, 0);
   writeFileSync(victim, good);
+  digestGets = 0;
   const report = await execute(p, transport, { manifests: saved, journalPath: journal });
   assert.deepEqual(report.counts, { done: 2 });
   assert.equal(digestGets, 0, 'no manifest fetched for the journal');
@@ -205,3 +213,34 @@ test('plain HTTP is refused off loopback', () => {
   assert.ok(new Transport('http://127.0.0.1:5000'));
   assert.ok(new Transport('http://registry.example.com', { insecure: true }));
 });
+
+test('a nightly re-crawl with the store fetches only what is new (issue 30)', { timeout: 60_000 }, () => withRegistry(async (server, client) => {
+  const store = join(mkdtempSync(join(tmpdir(), 'regprune-store-')), 'store');
+  const crawlCounting = async () => {
+    const kinds = {};
+    const lines = [];
+    const counting = (input, init) => {
+      const method = init?.method ?? 'GET';
+      const url = String(input);
+      const kind = method === 'GET' && url.includes('/manifests/sha256:') ? 'manifest' : method === 'GET' && url.includes('/blobs/') ? 'config' : 'listing';
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+      return fetch(input, init);
+    };
+    const snap = await crawl(new Transport(server.url, { fetch: counting }), { manifests: store, saveManifests: store, onStatus: (l) => lines.push(l) });
+    return { snap, kinds, lines };
+  };
+  const first = await crawlCounting();
+  assert.ok(first.lines.some((l) => l.startsWith('crawl: listing')), first.lines.slice(0, 3).join('\n'));
+  assert.match(first.lines.at(-1), /^crawl: manifests (\d+)\/\1 \(\1 fetched, 0 reused, 0 to fetch\)$/);
+  const second = await crawlCounting();
+  assert.deepEqual(second.snap, first.snap);
+  assert.equal(second.kinds.manifest, undefined, JSON.stringify(second.kinds));
+  assert.equal(second.kinds.config, undefined, JSON.stringify(second.kinds));
+  // Listings are always fresh: the same ones, give or take the referrers questions sent before
+  // the registry's first answer says it has no referrers API (requests in flight).
+  assert.ok(Math.abs(second.kinds.listing - first.kinds.listing) <= 8, JSON.stringify([first.kinds, second.kinds]));
+  assert.match(second.lines.at(-1), /^crawl: manifests (\d+)\/\1 \(0 fetched, \1 reused, 0 to fetch\)$/);
+  await client.image('app', ['nightly'], ['a new layer'.repeat(40)], '2026-12-01T00:00:00Z');
+  const third = await crawlCounting();
+  assert.deepEqual([third.kinds.manifest, third.kinds.config], [1, 1], JSON.stringify(third.kinds));
+}));

@@ -407,15 +407,19 @@ class _Held:
 
 def _hand_over(session: Any, held: _Held) -> None:
     """Hands the manifests the session wants that a ``save_manifests`` directory holds to the
-    core, which checks each against its digest (damaged bytes are refused and fetched)."""
-    for digest in session.wanted_manifests():
-        if digest not in held:
-            continue
-        try:
-            data = manifest_path(held.directory, digest).read_bytes()
-        except FileNotFoundError:
-            continue
-        session.known_manifest(digest, data)
+    core, which checks each against its digest (damaged bytes are refused and fetched). An
+    index handed over wants its children in turn: asked again until nothing new is wanted."""
+    wanted = session.wanted_manifests()
+    while wanted:
+        for digest in wanted:
+            if digest not in held:
+                continue
+            try:
+                data = manifest_path(held.directory, digest).read_bytes()
+            except FileNotFoundError:
+                continue
+            session.known_manifest(digest, data)
+        wanted = session.wanted_manifests()
 
 
 def crawl(
@@ -464,7 +468,10 @@ def crawl(
             _hand_over(session, held)
 
     drive(
-        session, transport, concurrency=concurrency, after_response=after,
+        session,
+        transport,
+        concurrency=concurrency,
+        after_response=after,
         on_progress=_with_status(session, on_progress, on_status),
     )
     return json.loads(session.result_json())  # type: ignore[no-any-return]

@@ -408,22 +408,36 @@ def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
     args = ["plan", "--registry", server.url, "--save-manifests", str(saved), "--now", NOW]
     assert main([*args, "-o", str(plan_file), "delete", "app:v1"]) == 0
     capsys.readouterr()
-    files = list((saved / "blobs" / "sha256").iterdir())
+    files = {f.name for f in (saved / "blobs" / "sha256").iterdir()}
     snap = registry.crawl(registry.Transport(server.url))
-    assert len(files) == sum(len(r["manifests"]) for r in snap["repositories"]), "all saved"
-    assert all(hashlib.sha256(f.read_bytes()).hexdigest() == f.name for f in files)
+    manifests = {m["digest"].split(":")[1] for r in snap["repositories"] for m in r["manifests"]}
+    configs = {
+        m["config"]["digest"].split(":")[1]
+        for r in snap["repositories"]
+        for m in r["manifests"]
+        if m.get("config")
+    }
+    assert manifests <= files <= manifests | configs, "every manifest (and config) saved"
+    blobs = saved / "blobs" / "sha256"
+    assert all(hashlib.sha256((blobs / f).read_bytes()).hexdigest() == f for f in files)
     plan_text = plan_file.read_text().strip()
 
-    # A manifest file that does not hash to its name is refused before anything is sent.
+    # A manifest file that does not hash to its name (a damaged store) is not used: that one
+    # manifest is fetched, and the journal holds the registry's bytes.
     victim = saved / "blobs" / "sha256" / d["app_v1"].split(":")[1]
     good = victim.read_bytes()
     victim.write_bytes(good.replace(b"{", b"{ ", 1))
     counting = _Counting(server.url)
-    with pytest.raises(regprune.DigestMismatchError) as e:
-        registry.execute(plan_text, counting, manifests=saved)
-    assert d["app_v1"] in str(e.value)
-    assert client.exists("app", d["app_v1"]) and counting.digest_gets == 0
+    journal.unlink(missing_ok=True)
+    report = registry.execute(plan_text, counting, manifests=saved, journal_path=str(journal))
+    assert report["counts"] == {"done": 2} and counting.digest_gets == 1
+    entries = [x for x in map(json.loads, journal.read_text().splitlines()) if "manifest" in x]
+    assert {x["digest"]: x for x in entries}[d["app_v1"]]["manifest"].encode() == good
+    assert main(["undo", str(journal), "--registry", server.url]) == 0
+    assert client.exists("app", d["app_v1"])
     victim.write_bytes(good)
+    journal.unlink()
+    counting = _Counting(server.url)
 
     report = registry.execute(plan_text, counting, manifests=saved, journal_path=str(journal))
     assert report["counts"] == {"done": 2}
@@ -486,3 +500,110 @@ def test_verbose_logs_each_request_without_secrets(
         capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
     assert " ms" not in quiet.stderr
+
+
+class _Kinds(registry.Transport):
+    """Counts requests by kind: manifest GETs by digest, blob (config) GETs, the rest."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.kinds: dict[str, int] = {}
+
+    def send(self, method, url, headers, body):  # type: ignore[no-untyped-def]
+        if method == "GET" and "/manifests/sha256:" in url:
+            kind = "manifest"
+        elif method == "GET" and "/blobs/" in url:
+            kind = "config"
+        else:
+            kind = "listing"
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        return super().send(method, url, headers, body)
+
+
+def test_a_nightly_recrawl_with_the_store_fetches_only_what_is_new(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    """Issue 30: the manifest store as a cache. An unchanged registry is crawled with listing
+    requests only; after two pushes, two manifests (and their configs) are fetched; the
+    progress lines say what was fetched and reused against the known total."""
+    client = Client(server.url)
+    push_fixture(client)
+    store = tmp_path / "store"
+
+    def crawl() -> tuple[dict[str, Any], dict[str, int], list[str]]:
+        t, lines = _Kinds(server.url), []
+        snap = registry.crawl(t, manifests=store, save_manifests=store, on_status=lines.append)
+        return snap, t.kinds, lines
+
+    first, k1, lines1 = crawl()
+    manifests = sum(len(r["manifests"]) for r in first["repositories"])
+    assert k1["manifest"] >= manifests - 5, k1  # some are read by tag (ManifestByTag) or in index
+    assert any(x.startswith("crawl: listing") for x in lines1), lines1[:3]
+    assert re.fullmatch(
+        r"crawl: manifests (\d+)/\1 \(\1 fetched, 0 reused, 0 to fetch\)", lines1[-1]
+    )
+
+    second, k2, lines2 = crawl()
+    assert second == first
+    assert "manifest" not in k2 and "config" not in k2, k2
+    # Listings are always fresh: the same ones, give or take the referrers questions sent
+    # before the registry's first answer says it has no referrers API (requests in flight).
+    assert abs(k2["listing"] - k1["listing"]) <= 8, (k1, k2)
+    total = re.fullmatch(
+        r"crawl: manifests (\d+)/(\d+) \(0 fetched, (\d+) reused, 0 to fetch\)", lines2[-1]
+    )
+    assert total and total[1] == total[2] == total[3], lines2[-1]
+
+    c = Client(server.url)
+    c.image("app", ["nightly-1"], [b"new layer one" * 40], "2026-12-01T00:00:00Z")
+    c.image("web", ["nightly-2"], [b"new layer two" * 40], "2026-12-02T00:00:00Z")
+    third, k3, _ = crawl()
+    assert (k3.get("manifest"), k3.get("config")) == (2, 2), k3
+    assert sum(len(r["manifests"]) for r in third["repositories"]) == manifests + 2
+
+
+@pytest.mark.parametrize("cli", ["python", "node"])
+def test_the_cli_shows_crawl_progress_on_a_terminal(
+    server: RegistryServer, cli: str, tmp_path: Path
+) -> None:
+    """Both CLIs print the core's status line on a terminal: the listing, then the manifests
+    fetched and reused against the known total; --cache reuses the store on a second run."""
+    import pty
+
+    push_fixture(Client(server.url))
+    program = {
+        "python": [sys.executable, "-m", "regprune"],
+        "node": ["node", str(Path(__file__).resolve().parents[2] / "npm" / "cli.js")],
+    }[cli]
+    store = tmp_path / "store"
+
+    def run() -> str:
+        argv = [*program, "snapshot", "--registry", server.url, "--cache", str(store)]
+        argv += ["-o", str(tmp_path / "s.json")]
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: stderr is the terminal
+            os.execvp(argv[0], argv)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        return out.decode()
+
+    def last_status(out: str) -> str:
+        lines = [x.strip() for x in out.replace("\r", "\n").splitlines()]
+        return [x for x in lines if x.startswith("crawl: ")][-1]
+
+    first = run()
+    last = last_status(first)
+    m = re.fullmatch(r"crawl: manifests (\d+)/\1 \((\d+) fetched, 0 reused, 0 to fetch\)", last)
+    assert m and int(m[1]) > 10, first[-300:]
+    second = run()
+    last = last_status(second)
+    assert last == f"crawl: manifests {m[1]}/{m[1]} (0 fetched, {m[1]} reused, 0 to fetch)", last

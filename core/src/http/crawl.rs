@@ -847,8 +847,12 @@ impl Crawl {
             Job::Referrers(repo, _) => {
                 if r.status != 200 || !r.header("content-type").is_some_and(|c| c.contains("json"))
                 {
-                    // Distribution 2.8 has no referrers API (404, text/plain): stop asking.
-                    self.referrers_api.get_or_insert(false);
+                    // Distribution 2.8 has no referrers API (404, text/plain): stop asking,
+                    // the questions already queued included (a crawl whose manifests came
+                    // from the store queues them all at once).
+                    if self.referrers_api.get_or_insert(false) == &false {
+                        self.queue.retain(|p| !matches!(p.job, Job::Referrers(..)));
+                    }
                     return Ok(());
                 }
                 self.referrers_api = Some(true);

@@ -103,9 +103,10 @@ impl Execute {
     }
 
     /// The distinct manifests this execution will journal (and fetch, unless handed over with
-    /// [`Execute::known_manifest`]), in plan order.
-    pub fn wanted_manifests(&self) -> Vec<Digest> {
-        let mut seen = Set::default();
+    /// [`Execute::known_manifest`]), in plan order; each named once (a later call names none
+    /// again, as a crawl's `take_wanted` does).
+    pub fn wanted_manifests(&mut self) -> Vec<Digest> {
+        let offered = &mut self.offered;
         self.steps
             .iter()
             .filter(|s| {
@@ -115,7 +116,7 @@ impl Execute {
                 )
             })
             .filter_map(|s| s.digest.clone())
-            .filter(|d| seen.insert(d.clone()))
+            .filter(|d| offered.insert(d.clone()))
             .collect()
     }
 

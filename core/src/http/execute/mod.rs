@@ -447,6 +447,8 @@ pub struct Execute {
     /// each manifest is fetched at most once per run (an untag and the deletion of its
     /// manifest, or one manifest in several repositories, share one `GET`).
     fetching: Map<Digest, Vec<usize>>,
+    /// Manifests already named by [`Execute::wanted_manifests`].
+    offered: Set<Digest>,
     /// Repositories whose steps may be ready: only these are looked at by `schedule`, so
     /// each response costs about the work it unblocks, not a pass over the plan.
     touched: Vec<RepositoryName>,
@@ -595,6 +597,7 @@ impl Execute {
             known: Map::default(),
             deletes,
             fetching: Map::default(),
+            offered: Set::default(),
             touched: Vec::new(),
             finished: 0,
             open_started: 0,
