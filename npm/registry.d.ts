@@ -85,8 +85,10 @@ export interface RunOptions {
 export function crawl(transport: Transport, options?: RunOptions & {
   repositories?: string[];
   saveManifests?: string;
-  /** (Node) A directory an earlier crawl saved with `saveManifests`: its manifests (checked against their digests) are not fetched again. */
+  /** (Node) A directory an earlier crawl saved with `saveManifests` (it may be the same directory: the CLI's `--cache`): its manifests and image configs (checked against their digests; a damaged file is fetched instead) are not fetched again. */
   manifests?: string;
+  /** A line after each response from the core: `crawl: listing (…)`, then `crawl: manifests D/T (F fetched, R reused, N to fetch)`. */
+  onStatus?: (line: string) => void;
   owner?: string;
   githubApi?: string;
   hubApi?: string;

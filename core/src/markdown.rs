@@ -25,7 +25,7 @@ pub const ANNOTATIONS_PER_KIND: usize = 10;
 
 /// `text` from data, safe in a Markdown table cell or paragraph: controls escaped as in the
 /// text preview, Markdown's and HTML's active characters backslash-escaped or entity-coded,
-/// and cut at [`CELL_CHARS`].
+/// and cut at `CELL_CHARS`.
 pub fn markdown_escape(text: &str) -> String {
     let shown = escape_controls(text);
     let mut out = String::with_capacity(shown.len() + 8);

@@ -24,6 +24,8 @@ struct Registry {
     requests: usize,
     /// The token service answers this status first, this many times.
     token_outage: (u16, usize),
+    /// Scopes the token service refuses (401) the first time they are asked for.
+    refuse_once: Vec<String>,
 }
 
 impl Registry {
@@ -51,6 +53,10 @@ impl Registry {
                 }
                 query(o.url.split_once('?').unwrap().1, "scope")
             };
+            if let Some(i) = self.refuse_once.iter().position(|s| *s == scope) {
+                self.refuse_once.remove(i);
+                return status(401);
+            }
             let token = format!("tok{}", self.issued.len());
             self.issued.push(scope);
             return json(200, &format!(r#"{{"token": "{token}"}}"#));
@@ -197,6 +203,31 @@ fn one_token_per_scope_then_sent_up_front() {
     // and a new scope's token is asked before its first request.
     assert_eq!(reg.challenged, 1);
     assert_eq!(reg.requests, 4);
+}
+
+/// A token asked up front that the token service refuses does not fail its requests: they
+/// go without one and meet the registry's own challenge, whose token is then asked for.
+#[test]
+fn a_refused_upfront_token_falls_back_to_the_challenge() {
+    let mut s = session(Some(creds("admin", "s3cret")));
+    let mut reg = Registry {
+        refuse_once: vec!["repository:a:pull".into()],
+        ..Registry::default()
+    };
+    run(&mut s, &mut reg, 1, &mut HashMap::new()).unwrap();
+    assert_eq!(crawled(&s), 2);
+    assert_eq!(
+        reg.challenged, 2,
+        "the catalog's, and a's after its refused up-front token"
+    );
+    assert_eq!(
+        reg.issued,
+        [
+            "registry:catalog:*",
+            "repository:a:pull",
+            "repository:b:pull"
+        ]
+    );
 }
 
 #[test]

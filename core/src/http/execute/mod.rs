@@ -14,9 +14,12 @@
 //! repeated `DELETE`), 405 unsupported, 429 and 5xx are retried with backoff and
 //! `Retry-After`; one failure never stops the others.
 //!
-//! On ACR each target is re-checked through `/acr/v1` instead (its tags and locks right
-//! before the delete, `acr`); untags use ACR's tag deletion, and locked items of an
-//! `--include-locked` plan are unlocked with `PATCH` first.
+//! On ACR each repository is re-listed through `/acr/v1` just before its deletions: its
+//! manifests with their tags and locks, and, where the plan untags, its tags with their locks;
+//! the listing answers each target's drift check, and a target it says nothing about is
+//! checked with its own `GET` (`acr`). Untags use ACR's tag deletion, and locked items of an
+//! `--include-locked` plan are unlocked with `PATCH` first. Each manifest is fetched for the
+//! journal at most once per run (handed-over bytes first).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -624,8 +627,8 @@ impl Execute {
         Ok(ex)
     }
 
-    /// Starts once the flavour is known: OCI re-lists each repository's tags first; ACR
-    /// re-checks each target on its own.
+    /// Starts once the flavour is known: each repository is re-listed (OCI its tags, ACR its
+    /// manifests and tags, GHCR its versions) shortly before its deletions.
     ///
     /// On OCI the re-listing is the only drift check (the API has no conditional delete), so
     /// it happens as late as it can: a repository is listed when the repositories before it
