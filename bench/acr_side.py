@@ -380,6 +380,59 @@ def differences(state: dict[str, Any], ours: set, theirs: set) -> dict[str, int]
     return dict(out)
 
 
+def replay(requests_file: Path, port: int, cafile: str, threads: int = 8) -> None:
+    """A raw client, no regprune: sends the listed requests (method and path) with
+    `http.client` on keep-alive TLS connections, `threads` at a time, Basic credentials up
+    front, and reads each answer whole: what any Python client pays per request here."""
+    import base64
+    import http.client
+    import ssl
+    import threading
+
+    todo = json.loads(requests_file.read_text())
+    auth = "Basic " + base64.b64encode(b"u:p").decode()
+    tls = ssl.create_default_context(cafile=cafile)
+    lock, state = threading.Lock(), {"next": 0}
+
+    def worker() -> None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=tls)
+        while True:
+            with lock:
+                i = state["next"]
+                state["next"] += 1
+            if i >= len(todo):
+                conn.close()
+                return
+            method, path = todo[i]
+            conn.request(method, path, headers={"Authorization": auth})
+            conn.getresponse().read()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+
+
+def raw_floor(
+    snapshot: Path,
+    scratch: Path,
+    port: int,
+    log: dict[str, Any],
+    base_env: dict[str, str],
+) -> dict[str, Any]:
+    """The requests a regprune run sent (its emulator log), sent again by the raw client to a
+    fresh emulator: the same work without regprune."""
+    todo = scratch / "replay.json"
+    sent = [(r["method"], r["path"]) for r in log["requests"] if r.get("status") != 401]
+    todo.write_text(json.dumps(sent))
+    emu = Emulator(snapshot, scratch, port)
+    argv = [sys.executable, str(Path(__file__).resolve()), "--replay", str(todo)]
+    argv += ["--port", str(port), "--cafile", emu.cert]
+    client = timed(argv, base_env)
+    return summarise(emu.stop(), client)
+
+
 def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("REGPRUNE_")}
     state = json.loads(snapshot.read_text())
@@ -441,6 +494,7 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     ]
     client, log = regprune([*preview, "-o", str(plan_file)])
     out["regpruneFirst"] = summarise(log, client)
+    out["rawFirst"] = raw_floor(snapshot, scratch, port, log, base_env)
     plan = json.loads(plan_file.read_text())
     plan_tags, plan_mans = plan_named(plan)
 
@@ -467,6 +521,7 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     ]
     client, log = regprune([*execute, "--output", "json"])
     out["regpruneExecute"] = summarise(log, client)
+    out["rawExecute"] = raw_floor(snapshot, scratch, port, log, base_env)
     rp_tags, rp_mans = acr_deleted(log)
     report = json.loads(client["stdout"])
 
@@ -530,9 +585,11 @@ def measure(sizes: list[tuple[int, int]], runs: int, scratch: Path) -> dict[str,
 SIDES = [
     ("acrDryRun", "acr purge --dry-run"),
     ("regpruneFirst", "regprune preview, empty store"),
+    ("rawFirst", "raw Python client, the same requests"),
     ("regpruneSecond", "regprune preview, unchanged registry"),
     ("acrPurge", "acr purge"),
     ("regpruneExecute", "regprune execute (store)"),
+    ("rawExecute", "raw Python client, the same requests"),
 ]
 KINDS = [
     "401 challenge",
@@ -627,6 +684,8 @@ def section(results: dict[str, Any], skipped: str | None = None) -> str:
         )
         d1 = per_req("regpruneFirst") / per_req("acrDryRun")
         d2 = per_req("regpruneExecute") / per_req("acrPurge")
+        f1 = per_req("rawFirst") / per_req("acrDryRun")
+        f2 = per_req("rawExecute") / per_req("acrPurge")
         counts = runs[0]["same"]["counts"]
         out += [
             "",
@@ -635,7 +694,8 @@ def section(results: dict[str, Any], skipped: str | None = None) -> str:
             f"- (c) execution: {c:.2f}× `acr purge`'s requests (target ≤ 1.2: {'met' if c <= 1.2 else '**missed**'}).",
             (
                 f"- (d) client CPU per request against acr's: preview {d1:.2f}×, execution {d2:.2f}× "
-                f"(target ≤ 1: {'met' if max(d1, d2) <= 1 else '**missed**'})."
+                f"(target ≤ 1: {'met' if max(d1, d2) <= 1 else '**missed**'}); a raw Python "
+                f"client sending the same requests, without regprune: {f1:.2f}× and {f2:.2f}×."
             ),
             (
                 f"- (e) the same deletions in every run: {'yes' if same else '**no**'} "
@@ -673,7 +733,13 @@ def main() -> None:
         action="store_true",
         help="write the section into docs/BENCHMARKS.md",
     )
+    ap.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--cafile", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.replay:
+        replay(a.replay, a.port, a.cafile)
+        return
     why = available()
     if why:
         print(f"acr side by side: skipped: {why}")
