@@ -84,16 +84,16 @@ def _status() -> Any:
     and reused against the known total), redrawn when it changes, at most ten times a second."""
     if not sys.stderr.isatty():
         return None
-    shown = {"line": "", "at": 0.0, "last": ""}
+    shown, last, at = [""], [""], [0.0]
 
     def show(line: str | None = None, end: bool = False) -> None:
         now = time.monotonic()
-        line = shown["last"] if line is None else line
-        shown["last"] = line
-        if line and (end or (line != shown["line"] and now - shown["at"] >= 0.1)):
-            pad = " " * max(0, len(shown["line"]) - len(line))
+        line = last[0] if line is None else line
+        last[0] = line
+        if line and (end or (line != shown[0] and now - at[0] >= 0.1)):
+            pad = " " * max(0, len(shown[0]) - len(line))
             print(f"\r{line}{pad}", end="\n" if end else "", file=sys.stderr, flush=True)
-            shown.update(line=line, at=now)
+            shown[0], at[0] = line, now
 
     return show
 
