@@ -2229,16 +2229,22 @@ fn acr_kinds(
     (ex.report(), kinds)
 }
 
+/// `acr purge --filter '.*:.*' --ago 0d --untagged`, planned on a crawl of `acr`.
+fn purge_everything(acr: &mut Acr) -> regprune_core::Plan {
+    let s = acr_crawl(acr);
+    let command = "acr purge --filter '.*:.*' --ago 0d --untagged";
+    plan(
+        &s,
+        &op(json!({"op": "acrPurge", "command": command})),
+        &opts(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn acr_execution_checks_drift_on_the_listing_and_fetches_each_manifest_once() {
     let (mut acr, d) = acr_fixture();
-    let s = acr_crawl(&mut acr);
-    let p = plan(
-        &s,
-        &op(json!({"op": "acrPurge", "command": "acr purge --filter '.*:.*' --ago 0d --untagged"})),
-        &opts(),
-    )
-    .unwrap();
+    let p = purge_everything(&mut acr);
     let untags = p
         .actions
         .iter()
@@ -2280,13 +2286,7 @@ fn acr_execution_checks_drift_on_the_listing_and_fetches_each_manifest_once() {
 #[test]
 fn acr_execution_with_saved_manifests_sends_listings_and_deletes_only() {
     let (mut acr, _) = acr_fixture();
-    let s = acr_crawl(&mut acr);
-    let p = plan(
-        &s,
-        &op(json!({"op": "acrPurge", "command": "acr purge --filter '.*:.*' --ago 0d --untagged"})),
-        &opts(),
-    )
-    .unwrap();
+    let p = purge_everything(&mut acr);
     let known: BTreeMap<Digest, Vec<u8>> = acr
         .inner
         .repos
