@@ -517,6 +517,8 @@ struct Acr {
     times: BTreeMap<Digest, String>,
     locked: BTreeMap<String, bool>,
     patched: Vec<String>,
+    /// The manifest listing carries no attributes (each item's own `GET` does).
+    bare_listing: bool,
 }
 
 impl Acr {
@@ -591,7 +593,13 @@ impl Acr {
             };
             let list: Vec<_> = manifests
                 .keys()
-                .map(|d| self.manifest_json(repo, d))
+                .map(|d| {
+                    let mut m = self.manifest_json(repo, d);
+                    if self.bare_listing {
+                        m.as_object_mut().unwrap().remove("changeableAttributes");
+                    }
+                    m
+                })
                 .collect();
             return ok(json!({"registry": "acr.example.io", "imageName": repo, "manifests": list}));
         }
@@ -2302,4 +2310,29 @@ fn acr_execution_with_saved_manifests_sends_listings_and_deletes_only() {
         p.actions.len() as u64,
         "one request per action: {kinds:?}"
     );
+}
+
+/// Where the listing does not say whether an item is locked, each item is checked with its
+/// own `GET`, and a lock that appeared since the plan still stops its deletion.
+#[test]
+fn acr_items_the_listing_says_nothing_about_are_checked_on_their_own() {
+    let (mut acr, d) = acr_fixture();
+    let p = purge_everything(&mut acr);
+    acr.bare_listing = true;
+    acr.locked.insert(format!("app@{}", d["dangling"]), true);
+    let (report, kinds) = acr_kinds(&mut acr, &p, &BTreeMap::new());
+    let manifest_steps = p
+        .actions
+        .iter()
+        .filter(|a| a.kind != regprune_core::ActionType::Untag)
+        .count() as u64;
+    assert_eq!(
+        kinds.get("GET attributes"),
+        Some(&manifest_steps),
+        "one GET per manifest deletion, none per untag (the tag listing said): {kinds:?}"
+    );
+    let o = outcome(&report, &d["dangling"]);
+    assert_eq!(o.outcome, OutcomeKind::Skipped, "{report:?}");
+    assert!(o.detail.contains("locked"), "{}", o.detail);
+    assert!(acr.inner.repos["app"].1.contains_key(&d["dangling"]));
 }
