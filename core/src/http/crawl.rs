@@ -281,6 +281,8 @@ pub struct Crawl {
     handed: bool,
     /// Image configs whose `created` came from saved bytes: their `GET`s are not sent.
     configs_known: HashSet<Digest>,
+    /// Listing requests queued or in flight.
+    listings: usize,
 }
 
 fn enc(repo: &RepositoryName) -> &str {
@@ -347,16 +349,15 @@ impl Crawl {
         let Some(state) = self.repos.get_mut(&repo) else {
             return Ok(());
         };
-        let mut added = 0;
-        for tag in body.tags.unwrap_or_default() {
-            if state.listed.insert(tag.clone()) {
-                added += 1;
-                self.queue.push_back(Pending {
-                    job: Job::HeadTag(repo.clone(), tag),
-                    attempt: 1,
-                    not_before: 0.0,
-                });
-            }
+        let new: Vec<TagName> = body
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|tag| state.listed.insert(tag.clone()))
+            .collect();
+        let added = new.len();
+        for tag in new {
+            self.push(Job::HeadTag(repo.clone(), tag));
         }
         if let Some(next) = self.next_page(r, where_, added)? {
             self.push(Job::Tags(repo, next));
@@ -430,6 +431,7 @@ impl Crawl {
             wanted: Vec::new(),
             handed: false,
             configs_known: HashSet::new(),
+            listings: 0,
             opts,
         };
         if c.flavour == Flavour::Auto && c.opts.registry.eq_ignore_ascii_case("ghcr.io") {
@@ -480,8 +482,17 @@ impl Crawl {
         }
     }
 
+    /// Queues a request; listings are counted (`CrawlProgress::listing` without a pass over
+    /// the queue on every response).
+    fn enqueue(&mut self, pending: Pending) {
+        if pending.job.is_listing() {
+            self.listings += 1;
+        }
+        self.queue.push_back(pending);
+    }
+
     fn push(&mut self, job: Job) {
-        self.queue.push_back(Pending {
+        self.enqueue(Pending {
             job,
             attempt: 1,
             not_before: 0.0,
@@ -674,12 +685,7 @@ impl Crawl {
 
     /// Counters so far.
     pub fn progress(&self) -> CrawlProgress {
-        let listing = self
-            .queue
-            .iter()
-            .map(|p| &p.job)
-            .chain(self.in_flight.values().map(|p| &p.job))
-            .any(Job::is_listing);
+        let listing = self.listings > 0;
         let configs = self.configs_known.len() as u64;
         CrawlProgress {
             listing,
@@ -701,6 +707,10 @@ impl Crawl {
             ));
         };
         self.progress.responses += 1;
+        if pending.job.is_listing() {
+            // A retry queues it again (and counts it again).
+            self.listings -= 1;
+        }
         let api = matches!(
             pending.job,
             Job::GhOwner
@@ -721,7 +731,7 @@ impl Crawl {
                 });
             }
             self.progress.retries += 1;
-            self.queue.push_back(Pending {
+            self.enqueue(Pending {
                 attempt: pending.attempt + 1,
                 not_before: now + wait,
                 ..pending
@@ -758,7 +768,7 @@ impl Crawl {
             }
             self.progress.retries += 1;
             let delay = backoff(response, pending.attempt);
-            self.queue.push_back(Pending {
+            self.enqueue(Pending {
                 attempt: pending.attempt + 1,
                 not_before: now + delay,
                 ..pending
