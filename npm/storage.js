@@ -18,16 +18,16 @@ export function manifestPath(path, blobs, digest) {
 /** Saves bytes under their digest. Written in place, not renamed into place (a rename into
  * a directory of tens of thousands of files cost ~0.4 ms of CPU each, more than the write): a
  * file cut short by a crash does not hash to its name, so the core refuses it and the manifest
- * is fetched and saved again. */
-const made = new Set();
+ * is fetched and saved again. The folder is made when the first write misses it. */
 export function saveManifest(fs, path, blobs, digest, bytes) {
   const file = manifestPath(path, blobs, digest);
-  const dir = path.dirname(file);
-  if (!made.has(dir)) {
-    fs.mkdirSync(dir, { recursive: true });
-    made.add(dir);
+  try {
+    fs.writeFileSync(file, bytes);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, bytes);
   }
-  fs.writeFileSync(file, bytes);
 }
 
 /**

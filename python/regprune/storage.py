@@ -19,20 +19,20 @@ def manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
     return Path(directory) / "blobs" / algorithm / encoded
 
 
-_MADE: set[str] = set()
-
-
 def save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -> None:
     """Saves bytes under their digest. Written in place, not renamed into place (a rename into
     a directory of tens of thousands of files cost ~0.4 ms of CPU each, more than the write):
     a file cut short by a crash does not hash to its name, so the core refuses it and the
-    manifest is fetched and saved again."""
+    manifest is fetched and saved again. The folder is made when the first write misses it."""
     algorithm, _, encoded = digest.partition(":")
     folder = os.path.join(os.fspath(directory), "blobs", algorithm)
-    if folder not in _MADE:
+    path = os.path.join(folder, encoded)
+    try:
+        f = open(path, "wb")  # noqa: SIM115
+    except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
-        _MADE.add(folder)
-    with open(os.path.join(folder, encoded), "wb") as f:
+        f = open(path, "wb")  # noqa: SIM115
+    with f:
         f.write(data)
 
 

@@ -135,15 +135,13 @@ pub struct CrawlProgress {
     pub manifest_gets: u64,
     /// Repositories found.
     pub repositories: u64,
-    /// Distinct manifests found.
-    pub manifests: u64,
     /// Manifests taken from saved bytes instead of fetched.
     pub cached: u64,
     /// Saved bytes refused because they do not hash to their digest (fetched instead).
     pub rejected: u64,
     /// Image configs taken from saved bytes instead of fetched (OCI: their `created` time).
     pub configs_cached: u64,
-    /// Listings are still being read: `manifests` may grow.
+    /// Listings are still being read: `needed` may grow.
     pub listing: bool,
     /// Distinct manifests whose content the crawl needs, so far (the total once `listing`
     /// is false; an index's children add to it when it is read).
@@ -551,7 +549,6 @@ impl Crawl {
             // digest like a manifest.
             self.created.insert(digest.clone(), config_created(bytes));
             self.configs_known.insert(digest.clone());
-            self.progress.cached += 1;
             self.handed = true;
             return Ok(true);
         }
@@ -685,14 +682,11 @@ impl Crawl {
 
     /// Counters so far.
     pub fn progress(&self) -> CrawlProgress {
-        let listing = self.listings > 0;
-        let configs = self.configs_known.len() as u64;
         CrawlProgress {
-            listing,
+            listing: self.listings > 0,
             needed: self.fetching.len() as u64,
             resolved: self.contents.len() as u64,
-            cached: self.progress.cached - configs,
-            configs_cached: configs,
+            configs_cached: self.configs_known.len() as u64,
             ..self.progress
         }
     }

@@ -9,7 +9,7 @@ use super::*;
 impl Execute {
     /// ACR: a page of a repository's manifests, with the children of each index.
     #[inline(never)]
-    pub(super) fn acr_listed(&mut self, repo: RepositoryName, _path: &str, r: &Response) {
+    pub(super) fn acr_listed(&mut self, repo: RepositoryName, r: &Response) {
         #[derive(Deserialize)]
         struct Page {
             manifests: Option<Vec<Listed>>,
@@ -29,24 +29,14 @@ impl Execute {
         struct Child {
             digest: Digest,
         }
-        if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
-            return;
-        }
-        if r.status == 404 && crate::http::name_unknown(&r.body) {
-            // The repository is gone: nothing lists a planned manifest there.
-            self.repos.entry(repo).or_default().listed = true;
-            return;
-        }
-        if r.status != 200 {
-            let why = format!("listing its manifests answered {}", status_text(r.status));
-            return self.unverifiable(&repo, &why);
-        }
-        let page: Page = match serde_json::from_slice(&r.body) {
-            Ok(page) => page,
-            Err(e) => {
-                let why = format!("its manifest listing could not be read: {e}");
-                return self.unverifiable(&repo, &why);
+        let page: Page = match self.acr_page(&repo, r, "manifest") {
+            AcrPage::Read(page) => page,
+            AcrPage::Gone => {
+                // The repository is gone: nothing lists a planned manifest there.
+                self.repos.entry(repo).or_default().listed = true;
+                return;
             }
+            AcrPage::Ended => return,
         };
         let manifests = page.manifests.unwrap_or_default();
         let added = manifests.len();
@@ -64,13 +54,53 @@ impl Execute {
                 }
             }
         }
-        match self.next_page(&repo, r, added) {
-            Ok(Some(path)) => self
-                .queue
-                .push_back((Job::AcrManifests(repo, path), 1, 0.0)),
-            Ok(None) => self.repos.entry(repo).or_default().listed = true,
-            Err(why) => self.unverifiable(&repo, &why),
+        if self.acr_next(&repo, r, added, Job::AcrManifests) {
+            self.repos.entry(repo).or_default().listed = true;
         }
+    }
+
+    /// A page of an ACR listing of `repo` (`what`: manifest or tag), read: `Gone` when the
+    /// repository is (`NAME_UNKNOWN`), `Ended` when the repository was or is now
+    /// unverifiable (any other status, a body that cannot be read).
+    fn acr_page<T: serde::de::DeserializeOwned>(
+        &mut self,
+        repo: &RepositoryName,
+        r: &Response,
+        what: &str,
+    ) -> AcrPage<T> {
+        if self.repos.get(repo).is_some_and(|rs| rs.unknown.is_some()) {
+            return AcrPage::Ended;
+        }
+        if r.status == 404 && crate::http::name_unknown(&r.body) {
+            return AcrPage::Gone;
+        }
+        let why = if r.status == 200 {
+            match serde_json::from_slice(&r.body) {
+                Ok(page) => return AcrPage::Read(page),
+                Err(e) => format!("its {what} listing could not be read: {e}"),
+            }
+        } else {
+            format!("listing its {what}s answered {}", status_text(r.status))
+        };
+        self.unverifiable(repo, &why);
+        AcrPage::Ended
+    }
+
+    /// The next page of an ACR listing is queued (`job`); true when the listing is complete.
+    /// A listing that cannot be trusted to end makes the repository unverifiable.
+    fn acr_next(
+        &mut self,
+        repo: &RepositoryName,
+        r: &Response,
+        added: usize,
+        job: fn(RepositoryName, String) -> Job,
+    ) -> bool {
+        match self.next_page(repo, r, added) {
+            Ok(Some(path)) => self.queue.push_back((job(repo.clone(), path), 1, 0.0)),
+            Ok(None) => return true,
+            Err(why) => self.unverifiable(repo, &why),
+        }
+        false
     }
 
     /// ACR: the target's current tags and locks, right before deleting it.
@@ -242,38 +272,32 @@ impl Execute {
             #[serde(default)]
             changeable_attributes: Option<crate::snapshot::ChangeableAttributes>,
         }
-        if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
-            return;
-        }
-        let done = |ex: &mut Execute, repo: RepositoryName| {
-            let rs = ex.repos.entry(repo).or_default();
-            rs.pending_heads = rs.pending_heads.saturating_sub(1);
-        };
-        if r.status == 404 && crate::http::name_unknown(&r.body) {
-            // The repository is gone: no tag is there (its manifest listing says so too).
-            return done(self, repo);
-        }
-        if r.status != 200 {
-            let why = format!("listing its tags answered {}", status_text(r.status));
-            return self.unverifiable(&repo, &why);
-        }
-        let page: Page = match serde_json::from_slice(&r.body) {
-            Ok(page) => page,
-            Err(e) => {
-                let why = format!("its tag listing could not be read: {e}");
-                return self.unverifiable(&repo, &why);
+        let complete = match self.acr_page::<Page>(&repo, r, "tag") {
+            AcrPage::Read(page) => {
+                let tags = page.tags.unwrap_or_default();
+                let added = tags.len();
+                let rs = self.repos.entry(repo.clone()).or_default();
+                for t in tags {
+                    rs.acr_tags.insert(t.name, t.changeable_attributes);
+                }
+                self.acr_next(&repo, r, added, Job::AcrTags)
             }
+            // The repository is gone: no tag is there (its manifest listing says so too).
+            AcrPage::Gone => true,
+            AcrPage::Ended => false,
         };
-        let tags = page.tags.unwrap_or_default();
-        let added = tags.len();
-        let rs = self.repos.entry(repo.clone()).or_default();
-        for t in tags {
-            rs.acr_tags.insert(t.name, t.changeable_attributes);
-        }
-        match self.next_page(&repo, r, added) {
-            Ok(Some(path)) => self.queue.push_back((Job::AcrTags(repo, path), 1, 0.0)),
-            Ok(None) => done(self, repo),
-            Err(why) => self.unverifiable(&repo, &why),
+        if complete {
+            let rs = self.repos.entry(repo).or_default();
+            rs.pending_heads = rs.pending_heads.saturating_sub(1);
         }
     }
+}
+
+/// An ACR listing page, read or not.
+enum AcrPage<T> {
+    Read(T),
+    /// The repository is gone (`NAME_UNKNOWN`).
+    Gone,
+    /// Nothing more to do with it: the repository is unverifiable.
+    Ended,
 }

@@ -13,9 +13,9 @@ impl Execute {
     #[inline(never)]
     pub(super) fn listed(&mut self, job: Job, r: &Response) {
         match job {
-            Job::AcrManifests(repo, path) => self.acr_listed(repo, &path, r),
+            Job::AcrManifests(repo, _) => self.acr_listed(repo, r),
             Job::AcrTags(repo, _) => self.acr_tags_listed(repo, r),
-            Job::Tags(repo, path) => self.tags_listed(repo, &path, r),
+            Job::Tags(repo, _) => self.tags_listed(repo, r),
             Job::HeadTag(repo, tag) => {
                 let rs = self.repos.entry(repo.clone()).or_default();
                 if rs.unknown.is_some() {
@@ -165,7 +165,7 @@ impl Execute {
     }
 
     /// A page of an OCI repository's tag list: each tag is resolved with a `HEAD`.
-    pub(super) fn tags_listed(&mut self, repo: RepositoryName, _path: &str, r: &Response) {
+    pub(super) fn tags_listed(&mut self, repo: RepositoryName, r: &Response) {
         if self.repos.get(&repo).is_some_and(|rs| rs.unknown.is_some()) {
             return;
         }
