@@ -206,4 +206,4 @@ test-npm: npm action dist/regprune-$(VERSION).tgz setup-browser setup-registry
 	cd npm && node --test test/
 
 test-python: python dist/regprune-$(VERSION).tar.gz setup-registry
-	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q
+	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q -n 2

@@ -368,19 +368,18 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
     session.free();
     throw e;
   }
-  const beforeSend = fd === undefined
-    ? () => session.dropJournal()
-    : () => {
-      const lines = session.takeJournal();
-      if (lines.length) {
-        fs.writeSync(fd, lines.map((l) => `${l}\n`).join(''));
-        fs.fsyncSync(fd);
-      }
-    };
+  // Entries are synced before the requests handed out with them are sent; outcome lines
+  // alone are written and synced with the next entries (or at the end).
+  const write = (last) => {
+    const { lines, sync } = session.takeJournal();
+    if (lines.length) fs.writeSync(fd, lines.map((l) => `${l}\n`).join(''));
+    if (sync || last) fs.fsyncSync(fd);
+  };
+  const beforeSend = fd === undefined ? () => session.dropJournal() : () => write(false);
   const progress = onProgress && (() => onProgress(...session.progress()));
   try {
     // beforeFree: how the last deletions ended, written while the session still exists.
-    return await drive(session, transport, { concurrency, beforeSend, onProgress: progress, signal, beforeFree: beforeSend });
+    return await drive(session, transport, { concurrency, beforeSend, onProgress: progress, signal, beforeFree: fd === undefined ? undefined : () => write(true) });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

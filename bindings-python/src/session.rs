@@ -167,12 +167,16 @@ impl Session {
         core(py, execute.known_manifest(&d, None, bytes))
     }
 
-    /// An execution's journal lines (JSON) to write durably before sending the requests
-    /// handed out so far (none for other conversations).
-    fn take_journal(&mut self) -> Vec<String> {
+    /// An execution's journal lines (JSON) since the last call, and whether they must be
+    /// synced to disk before the requests handed out so far are sent (an entry is among them;
+    /// outcome lines alone need not wait). None for other conversations.
+    fn take_journal(&mut self) -> (Vec<String>, bool) {
         match self.inner.execute_mut() {
-            Ok(execute) => execute.take_journal_lines(),
-            Err(_) => Vec::new(),
+            Ok(execute) => {
+                let j = execute.take_journal_lines();
+                (j.lines, j.sync)
+            }
+            Err(_) => (Vec::new(), false),
         }
     }
 }

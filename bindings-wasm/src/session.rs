@@ -203,13 +203,16 @@ impl Session {
         core(core(self.inner.execute_mut())?.known_manifest(&d, None, bytes))
     }
 
-    /// An execution's journal lines (JSON) to write durably before sending the requests
-    /// handed out so far.
+    /// An execution's journal lines (JSON) since the last call: `{lines, sync}`; with `sync`
+    /// (an entry is among them) they must be on disk before the requests handed out so far
+    /// are sent; outcome lines alone need not wait.
     #[wasm_bindgen(js_name = takeJournal)]
-    pub fn take_journal(&mut self) -> Vec<String> {
-        self.inner
-            .execute_mut()
-            .map_or_else(|_| Vec::new(), http::Execute::take_journal_lines)
+    pub fn take_journal(&mut self) -> Result<JsValue, JsValue> {
+        let lines = self.inner.execute_mut().map_or_else(
+            |_| http::JournalLines::default(),
+            http::Execute::take_journal_lines,
+        );
+        to_js(&lines)
     }
 
     /// Discards the journal entries so far, for an execution without a journal file.

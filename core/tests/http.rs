@@ -2336,3 +2336,53 @@ fn acr_items_the_listing_says_nothing_about_are_checked_on_their_own() {
     assert!(o.detail.contains("locked"), "{}", o.detail);
     assert!(acr.inner.repos["app"].1.contains_key(&d["dangling"]));
 }
+
+/// The journal says when it must be synced: lines holding an entry (`sync`) before the
+/// requests handed out with them are sent; outcome lines alone never hold a request back.
+#[test]
+fn journal_lines_say_when_they_must_be_synced() {
+    let (mut reg, _) = Registry::fixture();
+    let p = planned(&mut reg, json!({"op": "deleteImage", "image": "app:v2"}));
+    let options = json!({"registry": "localhost:5000", "runId": "r"});
+    let mut ex = Execute::new(&p, serde_json::from_value(options).unwrap()).unwrap();
+    let (mut now, mut synced, mut outcomes, mut deletes) = (0.0, Vec::<String>::new(), 0, 0);
+    while !ex.is_done() {
+        let Some(req) = ex.next_request(now) else {
+            now = ex.next_wakeup().unwrap_or(now + 1.0);
+            continue;
+        };
+        let taken = ex.take_journal_lines();
+        let entries = taken
+            .lines
+            .iter()
+            .filter(|l| !l.contains("\"outcome\""))
+            .count();
+        assert_eq!(taken.sync, entries > 0, "{:?}", taken.lines);
+        outcomes += taken.lines.len() - entries;
+        if taken.sync {
+            synced.extend(taken.lines);
+        }
+        if req.method == Method::Delete {
+            deletes += 1;
+            let digest = req.path.rsplit('/').next().unwrap().to_owned();
+            let entry = format!("\"digest\":\"{digest}\"");
+            assert!(
+                synced
+                    .iter()
+                    .any(|l| l.contains(&entry) && !l.contains("\"outcome\"")),
+                "DELETE {} before its entry was synced",
+                req.path
+            );
+        }
+        let resp = reg.serve(&req);
+        ex.handle_response(req.id, &resp, now).unwrap();
+    }
+    let last = ex.take_journal_lines();
+    assert!(!last.sync && last.lines.iter().all(|l| l.contains("\"outcome\"")));
+    assert!(deletes > 0);
+    assert_eq!(
+        outcomes + last.lines.len(),
+        deletes,
+        "one outcome line per deletion"
+    );
+}

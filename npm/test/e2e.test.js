@@ -244,3 +244,42 @@ test('a nightly re-crawl with the store fetches only what is new (issue 30)', { 
   const third = await crawlCounting();
   assert.deepEqual([third.kinds.manifest, third.kinds.config], [1, 1], JSON.stringify(third.kinds));
 }));
+
+test('each deletion is synced to the journal before it is sent; outcome lines wait for the next sync', { timeout: 60_000 }, () => withRegistry(async (server, client) => {
+  for (let i = 0; i < 12; i += 1) await client.image('many', [`t${i}`], [`layer ${i}`.repeat(40)], '2020-01-01T00:00:00Z');
+  const p = plan(await crawl(new Transport(server.url)), { op: 'purge', filter: ['many:.*'], ago: '1d' }, { now: NOW });
+  const journal = join(mkdtempSync(join(tmpdir(), 'regprune-sync-')), 'j.jsonl');
+  const fs = process.getBuiltinModule('node:fs');
+  const realSync = fs.fsyncSync;
+  const synced = [];
+  const unjournaled = [];
+  let deletes = 0;
+  const witness = (input, init) => {
+    if (init?.method === 'DELETE') {
+      deletes += 1;
+      const digest = String(input).split('/').pop();
+      // What a crash at this moment would leave: the file up to the last fsync.
+      const onDisk = synced.length ? readFileSync(journal).subarray(0, synced.at(-1)).toString() : '';
+      if (!onDisk.includes(`"digest":"${digest}"`)) unjournaled.push(digest);
+    }
+    return fetch(input, init);
+  };
+  fs.fsyncSync = (fd) => {
+    realSync(fd);
+    synced.push(fs.fstatSync(fd).size);
+  };
+  let report;
+  try {
+    report = await execute(p, new Transport(server.url, { fetch: witness }), { journalPath: journal });
+  } finally {
+    fs.fsyncSync = realSync;
+  }
+  assert.deepEqual(report.counts, { done: 12 });
+  assert.equal(deletes, 12);
+  assert.deepEqual(unjournaled, []);
+  // One sync per batch of entries and one at the end: outcome lines alone never sync.
+  assert.ok(synced.length <= deletes + 1, `${synced.length} fsyncs for ${deletes} deletions`);
+  const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(synced.at(-1), readFileSync(journal).length, 'the whole journal synced at the end');
+  assert.equal(lines.filter((l) => l.outcome === 'done').length, 12);
+}));

@@ -16,6 +16,7 @@ import http.client
 import json
 import logging
 import os
+import queue
 import socket
 import ssl
 import subprocess
@@ -285,40 +286,100 @@ def drive(
     transport: Transport,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-    before_send: Callable[[], None] | None = None,
+    journal: Callable[[list[str], bool], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     after_response: Callable[[], None] | None = None,
 ) -> None:
-    """Drives a session to its end with up to ``concurrency`` requests in flight: each thread
-    takes the next request, sends it and hands the response to the session (under one lock).
-    The first error stops every thread and is raised here. Ctrl-C stops an execution cleanly
+    """Drives a session to its end with up to ``concurrency`` requests in flight. Whoever
+    hands a response to the session (under one lock) takes every request it then has ready
+    and queues them for the sending threads, each woken alone. ``journal(lines, sync)`` writes
+    the session's journal lines, syncing them to disk when ``sync``: requests taken with new
+    entries wait until those are synced (group commit: entries that come while one write is
+    under way go in the next, so one ``fsync`` covers several deletions, and none is sent
+    before its own entry is on disk); outcome lines alone hold nothing back and are synced with
+    the next entries. A timer thread takes what a delay (a retry's backoff) held back. The
+    first error stops every thread and is raised here. Ctrl-C stops an execution cleanly
     (nothing more is sent, what is in flight is handled); anything else it interrupts."""
-    start, turn = time.monotonic(), threading.Condition()
-    state = {"in_flight": 0, "handled": 0}
+    start = time.monotonic()
+    n = max(1, min(concurrency, MAX_CONCURRENCY))
+    lock = threading.Lock()
+    timer = threading.Condition(lock)
+    ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    # out: taken from the session and not yet answered (queued, sending, or held back).
+    st = {"out": 0, "handled": 0, "committing": False, "finished": False, "sync": False}
+    held: list[Any] = []
+    unwritten: list[str] = []
     failure: list[BaseException] = []
 
-    def take() -> Any:
-        while not failure:
-            now = time.monotonic() - start
+    def finish() -> None:  # under the lock
+        if not st["finished"]:
+            st["finished"] = True
+            for _ in range(n):
+                ready.put(None)
+            timer.notify_all()
+
+    def pump() -> bool:
+        """Under the lock: queues what the session has ready; True when the caller must now
+        write the journal (outside the lock, with ``commit``)."""
+        if failure or st["finished"]:
+            return False
+        now = time.monotonic() - start
+        got = []
+        while st["out"] < n:
             req = machine.next_request(now)
-            if req is not None:
-                if before_send is not None:
-                    before_send()
-                state["in_flight"] += 1
-                return req
-            if state["in_flight"] == 0 and machine.is_done():
-                turn.notify_all()
-                return None
-            wake = machine.next_wakeup()
-            turn.wait(min(max(0.0, (wake or now + 0.05) - now), 5.0))
-        return None
+            if req is None:
+                break
+            st["out"] += 1
+            got.append(req)
+        # Lines are taken even without a journal to write (they would pile up in the core).
+        lines, sync = machine.take_journal()
+        must = False
+        if lines and journal is not None:
+            unwritten.extend(lines)
+            if sync:
+                st["sync"] = True
+                held.extend(got)
+                got = []
+            if not st["committing"]:
+                st["committing"] = must = True
+        for req in got:
+            ready.put(req)
+        if not got and not held:
+            if st["out"] == 0 and not st["committing"] and machine.is_done():
+                finish()
+            elif st["out"] < n and machine.next_wakeup() is not None:
+                timer.notify()  # a delayed request may be next: the timer looks again
+        return must
+
+    def commit() -> None:
+        """Writes the journal lines gathered so far, then lets their requests go; again while
+        more gathered during the write."""
+        assert journal is not None
+        while True:
+            with lock:
+                if not unwritten or failure:
+                    st["committing"] = False
+                    if not failure and st["out"] == 0 and machine.is_done():
+                        finish()
+                    return
+                lines, reqs, sync = unwritten[:], held[:], bool(st["sync"])
+                unwritten.clear()
+                held.clear()
+                st["sync"] = False
+            journal(lines, sync)
+            for req in reqs:
+                ready.put(req)
+
+    def fail(e: BaseException) -> None:
+        with lock:
+            failure.append(e)
+            finish()
 
     def worker() -> None:
         try:
             while True:
-                with turn:
-                    req = take()
-                if req is None:
+                req = ready.get()
+                if req is None or failure:
                     return
                 rid, method, url, headers, body = req
                 sent = time.monotonic()
@@ -326,25 +387,46 @@ def drive(
                 if log.isEnabledFor(logging.DEBUG):
                     ms = (time.monotonic() - sent) * 1000
                     log.debug(_native.log_line(method, url, status, failed, ms))
-                with turn:
-                    state["in_flight"] -= 1
-                    turn.notify_all()
+                with lock:
+                    st["out"] -= 1
                     if failure:
                         return
-                    now = time.monotonic() - start
-                    machine.handle_response(rid, status, rheaders, data, now, failed)
+                    machine.handle_response(
+                        rid, status, rheaders, data, time.monotonic() - start, failed
+                    )
                     if after_response is not None:
                         after_response()
-                    state["handled"] += 1
+                    st["handled"] += 1
                     if on_progress is not None:
-                        on_progress(state["handled"])
+                        on_progress(st["handled"])
+                    must = pump()
+                if must:
+                    commit()
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
-            with turn:
-                failure.append(e)
-                turn.notify_all()
+            fail(e)
 
-    n = max(1, min(concurrency, MAX_CONCURRENCY))
+    def timing() -> None:
+        """Takes requests at the start and whenever a delay may have ended."""
+        try:
+            while True:
+                with lock:
+                    if st["finished"]:
+                        return
+                    must = pump()
+                    if not must and not st["finished"]:
+                        # With every slot taken, a response frees one and takes what is due.
+                        # A wakeup already past (the session waits on a response, e.g. for a
+                        # token) is looked at again shortly, not in a busy loop.
+                        wake = machine.next_wakeup() if st["out"] < n else None
+                        now = time.monotonic() - start
+                        timer.wait(0.5 if wake is None else min(max(0.01, wake - now), 0.5))
+                if must:
+                    commit()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
+            fail(e)
+
     threads = [threading.Thread(target=worker, name=f"regprune-{i}") for i in range(n)]
+    threads.append(threading.Thread(target=timing, name="regprune-timer"))
     for t in threads:
         t.daemon = True
         t.start()
@@ -353,11 +435,12 @@ def drive(
             while t.is_alive():
                 t.join(0.5)
     except KeyboardInterrupt:
-        with turn:
+        with lock:
             cancelled = machine.cancel()
             if not cancelled:
                 failure.append(KeyboardInterrupt())
-            turn.notify_all()
+                finish()
+            timer.notify_all()
         if not cancelled:
             raise
         for t in threads:
@@ -519,20 +602,21 @@ def execute(
         _hand_over(session, _Held(manifests))
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
-    def write_journal() -> None:
-        lines = session.take_journal()
-        if journal is not None and lines:
+    def write(lines: list[str], sync: bool) -> None:
+        assert journal is not None
+        if lines:
             journal.write("".join(line + "\n" for line in lines))
             journal.flush()
+        if sync:
             os.fsync(journal.fileno())
 
     progress = None if on_progress is None else (lambda _: on_progress(*session.progress()))
     try:
-        drive(session, transport, concurrency=concurrency, before_send=write_journal,
-              on_progress=progress)  # fmt: skip
+        drive(session, transport, concurrency=concurrency,
+              journal=None if journal is None else write, on_progress=progress)  # fmt: skip
     finally:
         if journal is not None:
-            write_journal()  # how the last deletions ended
+            write(session.take_journal()[0], True)  # how the last deletions ended
             journal.close()
     return Report(json.loads(session.result_json()))
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -607,3 +608,89 @@ def test_the_cli_shows_crawl_progress_on_a_terminal(
     second = run()
     last = last_status(second)
     assert last == f"crawl: manifests {m[1]}/{m[1]} (0 fetched, {m[1]} reused, 0 to fetch)", last
+
+
+class _Witness(registry.Transport):
+    """Reads the journal's synced part at each `DELETE`: what a crash then would leave."""
+
+    def __init__(self, url: str, journal: Path, synced: list[int]) -> None:
+        super().__init__(url)
+        self.journal, self.synced = journal, synced
+        self.unjournaled: list[str] = []
+        self.deletes = 0
+
+    def send(self, method, url, headers, body):  # type: ignore[no-untyped-def]
+        if method == "DELETE":
+            self.deletes += 1
+            digest = url.rsplit("/", 1)[1]
+            on_disk = self.journal.read_bytes()[: self.synced[-1]] if self.synced else b""
+            if f'"digest":"{digest}"'.encode() not in on_disk:
+                self.unjournaled.append(digest)
+        return super().send(method, url, headers, body)
+
+
+def test_each_deletion_is_synced_before_it_is_sent_and_one_fsync_covers_several(
+    server: RegistryServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: journal entries that come while an `fsync` is under way share the next
+    one, and no `DELETE` leaves before its own entry is synced (the file read back at the
+    moment it is sent, up to the bytes the last `fsync` covered)."""
+    c = Client(server.url)
+    for i in range(24):
+        c.image("many", [f"t{i}"], [f"layer {i}".encode() * 40], "2020-01-01T00:00:00Z")
+    snap = registry.crawl(registry.Transport(server.url))
+    plan = regprune.plan(snap, {"op": "purge", "filter": ["many:.*"], "ago": "1d"}, now=NOW)
+    journal = tmp_path / "j.jsonl"
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.02)  # a slow disk: the deletions that come meanwhile wait for the next
+        real_fsync(fd)
+        synced.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    witness = _Witness(server.url, journal, synced)
+    report = registry.execute(plan, witness, journal_path=str(journal), concurrency=8)
+    assert report["counts"] == {"done": 24}, report
+    assert witness.deletes == 24 and witness.unjournaled == []
+    assert len(synced) < 24, f"{len(synced)} fsyncs for 24 deletions: no group commit"
+    data = journal.read_bytes()
+    assert synced[-1] == len(data), "the whole journal is synced at the end"
+    # Outcome lines alone never wait for a sync: every sync but the last covers an entry.
+    for before, after in zip([0, *synced[:-2]], synced[:-1]):
+        assert b'"manifest"' in data[before:after], data[before:after]
+    entries = [json.loads(x) for x in data.decode().splitlines()]
+    assert len({e["digest"] for e in entries if "manifest" in e}) == 24
+    assert sum(1 for e in entries if e.get("outcome") == "done") == 24
+
+
+class _Slow(registry.Transport):
+    """A registry that takes `delay` seconds to answer each request."""
+
+    def __init__(self, url: str, delay: float) -> None:
+        super().__init__(url)
+        self.delay = delay
+
+    def send(self, method, url, headers, body):  # type: ignore[no-untyped-def]
+        time.sleep(self.delay)
+        return super().send(method, url, headers, body)
+
+
+@pytest.mark.parametrize(("concurrency", "delay"), [(1, 0.05), (2, 0.05)])
+def test_waiting_for_a_slow_registry_costs_no_cpu(
+    server: RegistryServer, concurrency: int, delay: float
+) -> None:
+    """While every slot waits on the registry, no thread polls: the driver's CPU stays a
+    small part of the wall time (a busy loop would take a whole core)."""
+    c = Client(server.url)
+    for i in range(6):
+        c.image("slow", [f"t{i}"], [f"slow {i}".encode() * 40], "2020-01-01T00:00:00Z")
+    snap = registry.crawl(registry.Transport(server.url))
+    plan = regprune.plan(snap, {"op": "purge", "filter": ["slow:.*"], "ago": "1d"}, now=NOW)
+    wall, cpu = time.monotonic(), time.process_time()
+    report = registry.execute(plan, _Slow(server.url, delay), concurrency=concurrency)
+    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+    assert report["counts"] == {"done": 6}, report
+    assert wall > 6 * delay / concurrency
+    assert cpu < 0.3 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s waiting on the registry"

@@ -27,7 +27,8 @@ pub use credentials::{
     CREDENTIAL_ENV,
 };
 pub use execute::{
-    Execute, ExecuteOptions, JournalEntry, JournalOutcome, Outcome, OutcomeKind, Report,
+    Execute, ExecuteOptions, JournalEntry, JournalLines, JournalOutcome, Outcome, OutcomeKind,
+    Report,
 };
 pub use failure::TransportFailure;
 pub use ghcr::{default_api as default_github_api, GITHUB_API_SCOPE};

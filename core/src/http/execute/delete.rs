@@ -162,16 +162,22 @@ impl Execute {
     }
 
     /// The journal's lines since the last call, as JSON text: an entry for each deletion
-    /// handed out (write it durably before sending), and a line saying how each journalled
-    /// deletion ended. Entries come first: an outcome always follows its entry.
-    pub fn take_journal_lines(&mut self) -> Vec<String> {
+    /// handed out, and a line saying how each journalled deletion ended. Entries come first:
+    /// an outcome always follows its entry. `sync` is true when there is an entry among them:
+    /// the lines must then be on disk (`fsync`) before any request handed out so far is sent.
+    /// Outcome lines alone need not wait (undo reads entries only; they are for people and
+    /// audits), so an adapter may write them and sync them with the next entries.
+    pub fn take_journal_lines(&mut self) -> JournalLines {
         let entries = std::mem::take(&mut self.journal);
         let ended = std::mem::take(&mut self.ended);
-        entries
-            .iter()
-            .filter_map(|e| serde_json::to_string(e).ok())
-            .chain(ended.iter().filter_map(|o| serde_json::to_string(o).ok()))
-            .collect()
+        JournalLines {
+            sync: !entries.is_empty(),
+            lines: entries
+                .iter()
+                .filter_map(|e| serde_json::to_string(e).ok())
+                .chain(ended.iter().filter_map(|o| serde_json::to_string(o).ok()))
+                .collect(),
+        }
     }
 
     #[inline(never)]

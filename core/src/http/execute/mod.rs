@@ -401,6 +401,16 @@ pub struct JournalEntry {
     pub attempted: Option<crate::Timestamp>,
 }
 
+/// Journal lines to write, from [`Execute::take_journal_lines`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JournalLines {
+    /// The lines (JSON text), in the order to write them.
+    pub lines: Vec<String>,
+    /// Whether they must be on disk before the requests handed out so far are sent (an
+    /// entry is among them).
+    pub sync: bool,
+}
+
 /// A journal line written after a journalled deletion ended: how it ended, and when. `undo`
 /// reads entries, not these; they are for people and audits (`jq 'select(.outcome)'`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -794,7 +804,7 @@ impl Execute {
     }
 
     /// The next request to send at `now`. A request that deletes carries its journal entry
-    /// in `take_journal()`: write it durably before sending the request.
+    /// in `take_journal_lines()`: write it durably before sending the request.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
         self.clock = now;
         if self.cancelled {
