@@ -13,7 +13,7 @@ endif
 LOG := $(CURDIR)/artifacts/build.log
 logged = mkdir -p $(dir $(LOG)); { $(1); } >>$(LOG) 2>&1 || { status=$$?; echo "failed: $(1); the end of $(LOG):" >&2; tail -40 $(LOG) >&2; exit $$status; }
 
-.PHONY: action artifacts dist lint-workflows test-build-rust fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
+.PHONY: action artifacts checks dist lint-workflows test-build-rust fuzz reliability bench bench-smoke setup-bench demo-web demo-core setup setup-wasm setup-python setup-browser setup-registry demo lint lint-rust lint-npm lint-python test test-rust test-npm test-python npm python
 
 # wasm-bindgen's CLI must be the exact version the crate is locked to.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/[^0-9.]/,""); print}' Cargo.lock)
@@ -109,10 +109,11 @@ dist: dist/.wheel dist/regprune-$(VERSION).tar.gz npm dist/regprune-$(VERSION).t
 	@ls -l dist/*.whl dist/*.tar.gz dist/*.tgz | awk '{print $$5, $$9}'
 
 # The package in .venv is the wheel from dist/ (not a separate build); its native module is
-# also put next to the sources in python/regprune, as an editable install would.
+# also put next to the sources in python/regprune, as an editable install would (not its
+# stub: that is a source of the wheel, and a fresh copy would make the wheel stale again).
 $(VENV)/.native: dist/.wheel
 	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/regprune-*.whl
-	$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('dist/regprune-*.whl')[0]); [open('python/' + n, 'wb').write(z.read(n)) for n in z.namelist() if n.startswith('regprune/_native')]"
+	$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('dist/regprune-*.whl')[0]); [open('python/' + n, 'wb').write(z.read(n)) for n in z.namelist() if n.startswith('regprune/_native') and not n.endswith('.pyi')]"
 	touch $@
 
 ## python: the wheel (dist/), installed into .venv
@@ -158,12 +159,18 @@ lint-python: python
 	cd python && $(CURDIR)/$(VENV)/bin/mypy
 	cd python && $(CURDIR)/$(VENV)/bin/python -m mypy.stubtest regprune._native
 
-## test: lint, then every test. The benchmarks are not part of it (`make bench-smoke` runs
+## test: lint and every test. The benchmarks are not part of it (`make bench-smoke` runs
 ## their code on small inputs, `make bench` the figures of record).
+# The artifacts first, then three lanes side by side: the static checks followed by the Rust
+# tests, the npm suite, the Python suite (whose tests mostly wait on registries and child
+# processes: four workers keep both cores busy).
 test:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target artifacts
-	@$(MAKE) --no-print-directory lint test-rust
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-npm test-python
+	@$(MAKE) --no-print-directory -j3 --output-sync=target checks test-npm test-python
+
+# Lint first, then the Rust tests (in the same make, so that nothing is built twice at once).
+checks: lint
+	@$(MAKE) --no-print-directory test-rust
 
 # Everything the checks and suites run, built first and side by side (two cores: one build's
 # single-threaded link-time optimisation overlaps another's compiling).
@@ -206,4 +213,4 @@ test-npm: npm action dist/regprune-$(VERSION).tgz setup-browser setup-registry
 	cd npm && node --test test/
 
 test-python: python dist/regprune-$(VERSION).tar.gz setup-registry
-	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q -n 2
+	cd python && $(CURDIR)/$(VENV)/bin/python -m pytest -q -n 4
