@@ -161,25 +161,26 @@ lint-python: python
 
 ## test: lint and every test. The benchmarks are not part of it (`make bench-smoke` runs
 ## their code on small inputs, `make bench` the figures of record).
-# The artifacts first, then three lanes side by side: the static checks followed by the Rust
-# tests, the npm suite, the Python suite (whose tests mostly wait on registries and child
-# processes: four workers keep both cores busy).
+# Three lanes side by side, each starting as soon as what it runs is built (one make, so each
+# artifact is built once): the static checks followed by the Rust tests, the npm suite, the
+# Python suite (whose tests mostly wait on registries and child processes: four workers keep
+# both cores busy).
 test:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target artifacts
 	@$(MAKE) --no-print-directory -j3 --output-sync=target checks test-npm test-python
 
-# Lint first, then the Rust tests (in the same make, so that nothing is built twice at once).
-checks: lint
+checks: lint test-build-rust
 	@$(MAKE) --no-print-directory test-rust
 
-# Everything the checks and suites run, built first and side by side (two cores: one build's
-# single-threaded link-time optimisation overlaps another's compiling).
+# Everything the checks and suites run (`make -j2 artifacts` builds it all side by side: one
+# build's single-threaded link-time optimisation overlaps another's compiling).
 artifacts: npm action dist python test-build-rust
 
 # The saved fuzz inputs are replayed by core/tests/fuzz_regressions.rs (the fuzz crate's
 # bodies, included), so the fuzz workspace is not built here.
+# The micro-benchmarks' crate (Criterion) is left out: `make bench` builds it.
+RUST_TESTED := --workspace --exclude regprune-micro
 test-build-rust: setup
-	@$(call logged,$(CARGO) test --workspace --no-run)
+	@$(call logged,$(CARGO) test $(RUST_TESTED) --no-run)
 
 ## setup-bench: skopeo, the one-process-per-deletion baseline of the execution benchmark
 setup-bench:
@@ -194,7 +195,7 @@ bench-smoke: python npm setup-browser setup-registry setup-bench
 	python3 bench/run.py --smoke
 
 test-rust: test-build-rust
-	$(CARGO) test --quiet --workspace
+	$(CARGO) test --quiet $(RUST_TESTED)
 
 ## fuzz: every fuzz target for FUZZ_SECONDS (default 600) each, with cargo fuzz (nightly)
 fuzz: setup

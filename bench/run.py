@@ -640,11 +640,11 @@ def write_report(
 
 
 def micro_benchmarks(smoke: bool) -> dict[str, dict[str, float]]:
-    """Runs `core/benches/micro.rs` and reads each benchmark's median and its 95% interval
+    """Runs `bench/micro/micro.rs` and reads each benchmark's median and its 95% interval
     (nanoseconds) from Criterion's `new/` results, keyed by the benchmark's full id."""
     results = ROOT / "target" / "criterion"
     shutil.rmtree(results, ignore_errors=True)
-    args = ["cargo", "bench", "--quiet", "-p", "regprune-core", "--bench", "micro"]
+    args = ["cargo", "bench", "--quiet", "-p", "regprune-micro", "--bench", "micro"]
     run(args + (["--", "--quick"] if smoke else []))
     out = {}
     for meta in results.glob("**/new/benchmark.json"):
@@ -665,7 +665,7 @@ def write_micro(w: Any, micro: dict[str, dict[str, float]]) -> None:
     w("## Micro-benchmarks: the core's stages (Criterion)")
     w("")
     w(
-        "`cargo bench -p regprune-core --bench micro` on the generated 10,000-manifest registry (seed 8), "
+        "`cargo bench -p regprune-micro --bench micro` on the generated 10,000-manifest registry (seed 8), "
         "the snapshot already parsed: medians with their 95% confidence interval. One-shot: `plan()` "
         "(graph, selection, reclaim, seal); re-plan: `IndexedSnapshot::plan`, which keeps the graph and the "
         "blob numbering between plans (what the widget's worker does on each edit); reclaim: `reclaim()` of "

@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the core's stages on a generated 10k-manifest registry (Criterion).
 //!
 //! `make bench` runs them and puts the medians in `docs/BENCHMARKS.md`; `cargo bench -p
-//! regprune-core --bench micro` runs them alone. Each pair that the report compares (the
+//! regprune-micro --bench micro` runs them alone. Each pair that the report compares (the
 //! plan writer against `serde_json`, a re-plan against a one-shot plan) is measured here in
 //! the same process.
 #![allow(missing_docs)] // criterion's macros write the undocumented `main` and group
