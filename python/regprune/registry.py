@@ -288,7 +288,7 @@ def drive(
     concurrency: int = DEFAULT_CONCURRENCY,
     journal: Callable[[list[str], bool], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
-    after_response: Callable[[], None] | None = None,
+    after_response: Callable[[], Callable[[], None] | None] | None = None,
 ) -> None:
     """Drives a session to its end with up to ``concurrency`` requests in flight. Whoever
     hands a response to the session (under one lock) takes every request it then has ready
@@ -297,7 +297,9 @@ def drive(
     entries wait until those are synced (group commit: entries that come while one write is
     under way go in the next, so one ``fsync`` covers several deletions, and none is sent
     before its own entry is on disk); outcome lines alone hold nothing back and are synced with
-    the next entries. A timer thread takes what a delay (a retry's backoff) held back. The
+    the next entries. ``after_response`` runs under the lock after each response; what it
+    returns (file writes, say) runs after the lock is let go, so that other responses are
+    handled meanwhile. A timer thread takes what a delay (a retry's backoff) held back. The
     first error stops every thread and is raised here. Ctrl-C stops an execution cleanly
     (nothing more is sent, what is in flight is handled); anything else it interrupts."""
     start = time.monotonic()
@@ -394,12 +396,13 @@ def drive(
                     machine.handle_response(
                         rid, status, rheaders, data, time.monotonic() - start, failed
                     )
-                    if after_response is not None:
-                        after_response()
+                    post = after_response() if after_response is not None else None
                     st["handled"] += 1
                     if on_progress is not None:
                         on_progress(st["handled"])
                     must = pump()
+                if post is not None:
+                    post()
                 if must:
                     commit()
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
@@ -541,14 +544,25 @@ def crawl(
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
     held = _Held(manifests) if manifests is not None else None
 
-    def after() -> None:
-        if save_manifests is not None:
-            for digest, _media_type, data in session.take_manifests():
-                save_manifest(save_manifests, digest, data)
+    def after() -> Callable[[], None] | None:
         if held is not None:
             # Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
             # download, on Docker Hub a pull).
             _hand_over(session, held)
+        if save_manifests is None:
+            return None
+        kept, store = session.take_manifests(), save_manifests
+        if not kept:
+            return None
+
+        def save() -> None:
+            # Outside the lock: a file creation can take half a millisecond. The store was
+            # listed before the first manifest was fetched, so no file of this crawl is read
+            # back by it (and a torn file would fail its digest check and be fetched).
+            for digest, _media_type, data in kept:
+                save_manifest(store, digest, data)
+
+        return save
 
     drive(
         session,
