@@ -338,12 +338,15 @@ def drive(
         must = False
         if lines and journal is not None:
             unwritten.extend(lines)
-            if sync:
-                st["sync"] = True
-                held.extend(got)
-                got = []
+            st["sync"] = st["sync"] or sync
             if not st["committing"]:
                 st["committing"] = must = True
+        if st["committing"]:
+            # Entries taken earlier (an entry is made when its deletion is queued, which may
+            # be handed out in a later pump) may be on their way to disk: everything taken now
+            # waits for the commit.
+            held.extend(got)
+            got = []
         for req in got:
             ready.put(req)
         if not got and not held:
@@ -354,14 +357,21 @@ def drive(
         return must
 
     def commit() -> None:
-        """Writes the journal lines gathered so far, then lets their requests go; again while
-        more gathered during the write."""
+        """Writes the journal lines gathered so far, then lets the requests taken with or
+        after them go; again while more lines gathered during the write."""
         assert journal is not None
         while True:
             with lock:
                 if not unwritten or failure:
                     st["committing"] = False
-                    if not failure and st["out"] == 0 and machine.is_done():
+                    if failure:
+                        return
+                    # Taken during the last write, with no line of their own: every line
+                    # taken before them is on disk now.
+                    for req in held:
+                        ready.put(req)
+                    held.clear()
+                    if st["out"] == 0 and machine.is_done():
                         finish()
                     return
                 lines, reqs, sync = unwritten[:], held[:], bool(st["sync"])
