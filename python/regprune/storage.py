@@ -24,13 +24,11 @@ def save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -
     a directory of tens of thousands of files cost ~0.4 ms of CPU each, more than the write):
     a file cut short by a crash does not hash to its name, so the core refuses it and the
     manifest is fetched and saved again. The folder is made when the first write misses it."""
-    algorithm, _, encoded = digest.partition(":")
-    folder = os.path.join(os.fspath(directory), "blobs", algorithm)
-    path = os.path.join(folder, encoded)
+    path = manifest_path(directory, digest)
     try:
         f = open(path, "wb")  # noqa: SIM115
     except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         f = open(path, "wb")  # noqa: SIM115
     with f:
         f.write(data)
