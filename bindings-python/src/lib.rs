@@ -221,6 +221,41 @@ fn storage_wanted_configs(py: Python<'_>, listing: &[u8]) -> PyResult<Vec<String
         .collect())
 }
 
+/// The pack records (`regprune_core::store`) of `(digest, bytes)` pairs, to append to a
+/// manifest store's pack. A digest that does not parse is an error naming it.
+#[pyfunction]
+fn pack_records(py: Python<'_>, manifests: Vec<(String, Vec<u8>)>) -> PyResult<Vec<u8>> {
+    let mut parsed = Vec::with_capacity(manifests.len());
+    for (i, (digest, bytes)) in manifests.iter().enumerate() {
+        let d = core(
+            py,
+            Digest::parse(digest).ok_or_else(|| Error::InvalidDigest {
+                path: format!("manifests[{i}].digest"),
+                value: digest.clone(),
+            }),
+        )?;
+        parsed.push((d, bytes.as_slice()));
+    }
+    Ok(regprune_core::store::pack_records(
+        parsed.iter().map(|(d, b)| (d, *b)),
+    ))
+}
+
+/// A pack's records, `[(digest, offset, length)]`, and where and why reading stopped early
+/// (None for a whole pack).
+#[pyfunction]
+fn index_pack(py: Python<'_>, pack: &[u8]) -> PackIndex {
+    let index = py.detach(|| regprune_core::store::index_pack(pack));
+    let entries = index
+        .entries
+        .into_iter()
+        .map(|e| (e.digest.to_string(), e.offset, e.length))
+        .collect();
+    (entries, index.damaged)
+}
+
+type PackIndex = (Vec<(String, u64, u64)>, Option<String>);
+
 /// The digest a plan (JSON) must carry.
 #[pyfunction]
 fn plan_digest(py: Python<'_>, plan: &[u8]) -> PyResult<String> {
@@ -287,6 +322,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_evidence, m)?)?;
     m.add_function(wrap_pyfunction!(parse_registry_url, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(pack_records, m)?)?;
+    m.add_function(wrap_pyfunction!(index_pack, m)?)?;
+    m.add(
+        "PACK_HEADER",
+        pyo3::types::PyBytes::new(m.py(), regprune_core::store::PACK_HEADER),
+    )?;
+    m.add(
+        "PACKS_BEFORE_MERGE",
+        regprune_core::store::PACKS_BEFORE_MERGE,
+    )?;
     m.add_function(wrap_pyfunction!(verify_plan, m)?)?;
     m.add_function(wrap_pyfunction!(generate_json, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;

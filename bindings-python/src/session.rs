@@ -139,6 +139,16 @@ impl Session {
             .collect())
     }
 
+    /// A crawl's manifests fetched since the last call (with `keepManifests`) as the records of
+    /// a manifest store's pack (`regprune_core::store`), ready to append: one write for many.
+    fn take_pack_records<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let crawl = core(py, self.inner.crawl_mut())?;
+        let kept = crawl.take_manifests();
+        let records =
+            regprune_core::store::pack_records(kept.iter().map(|k| (&k.digest, &k.bytes[..])));
+        Ok(PyBytes::new(py, &records))
+    }
+
     /// The manifests (digests) to hand over with `known_manifest` where they were saved: the
     /// distinct ones an execution journals; those a crawl is about to fetch (since the last
     /// call).

@@ -358,6 +358,51 @@ fn host_sha256(bytes: &[u8]) -> [u8; 32] {
     digest.unwrap_or_else(|| regprune_core::software_sha256(bytes))
 }
 
+/// The pack record (`regprune_core::store`) of one manifest's bytes, to append to a manifest
+/// store's pack. A digest that does not parse is an error naming it.
+#[wasm_bindgen(js_name = packRecord)]
+pub fn pack_record(digest: &str, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
+    let d = Digest::parse(digest).ok_or_else(|| {
+        js_error(&Error::InvalidDigest {
+            path: "packRecord.digest".into(),
+            value: digest.to_owned(),
+        })
+    })?;
+    Ok(regprune_core::store::pack_records([(&d, bytes)]))
+}
+
+/// A pack's records: `{entries: [[digest, offset, length]], damaged}`, `damaged` saying where
+/// and why reading stopped early (null for a whole pack).
+#[wasm_bindgen(js_name = indexPack)]
+pub fn index_pack(pack: &[u8]) -> Result<JsValue, JsValue> {
+    #[derive(serde::Serialize)]
+    struct Index {
+        entries: Vec<(String, u64, u64)>,
+        damaged: Option<String>,
+    }
+    let index = regprune_core::store::index_pack(pack);
+    to_js(&Index {
+        entries: index
+            .entries
+            .into_iter()
+            .map(|e| (e.digest.to_string(), e.offset, e.length))
+            .collect(),
+        damaged: index.damaged,
+    })
+}
+
+/// The first line of every pack of a manifest store.
+#[wasm_bindgen(js_name = packHeader)]
+pub fn pack_header() -> Vec<u8> {
+    regprune_core::store::PACK_HEADER.to_vec()
+}
+
+/// How many packs a manifest store may gather before they are merged into one.
+#[wasm_bindgen(js_name = packsBeforeMerge)]
+pub fn packs_before_merge() -> u32 {
+    regprune_core::store::PACKS_BEFORE_MERGE as u32
+}
+
 /// The digest a plan must carry: sha256 of its canonical JSON without `digest`.
 #[wasm_bindgen(js_name = planDigest)]
 pub fn plan_digest(plan: JsValue) -> Result<String, JsValue> {

@@ -176,6 +176,16 @@ impl Session {
         to_js(&kept)
     }
 
+    /// A crawl's manifests fetched since the last call (with `keepManifests`) as the records of
+    /// a manifest store's pack (`regprune_core::store`), ready to append: one write for many.
+    #[wasm_bindgen(js_name = takePackRecords)]
+    pub fn take_pack_records(&mut self) -> Result<Vec<u8>, JsValue> {
+        let kept = core(self.inner.crawl_mut())?.take_manifests();
+        Ok(regprune_core::store::pack_records(
+            kept.iter().map(|k| (&k.digest, &k.bytes[..])),
+        ))
+    }
+
     /// The distinct manifests (digests) an execution journals, to hand over with
     /// `knownManifest` where they were saved.
     #[wasm_bindgen(js_name = wantedManifests)]

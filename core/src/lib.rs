@@ -48,6 +48,7 @@ pub mod review;
 mod select;
 mod selection;
 mod snapshot;
+pub mod store;
 mod time;
 
 pub use digest::{install_sha256, software_sha256, Digest, Sha256Fn};

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from regprune import _native
 from regprune._types import Plan, Report, UndoReport
-from regprune.storage import manifest_path, read_storage, save_manifest
+from regprune.storage import ManifestStore, read_storage
 
 #: Requests are logged here at DEBUG (method, URL without its query, status, time; never a
 #: header or a body): ``logging.basicConfig(level=logging.DEBUG)`` or the CLIs' ``--verbose``.
@@ -481,40 +481,16 @@ def _access(transport: Transport) -> bytes:
     return json.dumps(transport._access).encode()
 
 
-class _Held:
-    """The names a manifests directory holds, listed once per algorithm: looking for each
-    wanted manifest's file in turn would cost a failed open per manifest on a cold store."""
-
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = directory
-        self.names: dict[str, set[str]] = {}
-
-    def __contains__(self, digest: str) -> bool:
-        algorithm, _, encoded = digest.partition(":")
-        names = self.names.get(algorithm)
-        if names is None:
-            try:
-                names = set(os.listdir(os.path.join(os.fspath(self.directory), "blobs", algorithm)))
-            except (FileNotFoundError, NotADirectoryError):
-                names = set()
-            self.names[algorithm] = names
-        return encoded in names
-
-
-def _hand_over(session: Any, held: _Held) -> None:
-    """Hands the manifests the session wants that a ``save_manifests`` directory holds to the
-    core, which checks each against its digest (damaged bytes are refused and fetched). An
-    index handed over wants its children in turn: asked again until nothing new is wanted."""
+def _hand_over(session: Any, store: ManifestStore) -> None:
+    """Hands the manifests the session wants that a manifest store holds to the core, which
+    checks each against its digest (damaged bytes are refused and fetched). An index handed
+    over wants its children in turn: asked again until nothing new is wanted."""
     wanted = session.wanted_manifests()
     while wanted:
         for digest in wanted:
-            if digest not in held:
-                continue
-            try:
-                data = manifest_path(held.directory, digest).read_bytes()
-            except FileNotFoundError:
-                continue
-            session.known_manifest(digest, data)
+            data = store.get(digest)
+            if data is not None:
+                session.known_manifest(digest, data)
         wanted = session.wanted_manifests()
 
 
@@ -552,35 +528,36 @@ def crawl(
         "hubApi": hub_api,
     }
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
-    held = _Held(manifests) if manifests is not None else None
+    same = manifests is not None and save_manifests is not None
+    same = same and os.path.abspath(manifests) == os.path.abspath(save_manifests)  # type: ignore[arg-type]
+    writer = None if save_manifests is None else ManifestStore(save_manifests)
+    reader = writer if same else None if manifests is None else ManifestStore(manifests)
 
     def after() -> Callable[[], None] | None:
-        if held is not None:
+        if reader is not None:
             # Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
             # download, on Docker Hub a pull).
-            _hand_over(session, held)
-        if save_manifests is None:
+            _hand_over(session, reader)
+        if writer is None:
             return None
-        kept, store = session.take_manifests(), save_manifests
-        if not kept:
+        records = session.take_pack_records()
+        if not records:
             return None
+        # Appended after the lock is let go; the store was read before this crawl's first
+        # record was written, so none of them is read back by it.
+        return lambda: writer.append(records)
 
-        def save() -> None:
-            # Outside the lock: a file creation can take half a millisecond. The store was
-            # listed before the first manifest was fetched, so no file of this crawl is read
-            # back by it (and a torn file would fail its digest check and be fetched).
-            for digest, _media_type, data in kept:
-                save_manifest(store, digest, data)
-
-        return save
-
-    drive(
-        session,
-        transport,
-        concurrency=concurrency,
-        after_response=after,
-        on_progress=_with_status(session, on_progress, on_status),
-    )
+    try:
+        drive(
+            session,
+            transport,
+            concurrency=concurrency,
+            after_response=after,
+            on_progress=_with_status(session, on_progress, on_status),
+        )
+    finally:
+        if writer is not None:
+            writer.close()
     return json.loads(session.result_json())  # type: ignore[no-any-return]
 
 
@@ -623,7 +600,7 @@ def execute(
         plan_bytes = json.dumps(plan, ensure_ascii=False).encode()
     session = _native.Session.execute(plan_bytes, json.dumps(options).encode(), _access(transport))
     if manifests is not None:
-        _hand_over(session, _Held(manifests))
+        _hand_over(session, ManifestStore(manifests))
     journal = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
 
     def write(lines: list[str], sync: bool) -> None:

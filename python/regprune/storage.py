@@ -4,34 +4,162 @@ snapshot: file IO only; the core builds the snapshot."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from regprune import _native
 from regprune.errors import InvalidOperationError
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
-def manifest_path(directory: str | os.PathLike[str], digest: str) -> Path:
-    """Where a manifest lives in a manifests directory: ``blobs/<algorithm>/<hex>``, the
-    blob layout of an OCI image layout (digests are validated by the core: no ``/``)."""
-    algorithm, _, encoded = digest.partition(":")
-    return Path(directory) / "blobs" / algorithm / encoded
+log = logging.getLogger("regprune")
 
 
-def save_manifest(directory: str | os.PathLike[str], digest: str, data: bytes) -> None:
-    """Saves bytes under their digest. Written in place, not renamed into place (a rename into
-    a directory of tens of thousands of files cost ~0.4 ms of CPU each, more than the write):
-    a file cut short by a crash does not hash to its name, so the core refuses it and the
-    manifest is fetched and saved again. The folder is made when the first write misses it."""
-    path = manifest_path(directory, digest)
+class ManifestStore:
+    """A manifest store (the CLI's ``--cache DIR``): manifests and image configs saved under
+    their digests, so that a later crawl or execution need not fetch them again. A crawl appends
+    what it fetched to a pack of its own (``DIR/packs/<time>-<random>.pack``, the core's format:
+    one file per crawl, not one per manifest, whose creation cost more CPU than the request);
+    a store of more than ``PACKS_BEFORE_MERGE`` packs is merged into one when a writer closes.
+    Files of the older layout (``DIR/blobs/<alg>/<hex>``) are still read. Nothing here is
+    trusted: the core checks every saved manifest against its digest before using it."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._index: dict[str, tuple[bytes | Path, int, int]] | None = None
+        self._lock = threading.Lock()
+        self._pack: BinaryIO | None = None
+        self._written: Path | None = None
+        self.damaged: list[str] = []
+
+    def _load(self) -> dict[str, tuple[bytes | Path, int, int]]:
+        """Reads every pack (and lists the older loose files) once, at the first lookup."""
+        if self._index is None:
+            index: dict[str, tuple[bytes | Path, int, int]] = {}
+            for pack in _packs(self.directory):
+                if pack == self._written:
+                    continue
+                try:
+                    data = pack.read_bytes()
+                except OSError:  # merged and removed by another run meanwhile
+                    continue
+                entries, damaged = _native.index_pack(data)
+                if damaged is not None:
+                    # A pack cut short (a crash while it was written): its whole records
+                    # are used, the rest is fetched again.
+                    self.damaged.append(f"{pack.name}: {damaged}")
+                    log.debug("manifest store: %s", self.damaged[-1])
+                for digest, offset, length in entries:
+                    index.setdefault(digest, (data, offset, length))
+            blobs = self.directory / "blobs"
+            for algorithm in _listdir(blobs):
+                for encoded in _listdir(blobs / algorithm):
+                    index.setdefault(f"{algorithm}:{encoded}", (blobs / algorithm / encoded, 0, -1))
+            self._index = index
+        return self._index
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._load()
+
+    def get(self, digest: str) -> bytes | None:
+        """The bytes saved under ``digest`` (unchecked: the core checks them), or None."""
+        found = self._load().get(digest)
+        if found is None:
+            return None
+        where, offset, length = found
+        if isinstance(where, bytes):
+            return where[offset : offset + length]
+        try:
+            return where.read_bytes()
+        except OSError:
+            return None
+
+    def append(self, records: bytes) -> None:
+        """Appends pack records (``_native.pack_records``, a crawl's ``take_pack_records``) to
+        this writer's pack, made at the first call. Safe from several threads."""
+        if not records:
+            return
+        with self._lock:
+            if self._pack is None:
+                packs = self.directory / "packs"
+                packs.mkdir(parents=True, exist_ok=True)
+                self._written = packs / f"{_stamp()}.pack"
+                self._pack = open(self._written, "xb")  # noqa: SIM115
+                self._pack.write(_native.PACK_HEADER)
+            self._pack.write(records)
+
+    def close(self) -> None:
+        """Ends this writer's pack, then merges the store's packs into one when there are more
+        than ``PACKS_BEFORE_MERGE``."""
+        with self._lock:
+            pack, self._pack = self._pack, None
+        if pack is None:
+            return
+        pack.close()
+        packs = _packs(self.directory)
+        if len(packs) > _native.PACKS_BEFORE_MERGE:
+            merge_packs(self.directory, packs)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def merge_packs(directory: str | os.PathLike[str], packs: list[Path]) -> Path:
+    """Writes the records of ``packs`` (each digest once) into one new pack of ``directory``,
+    then removes them. The new pack is written aside and renamed into place, so a reader sees
+    either the old packs or the new one whole; a pack another run adds meanwhile is not
+    touched."""
+    out = Path(directory) / "packs" / f"{_stamp()}.pack"
+    part = out.with_suffix(".part")
+    seen: set[str] = set()
+    with open(part, "wb") as f:
+        f.write(_native.PACK_HEADER)
+        for pack in packs:
+            try:
+                data = pack.read_bytes()
+            except OSError:
+                continue
+            entries, _ = _native.index_pack(data)
+            fresh = [(d, o, n) for d, o, n in entries if d not in seen]
+            seen.update(d for d, _, _ in fresh)
+            f.write(_native.pack_records([(d, data[o : o + n]) for d, o, n in fresh]))
+    os.replace(part, out)
+    for pack in packs:
+        try:
+            pack.unlink()
+        except OSError:
+            pass
+    return out
+
+
+def _packs(directory: Path) -> list[Path]:
+    return sorted(
+        directory / "packs" / name
+        for name in _listdir(directory / "packs")
+        if name.endswith(".pack")
+    )
+
+
+def _listdir(path: Path) -> list[str]:
     try:
-        f = open(path, "wb")  # noqa: SIM115
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(path, "wb")  # noqa: SIM115
-    with f:
-        f.write(data)
+        return os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _stamp() -> str:
+    """A pack's name: the UTC time (packs sort by age) and 48 random bits."""
+    import secrets
+
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(6)
 
 
 def read_storage(
@@ -64,6 +192,7 @@ def read_storage(
             return f.read().strip()
 
     repositories = []
+    saved: list[tuple[str, bytes]] = []
     wanted: set[str] = set()
     for dirpath, dirnames, _ in os.walk(repos_dir):
         if "_manifests" not in dirnames:
@@ -100,7 +229,10 @@ def read_storage(
                     raw = f.read()
                 texts[digest] = raw.decode("utf-8")
                 if save_manifests is not None:
-                    save_manifest(save_manifests, digest, raw)
+                    saved.append((digest, raw))
+    if save_manifests is not None:
+        with ManifestStore(save_manifests) as store:
+            store.append(_native.pack_records(saved))
     listing: dict[str, Any] = {"repositories": repositories, "blobSizes": sizes, "manifests": texts}
     if registry_name:
         listing["registry"] = registry_name

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from registry_fixture import Client, Pool, RegistryServer, push, push_fixture
+from store_util import damage, records, stored
 
 import regprune
 from regprune import registry
@@ -409,7 +410,8 @@ def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
     args = ["plan", "--registry", server.url, "--save-manifests", str(saved), "--now", NOW]
     assert main([*args, "-o", str(plan_file), "delete", "app:v1"]) == 0
     capsys.readouterr()
-    files = {f.name for f in (saved / "blobs" / "sha256").iterdir()}
+    saved_bytes = stored(saved)
+    files = {d.split(":")[1] for d in saved_bytes}
     snap = registry.crawl(registry.Transport(server.url))
     manifests = {m["digest"].split(":")[1] for r in snap["repositories"] for m in r["manifests"]}
     configs = {
@@ -419,15 +421,14 @@ def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
         if m.get("config")
     }
     assert manifests <= files <= manifests | configs, "every manifest (and config) saved"
-    blobs = saved / "blobs" / "sha256"
-    assert all(hashlib.sha256((blobs / f).read_bytes()).hexdigest() == f for f in files)
+    assert all(hashlib.sha256(b).hexdigest() == d.split(":")[1] for d, b in saved_bytes.items())
+    assert len(list((saved / "packs").iterdir())) == 1, "one pack for the crawl"
     plan_text = plan_file.read_text().strip()
 
-    # A manifest file that does not hash to its name (a damaged store) is not used: that one
+    # A saved manifest that does not hash to its digest (a damaged store) is not used: that one
     # manifest is fetched, and the journal holds the registry's bytes.
-    victim = saved / "blobs" / "sha256" / d["app_v1"].split(":")[1]
-    good = victim.read_bytes()
-    victim.write_bytes(good.replace(b"{", b"{ ", 1))
+    good = saved_bytes[d["app_v1"]]
+    undamage = damage(saved, d["app_v1"])
     counting = _Counting(server.url)
     journal.unlink(missing_ok=True)
     report = registry.execute(plan_text, counting, manifests=saved, journal_path=str(journal))
@@ -436,7 +437,7 @@ def test_saved_manifests_spare_a_fetch_per_deletion_and_journal_the_same_bytes(
     assert {x["digest"]: x for x in entries}[d["app_v1"]]["manifest"].encode() == good
     assert main(["undo", str(journal), "--registry", server.url]) == 0
     assert client.exists("app", d["app_v1"])
-    victim.write_bytes(good)
+    undamage()
     journal.unlink()
     counting = _Counting(server.url)
 
@@ -561,6 +562,33 @@ def test_a_nightly_recrawl_with_the_store_fetches_only_what_is_new(
     third, k3, _ = crawl()
     assert (k3.get("manifest"), k3.get("config")) == (2, 2), k3
     assert sum(len(r["manifests"]) for r in third["repositories"]) == manifests + 2
+    # One pack per crawl that fetched something: the unchanged registry's crawl added none.
+    assert len(list((store / "packs").glob("*.pack"))) == 2
+
+
+def test_a_pack_cut_short_by_a_crash_costs_only_what_was_cut(
+    server: RegistryServer, tmp_path: Path
+) -> None:
+    """A crawl killed while it wrote its pack leaves a pack cut in a record: the next crawl
+    uses every whole record before the cut, fetches the rest, and the snapshot is the same."""
+    push_fixture(Client(server.url))
+    store = tmp_path / "store"
+    first = registry.crawl(registry.Transport(server.url), save_manifests=store)
+    [pack] = (store / "packs").glob("*.pack")
+    whole = records(pack)
+    cut = whole[len(whole) // 2]
+    with open(pack, "r+b") as f:
+        f.truncate(cut[1] + cut[2] // 2)  # in the middle of a record's bytes
+    lost = {d for d, _, _ in whole[len(whole) // 2 :]} - {d for d, _, _ in whole[: len(whole) // 2]}
+    t = _Kinds(server.url)
+    again = registry.crawl(t, manifests=store, save_manifests=store)
+    assert again == first
+    assert t.kinds.get("manifest", 0) + t.kinds.get("config", 0) == len(lost), (t.kinds, lost)
+    # The records fetched again went to a pack of their own; the cut pack is left as it is.
+    assert len(list((store / "packs").glob("*.pack"))) == 2
+    t = _Kinds(server.url)
+    assert registry.crawl(t, manifests=store) == first
+    assert "manifest" not in t.kinds and "config" not in t.kinds, t.kinds
 
 
 @pytest.mark.parametrize("cli", ["python", "node"])

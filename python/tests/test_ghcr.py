@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from registry_fixture import emulator
+from store_util import damage, stored
 
 import regprune
 from regprune.registry import Credentials, Transport, crawl
@@ -343,10 +344,14 @@ def test_a_second_crawl_with_the_saved_manifests_downloads_nothing(
     after = {v["id"]: v["downloads"] for v in state(ghcr)["versions"]}
     assert after == before, "no manifest was fetched again"
     assert again == first
-    # A saved file that does not hash to its name is not used: that one manifest is
+    # Saved bytes that do not hash to their digest are not used: that one manifest is
     # downloaded again (one download more in all), and the snapshot is the same.
-    victim = next(p for p in (store / "blobs" / "sha256").iterdir())
-    victim.write_bytes(b'{"schemaVersion": 2}')
+    victim = next(
+        d
+        for d in stored(store)
+        if d in {m["digest"] for r in first["repositories"] for m in r["manifests"]}
+    )
+    damage(store, victim)
     third = snapshot(ghcr, owner=ghcr["org"], repositories=["octo-org/app"], manifests=str(store))
     later = {v["id"]: v["downloads"] for v in state(ghcr)["versions"]}
     assert third == first
