@@ -224,21 +224,23 @@ fn storage_wanted_configs(py: Python<'_>, listing: &[u8]) -> PyResult<Vec<String
 /// The pack records (`regprune_core::store`) of `(digest, bytes)` pairs, to append to a
 /// manifest store's pack. A digest that does not parse is an error naming it.
 #[pyfunction]
-fn pack_records(py: Python<'_>, manifests: Vec<(String, Vec<u8>)>) -> PyResult<Vec<u8>> {
+fn pack_records<'py>(
+    py: Python<'py>,
+    manifests: Vec<(String, Vec<u8>)>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
     let mut parsed = Vec::with_capacity(manifests.len());
-    for (i, (digest, bytes)) in manifests.iter().enumerate() {
+    for (i, (digest, bytes)) in manifests.into_iter().enumerate() {
         let d = core(
             py,
-            Digest::parse(digest).ok_or_else(|| Error::InvalidDigest {
+            Digest::parse(&digest).ok_or(Error::InvalidDigest {
                 path: format!("manifests[{i}].digest"),
-                value: digest.clone(),
+                value: digest,
             }),
         )?;
-        parsed.push((d, bytes.as_slice()));
+        parsed.push((d, bytes));
     }
-    Ok(regprune_core::store::pack_records(
-        parsed.iter().map(|(d, b)| (d, *b)),
-    ))
+    let records = regprune_core::store::pack_records(parsed.iter().map(|(d, b)| (d, &b[..])));
+    Ok(pyo3::types::PyBytes::new(py, &records))
 }
 
 /// A pack's records, `[(digest, offset, length)]`, and where and why reading stopped early
