@@ -224,10 +224,10 @@ fn storage_wanted_configs(py: Python<'_>, listing: &[u8]) -> PyResult<Vec<String
 /// The pack records (`regprune_core::store`) of `(digest, bytes)` pairs, to append to a
 /// manifest store's pack. A digest that does not parse is an error naming it.
 #[pyfunction]
-fn pack_records<'py>(
-    py: Python<'py>,
+fn pack_records(
+    py: Python<'_>,
     manifests: Vec<(String, Vec<u8>)>,
-) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+) -> PyResult<Bound<'_, pyo3::types::PyBytes>> {
     let mut parsed = Vec::with_capacity(manifests.len());
     for (i, (digest, bytes)) in manifests.into_iter().enumerate() {
         let d = core(
