@@ -8,7 +8,7 @@
 
 import * as wasm from './wasm/regprune.js';
 import { toRegpruneError } from './index.js';
-import { manifestPath, saveManifest } from './storage.js';
+import { ManifestStore } from './storage.js';
 
 export { readStorage } from './storage.js';
 
@@ -263,45 +263,14 @@ async function drive(session, transport, options) {
   }
 }
 
-/** The names a manifests directory holds, listed once per algorithm: looking for each wanted
- * manifest's file in turn would cost a failed open (and an error's stack) per manifest on a
- * cold store. */
-function held(fs, path, manifests) {
-  const names = new Map();
-  return {
-    dir: manifests,
-    has(digest) {
-      const [algorithm, encoded] = digest.split(':');
-      if (!names.has(algorithm)) {
-        let list = [];
-        try {
-          list = fs.readdirSync(path.join(manifests, 'blobs', algorithm));
-        } catch (e) {
-          if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') throw e;
-        }
-        names.set(algorithm, new Set(list));
-      }
-      return names.get(algorithm).has(encoded);
-    },
-  };
-}
-
-/** Hands the manifests the session wants that a `saveManifests` directory holds to the core,
- * which checks each against its digest (damaged bytes are refused and fetched; Node). */
-function handOver(session, fs, path, store) {
-  const blobs = path.join(store.dir, 'blobs');
+/** Hands the manifests the session wants that a manifest store holds to the core, which
+ * checks each against its digest (damaged bytes are refused and fetched; Node). */
+function handOver(session, store) {
   // An index handed over wants its children in turn: asked again until nothing new is wanted.
   for (let wanted = core(() => session.wantedManifests()); wanted.length > 0; wanted = core(() => session.wantedManifests())) {
     for (const digest of wanted) {
-      if (!store.has(digest)) continue;
-      let bytes;
-      try {
-        bytes = fs.readFileSync(manifestPath(path, blobs, digest));
-      } catch (e) {
-        if (e.code === 'ENOENT') continue;
-        throw e;
-      }
-      core(() => session.knownManifest(digest, bytes));
+      const bytes = store.get(digest);
+      if (bytes !== undefined) core(() => session.knownManifest(digest, bytes));
     }
   }
 }
@@ -317,23 +286,26 @@ export async function crawl(transport, { repositories = [], flavour = 'auto', co
   const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi };
   const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
+  let writer;
   if (saveManifests !== undefined || manifests !== undefined) {
     const [fs, path] = [builtin('node:fs'), builtin('node:path')];
-    const store = manifests !== undefined ? held(fs, path, manifests) : undefined;
+    writer = saveManifests === undefined ? undefined : new ManifestStore(fs, path, saveManifests);
+    const same = writer !== undefined && manifests !== undefined && path.resolve(manifests) === path.resolve(saveManifests);
+    const reader = same ? writer : manifests === undefined ? undefined : new ManifestStore(fs, path, manifests);
     afterResponse = () => {
-      if (saveManifests !== undefined) {
-        const blobs = path.join(saveManifests, 'blobs');
-        for (const { digest, manifest } of session.takeManifests()) saveManifest(fs, path, blobs, digest, manifest);
-      }
-      if (manifests !== undefined) {
-        // Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
-        // download, on Docker Hub a pull); the core checks them against the digest.
-        handOver(session, fs, path, store);
-      }
+      // Manifests are immutable by digest: saved bytes stand in for a GET (on GHCR a
+      // download, on Docker Hub a pull); the core checks them against the digest.
+      if (reader !== undefined) handOver(session, reader);
+      // The store was read before this crawl's first record was written: none is read back.
+      if (writer !== undefined) writer.append(core(() => session.takePackRecords()));
     };
   }
   const progress = onStatus ? (n) => { onProgress?.(n); onStatus(core(() => session.statusLine())); } : onProgress;
-  return drive(session, transport, { concurrency, onProgress: progress, afterResponse });
+  try {
+    return await drive(session, transport, { concurrency, onProgress: progress, afterResponse });
+  } finally {
+    writer?.close();
+  }
 }
 
 /** A plan as JSON text or bytes (read in WebAssembly about twice as fast as an object walked). */
@@ -360,8 +332,7 @@ export async function execute(plan, transport, { journalPath, flavour = 'auto', 
   let fd;
   try {
     if (manifests !== undefined) {
-      const path = builtin('node:path');
-      handOver(session, fs, path, held(fs, path, manifests));
+      handOver(session, new ManifestStore(fs, builtin('node:path'), manifests));
     }
     fd = journalPath ? fs.openSync(journalPath, 'a') : undefined;
   } catch (e) {

@@ -4,13 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { plan, planDigest, InvalidOperationError } from 'regprune';
 import { Transport, crawl, execute, readStorage } from 'regprune/registry';
 import { RegistryServer, Client, pushFixture, ACCEPT } from './registry-server.js';
+import { damage, packs, stored } from './store-util.js';
 
 const NOW = '2026-11-27T00:00:00Z';
 const cli = new URL('../cli.js', import.meta.url).pathname;
@@ -170,14 +171,15 @@ test('saved manifests spare a fetch per deletion and journal the same bytes', { 
   const saved = join(dir, 'manifests'), planFile = join(dir, 'plan.json'), journal = join(dir, 'j.jsonl');
   const r = spawnSync('node', [cli, 'plan', '--registry', server.url, '--save-manifests', saved, '--now', NOW, '-o', planFile, 'delete', 'app:v1'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const blobs = join(saved, 'blobs', 'sha256');
-  const files = new Set(readdirSync(blobs));
+  const saves = stored(saved);
+  const files = new Set([...saves.keys()].map((k) => k.split(':')[1]));
+  assert.equal(packs(saved).length, 1, 'one pack for the crawl');
   const snap = await crawl(new Transport(server.url));
   const manifests = snap.repositories.flatMap((repo) => repo.manifests);
   const configs = new Set(manifests.filter((m) => m.config).map((m) => m.config.digest.split(':')[1]));
   assert.ok(manifests.every((m) => files.has(m.digest.split(':')[1])), 'every crawled manifest is saved');
   assert.ok([...files].every((f) => configs.has(f) || manifests.some((m) => m.digest.endsWith(f))), 'and image configs, nothing else');
-  for (const f of files) assert.equal(createHash('sha256').update(readFileSync(join(blobs, f))).digest('hex'), f);
+  for (const [digest, bytes] of saves) assert.equal(`sha256:${createHash('sha256').update(bytes).digest('hex')}`, digest);
   const p = JSON.parse(readFileSync(planFile, 'utf8'));
   let digestGets = 0;
   const counting = (input, init) => {
@@ -185,18 +187,17 @@ test('saved manifests spare a fetch per deletion and journal the same bytes', { 
     return fetch(input, init);
   };
   const transport = new Transport(server.url, { fetch: counting });
-  // A manifest file that does not hash to its name (a damaged store) is not used: that one
+  // Saved bytes that do not hash to their digest (a damaged store) are not used: that one
   // manifest is fetched, and journalled with the registry's bytes.
-  const victim = join(blobs, d.appV1.split(':')[1]);
-  const good = readFileSync(victim);
-  writeFileSync(victim, good.toString('utf8').replace('{', '{ '));
+  const good = Buffer.from(saves.get(d.appV1));
+  const undamage = damage(saved, d.appV1);
   const damaged = join(dir, 'damaged.jsonl');
   const first = await execute(p, transport, { manifests: saved, journalPath: damaged });
   assert.deepEqual(first.counts, { done: 2 });
   assert.equal(digestGets, 1);
   assert.equal(readFileSync(damaged, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.digest === d.appV1 && l.manifest).manifest, good.toString('utf8'));
   assert.equal(spawnSync('node', [cli, 'undo', damaged, '--registry', server.url], { encoding: 'utf8' }).status, 0);
-  writeFileSync(victim, good);
+  undamage();
   digestGets = 0;
   const report = await execute(p, transport, { manifests: saved, journalPath: journal });
   assert.deepEqual(report.counts, { done: 2 });

@@ -5,6 +5,8 @@ from typing import TypeAlias
 from typing_extensions import Self, final
 
 __all__ = [
+    "PACKS_BEFORE_MERGE",
+    "PACK_HEADER",
     "CredentialLookup",
     "ParsedSnapshot",
     "Session",
@@ -23,7 +25,9 @@ __all__ = [
     "escape_controls",
     "generate_json",
     "import_snapshot_json",
+    "index_pack",
     "log_line",
+    "pack_records",
     "parse_manifest_json",
     "parse_registry_url",
     "plan_digest",
