@@ -112,9 +112,11 @@ def _bar(label: str) -> Any:
     return show
 
 
-def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> dict[str, Any]:
+def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> str:
+    """The snapshot of a live registry, as JSON text (planned from without a round trip
+    through Python objects)."""
     status = _status()
-    snap = registry.crawl(
+    snap = registry._crawl_json(
         _transport(o), flavour=o["flavour"], repositories=repositories,
         concurrency=o["concurrency"], on_status=status,
         save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
@@ -127,12 +129,14 @@ def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> dict[str
 
 def snapshot(inv: dict[str, Any], o: dict[str, Any]) -> int:
     if o.get("storage"):
-        snap = registry.read_storage(
-            o["storage"], o.get("registry"), save_manifests=o.get("saveManifests")
+        snap = json.dumps(
+            registry.read_storage(
+                o["storage"], o.get("registry"), save_manifests=o.get("saveManifests")
+            )
         )
     else:
         snap = _crawl(o, o["repository"])
-    return _render("snapshot", json.dumps(snap), o)
+    return _render("snapshot", snap, o)
 
 
 def plan(inv: dict[str, Any], o: dict[str, Any]) -> int:

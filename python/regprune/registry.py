@@ -518,6 +518,40 @@ def crawl(
     digest) is not fetched again; it may be the same directory as ``save_manifests`` (the
     CLI's ``--cache``). ``on_status`` gets a line after each response: the listing, then the
     manifests fetched and reused against the known total."""
+    return json.loads(  # type: ignore[no-any-return]
+        _crawl_json(
+            transport,
+            flavour=flavour,
+            repositories=repositories,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            save_manifests=save_manifests,
+            owner=owner,
+            github_api=github_api,
+            hub_api=hub_api,
+            manifests=manifests,
+            on_status=on_status,
+        )
+    )
+
+
+def _crawl_json(
+    transport: Transport,
+    *,
+    flavour: str = "auto",
+    repositories: list[str] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: Callable[[int], None] | None = None,
+    save_manifests: str | os.PathLike[str] | None = None,
+    owner: str | None = None,
+    github_api: str | None = None,
+    hub_api: str | None = None,
+    manifests: str | os.PathLike[str] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> str:
+    """``crawl``, its snapshot as JSON text: the CLI plans from it without a round trip through
+    Python objects (parsing and writing again a snapshot of 16k manifests was a fifth of a
+    crawl's Python time)."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
@@ -558,7 +592,7 @@ def crawl(
     finally:
         if writer is not None:
             writer.close()
-    return json.loads(session.result_json())  # type: ignore[no-any-return]
+    return session.result_json()
 
 
 def execute(
