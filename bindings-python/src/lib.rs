@@ -6,6 +6,7 @@
 //! per core error code, in one function (`to_py_err`).
 
 mod session;
+mod wire;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -325,6 +326,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_registry_url, m)?)?;
     m.add_function(wrap_pyfunction!(plan_digest, m)?)?;
     m.add_function(wrap_pyfunction!(pack_records, m)?)?;
+    m.add_function(wrap_pyfunction!(wire::encode_request, m)?)?;
+    m.add_class::<wire::ResponseReader>()?;
     m.add_function(wrap_pyfunction!(index_pack, m)?)?;
     m.add(
         "PACK_HEADER",

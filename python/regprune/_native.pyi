@@ -9,6 +9,7 @@ __all__ = [
     "PACK_HEADER",
     "CredentialLookup",
     "ParsedSnapshot",
+    "ResponseReader",
     "Session",
     "__version__",
     "check_evidence",
@@ -21,6 +22,7 @@ __all__ = [
     "cli_render",
     "cli_render_error",
     "credential_env",
+    "encode_request",
     "error_codes",
     "escape_controls",
     "generate_json",
@@ -61,6 +63,20 @@ def render_annotations(plan: bytes, report: bytes | None = None) -> str: ...
 def escape_controls(text: str) -> str: ...
 def parse_registry_url(text: str, insecure: bool) -> str: ...
 def plan_digest(plan: bytes) -> str: ...
+def encode_request(
+    method: str,
+    target: str,
+    authority: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None = None,
+) -> bytes: ...
+
+class ResponseReader:
+    def __init__(self, method: str, max_body: int) -> None: ...
+    def feed(self, data: bytes) -> bool: ...
+    def end(self) -> None: ...
+    def take(self) -> tuple[int, list[tuple[str, str]], bytes, bool]: ...
+
 def pack_records(manifests: list[tuple[str, bytes]]) -> bytes: ...
 def index_pack(pack: bytes) -> tuple[list[tuple[str, int, int]], str | None]: ...
 

@@ -1,18 +1,18 @@
 """Talking to a live registry: sockets and files around the core's conversations.
 
 The core decides everything (``regprune._native.Session``: which request, which credentials and
-tokens, what a failure means, what is retried); this module sends the requests, several at a
-time, over keep-alive connections of the standard library (through ``HTTPS_PROXY``/
-``HTTP_PROXY`` unless ``NO_PROXY`` says otherwise, trusting ``SSL_CERT_FILE`` when set), reads
-the files and runs the credential helpers the core asks for, and writes journals. ``http.client``
-is kept: it does proxies (CONNECT tunnels) and custom CAs with ``ssl``, so nothing outside the
-standard library is needed.
+tokens, what a failure means, what is retried) and speaks HTTP/1.1 itself (the bytes of each
+request, the reading of each response: ``regprune_core::http::wire``); this module moves those
+bytes over keep-alive sockets, several requests at a time (through ``HTTPS_PROXY``/
+``HTTP_PROXY`` by a CONNECT tunnel unless ``NO_PROXY`` says otherwise, with the standard
+library's ``ssl``, trusting ``SSL_CERT_FILE`` when set), reads the files and runs the credential
+helpers the core asks for, and writes journals. ``http.client`` is not used: it read every
+response's headers through the e-mail parser, the largest single cost of a request.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import logging
 import os
@@ -130,7 +130,7 @@ class Transport:
         self._tls = ssl.create_default_context(cafile=cafile)
         self._proxies = urllib.request.getproxies_environment()
         self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []
+        self._opened: list[_Link] = []
         self._opened_lock = threading.Lock()
 
     def __enter__(self) -> Self:
@@ -163,71 +163,128 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self._access['origin']!r}, credentials from {self.credential_source})"
 
-    def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
-        conns = self._local.__dict__.setdefault("conns", {})
+    def _link(self, scheme: str, host: str, port: int) -> _Link:
+        links = self._local.__dict__.setdefault("links", {})
         key = (scheme, host, port)
-        if key not in conns:
+        link = links.get(key)
+        if link is None:
             proxy = self._proxies.get(scheme)
             bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
             if proxy and bypass(host, self._proxies):
                 proxy = None
-            conns[key] = self._open(scheme, host, port, proxy)
+            link = links[key] = _Link(scheme, host, port, proxy)
             with self._opened_lock:
-                self._opened.append(conns[key])
-        return conns[key]  # type: ignore[no-any-return]
+                self._opened.append(link)
+        return link  # type: ignore[no-any-return]
 
-    def _open(
-        self, scheme: str, host: str, port: int, proxy: str | None
-    ) -> http.client.HTTPConnection:
-        """A connection to ``host``, through a CONNECT tunnel when a proxy is set (for plain
-        HTTP too, as undici's proxy agent does, so both adapters cross a proxy alike)."""
-        p = urllib.parse.urlsplit(proxy if proxy and "://" in proxy else f"http://{proxy or ''}")
-        to: tuple[str, int] = (p.hostname or "", p.port or 80) if proxy else (host, port)
-        if scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                *to, timeout=self.timeout, context=self._tls
-            )
-        else:
-            conn = http.client.HTTPConnection(*to, timeout=self.timeout)
-        if proxy:
-            auth = {}
-            if p.username is not None:
-                raw = f"{urllib.parse.unquote(p.username)}:{urllib.parse.unquote(p.password or '')}"
-                auth["Proxy-Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
-            conn.set_tunnel(host, port, headers=auth)
-        return conn
+    def _connect(self, link: _Link) -> None:
+        """Opens ``link``'s socket: through a CONNECT tunnel when a proxy is set (for plain
+        HTTP too, as undici's proxy agent does, so both adapters cross a proxy alike), then TLS
+        for https, checked against the host name."""
+        p = link.proxy
+        to = (p.hostname or "", p.port or 80) if p else (link.host, link.port)
+        sock = socket.create_connection(to, timeout=self.timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if p:
+                auth = []
+                if p.username is not None:
+                    raw = f"{urllib.parse.unquote(p.username)}:{urllib.parse.unquote(p.password or '')}"
+                    auth.append(
+                        ("Proxy-Authorization", "Basic " + base64.b64encode(raw.encode()).decode())
+                    )
+                target = _authority(link.host, link.port, None)
+                sock.sendall(_native.encode_request("CONNECT", target, target, auth))
+                reader = _native.ResponseReader("CONNECT", 1 << 20)
+                _receive(sock, reader)
+                status = reader.take()[0]
+                if not 200 <= status < 300:
+                    raise OSError(f"the proxy refused the tunnel: {status}")
+            if link.scheme == "https":
+                sock = self._tls.wrap_socket(sock, server_hostname=link.host)
+        except BaseException:
+            sock.close()
+            raise
+        link.sock = sock
 
     def send(
         self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None
     ) -> Response:
         """One request: ``(status, headers, body, None)``, or ``(0, [], b"", code)`` with the
-        code of what failed, for the core to read. Nothing is resent here."""
+        code of what failed, for the core to read. Nothing is resent here. The request's bytes
+        and the reading of the response are the core's (``regprune_core::http::wire``); this
+        moves them over keep-alive sockets."""
         u = urllib.parse.urlsplit(url)
-        scheme = u.scheme
-        port = u.port or (443 if scheme == "https" else 80)
-        conn = self._connection(scheme, u.hostname or "", port)
+        port = u.port or (443 if u.scheme == "https" else 80)
+        link = self._link(u.scheme, u.hostname or "", port)
         target = u.path + (f"?{u.query}" if u.query else "")
-        token = _DEADLINES.watch(conn, self.deadline)
+        request = _native.encode_request(method, target or "/", link.authority, headers, body)
+        token = _DEADLINES.watch(link, self.deadline)
         try:
-            conn.request(method, target, body=body, headers=dict(headers))
-            resp = conn.getresponse()
-            # Always read (a HEAD reads nothing): an unread response would break the next
-            # request on this keep-alive connection.
-            data = resp.read(MAX_BODY + 1)
-            if len(data) > MAX_BODY:
-                conn.close()
-                return 0, [], b"", "too_large"
-            length = resp.getheader("Content-Length")
-            if method != "HEAD" and length and length.isdigit() and int(length) != len(data):
-                raise http.client.IncompleteRead(data, int(length) - len(data))
-            return resp.status, list(resp.getheaders()), data, None
-        except (http.client.HTTPException, OSError) as e:
-            conn.close()
+            if link.sock is None:
+                self._connect(link)
+            sock = link.sock
+            assert sock is not None
+            sock.sendall(request)
+            reader = _native.ResponseReader(method, MAX_BODY)
+            _receive(sock, reader)
+            status, rheaders, data, keep_alive = reader.take()
+            if not keep_alive:
+                link.close()
+            return status, rheaders, data, None
+        except (OSError, ValueError) as e:
+            link.close()
             if _DEADLINES.done(token):
                 return 0, [], b"", "timeout"
-            return 0, [], b"", type(e).__name__
+            wire = isinstance(e, ValueError) and e.args and e.args[0] in _WIRE_FAILURES
+            return 0, [], b"", str(e.args[0]) if wire else type(e).__name__
         finally:
             _DEADLINES.done(token)
+
+
+#: The failure codes the core's response reader raises (with ValueError).
+_WIRE_FAILURES = ("bad_response", "too_large", "reset")
+
+
+def _authority(host: str, port: int, default: int | None) -> str:
+    """``host[:port]`` as a ``Host`` header or CONNECT target writes it (IPv6 in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == default else f"{shown}:{port}"
+
+
+def _receive(sock: socket.socket, reader: Any) -> None:
+    """Feeds the reader what the socket gives until the response is whole (or the connection
+    closes: the reader says whether that ends it)."""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            reader.end()
+            return
+        if reader.feed(data):
+            return
+
+
+class _Link:
+    """One keep-alive connection of one thread to one origin: its socket, opened when first
+    used and again after the server or a failure closed it."""
+
+    __slots__ = ("authority", "host", "port", "proxy", "scheme", "sock")
+
+    def __init__(self, scheme: str, host: str, port: int, proxy: str | None) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.authority = _authority(host, port, 443 if scheme == "https" else 80)
+        self.proxy = (
+            urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else None
+        )
+        self.sock: socket.socket | None = None
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
 
 class _Deadlines:
@@ -238,12 +295,12 @@ class _Deadlines:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._due: dict[int, tuple[float, http.client.HTTPConnection]] = {}
+        self._due: dict[int, tuple[float, _Link]] = {}
         self._cut: set[int] = set()
         self._next = 0
         self._thread: threading.Thread | None = None
 
-    def watch(self, conn: http.client.HTTPConnection, seconds: float) -> int:
+    def watch(self, conn: _Link, seconds: float) -> int:
         with self._lock:
             self._next += 1
             self._due[self._next] = (time.monotonic() + seconds, conn)

@@ -17,6 +17,7 @@ mod session;
 mod token;
 mod undo;
 mod url;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
