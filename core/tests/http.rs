@@ -12,6 +12,7 @@ use serde_json::json;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// One repository: tags, and manifests (bytes, media type) by digest.
 type Repo = (
@@ -2385,4 +2386,105 @@ fn journal_lines_say_when_they_must_be_synced() {
         deletes,
         "one outcome line per deletion"
     );
+}
+
+/// A crawl that reads for one plan (`decide`), and the manifests each `GET` read.
+fn acr_crawl_deciding(acr: &mut Acr, decide: &serde_json::Value) -> (Snapshot, Vec<Digest>) {
+    let options = json!({"registry": "acr.example.io", "decide": decide});
+    let mut c = Crawl::new(serde_json::from_value::<CrawlOptions>(options).unwrap());
+    let mut read = Vec::new();
+    drive(
+        &mut c,
+        &mut |r| {
+            if r.method == regprune_core::http::Method::Get {
+                if let Some((_, d)) = r.path.split_once("/manifests/") {
+                    read.push(Digest::parse(d).unwrap());
+                }
+            }
+            acr.serve(r)
+        },
+        Crawl::next_request,
+        Crawl::is_done,
+        |c, id, r, now| c.handle_response(id, r, now).unwrap(),
+    );
+    (c.snapshot().unwrap(), read)
+}
+
+#[test]
+fn reading_for_one_plan_reads_what_decides_it_and_plans_the_same_deletions() {
+    let (mut acr, d) = acr_fixture();
+    // An old untagged Docker image (no referrer by its type: deleted unread, as acr does) and
+    // an old untagged signature of v2, which stays (read to learn it is a referrer).
+    let (cd, cn) = acr
+        .inner
+        .blob(b"{\"created\":\"2024-01-01T00:00:00Z\"}".to_vec());
+    let (ld, ln) = acr.inner.blob(b"docker layer".to_vec());
+    let docker = json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cd.to_string(), "size": cn},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": ld.to_string(), "size": ln}]});
+    let docker = acr
+        .inner
+        .put("app", docker.to_string().into_bytes(), DOCKER_MANIFEST);
+    let (empty, _) = acr.inner.blob(b"{}".to_vec());
+    let sig = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [], "subject": {"mediaType": OCI_MANIFEST, "digest": d["v2"].to_string(), "size": 1}});
+    let sig = acr
+        .inner
+        .put("app", sig.to_string().into_bytes(), OCI_MANIFEST);
+    for x in [&docker, &sig] {
+        acr.times.insert(x.clone(), "2024-06-01T00:00:00Z".into());
+    }
+    let command = "acr purge --filter '.*:.*' --ago 30d --untagged";
+    let operation = json!({"op": "acrPurge", "command": command});
+    let full = acr_crawl(&mut acr);
+    let whole = plan(&full, &op(operation.clone()), &opts()).unwrap();
+    let decide = json!({"operation": operation, "now": "2026-11-27T00:00:00Z"});
+    let (lazy, read) = acr_crawl_deciding(&mut acr, &decide);
+    let planned = plan(&lazy, &op(operation), &opts()).unwrap();
+
+    let key = |p: &regprune_core::Plan| -> Vec<String> {
+        p.actions
+            .iter()
+            .map(|a| format!("{:?} {} {:?} {:?}", a.kind, a.repository, a.digest, a.tag))
+            .collect()
+    };
+    assert_eq!(key(&planned), key(&whole), "the same deletions");
+    let deleted: Vec<&Digest> = whole
+        .actions
+        .iter()
+        .filter_map(|a| a.digest.as_ref())
+        .collect();
+    assert!(deleted.contains(&&docker) && deleted.contains(&&d["dangling"]));
+    assert!(
+        !deleted.contains(&&sig),
+        "the referrer of a surviving image stays"
+    );
+    assert!(read.contains(&d["idx"]), "every index is read");
+    assert!(read.contains(&sig) && read.contains(&d["dangling"]) && read.contains(&d["v1"]));
+    assert!(
+        !read.contains(&docker),
+        "a Docker image the plan deletes is not read"
+    );
+    assert!(
+        !read.contains(&d["v2"]),
+        "a manifest that stays is not read"
+    );
+    let each = read.len();
+    for x in &read {
+        assert_eq!(read.iter().filter(|y| *y == x).count(), 1, "{x} read once");
+    }
+    let all: usize = full.repositories.iter().map(|r| r.manifests.len()).sum();
+    assert!(each < all, "{each} of {all} manifests read");
+    // The bytes are an upper bound now, and the plan says why.
+    let r = &planned.reclaim;
+    assert!(
+        !r.exact
+            && r.inexact_reasons
+                .iter()
+                .any(|w| w.contains("without their content")),
+        "{:?}",
+        r.inexact_reasons
+    );
+    assert!(whole.reclaim.exact);
 }

@@ -21,6 +21,7 @@ use super::{
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::import::parse_manifest;
+use crate::media_type::MediaType;
 use crate::names::{RepositoryName, TagName};
 use crate::snapshot::{Manifest, Repository, Snapshot, Tag};
 use crate::time::Timestamp;
@@ -46,7 +47,7 @@ pub enum Flavour {
 }
 
 /// What to crawl.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CrawlOptions {
     /// The registry's `host[:port]`, for the snapshot and to keep pagination on this host.
@@ -90,6 +91,27 @@ pub struct CrawlOptions {
     /// Docker Hub: its API's base URL (`https://hub.docker.com`).
     #[serde(default)]
     pub hub_api: Option<String>,
+    /// Read only the manifests that decide this plan (ACR; elsewhere every manifest is
+    /// read): indexes (their children) and, among the manifests the plan deletes, those whose
+    /// media type may carry a `subject` (a referrer of a surviving image must stay), as `acr
+    /// purge` does. The others stay unread: their layers are unknown, so reclaimable bytes
+    /// become an upper bound and the plan says so. The crawl plans, fetches what the plan
+    /// needs, and plans again until nothing more is needed.
+    #[serde(default)]
+    pub decide: Option<Decide>,
+}
+
+/// The plan a crawl reads for ([`CrawlOptions::decide`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Decide {
+    /// The operation the plan will be made of.
+    pub operation: crate::Operation,
+    /// The time the plan is made for.
+    pub now: crate::Timestamp,
+    /// Digests that must survive.
+    #[serde(default)]
+    pub pinned: Vec<Digest>,
 }
 
 fn default_max_pages() -> u32 {
@@ -277,6 +299,8 @@ pub struct Crawl {
     wanted: Vec<Digest>,
     /// Manifests were handed over since the queue was last pruned of their `GET`s.
     handed: bool,
+    /// Reading for one plan ([`CrawlOptions::decide`]): nothing more is needed.
+    decided: bool,
     /// Image configs whose `created` came from saved bytes: their `GET`s are not sent.
     configs_known: HashSet<Digest>,
     /// Listing requests queued or in flight.
@@ -428,6 +452,7 @@ impl Crawl {
             hub_times: HashMap::new(),
             wanted: Vec::new(),
             handed: false,
+            decided: false,
             configs_known: HashSet::new(),
             listings: 0,
             opts,
@@ -566,6 +591,7 @@ impl Crawl {
     /// The next request to send at time `now` (seconds, any monotonic origin), if one is ready.
     pub fn next_request(&mut self, now: f64) -> Option<Request> {
         self.prune();
+        self.decide_round();
         let i = self.queue.iter().position(|p| p.not_before <= now)?;
         let pending = self.queue.remove(i)?;
         let id = self.next_id;
@@ -677,6 +703,7 @@ impl Crawl {
     /// True when nothing is left to send or to wait for.
     pub fn is_done(&mut self) -> bool {
         self.prune();
+        self.decide_round();
         self.queue.is_empty() && self.in_flight.is_empty()
     }
 
@@ -941,9 +968,23 @@ impl Crawl {
                 let body: serde_json::Value = json(r, where_)?;
                 let listed: AcrManifestList = json(r, where_)?;
                 let mut added = 0;
+                let lazy = self.opts.decide.is_some();
                 for m in listed.manifests.into_iter().flatten() {
                     added += 1;
-                    self.need(&repo, m.digest);
+                    // Reading for one plan: an index's children decide what may go; other
+                    // manifests are read when the plan deletes them (see `decide_round`).
+                    // A manifest listed without a media type is read (it may be an index).
+                    let index = m
+                        .media_type
+                        .as_deref()
+                        .is_none_or(|t| MediaType::parse(t).is_index());
+                    if lazy && !index {
+                        if let Some(state) = self.repos.get_mut(&repo) {
+                            state.digests.insert(m.digest);
+                        }
+                    } else {
+                        self.need(&repo, m.digest);
+                    }
                 }
                 self.acr_bodies.push(body);
                 if let Some(next) = self.next_page(r, where_, added)? {
@@ -970,6 +1011,11 @@ impl Crawl {
         if !state.digests.insert(digest.clone()) {
             return;
         }
+        self.read(repo, digest);
+    }
+
+    /// Reads the content of `digest` (held by `repo`), once registry-wide.
+    fn read(&mut self, repo: &RepositoryName, digest: Digest) {
         if self.contents.contains_key(&digest) {
             self.process(repo, &digest);
         } else {
@@ -982,6 +1028,78 @@ impl Crawl {
                 self.push(Job::Manifest(repo.clone(), digest));
             }
         }
+    }
+
+    /// Reading for one plan ([`CrawlOptions::decide`], ACR): once every request is answered,
+    /// plans on what is known and reads the manifests that plan deletes whose content could
+    /// change it; the crawl is done when a round needs nothing more. A plan that cannot be
+    /// made reads every manifest instead (nothing is guessed).
+    fn decide_round(&mut self) {
+        if self.decided || !self.queue.is_empty() || !self.in_flight.is_empty() {
+            return;
+        }
+        let Some(decide) = self.opts.decide.clone() else {
+            return;
+        };
+        if self.flavour != Flavour::Acr {
+            self.decided = true;
+            return;
+        }
+        let needed = self.needed_for(&decide).unwrap_or_else(|_| {
+            self.decided = true;
+            self.unread()
+        });
+        if needed.is_empty() {
+            self.decided = true;
+        }
+        for (repo, digest) in needed {
+            self.read(&repo, digest);
+        }
+    }
+
+    /// The manifests the plan for `decide` deletes, unread, whose media type may carry a
+    /// `subject` (every type but a Docker image manifest, which cannot).
+    fn needed_for(&self, decide: &Decide) -> Result<Vec<(RepositoryName, Digest)>> {
+        let snapshot = self.acr_snapshot()?;
+        let options = crate::PlanOptions {
+            now: decide.now,
+            pinned: decide.pinned.clone(),
+            threads: Some(1),
+        };
+        let plan = crate::planner::plan(&snapshot, &decide.operation, &options)?;
+        let mut unread: HashMap<&Digest, &Manifest> = HashMap::new();
+        for repo in &snapshot.repositories {
+            for m in repo.manifests.iter().filter(|m| m.is_shallow()) {
+                unread.insert(&m.digest, m);
+            }
+        }
+        let mut needed = Vec::new();
+        for a in &plan.actions {
+            let Some(digest) = a.digest.as_ref() else {
+                continue;
+            };
+            let Some(m) = unread.remove(digest) else {
+                continue;
+            };
+            let docker = matches!(m.media_type, Some(MediaType::DockerManifest));
+            if !docker && !self.fetching.contains(digest) {
+                needed.push((a.repository.clone(), digest.clone()));
+            }
+        }
+        Ok(needed)
+    }
+
+    /// Every listed manifest not read yet.
+    fn unread(&self) -> Vec<(RepositoryName, Digest)> {
+        let mut out = Vec::new();
+        for (repo, state) in &self.repos {
+            for d in &state.digests {
+                if !self.fetching.contains(d) {
+                    out.push((repo.clone(), d.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Follows what a manifest held by `repo` references: children, config, referrers.
@@ -1526,6 +1644,8 @@ struct Index {
 #[derive(Deserialize)]
 struct IndexEntry {
     digest: Digest,
+    #[serde(default, rename = "mediaType")]
+    media_type: Option<String>,
 }
 
 use crate::import::config_created;
