@@ -481,6 +481,32 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     out["acrDryRun"] = summarise(log, client)
     dry_tags, dry_mans = dry_run_named(client["stdout"], port)
 
+    # --decisions-only: only what decides the plan is read (its own store, its own execution,
+    # whose journal then fetches what the preview did not read).
+    lazy_store, lazy_plan = scratch / "lazy-store", scratch / "plan-lazy.json"
+    shutil.rmtree(lazy_store, ignore_errors=True)
+    lazy = [
+        "plan",
+        "acr-purge",
+        PURGE,
+        "--now",
+        now,
+        "--flavour",
+        "acr",
+        "--decisions-only",
+    ]
+    client, log = regprune([*lazy, "--cache", str(lazy_store), "-o", str(lazy_plan)])
+    out["regpruneDecisions"] = summarise(log, client)
+    lazy_tags, lazy_mans = plan_named(json.loads(lazy_plan.read_text()))
+    lazy_journal = scratch / "journal-lazy.jsonl"
+    lazy_journal.unlink(missing_ok=True)
+    client, log = regprune(
+        ["execute", str(lazy_plan), "--yes", "--cache", str(lazy_store),
+         "--journal", str(lazy_journal), "--output", "json"]
+    )  # fmt: skip
+    out["regpruneDecisionsExecute"] = summarise(log, client)
+    lazy_done = acr_deleted(log)
+
     plan_file = scratch / "plan.json"
     preview = [
         "plan",
@@ -532,6 +558,9 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
         "executedTags": acr_tags == rp_tags,
         "executedManifests": acr_mans == rp_mans,
         "secondPlanSame": same_plan,
+        "decisionsTags": lazy_tags == dry_tags,
+        "decisionsManifests": lazy_mans == dry_mans,
+        "decisionsExecuted": lazy_done == (acr_tags, acr_mans),
         "counts": {
             "acrDryRun": [len(dry_tags), len(dry_mans)],
             "plan": [len(plan_tags), len(plan_mans)],
@@ -588,9 +617,11 @@ SIDES = [
     ("regpruneFirst", "regprune preview, empty store"),
     ("rawFirst", "raw Python client, the same requests"),
     ("regpruneSecond", "regprune preview, unchanged registry"),
+    ("regpruneDecisions", "regprune preview --decisions-only, empty store"),
     ("acrPurge", "acr purge"),
     ("regpruneExecute", "regprune execute (store)"),
     ("rawExecute", "raw Python client, the same requests"),
+    ("regpruneDecisionsExecute", "regprune execute after --decisions-only"),
 ]
 KINDS = [
     "401 challenge",
@@ -697,6 +728,9 @@ def section(
         later = (n("regpruneSecond") + n("regpruneExecute")) / (
             n("acrDryRun") + n("acrPurge")
         )
+        lazy_night = (n("regpruneDecisions") + n("regpruneDecisionsExecute")) / (
+            n("acrDryRun") + n("acrPurge")
+        )
         out += [
             "",
             (
@@ -705,6 +739,15 @@ def section(
                 f"exact bytes: its listings and one `GET` of each manifest that goes (its "
                 f"layers), {floor:,.0f} requests, {floor / n('acrDryRun'):.2f}× acr's dry run; "
                 f"acr reads only what decides its deletions and reports no bytes."
+            ),
+            (
+                f"- (a) with `--decisions-only` (ACR: indexes, and what the plan deletes that may "
+                f"be a referrer, are read; reclaimable bytes an upper bound): "
+                f"{ratio('regpruneDecisions', 'acrDryRun'):.2f}× acr's dry-run requests (target "
+                f"≤ 1.2: {'met' if ratio('regpruneDecisions', 'acrDryRun') <= 1.2 else '**missed**'}); "
+                f"its execution, which fetches for the journal what the preview did not read: "
+                f"{ratio('regpruneDecisionsExecute', 'acrPurge'):.2f}× `acr purge`'s; that first "
+                f"night in all: {lazy_night:.2f}×."
             ),
             (
                 f"- The first night in all, preview then execution: {first_night:.2f}× acr's "

@@ -81,9 +81,9 @@ function bar(label) {
   };
 }
 
-async function crawlOf(o, repositories = []) {
+async function crawlOf(o, repositories = [], decide = undefined) {
   const onStatus = status();
-  const snap = await crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onStatus, saveManifests: o.saveManifests, manifests: o.manifests });
+  const snap = await crawl(transport(o), { repositories, flavour: o.flavour, owner: o.owner, githubApi: o.githubApi, hubApi: o.hubApi, concurrency: o.concurrency, onStatus, saveManifests: o.saveManifests, manifests: o.manifests, decide });
   onStatus?.(undefined, true);
   return snap;
 }
@@ -94,7 +94,6 @@ const commands = {
     return render('snapshot', JSON.stringify(snap), o);
   },
   async plan(inv, o) {
-    const evidence = o.snapshot ? read(o.snapshot) : await crawlOf(o);
     let operation = inv.operation;
     if (operation.policyFile !== undefined) {
       let policy;
@@ -106,7 +105,11 @@ const commands = {
       }
       operation = { op: 'policy', policy };
     }
-    const made = makePlan(evidence, operation, { now: o.now, pinned: o.pin });
+    // One time for the crawl that reads for the plan and for the plan itself.
+    const now = o.now ?? new Date().toISOString();
+    const decide = o.decisionsOnly ? { operation, now, pinned: o.pin } : undefined;
+    const evidence = o.snapshot ? read(o.snapshot) : await crawlOf(o, [], decide);
+    const made = makePlan(evidence, operation, { now, pinned: o.pin });
     return render('plan', JSON.stringify(made), o);
   },
   async execute(inv, o) {

@@ -1,5 +1,5 @@
 // Types of `regprune/registry`: the adapter that talks to live registries.
-import type { Plan, PlanInput, Snapshot } from './index.js';
+import type { Operation, Plan, PlanInput, Snapshot } from './index.js';
 
 export const DEFAULT_CONCURRENCY: number;
 export const MAX_CONCURRENCY: number;
@@ -92,6 +92,8 @@ export function crawl(transport: Transport, options?: RunOptions & {
   owner?: string;
   githubApi?: string;
   hubApi?: string;
+  /** Read only the manifests that decide this plan (ACR; the CLI's `--decisions-only`): indexes, and what the plan deletes that may be a referrer. The others stay unread, so reclaimable bytes become an upper bound. */
+  decide?: { operation: Operation; now: string; pinned?: string[] };
 }): Promise<Snapshot>;
 /** `plan`: the sealed plan, as an object or (faster, and exact for any size) its JSON, text or UTF-8 bytes. */
 export function execute(

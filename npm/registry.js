@@ -280,10 +280,13 @@ function handOver(session, store) {
  * manifest's exact bytes are saved there, so `execute(..., { manifests })` need not fetch them;
  * with `manifests`, those saved earlier are not fetched again (the same directory as
  * `saveManifests`: the CLI's `--cache`). `onStatus` gets a line after each response: the
- * listing, then the manifests fetched and reused against the known total.
+ * listing, then the manifests fetched and reused against the known total. `decide`:
+ * `{operation, now, pinned}`, read only the manifests that decide that plan (ACR; the CLI's
+ * `--decisions-only`): indexes, and what the plan deletes that may be a referrer; the others
+ * stay unread, so reclaimable bytes become an upper bound.
  */
-export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, onStatus, saveManifests, manifests, owner, githubApi, hubApi } = {}) {
-  const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi };
+export async function crawl(transport, { repositories = [], flavour = 'auto', concurrency, onProgress, onStatus, saveManifests, manifests, owner, githubApi, hubApi, decide } = {}) {
+  const options = { registry: transport.registry, repositories, flavour, keepManifests: saveManifests !== undefined, owner, githubApi, hubApi, ...(decide ? { decide } : {}) };
   const session = core(() => wasm.Session.crawl(options, ACCESS.get(transport)));
   let afterResponse;
   let writer;

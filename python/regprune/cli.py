@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import regprune
@@ -112,7 +113,9 @@ def _bar(label: str) -> Any:
     return show
 
 
-def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> str:
+def _crawl(
+    o: dict[str, Any], repositories: list[str] | None = None, decide: dict[str, Any] | None = None
+) -> str:
     """The snapshot of a live registry, as JSON text (planned from without a round trip
     through Python objects)."""
     status = _status()
@@ -120,7 +123,7 @@ def _crawl(o: dict[str, Any], repositories: list[str] | None = None) -> str:
         _transport(o), flavour=o["flavour"], repositories=repositories,
         concurrency=o["concurrency"], on_status=status,
         save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
-        hub_api=o.get("hubApi"), manifests=o.get("manifests"),
+        hub_api=o.get("hubApi"), manifests=o.get("manifests"), decide=decide,
     )  # fmt: skip
     if status is not None:
         status(end=True)
@@ -140,7 +143,6 @@ def snapshot(inv: dict[str, Any], o: dict[str, Any]) -> int:
 
 
 def plan(inv: dict[str, Any], o: dict[str, Any]) -> int:
-    evidence: Any = _read(o["snapshot"]) if o.get("snapshot") else _crawl(o)
     operation = inv["operation"]
     if "policyFile" in operation:
         try:
@@ -150,7 +152,15 @@ def plan(inv: dict[str, Any], o: dict[str, Any]) -> int:
                 f"{operation['policyFile']}: {e}", {"path": operation["policyFile"]}
             ) from e
         operation = {"op": "policy", "policy": policy}
-    made = regprune.plan(evidence, operation, now=o.get("now"), pinned=o["pin"])
+    # One time for the crawl that reads for the plan and for the plan itself.
+    now = o.get("now") or datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    decide = {"operation": operation, "now": now, "pinned": o["pin"]}
+    evidence: Any = (
+        _read(o["snapshot"])
+        if o.get("snapshot")
+        else _crawl(o, decide=decide if o["decisionsOnly"] else None)
+    )
+    made = regprune.plan(evidence, operation, now=now, pinned=o["pin"])
     return _render("plan", made.to_json(), o)
 
 

@@ -564,6 +564,7 @@ def crawl(
     hub_api: str | None = None,
     manifests: str | os.PathLike[str] | None = None,
     on_status: Callable[[str], None] | None = None,
+    decide: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
     bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
@@ -574,7 +575,10 @@ def crawl(
     an earlier crawl saved (``save_manifests``): a manifest found there (checked against its
     digest) is not fetched again; it may be the same directory as ``save_manifests`` (the
     CLI's ``--cache``). ``on_status`` gets a line after each response: the listing, then the
-    manifests fetched and reused against the known total."""
+    manifests fetched and reused against the known total. ``decide``: ``{"operation": ...,
+    "now": ..., "pinned": [...]}``, read only the manifests that decide that plan (ACR; the
+    CLI's ``--decisions-only``): indexes, and what the plan deletes that may be a referrer; the
+    others stay unread, so reclaimable bytes become an upper bound."""
     return json.loads(  # type: ignore[no-any-return]
         _crawl_json(
             transport,
@@ -588,6 +592,7 @@ def crawl(
             hub_api=hub_api,
             manifests=manifests,
             on_status=on_status,
+            decide=decide,
         )
     )
 
@@ -605,6 +610,7 @@ def _crawl_json(
     hub_api: str | None = None,
     manifests: str | os.PathLike[str] | None = None,
     on_status: Callable[[str], None] | None = None,
+    decide: dict[str, Any] | None = None,
 ) -> str:
     """``crawl``, its snapshot as JSON text: the CLI plans from it without a round trip through
     Python objects (parsing and writing again a snapshot of 16k manifests was a fifth of a
@@ -618,6 +624,8 @@ def _crawl_json(
         "githubApi": github_api,
         "hubApi": hub_api,
     }
+    if decide is not None:
+        options["decide"] = decide
     session = _native.Session.crawl(json.dumps(options).encode(), _access(transport))
     same = manifests is not None and save_manifests is not None
     same = same and os.path.abspath(manifests) == os.path.abspath(save_manifests)  # type: ignore[arg-type]

@@ -220,6 +220,13 @@ pub fn parse(argv: &[String], version: &str) -> Result<Invocation> {
                     "plan needs --snapshot FILE or --registry URL (one of them)".into(),
                 ));
             }
+            if o.get("decisionsOnly") == Some(&json!(true)) && o.contains_key("snapshot") {
+                return Err(bad(
+                    "--decisions-only",
+                    "reads a live registry (--registry URL); a snapshot file is already read"
+                        .into(),
+                ));
+            }
         }
         _ => {
             let what = command.positionals[0].0;

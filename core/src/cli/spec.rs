@@ -128,7 +128,12 @@ pub(crate) static REPOSITORY: Flag = flag(
 pub(crate) static SAVE_MANIFESTS: Flag = flag(
     "save-manifests",
     Takes::One("DIR"),
-    "save each manifest's bytes (blobs/<alg>/<hex>) for `execute --manifests`",
+    "save each manifest's bytes (in packs under DIR/packs) for `execute --manifests`",
+);
+pub(crate) static DECISIONS_ONLY: Flag = flag(
+    "decisions-only",
+    Takes::Switch,
+    "ACR: read only the manifests that decide the plan (indexes, and what it deletes that may be a referrer), as acr purge does: fewer requests, reclaimable bytes an upper bound",
 );
 pub(crate) static SNAPSHOT: Flag = flag(
     "snapshot",
@@ -255,7 +260,7 @@ pub(crate) static COMMANDS: &[Command] = &[
             "delete-repo R | delete IMAGE | untag IMAGE | delete-older-than R BEFORE\n    | delete-untagged [R] | retention DAYS ENABLED_AT | purge | acr-purge 'COMMAND' | policy FILE",
         )],
         flags: &[
-            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &CACHE, &SAVE_MANIFESTS, &MANIFESTS, &FIELD, &FILTER, &AGO,
+            &SNAPSHOT, &REGISTRY, &NOW, &PIN, &OUT, &CACHE, &SAVE_MANIFESTS, &MANIFESTS, &DECISIONS_ONLY, &FIELD, &FILTER, &AGO,
             &BEFORE, &KEEP, &UNTAGGED, &USERNAME, &PASSWORD, &INSECURE, &FLAVOUR, &OWNER,
             &GITHUB_API, &HUB_API, &CONCURRENCY, &TIMEOUT, &DEADLINE, &OUTPUT, &LIMIT, &ALL,
             &SUMMARY_MD, &MAX_DELETIONS, &VERBOSE, &HELP,
