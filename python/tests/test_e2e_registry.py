@@ -722,3 +722,38 @@ def test_waiting_for_a_slow_registry_costs_no_cpu(
     assert report["counts"] == {"done": 6}, report
     assert wall > 6 * delay / concurrency
     assert cpu < 0.3 * wall, f"{cpu:.2f} s of CPU in {wall:.2f} s waiting on the registry"
+
+
+@pytest.mark.parametrize("cli", ["python", "node"])
+def test_decisions_only_plans_the_same_and_reads_everything_where_the_api_lists_no_types(
+    server: RegistryServer, cli: str, tmp_path: Path
+) -> None:
+    """`plan --decisions-only` reads only what decides the plan on ACR (core/tests/http.rs and
+    the bench against the real acr's emulator); the OCI API lists no media types or untagged
+    manifests, so there every manifest is read and the plan is the one a full crawl gives."""
+    push_fixture(Client(server.url))
+    program = {
+        "python": [sys.executable, "-m", "regprune"],
+        "node": ["node", str(Path(__file__).resolve().parents[2] / "npm" / "cli.js")],
+    }[cli]
+
+    def plan(*extra: str) -> dict[str, Any]:
+        out = tmp_path / f"plan{len(extra)}.json"
+        argv = [*program, "plan", "--registry", server.url, "--now", NOW, "-o", str(out)]
+        r = subprocess.run(
+            [*argv, *extra, "delete", "app:v1"], check=False, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr
+        return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+    full, lazy = plan(), plan("--decisions-only")
+    assert lazy["actions"] == full["actions"] and lazy["reclaim"] == full["reclaim"]
+    assert full["reclaim"]["exact"]
+
+
+def test_a_decide_that_is_not_a_plan_is_refused_before_any_request(server: RegistryServer) -> None:
+    t = _Kinds(server.url)
+    with pytest.raises(regprune.InvalidInputError) as info:
+        registry.crawl(t, decide={"operation": {"op": "nope"}, "now": NOW})
+    assert "decide" in str(info.value), info.value
+    assert t.kinds == {}, "nothing was sent"
