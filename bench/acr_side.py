@@ -747,7 +747,10 @@ def section(
                 f"≤ 1.2: {'met' if ratio('regpruneDecisions', 'acrDryRun') <= 1.2 else '**missed**'}); "
                 f"its execution, which fetches for the journal what the preview did not read: "
                 f"{ratio('regpruneDecisionsExecute', 'acrPurge'):.2f}× `acr purge`'s; that first "
-                f"night in all: {lazy_night:.2f}×."
+                f"night in all: {lazy_night:.2f}×. Client CPU per request: preview "
+                f"{per_req('regpruneDecisions') / per_req('acrDryRun'):.2f}× acr's dry run's (it "
+                f"plans once more for each round of reading), execution "
+                f"{per_req('regpruneDecisionsExecute') / per_req('acrPurge'):.2f}× acr purge's."
             ),
             (
                 f"- The first night in all, preview then execution: {first_night:.2f}× acr's "

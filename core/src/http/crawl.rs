@@ -301,6 +301,9 @@ pub struct Crawl {
     handed: bool,
     /// Reading for one plan ([`CrawlOptions::decide`]): nothing more is needed.
     decided: bool,
+    /// The listings read into a snapshot (without content), kept between the rounds of reading
+    /// for one plan, with how many listing pages it was made of.
+    listed: Option<(usize, Snapshot)>,
     /// Image configs whose `created` came from saved bytes: their `GET`s are not sent.
     configs_known: HashSet<Digest>,
     /// Listing requests queued or in flight.
@@ -453,6 +456,7 @@ impl Crawl {
             wanted: Vec::new(),
             handed: false,
             decided: false,
+            listed: None,
             configs_known: HashSet::new(),
             listings: 0,
             opts,
@@ -1059,8 +1063,17 @@ impl Crawl {
 
     /// The manifests the plan for `decide` deletes, unread, whose media type may carry a
     /// `subject` (every type but a Docker image manifest, which cannot).
-    fn needed_for(&self, decide: &Decide) -> Result<Vec<(RepositoryName, Digest)>> {
-        let snapshot = self.acr_snapshot()?;
+    fn needed_for(&mut self, decide: &Decide) -> Result<Vec<(RepositoryName, Digest)>> {
+        // Listings do not change between rounds (only manifests are read): imported once.
+        let listed = match &self.listed {
+            Some((pages, s)) if *pages == self.acr_bodies.len() => s.clone(),
+            _ => {
+                let s = self.acr_listed()?;
+                self.listed = Some((self.acr_bodies.len(), s.clone()));
+                s
+            }
+        };
+        let snapshot = self.with_contents(listed);
         let options = crate::PlanOptions {
             now: decide.now,
             pinned: decide.pinned.clone(),
@@ -1249,10 +1262,24 @@ impl Crawl {
     /// ACR: the listings make the snapshot (times, locks, tags, untagged manifests); the
     /// fetched bytes add the content.
     fn acr_snapshot(&self) -> Result<Snapshot> {
+        let listed = match &self.listed {
+            Some((pages, s)) if *pages == self.acr_bodies.len() => s.clone(),
+            _ => self.acr_listed()?,
+        };
+        Ok(self.with_contents(listed))
+    }
+
+    /// The listings as a snapshot, without content.
+    fn acr_listed(&self) -> Result<Snapshot> {
         let mut snapshot = crate::import::acr_api(&self.acr_bodies)?;
         snapshot
             .repositories
             .retain(|r| !self.acr_left_out.contains(&r.name));
+        Ok(snapshot)
+    }
+
+    /// `snapshot` (listings) with every content read so far, and what the crawl knows of it.
+    fn with_contents(&self, mut snapshot: Snapshot) -> Snapshot {
         for repo in &mut snapshot.repositories {
             for m in &mut repo.manifests {
                 if let Some(content) = self.contents.get(&m.digest) {
@@ -1264,7 +1291,7 @@ impl Crawl {
         snapshot.complete = self.opts.repositories.is_empty() && self.incomplete.is_empty();
         snapshot.incomplete_reasons.clone_from(&self.incomplete);
         snapshot.untagged_listed = Some(true);
-        Ok(snapshot)
+        snapshot
     }
 
     /// The flavour in use (`auto` until detected).
