@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use regprune_core::http::{self, Access, Conversation, Response};
-use regprune_core::{Digest, Error, Plan};
+use regprune_core::{Digest, Error, Operation, Plan, PlanOptions};
 
 use crate::{core, parse};
 
@@ -120,6 +120,16 @@ impl Session {
     /// The snapshot (a crawl) or the report (an execution, an undo), as JSON, once done.
     fn result_json(&self, py: Python<'_>) -> PyResult<String> {
         core(py, self.inner.result_json())
+    }
+
+    /// Plans an operation (JSON) with options (JSON `{now, pinned}`) on a finished crawl's
+    /// snapshot, with no JSON of the snapshot in between (the same plan as from that JSON).
+    fn plan_json(&mut self, py: Python<'_>, operation: &[u8], options: &[u8]) -> PyResult<String> {
+        let operation: Operation = parse(py, operation, Some("operation"))?;
+        let options: PlanOptions = parse(py, options, None)?;
+        let snapshot = core(py, core(py, self.inner.crawl_mut())?.snapshot())?;
+        let plan = py.detach(|| regprune_core::plan_json(&snapshot, &operation, &options));
+        core(py, plan)
     }
 
     /// A crawl's manifests fetched since the last call, with `keepManifests`: `(digest,

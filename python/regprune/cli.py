@@ -115,11 +115,11 @@ def _bar(label: str) -> Any:
 
 def _crawl(
     o: dict[str, Any], repositories: list[str] | None = None, decide: dict[str, Any] | None = None
-) -> str:
-    """The snapshot of a live registry, as JSON text (planned from without a round trip
-    through Python objects)."""
+) -> Any:
+    """A finished crawl of a live registry: its snapshot (``result_json()``), or a plan made
+    on it in the core (``plan_json``), with no round trip through Python objects."""
     status = _status()
-    snap = registry._crawl_json(
+    snap = registry._crawl_session(
         _transport(o), flavour=o["flavour"], repositories=repositories,
         concurrency=o["concurrency"], on_status=status,
         save_manifests=o.get("saveManifests"), owner=o.get("owner"), github_api=o.get("githubApi"),
@@ -138,7 +138,7 @@ def snapshot(inv: dict[str, Any], o: dict[str, Any]) -> int:
             )
         )
     else:
-        snap = _crawl(o, o["repository"])
+        snap = _crawl(o, o["repository"]).result_json()
     return _render("snapshot", snap, o)
 
 
@@ -155,12 +155,13 @@ def plan(inv: dict[str, Any], o: dict[str, Any]) -> int:
     # One time for the crawl that reads for the plan and for the plan itself.
     now = o.get("now") or datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     decide = {"operation": operation, "now": now, "pinned": o["pin"]}
-    evidence: Any = (
-        _read(o["snapshot"])
-        if o.get("snapshot")
-        else _crawl(o, decide=decide if o["decisionsOnly"] else None)
-    )
-    made = regprune.plan(evidence, operation, now=now, pinned=o["pin"])
+    if o.get("snapshot"):
+        made = regprune.plan(_read(o["snapshot"]), operation, now=now, pinned=o["pin"])
+    else:
+        # Planned on the crawl's own snapshot, in the core: the same plan as from its JSON.
+        session = _crawl(o, decide=decide if o["decisionsOnly"] else None)
+        options = json.dumps({"now": now, "pinned": o["pin"]}).encode()
+        made = regprune.Plan.from_json(session.plan_json(json.dumps(operation).encode(), options))
     return _render("plan", made.to_json(), o)
 
 

@@ -580,7 +580,7 @@ def crawl(
     CLI's ``--decisions-only``): indexes, and what the plan deletes that may be a referrer; the
     others stay unread, so reclaimable bytes become an upper bound."""
     return json.loads(  # type: ignore[no-any-return]
-        _crawl_json(
+        _crawl_session(
             transport,
             flavour=flavour,
             repositories=repositories,
@@ -593,11 +593,11 @@ def crawl(
             manifests=manifests,
             on_status=on_status,
             decide=decide,
-        )
+        ).result_json()
     )
 
 
-def _crawl_json(
+def _crawl_session(
     transport: Transport,
     *,
     flavour: str = "auto",
@@ -611,10 +611,12 @@ def _crawl_json(
     manifests: str | os.PathLike[str] | None = None,
     on_status: Callable[[str], None] | None = None,
     decide: dict[str, Any] | None = None,
-) -> str:
-    """``crawl``, its snapshot as JSON text: the CLI plans from it without a round trip through
-    Python objects (parsing and writing again a snapshot of 16k manifests was a fifth of a
-    crawl's Python time)."""
+) -> Any:
+    """``crawl``, ending with its finished session: the snapshot's JSON text
+    (``result_json()``), or a plan made on it in the core (``plan_json(operation, options)``),
+    as the CLI does, with no round trip of the snapshot through Python objects or JSON
+    (parsing and writing again a snapshot of 16k manifests was a fifth of a crawl's Python
+    time)."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
@@ -657,7 +659,7 @@ def _crawl_json(
     finally:
         if writer is not None:
             writer.close()
-    return session.result_json()
+    return session
 
 
 def execute(

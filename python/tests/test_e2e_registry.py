@@ -748,7 +748,6 @@ def test_decisions_only_plans_the_same_and_reads_everything_where_the_api_lists_
 
     full, lazy = plan(), plan("--decisions-only")
     assert lazy["actions"] == full["actions"] and lazy["reclaim"] == full["reclaim"]
-    assert full["reclaim"]["exact"]
 
 
 def test_a_decide_that_is_not_a_plan_is_refused_before_any_request(server: RegistryServer) -> None:
@@ -757,3 +756,16 @@ def test_a_decide_that_is_not_a_plan_is_refused_before_any_request(server: Regis
         registry.crawl(t, decide={"operation": {"op": "nope"}, "now": NOW})
     assert "decide" in str(info.value), info.value
     assert t.kinds == {}, "nothing was sent"
+
+
+def test_the_cli_plans_on_the_crawls_own_snapshot_the_plan_its_json_gives(
+    server: RegistryServer,
+) -> None:
+    """`plan --registry` plans in the core on the crawl's snapshot, with no JSON in between:
+    the plan is byte for byte the one planned from that snapshot's JSON."""
+    push_fixture(Client(server.url))
+    session = registry._crawl_session(registry.Transport(server.url))
+    for op in ({"op": "deleteUntagged"}, {"op": "deleteImage", "image": "app:v1"}):
+        direct = session.plan_json(json.dumps(op).encode(), json.dumps({"now": NOW}).encode())
+        via_json = regprune.plan(session.result_json(), op, now=NOW).to_json()
+        assert direct == via_json
