@@ -485,16 +485,9 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     # whose journal then fetches what the preview did not read).
     lazy_store, lazy_plan = scratch / "lazy-store", scratch / "plan-lazy.json"
     shutil.rmtree(lazy_store, ignore_errors=True)
-    lazy = [
-        "plan",
-        "acr-purge",
-        PURGE,
-        "--now",
-        now,
-        "--flavour",
-        "acr",
-        "--decisions-only",
-    ]
+    # The same preview as acr's dry run, for the same `now`.
+    purge_plan = ["plan", "acr-purge", PURGE, "--now", now, "--flavour", "acr"]
+    lazy = [*purge_plan, "--decisions-only"]
     client, log = regprune([*lazy, "--cache", str(lazy_store), "-o", str(lazy_plan)])
     out["regpruneDecisions"] = summarise(log, client)
     lazy_tags, lazy_mans = plan_named(json.loads(lazy_plan.read_text()))
@@ -508,17 +501,7 @@ def one_run(snapshot: Path, scratch: Path, now: str) -> dict[str, Any]:
     lazy_done = acr_deleted(log)
 
     plan_file = scratch / "plan.json"
-    preview = [
-        "plan",
-        "acr-purge",
-        PURGE,
-        "--now",
-        now,
-        "--flavour",
-        "acr",
-        "--cache",
-        str(store),
-    ]
+    preview = [*purge_plan, "--cache", str(store)]
     client, log = regprune([*preview, "-o", str(plan_file)])
     out["regpruneFirst"] = summarise(log, client)
     out["rawFirst"] = raw_floor(snapshot, scratch, port, log, base_env)

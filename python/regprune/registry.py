@@ -13,6 +13,8 @@ response's headers through the e-mail parser, the largest single cost of a reque
 from __future__ import annotations
 
 import base64
+import functools
+import inspect
 import json
 import logging
 import os
@@ -26,7 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from regprune import _native
 from regprune._types import Plan, Report, UndoReport
@@ -51,6 +53,7 @@ ACR_REFRESH_USER = "00000000-0000-0000-0000-000000000000"
 #: The largest response body read (a larger one is a failure, not buffered).
 MAX_BODY = 64 << 20
 Response = tuple[int, list[tuple[str, str]], bytes, "str | None"]
+P = ParamSpec("P")
 
 
 @dataclass
@@ -551,52 +554,6 @@ def _hand_over(session: Any, store: ManifestStore) -> None:
         wanted = session.wanted_manifests()
 
 
-def crawl(
-    transport: Transport,
-    *,
-    flavour: str = "auto",
-    repositories: list[str] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_progress: Callable[[int], None] | None = None,
-    save_manifests: str | os.PathLike[str] | None = None,
-    owner: str | None = None,
-    github_api: str | None = None,
-    hub_api: str | None = None,
-    manifests: str | os.PathLike[str] | None = None,
-    on_status: Callable[[str], None] | None = None,
-    decide: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
-    bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
-    GHCR (``flavour="ghcr"``, chosen for ghcr.io): ``owner`` is the user or organisation whose
-    packages are read, ``github_api`` the REST API's base URL (GitHub Enterprise Server).
-    Docker Hub (``flavour="dockerhub"``, chosen for registry-1.docker.io): ``owner`` is the
-    namespace, ``hub_api`` Hub's API (``https://hub.docker.com``). ``manifests``: a directory
-    an earlier crawl saved (``save_manifests``): a manifest found there (checked against its
-    digest) is not fetched again; it may be the same directory as ``save_manifests`` (the
-    CLI's ``--cache``). ``on_status`` gets a line after each response: the listing, then the
-    manifests fetched and reused against the known total. ``decide``: ``{"operation": ...,
-    "now": ..., "pinned": [...]}``, read only the manifests that decide that plan (ACR; the
-    CLI's ``--decisions-only``): indexes, and what the plan deletes that may be a referrer; the
-    others stay unread, so reclaimable bytes become an upper bound."""
-    return json.loads(  # type: ignore[no-any-return]
-        _crawl_session(
-            transport,
-            flavour=flavour,
-            repositories=repositories,
-            concurrency=concurrency,
-            on_progress=on_progress,
-            save_manifests=save_manifests,
-            owner=owner,
-            github_api=github_api,
-            hub_api=hub_api,
-            manifests=manifests,
-            on_status=on_status,
-            decide=decide,
-        ).result_json()
-    )
-
-
 def _crawl_session(
     transport: Transport,
     *,
@@ -612,11 +569,23 @@ def _crawl_session(
     on_status: Callable[[str], None] | None = None,
     decide: dict[str, Any] | None = None,
 ) -> Any:
-    """``crawl``, ending with its finished session: the snapshot's JSON text
+    """Builds the snapshot of a live registry. With ``save_manifests``, every manifest's exact
+    bytes are saved in that directory, so ``execute(manifests=...)`` need not fetch them.
+    GHCR (``flavour="ghcr"``, chosen for ghcr.io): ``owner`` is the user or organisation whose
+    packages are read, ``github_api`` the REST API's base URL (GitHub Enterprise Server).
+    Docker Hub (``flavour="dockerhub"``, chosen for registry-1.docker.io): ``owner`` is the
+    namespace, ``hub_api`` Hub's API (``https://hub.docker.com``). ``manifests``: a directory
+    an earlier crawl saved (``save_manifests``): a manifest found there (checked against its
+    digest) is not fetched again; it may be the same directory as ``save_manifests`` (the
+    CLI's ``--cache``). ``on_status`` gets a line after each response: the listing, then the
+    manifests fetched and reused against the known total. ``decide``: ``{"operation": ...,
+    "now": ..., "pinned": [...]}``, read only the manifests that decide that plan (ACR; the
+    CLI's ``--decisions-only``): indexes, and what the plan deletes that may be a referrer; the
+    others stay unread, so reclaimable bytes become an upper bound.
+
+    ``_crawl_session`` ends with the finished session instead of the snapshot: its JSON text
     (``result_json()``), or a plan made on it in the core (``plan_json(operation, options)``),
-    as the CLI does, with no round trip of the snapshot through Python objects or JSON
-    (parsing and writing again a snapshot of 16k manifests was a fifth of a crawl's Python
-    time)."""
+    as the CLI does, with no round trip of the snapshot through Python objects or JSON."""
     options = {
         "registry": transport.registry,
         "repositories": repositories or [],
@@ -660,6 +629,24 @@ def _crawl_session(
         if writer is not None:
             writer.close()
     return session
+
+
+def _snapshot_of(session_of: Callable[P, Any]) -> Callable[P, dict[str, Any]]:
+    """The function that runs ``session_of`` and returns its snapshot as the JSON contract's
+    dict: ``crawl`` from ``_crawl_session``, one signature for both."""
+
+    @functools.wraps(session_of)
+    def crawl(*args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+        return json.loads(session_of(*args, **kwargs).result_json())  # type: ignore[no-any-return]
+
+    crawl.__name__ = crawl.__qualname__ = "crawl"
+    signature = inspect.signature(session_of).replace(return_annotation="dict[str, Any]")
+    crawl.__signature__ = signature  # type: ignore[attr-defined]
+    crawl.__doc__ = (session_of.__doc__ or "").split("\n\n    ``_crawl_session``")[0]
+    return crawl
+
+
+crawl = _snapshot_of(_crawl_session)
 
 
 def execute(
