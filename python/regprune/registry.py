@@ -187,6 +187,9 @@ class Transport:
         p = link.proxy
         to = (p.hostname or "", p.port or 80) if p else (link.host, link.port)
         sock = socket.create_connection(to, timeout=self.timeout)
+        # Seen by the deadline thread from now on: a tunnel or a handshake that trickles is
+        # cut at the request's deadline too.
+        link.sock = sock
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if p:
@@ -204,8 +207,15 @@ class Transport:
                 if not 200 <= status < 300:
                     raise OSError(f"the proxy refused the tunnel: {status}")
             if link.scheme == "https":
-                sock = self._tls.wrap_socket(sock, server_hostname=link.host)
+                # Handshake after the wrapped socket is the one the deadline thread sees (the
+                # wrap takes the plain socket's descriptor over).
+                sock = self._tls.wrap_socket(
+                    sock, server_hostname=link.host, do_handshake_on_connect=False
+                )
+                link.sock = sock
+                sock.do_handshake()
         except BaseException:
+            link.sock = None
             sock.close()
             raise
         link.sock = sock

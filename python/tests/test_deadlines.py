@@ -86,3 +86,18 @@ def test_timeouts_must_be_positive_seconds(bad: float) -> None:
         registry.Transport("http://127.0.0.1:1", deadline=bad)
     with pytest.raises(regprune.InvalidOperationError, match="timeout"):
         registry.Transport("http://127.0.0.1:1", timeout=bad)
+
+
+def test_a_tls_handshake_that_trickles_ends_at_the_deadline() -> None:
+    """The deadline covers the connection's setup too: a server that answers the TLS hello
+    with a record header announcing 16 KiB and then one byte every 10 ms never lets a read
+    time out, and is cut at the request's deadline."""
+    with trickling(b"\x00", b"\x16\x03\x03\x40\x00", 0.01, 400) as (url, sent):
+        tls = url.replace("http://", "https://")
+        transport = registry.Transport(tls, timeout=10.0, deadline=0.3)
+        started = time.monotonic()
+        status, _, _, failure = transport.send("GET", f"{tls}/v2/", [], None)
+        # ssl bounds a handshake by the read timeout (10 s here); the deadline is shorter.
+        assert (status, failure) == (0, "timeout")
+        assert time.monotonic() - started < 2.0
+        assert sent[0] < 400
