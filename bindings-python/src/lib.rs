@@ -328,6 +328,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pack_records, m)?)?;
     m.add_function(wrap_pyfunction!(wire::encode_request, m)?)?;
     m.add_class::<wire::ResponseReader>()?;
+    m.add("ResponseError", m.py().get_type::<wire::ResponseError>())?;
     m.add_function(wrap_pyfunction!(index_pack, m)?)?;
     m.add(
         "PACK_HEADER",

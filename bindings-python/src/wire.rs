@@ -1,6 +1,6 @@
 //! HTTP/1.1 on the wire for the Python adapter's sockets (`regprune_core::http::wire`).
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use regprune_core::http::wire;
@@ -23,9 +23,15 @@ pub fn encode_request<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// Reads one response from the bytes fed to it. `feed` and `end` raise `ValueError` whose
-/// first argument is the failure code (`bad_response`, `too_large`, `reset`) and second the
-/// detail.
+pyo3::create_exception!(
+    regprune._native,
+    ResponseError,
+    PyException,
+    "A response that cannot be read: `args` are the failure code for the core (`bad_response`, `too_large`, `reset`) and the detail."
+);
+
+/// Reads one response from the bytes fed to it. `feed`, `end` and `take` raise
+/// `ResponseError` when the response cannot be read.
 #[pyclass(module = "regprune._native")]
 pub struct ResponseReader {
     inner: wire::ResponseReader,
@@ -55,7 +61,7 @@ impl ResponseReader {
         let r = self
             .inner
             .take()
-            .ok_or_else(|| PyValueError::new_err(("reset", "the response is not whole")))?;
+            .ok_or_else(|| ResponseError::new_err(("reset", "the response is not whole")))?;
         Ok((r.status, r.headers, PyBytes::new(py, &r.body), r.keep_alive))
     }
 }
@@ -63,5 +69,5 @@ impl ResponseReader {
 type WireResponse<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>, bool);
 
 fn failure(e: &wire::WireError) -> PyErr {
-    PyValueError::new_err((e.code(), e.to_string()))
+    ResponseError::new_err((e.code(), e.to_string()))
 }

@@ -9,6 +9,7 @@ __all__ = [
     "PACK_HEADER",
     "CredentialLookup",
     "ParsedSnapshot",
+    "ResponseError",
     "ResponseReader",
     "Session",
     "__version__",
@@ -70,6 +71,8 @@ def encode_request(
     headers: list[tuple[str, str]],
     body: bytes | None = None,
 ) -> bytes: ...
+
+class ResponseError(Exception): ...
 
 @final
 class ResponseReader:

@@ -245,18 +245,14 @@ class Transport:
             if not keep_alive:
                 link.close()
             return status, rheaders, data, None
-        except (OSError, ValueError) as e:
+        except (OSError, _native.ResponseError) as e:
             link.close()
             if _DEADLINES.done(token):
                 return 0, [], b"", "timeout"
-            wire = isinstance(e, ValueError) and e.args and e.args[0] in _WIRE_FAILURES
+            wire = isinstance(e, _native.ResponseError)
             return 0, [], b"", str(e.args[0]) if wire else type(e).__name__
         finally:
             _DEADLINES.done(token)
-
-
-#: The failure codes the core's response reader raises (with ValueError).
-_WIRE_FAILURES = ("bad_response", "too_large", "reset")
 
 
 def _authority(host: str, port: int, default: int | None) -> str:

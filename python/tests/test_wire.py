@@ -181,3 +181,13 @@ def test_a_header_that_would_smuggle_a_line_is_refused_before_anything_is_sent(
     with pytest.raises(ValueError, match="bad header"):
         t.send("GET", f"{s.url}/x", [("X-Evil", "a\r\nAuthorization: stolen")], None)
     assert s.requests == []
+
+
+def test_the_reader_raises_a_typed_error_carrying_the_failure_code() -> None:
+    from regprune import _native
+
+    reader = _native.ResponseReader("GET", 4)
+    with pytest.raises(_native.ResponseError) as info:
+        reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+    assert info.value.args[0] == "too_large"
+    assert not isinstance(info.value, ValueError), "not mistaken for a caller's bad value"

@@ -1065,15 +1065,11 @@ impl Crawl {
     /// `subject` (every type but a Docker image manifest, which cannot).
     fn needed_for(&mut self, decide: &Decide) -> Result<Vec<(RepositoryName, Digest)>> {
         // Listings do not change between rounds (only manifests are read): imported once.
-        let listed = match &self.listed {
-            Some((pages, s)) if *pages == self.acr_bodies.len() => s.clone(),
-            _ => {
-                let s = self.acr_listed()?;
-                self.listed = Some((self.acr_bodies.len(), s.clone()));
-                s
-            }
-        };
-        let snapshot = self.with_contents(listed);
+        let pages = self.acr_bodies.len();
+        if self.listed.as_ref().map(|(n, _)| *n) != Some(pages) {
+            self.listed = Some((pages, self.acr_listed()?));
+        }
+        let snapshot = self.with_contents(self.listed_now()?);
         let options = crate::PlanOptions {
             now: decide.now,
             pinned: decide.pinned.clone(),
@@ -1262,14 +1258,19 @@ impl Crawl {
     /// ACR: the listings make the snapshot (times, locks, tags, untagged manifests); the
     /// fetched bytes add the content.
     fn acr_snapshot(&self) -> Result<Snapshot> {
-        let listed = match &self.listed {
-            Some((pages, s)) if *pages == self.acr_bodies.len() => s.clone(),
-            _ => self.acr_listed()?,
-        };
-        Ok(self.with_contents(listed))
+        Ok(self.with_contents(self.listed_now()?))
     }
 
-    /// The listings as a snapshot, without content.
+    /// The listings as a snapshot, without content: the one kept by the last round of reading
+    /// for one plan while no listing page came since, else imported.
+    fn listed_now(&self) -> Result<Snapshot> {
+        match &self.listed {
+            Some((pages, s)) if *pages == self.acr_bodies.len() => Ok(s.clone()),
+            _ => self.acr_listed(),
+        }
+    }
+
+    /// The listings imported into a snapshot, without content.
     fn acr_listed(&self) -> Result<Snapshot> {
         let mut snapshot = crate::import::acr_api(&self.acr_bodies)?;
         snapshot
